@@ -1,0 +1,46 @@
+/**
+ * The archive's object store, as the data path sees it. Two implementations:
+ * `OssObjectStore` (ali-oss, Alibaba Cloud OSS or any OSS-compatible endpoint) and
+ * `LocalObjectStore` (a directory where each object is a file at its key, for local runs).
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified?: Date;
+}
+
+/** What the uploader knows about a local file before sending it; the store must confirm it. */
+export interface ExpectedContent {
+  size: number;
+  /** raw 16-byte MD5 digest (sent as Content-MD5) */
+  md5: Buffer;
+  /** CRC-64/XZ (ECMA-182) of the content, compared with OSS's x-oss-hash-crc64ecma */
+  crc64: bigint;
+}
+
+export interface PutFileOptions {
+  /** Files at or above this size go through resumable multipart upload. */
+  multipartThreshold?: number;
+  /** Where a multipart upload's checkpoint is persisted so a later run resumes it. */
+  checkpointPath?: string;
+  /** Called with bytes sent so far (multipart only). */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+}
+
+export interface ObjectStore {
+  /** A short human description (e.g. `oss://bucket` or `file:///dir`), never containing secrets. */
+  readonly description: string;
+  /**
+   * Uploads a local file to `key`. Resolves only once the store has confirmed the bytes
+   * (Content-MD5 accepted and the returned CRC64 equals `expected.crc64`); otherwise rejects
+   * with an error and the caller keeps its local copy.
+   */
+  putFile(key: string, path: string, expected: ExpectedContent, options?: PutFileOptions): Promise<void>;
+  /** Small objects (dead letters, markers). Same verification as putFile. */
+  putBuffer(key: string, body: Buffer): Promise<void>;
+  getBuffer(key: string): Promise<Buffer>;
+  /** Metadata of one object, or undefined when absent. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** All objects under a prefix, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
