@@ -1,0 +1,167 @@
+/**
+ * Handler configuration, read from environment variables at cold start and validated with zod.
+ * Every error names the variable and the form it expects, so a bad deploy fails loudly once
+ * instead of crash-looping on every event.
+ */
+import { z } from "zod";
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "256MB", "1.5 GB", "4096" → bytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? (m[2] || "b").toLowerCase() : "";
+  if (!m || !(unit in SIZE_UNITS)) throw new Error(`expected a size like 4096, 64KB, 256MB or 1GB, got "${text}"`);
+  return Math.round(Number(m[1]) * SIZE_UNITS[unit]!);
+}
+
+/** "90s", "10m", "1500ms", "2h" → milliseconds (a bare number is seconds). */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? (m[2] || "s").toLowerCase() : "";
+  if (!m || !(unit in DURATION_UNITS)) throw new Error(`expected a duration like 1500ms, 90s, 10m or 2h, got "${text}"`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[unit]!);
+}
+
+const size = z.string().transform((s, ctx) => {
+  try { return parseSize(s); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); return z.NEVER; }
+});
+const duration = z.string().transform((s, ctx) => {
+  try { return parseDuration(s); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); return z.NEVER; }
+});
+const int = (min: number, max: number) => z.coerce.number({ invalid_type_error: `expected an integer ${min}–${max}` }).int(`expected an integer ${min}–${max}`).min(min, `expected an integer ${min}–${max}`).max(max, `expected an integer ${min}–${max}`);
+
+/** How the app id of a record is found: `field:<json.path>`, `key`, or `header:<name>`, comma-separated fallbacks. */
+export type AppIdSource = { kind: "field"; path: string[] } | { kind: "key" } | { kind: "header"; name: string };
+
+export function parseAppIdSources(text: string): AppIdSource[] {
+  const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) throw new Error(`expected field:<path>, key or header:<name>, got "${text}"`);
+  return parts.map((p): AppIdSource => {
+    if (p === "key") return { kind: "key" };
+    const field = /^field:([^.\s]+(?:\.[^.\s]+)*)$/.exec(p);
+    if (field) return { kind: "field", path: field[1]!.split(".") };
+    const header = /^header:(\S+)$/.exec(p);
+    if (header) return { kind: "header", name: header[1]! };
+    throw new Error(`expected field:<path> (e.g. field:appId or field:ctx.app), key or header:<name>, got "${p}"`);
+  });
+}
+
+const appIdSources = z.string().transform((s, ctx) => {
+  try { return parseAppIdSources(s); } catch (e) { ctx.addIssue({ code: "custom", message: (e as Error).message }); return z.NEVER; }
+});
+
+/** The environment variables every handler understands, with their defaults. */
+export const envSchema = z.object({
+  LOGPIPE_NAS_ROOT: z.string().min(1, "expected the NAS mount directory, e.g. /mnt/nas/logpipe").default("/mnt/nas/logpipe"),
+  LOGPIPE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected redis://[:password@]host:port[/db]").optional(),
+  /** Kept apart from the URL so it can come from a secret; never logged. */
+  LOGPIPE_REDIS_PASSWORD: z.string().optional(),
+  LOGPIPE_APP_ID_SOURCE: appIdSources.default("field:appId"),
+  LOGPIPE_MAX_WRITERS_PER_APP: int(1, 1000).default(10),
+  LOGPIPE_MAX_APPS: int(1, 1_000_000).default(5000),
+  LOGPIPE_MAX_RECORD_BYTES: size.default("16MB"),
+  LOGPIPE_GZIP_LEVEL: int(1, 9).default(1),
+  LOGPIPE_SEAL_BYTES: size.default("128MB"),
+  LOGPIPE_SEAL_AGE: duration.default("15m"),
+  LOGPIPE_FUNCTION_TIMEOUT: duration.default("300s"),
+  LOGPIPE_LOCK_TTL: duration.default("360s"),
+  LOGPIPE_LOCK_MARGIN: duration.default("20s"),
+  LOGPIPE_SLOT_WAIT: duration.default("20s"),
+  LOGPIPE_REDRIVE_AGE: duration.default("10m"),
+  LOGPIPE_TIMEZONE: z.string().default("UTC").refine((tz) => {
+    try { new Intl.DateTimeFormat("en-US", { timeZone: tz }); return true; } catch { return false; }
+  }, "expected an IANA time zone such as UTC or Asia/Shanghai"),
+  LOGPIPE_OSS_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "expected an OSS bucket name (3–63 lowercase letters, digits, hyphens)").optional(),
+  LOGPIPE_OSS_ENDPOINT: z.string().optional(),
+  LOGPIPE_OSS_REGION: z.string().optional(),
+  LOGPIPE_OSS_PREFIX: z.string().regex(/^[A-Za-z0-9._\/-]*$/, "expected a key prefix of letters, digits, . _ - /").default("logs").transform((p) => p.replace(/^\/+|\/+$/g, "")),
+  LOGPIPE_MULTIPART_THRESHOLD: size.default("64MB"),
+  LOGPIPE_UPLOAD_CONCURRENCY: int(1, 64).default(4),
+  /** FC function name (or name:qualifier) split invokes asynchronously. */
+  LOGPIPE_COMPRESS_FUNCTION: z.string().default("logpipe-compress"),
+  LOGPIPE_FSYNC: z.enum(["true", "false"], { errorMap: () => ({ message: "expected true or false" }) }).default("true").transform((v) => v === "true"),
+  LOGPIPE_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
+}).superRefine((c, ctx) => {
+  if (c.LOGPIPE_LOCK_TTL <= c.LOGPIPE_FUNCTION_TIMEOUT) {
+    ctx.addIssue({ code: "custom", path: ["LOGPIPE_LOCK_TTL"], message: `must be longer than LOGPIPE_FUNCTION_TIMEOUT (${c.LOGPIPE_FUNCTION_TIMEOUT} ms) so a lock cannot outlive its writer` });
+  }
+  if (c.LOGPIPE_LOCK_MARGIN >= c.LOGPIPE_LOCK_TTL) {
+    ctx.addIssue({ code: "custom", path: ["LOGPIPE_LOCK_MARGIN"], message: "must be shorter than LOGPIPE_LOCK_TTL" });
+  }
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface PipelineConfig {
+  nasRoot: string;
+  redisUrl?: string;
+  redisPassword?: string;
+  appIdSources: AppIdSource[];
+  maxWritersPerApp: number;
+  maxApps: number;
+  maxRecordBytes: number;
+  gzipLevel: number;
+  sealBytes: number;
+  sealAgeMs: number;
+  functionTimeoutMs: number;
+  lockTtlMs: number;
+  lockMarginMs: number;
+  slotWaitMs: number;
+  redriveAgeMs: number;
+  timeZone: string;
+  oss: { bucket?: string; endpoint?: string; region?: string };
+  prefix: string;
+  multipartThreshold: number;
+  uploadConcurrency: number;
+  compressFunction: string;
+  fsync: boolean;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: { key: string; message: string }[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.key}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates the environment (only LOGPIPE_* keys are read) and returns the typed config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): PipelineConfig {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.innerType().shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") picked[key] = v;
+  }
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ key: String(i.path[0] ?? "?"), message: i.message })));
+  }
+  const c = parsed.data;
+  return {
+    nasRoot: c.LOGPIPE_NAS_ROOT,
+    redisUrl: c.LOGPIPE_REDIS_URL,
+    redisPassword: c.LOGPIPE_REDIS_PASSWORD,
+    appIdSources: c.LOGPIPE_APP_ID_SOURCE,
+    maxWritersPerApp: c.LOGPIPE_MAX_WRITERS_PER_APP,
+    maxApps: c.LOGPIPE_MAX_APPS,
+    maxRecordBytes: c.LOGPIPE_MAX_RECORD_BYTES,
+    gzipLevel: c.LOGPIPE_GZIP_LEVEL,
+    sealBytes: c.LOGPIPE_SEAL_BYTES,
+    sealAgeMs: c.LOGPIPE_SEAL_AGE,
+    functionTimeoutMs: c.LOGPIPE_FUNCTION_TIMEOUT,
+    lockTtlMs: c.LOGPIPE_LOCK_TTL,
+    lockMarginMs: c.LOGPIPE_LOCK_MARGIN,
+    slotWaitMs: c.LOGPIPE_SLOT_WAIT,
+    redriveAgeMs: c.LOGPIPE_REDRIVE_AGE,
+    timeZone: c.LOGPIPE_TIMEZONE,
+    oss: { bucket: c.LOGPIPE_OSS_BUCKET, endpoint: c.LOGPIPE_OSS_ENDPOINT, region: c.LOGPIPE_OSS_REGION },
+    prefix: c.LOGPIPE_OSS_PREFIX,
+    multipartThreshold: c.LOGPIPE_MULTIPART_THRESHOLD,
+    uploadConcurrency: c.LOGPIPE_UPLOAD_CONCURRENCY,
+    compressFunction: c.LOGPIPE_COMPRESS_FUNCTION,
+    fsync: c.LOGPIPE_FSYNC,
+    logLevel: c.LOGPIPE_LOG_LEVEL,
+  };
+}
