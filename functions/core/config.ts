@@ -81,6 +81,10 @@ export const envSchema = z.object({
   LOGPIPE_UPLOAD_CONCURRENCY: int(1, 64).default(4),
   /** FC function name (or name:qualifier) split invokes asynchronously. */
   LOGPIPE_COMPRESS_FUNCTION: z.string().default("logpipe-compress"),
+  /** Local runs and bundle tests: a directory used as the object store instead of OSS. */
+  LOGPIPE_OBJECT_DIR: z.string().optional(),
+  /** How split hands chunks to compress: `fc` (async InvokeFunction) or `inline` (same process; local runs). */
+  LOGPIPE_INVOKE_MODE: z.enum(["fc", "inline"], { errorMap: () => ({ message: "expected fc or inline" }) }).default("fc"),
   LOGPIPE_FSYNC: z.enum(["true", "false"], { errorMap: () => ({ message: "expected true or false" }) }).default("true").transform((v) => v === "true"),
   LOGPIPE_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
 }).superRefine((c, ctx) => {
@@ -116,6 +120,8 @@ export interface PipelineConfig {
   multipartThreshold: number;
   uploadConcurrency: number;
   compressFunction: string;
+  objectDir?: string;
+  invokeMode: "fc" | "inline";
   fsync: boolean;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "silent";
 }
@@ -161,6 +167,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     multipartThreshold: c.LOGPIPE_MULTIPART_THRESHOLD,
     uploadConcurrency: c.LOGPIPE_UPLOAD_CONCURRENCY,
     compressFunction: c.LOGPIPE_COMPRESS_FUNCTION,
+    objectDir: c.LOGPIPE_OBJECT_DIR,
+    invokeMode: c.LOGPIPE_INVOKE_MODE,
     fsync: c.LOGPIPE_FSYNC,
     logLevel: c.LOGPIPE_LOG_LEVEL,
   };

@@ -1,0 +1,159 @@
+/**
+ * The NAS working directory (a local directory in local runs). All paths are relative to the
+ * root and checked to stay inside it; writes that must appear whole go through temp + rename.
+ */
+import { randomBytes } from "node:crypto";
+import { constants, promises as fsp } from "node:fs";
+import path from "node:path";
+import { TEMP_PREFIX } from "../core/layout.js";
+
+export interface DirEntry {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export class NasDir {
+  readonly root: string;
+  constructor(root: string, private readonly fsyncEnabled = true) {
+    this.root = path.resolve(root);
+  }
+
+  /** Absolute path of a relative one; throws if it would leave the root. */
+  abs(rel: string): string {
+    const p = path.resolve(this.root, rel);
+    if (p !== this.root && !p.startsWith(this.root + path.sep)) throw new Error(`path escapes the NAS root: ${JSON.stringify(rel)}`);
+    return p;
+  }
+
+  async ensureDir(relDir: string): Promise<void> {
+    await fsp.mkdir(this.abs(relDir), { recursive: true });
+  }
+
+  /** Writes to a temp name beside the target, fsyncs, then renames over it: readers see all or nothing. */
+  async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {
+    const target = this.abs(rel);
+    const tmp = path.join(path.dirname(target), `${TEMP_PREFIX}${path.basename(target)}.${randomBytes(4).toString("hex")}`);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const fh = await fsp.open(tmp, "w");
+    try {
+      await fh.writeFile(data);
+      if (this.fsyncEnabled) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    beforeRename?.();
+    await fsp.rename(tmp, target);
+  }
+
+  async read(rel: string): Promise<Buffer | undefined> {
+    try {
+      return await fsp.readFile(this.abs(rel));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    try {
+      await fsp.access(this.abs(rel), constants.F_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(rel: string): Promise<number | undefined> {
+    try {
+      return (await fsp.stat(this.abs(rel))).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  /** Removes a file; a file already gone is fine (idempotent). */
+  async remove(rel: string): Promise<void> {
+    await fsp.rm(this.abs(rel), { force: true });
+  }
+
+  async rename(fromRel: string, toRel: string): Promise<void> {
+    const to = this.abs(toRel);
+    await fsp.mkdir(path.dirname(to), { recursive: true });
+    await fsp.rename(this.abs(fromRel), to);
+  }
+
+  async syncFile(rel: string): Promise<void> {
+    if (!this.fsyncEnabled) return;
+    const fh = await fsp.open(this.abs(rel), "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async truncate(rel: string, len: number): Promise<void> {
+    await fsp.truncate(this.abs(rel), len);
+  }
+
+  /** Names in a directory (files and dirs), [] if it does not exist. */
+  async listNames(relDir: string): Promise<string[]> {
+    try {
+      return (await fsp.readdir(this.abs(relDir))).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+  }
+
+  /** Every regular file below a directory, recursively, in path order. */
+  async walk(relDir: string): Promise<DirEntry[]> {
+    const out: DirEntry[] = [];
+    const visit = async (rel: string) => {
+      let entries;
+      try {
+        entries = await fsp.readdir(this.abs(rel), { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw e;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        const child = `${rel}/${e.name}`;
+        if (e.isDirectory()) await visit(child);
+        else if (e.isFile()) {
+          try {
+            const st = await fsp.stat(this.abs(child));
+            out.push({ rel: child, size: st.size, mtimeMs: st.mtimeMs });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // raced with a rename: fine
+          }
+        }
+      }
+    };
+    await visit(relDir);
+    return out;
+  }
+
+  /** Removes empty directories below relDir (not relDir itself). */
+  async pruneEmptyDirs(relDir: string): Promise<void> {
+    const visit = async (rel: string): Promise<boolean> => {
+      let entries;
+      try {
+        entries = await fsp.readdir(this.abs(rel), { withFileTypes: true });
+      } catch {
+        return false;
+      }
+      let empty = true;
+      for (const e of entries) {
+        if (e.isDirectory() && (await visit(`${rel}/${e.name}`))) {
+          await fsp.rmdir(this.abs(`${rel}/${e.name}`)).catch(() => {});
+        } else empty = false;
+      }
+      return empty;
+    };
+    await visit(relDir);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Builds the injected dependencies for the FC handlers from the validated environment and the
+ * invocation context, once per instance (clients are reused across invocations; the ones that
+ * sign with the function's STS credentials are rebuilt when FC rotates them).
+ */
+import { compressChunk } from "../core/compress.js";
+import { ConfigError, loadConfig, type PipelineConfig } from "../core/config.js";
+import type { CompressInvoker, PipelineDeps } from "../core/deps.js";
+import { createLogger, type Logger } from "../core/logger.js";
+import type { CoordStore } from "./coord-store.js";
+import { FcInvoker, type FcCredentials } from "./fc-invoker.js";
+import { LocalObjectStore } from "./local-object-store.js";
+import { MemoryCoordStore } from "./memory-coord-store.js";
+import { NasDir } from "./nas.js";
+import type { ObjectStore } from "./object-store.js";
+import { OssObjectStore } from "./oss-store.js";
+import { RedisCoordStore } from "./redis-coord-store.js";
+
+/** The FC 3.0 Node.js context fields logpipe reads. */
+export interface FcContext {
+  requestId?: string;
+  credentials?: FcCredentials;
+  accountId?: string;
+  region?: string;
+  function?: { name?: string; timeout?: number };
+}
+
+export type FunctionName = "split" | "compress" | "upload";
+
+interface Instance {
+  config: PipelineConfig;
+  logger: Logger;
+  nas: NasDir;
+  coord: CoordStore;
+  appCache: Map<string, boolean>;
+  credentialsId?: string;
+  objects?: ObjectStore;
+  invoker?: CompressInvoker;
+}
+
+let instance: Instance | undefined;
+
+function createInstance(fn: FunctionName, env: Record<string, string | undefined>): Instance {
+  const config = loadConfig(env);
+  const logger = createLogger({ level: config.logLevel, base: { fn } });
+  let coord: CoordStore;
+  if (config.redisUrl) coord = new RedisCoordStore({ url: config.redisUrl, password: config.redisPassword });
+  else if (config.invokeMode === "inline") coord = new MemoryCoordStore();
+  else throw new ConfigError([{ key: "LOGPIPE_REDIS_URL", message: "required (redis://host:port) unless LOGPIPE_INVOKE_MODE=inline" }]);
+  return { config, logger, nas: new NasDir(config.nasRoot, config.fsync), coord, appCache: new Map() };
+}
+
+function objectStoreFor(inst: Instance, ctx: FcContext): ObjectStore {
+  const { config } = inst;
+  if (config.objectDir) return (inst.objects ??= new LocalObjectStore(config.objectDir));
+  if (!config.oss.bucket) throw new ConfigError([{ key: "LOGPIPE_OSS_BUCKET", message: "required for upload (or set LOGPIPE_OBJECT_DIR for a local directory)" }]);
+  const creds = ctx.credentials ?? envCredentials();
+  if (!creds) throw new Error("no credentials: FC passes the function role's STS credentials in the context; locally set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET");
+  if (!inst.objects || inst.credentialsId !== creds.accessKeyId + (creds.securityToken ?? "")) {
+    inst.credentialsId = creds.accessKeyId + (creds.securityToken ?? "");
+    inst.objects = new OssObjectStore({
+      bucket: config.oss.bucket,
+      region: config.oss.region,
+      endpoint: config.oss.endpoint,
+      accessKeyId: creds.accessKeyId,
+      accessKeySecret: creds.accessKeySecret,
+      stsToken: creds.securityToken,
+    });
+  }
+  return inst.objects;
+}
+
+function envCredentials(): FcCredentials | undefined {
+  const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
+  const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+  return id && secret ? { accessKeyId: id, accessKeySecret: secret, securityToken: process.env.ALIBABA_CLOUD_SECURITY_TOKEN } : undefined;
+}
+
+function invokerFor(inst: Instance, ctx: FcContext, deps: () => PipelineDeps): CompressInvoker {
+  if (inst.config.invokeMode === "inline") {
+    return (inst.invoker ??= { invokeCompress: async (p) => void (await compressChunk(deps(), p)) });
+  }
+  const creds = ctx.credentials ?? envCredentials();
+  if (!creds || !ctx.accountId || !ctx.region) throw new Error("async invoke needs the FC context (credentials, accountId, region); use LOGPIPE_INVOKE_MODE=inline locally");
+  return new FcInvoker({ accountId: ctx.accountId, region: ctx.region, functionName: inst.config.compressFunction, credentials: creds });
+}
+
+/** Dependencies for one invocation. */
+export function depsFor(fn: FunctionName, ctx: FcContext, env: Record<string, string | undefined> = process.env): PipelineDeps {
+  instance ??= createInstance(fn, env);
+  const inst = instance;
+  const deps: PipelineDeps = {
+    config: inst.config,
+    nas: inst.nas,
+    coord: inst.coord,
+    logger: inst.logger.child({ requestId: ctx.requestId }),
+    appCache: inst.appCache,
+  };
+  if (fn === "upload") deps.objects = objectStoreFor(inst, ctx);
+  if (fn === "split" || fn === "upload") deps.invoker = invokerFor(inst, ctx, () => deps);
+  return deps;
+}
+
+/** For tests and `logpipe invoke`: forget the cached instance (closes its clients). */
+export async function resetRuntime(): Promise<void> {
+  const inst = instance;
+  instance = undefined;
+  await inst?.coord.close();
+}
+
+/**
+ * A thin FC handler: parse nothing itself, build deps, run the core function, log one summary
+ * line with the invocation's figures, return them as JSON. Config errors are logged with the key.
+ */
+export function defineHandler<R extends object>(fn: FunctionName, run: (deps: PipelineDeps, event: Buffer, ctx: FcContext) => Promise<R>) {
+  return async (event: Buffer, context: FcContext = {}): Promise<string> => {
+    let deps: PipelineDeps;
+    try {
+      deps = depsFor(fn, context);
+    } catch (e) {
+      if (e instanceof ConfigError) console.error(JSON.stringify({ level: "error", fn, msg: e.message, issues: e.issues }));
+      throw e;
+    }
+    try {
+      const result = await run(deps, event, context);
+      deps.logger.info({ ...(result as Record<string, unknown>) }, `${fn} done`);
+      return JSON.stringify(result);
+    } catch (e) {
+      deps.logger.error({ err: (e as Error).message, name: (e as Error).name }, `${fn} failed`);
+      throw e;
+    }
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Staging chunk: one app's records of one (topic, partition) from one trigger batch, written by
+ * split and consumed by compress. Binary layout (little-endian):
+ *
+ *   "LPCHUNK1" | u32 headerLength | header JSON | f64 offset × count | u32 lineEnd × count | body
+ *
+ * The body is the records already framed as lines (see framing.ts), so compress can gzip it in
+ * one call when nothing is deduplicated. `covered` lists every offset of the batch's partition
+ * (all apps): routing is deterministic, so "this app's records in `covered`" is exactly this
+ * chunk's records, and committing `covered` makes redelivered copies recognisable.
+ */
+import { createHash } from "node:crypto";
+import { framedLength, writeFramed } from "./framing.js";
+import type { Interval } from "./intervals.js";
+
+const MAGIC = Buffer.from("LPCHUNK1");
+
+export interface ChunkHeader {
+  app: string;
+  topic: string;
+  partition: number;
+  covered: Interval[];
+  count: number;
+  bodyLength: number;
+}
+
+export interface ChunkRecordInput {
+  offset: number;
+  value: Buffer;
+}
+
+export interface DecodedChunk {
+  header: ChunkHeader;
+  offsets: number[];
+  /** lineEnds[i] = end (exclusive) of record i's line within body */
+  lineEnds: Uint32Array;
+  body: Buffer;
+}
+
+export class CorruptChunkError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptChunkError";
+  }
+}
+
+export function encodeChunk(meta: Omit<ChunkHeader, "count" | "bodyLength">, records: ChunkRecordInput[]): Buffer {
+  let bodyLength = 0;
+  for (const r of records) bodyLength += framedLength(r.value);
+  const header: ChunkHeader = { ...meta, count: records.length, bodyLength };
+  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
+  const tableStart = MAGIC.length + 4 + headerBytes.length;
+  const bodyStart = tableStart + records.length * 12;
+  const out = Buffer.allocUnsafe(bodyStart + bodyLength);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(headerBytes.length, MAGIC.length);
+  headerBytes.copy(out, MAGIC.length + 4);
+  let pos = bodyStart;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    out.writeDoubleLE(r.offset, tableStart + i * 8);
+    pos = writeFramed(out, pos, r.value);
+    out.writeUInt32LE(pos - bodyStart, tableStart + records.length * 8 + i * 4);
+  }
+  return out;
+}
+
+export function decodeChunk(buf: Buffer): DecodedChunk {
+  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptChunkError("not a staging chunk (bad magic)");
+  const headerLength = buf.readUInt32LE(MAGIC.length);
+  const headerEnd = MAGIC.length + 4 + headerLength;
+  if (headerEnd > buf.length) throw new CorruptChunkError("chunk header runs past the end of the file");
+  let header: ChunkHeader;
+  try {
+    header = JSON.parse(buf.toString("utf8", MAGIC.length + 4, headerEnd)) as ChunkHeader;
+  } catch {
+    throw new CorruptChunkError("chunk header is not JSON");
+  }
+  const n = header.count;
+  const bodyStart = headerEnd + n * 12;
+  if (!Number.isInteger(n) || bodyStart + header.bodyLength !== buf.length) {
+    throw new CorruptChunkError(`chunk length ${buf.length} does not match its header (count ${n}, body ${header.bodyLength})`);
+  }
+  const offsets = new Array<number>(n);
+  const lineEnds = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    offsets[i] = buf.readDoubleLE(headerEnd + i * 8);
+    lineEnds[i] = buf.readUInt32LE(headerEnd + n * 8 + i * 4);
+  }
+  return { header, offsets, lineEnds, body: buf.subarray(bodyStart) };
+}
+
+/** The framed lines of the records whose index passes `keep`, concatenated. */
+export function selectLines(chunk: DecodedChunk, keep: (index: number) => boolean): Buffer {
+  const parts: Buffer[] = [];
+  let runStart = -1;
+  let prevEnd = 0;
+  let size = 0;
+  for (let i = 0; i < chunk.offsets.length; i++) {
+    const start = i === 0 ? 0 : chunk.lineEnds[i - 1]!;
+    const end = chunk.lineEnds[i]!;
+    if (keep(i)) {
+      if (runStart === -1) runStart = start;
+      prevEnd = end;
+    } else if (runStart !== -1) {
+      parts.push(chunk.body.subarray(runStart, prevEnd));
+      size += prevEnd - runStart;
+      runStart = -1;
+    }
+  }
+  if (runStart !== -1) {
+    parts.push(chunk.body.subarray(runStart, prevEnd));
+    size += prevEnd - runStart;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}

@@ -1,0 +1,222 @@
+/**
+ * compress: one staging chunk → one gzip member appended to one of the app's slot files.
+ *
+ * Protocol (see DESIGN.md "Guarantees"): take a free slot lock (≤ maxWritersPerApp per app),
+ * drop records whose offsets the app already committed, gzip, cut any torn tail back to the
+ * committed length, write the member with one positional write + fsync, then commit with a
+ * script that checks the lock is still ours, the state unchanged and the claimed offsets still
+ * free. Only then is the chunk deleted. A crash anywhere leaves either nothing committed (the
+ * chunk is redone) or the commit done (the redo finds every offset committed and drops it).
+ */
+import { randomUUID } from "node:crypto";
+import { constants, promises as fsp } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { slotOrder } from "../adapters/coord-store.js";
+import type { AcquiredSlot, SlotState } from "../adapters/coord-store.js";
+import { CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import { crashPoint, crashPointsEnabled } from "./crash-points.js";
+import { writeDeadLetter } from "./dead-letter.js";
+import { MAX_COMMITTED_INTERVALS, nowOf, RetryableError, type ChunkPointer, type PipelineDeps } from "./deps.js";
+import { contains, subtract, type Interval } from "./intervals.js";
+import { activeFilePath, STAGING_DIR } from "./layout.js";
+import { isSafeSegment } from "./routing.js";
+import { ensureLockTime, LockLostError, sealSlot } from "./seal.js";
+
+export class NoFreeSlotError extends RetryableError {
+  constructor(app: string, waitedMs: number) {
+    super(`no free writer slot for app ${app} after ${waitedMs} ms; the async retry will take it`);
+    this.name = "NoFreeSlotError";
+  }
+}
+
+export class BadPointerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadPointerError";
+  }
+}
+
+export interface CompressResult {
+  status: "committed" | "duplicate" | "gone" | "dead-lettered";
+  app?: string;
+  slot?: number;
+  records: number;
+  dropped: number;
+  bytesIn: number;
+  bytesOut: number;
+  attempts: number;
+  durationMs: number;
+}
+
+const CHUNK_PATH = /^staging\/([A-Za-z0-9._-]{1,64})\/[A-Za-z0-9._-]+\.chunk$/;
+
+/** Validates the async payload: a pointer to a chunk inside the staging directory, never data. */
+export function parsePointer(event: unknown): ChunkPointer {
+  let doc: unknown = event;
+  if (Buffer.isBuffer(event) || typeof event === "string") {
+    try {
+      doc = JSON.parse(event.toString());
+    } catch {
+      throw new BadPointerError("compress payload is not JSON");
+    }
+  }
+  const p = doc as Partial<ChunkPointer>;
+  if (typeof p !== "object" || p === null || typeof p.chunk !== "string") throw new BadPointerError("compress payload has no chunk path");
+  const m = CHUNK_PATH.exec(p.chunk);
+  if (!m || p.chunk.includes("..") || !isSafeSegment(m[1]!)) throw new BadPointerError(`chunk path ${JSON.stringify(p.chunk.slice(0, 200))} is not a staging chunk`);
+  return { v: 1, chunk: p.chunk, app: m[1]!, records: Number(p.records) || 0, bytes: Number(p.bytes) || 0 };
+}
+
+export function pointerForChunk(chunkPath: string, bytes = 0): ChunkPointer {
+  const app = chunkPath.split("/")[1] ?? "";
+  return { v: 1, chunk: chunkPath, app, records: 0, bytes };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function acquireSlot(deps: PipelineDeps, app: string, token: string, field: string): Promise<AcquiredSlot> {
+  const started = nowOf(deps);
+  const order = slotOrder(deps.config.maxWritersPerApp);
+  for (let attempt = 0; ; attempt++) {
+    const got = await deps.coord.tryAcquireSlot(app, order, token, deps.config.lockTtlMs, field);
+    if (got) {
+      deps.onSlotEvent?.({ app, slot: got.slot, event: "acquire", at: performance.timeOrigin + performance.now() });
+      return got;
+    }
+    const waited = nowOf(deps) - started;
+    if (waited >= deps.config.slotWaitMs) throw new NoFreeSlotError(app, waited);
+    // exponential backoff with full jitter, capped, so contending writers spread out
+    await sleep(Math.random() * Math.min(1000, 10 * 2 ** Math.min(attempt, 7)));
+  }
+}
+
+/** Records to keep: not yet committed for the app, first copy within the chunk. */
+function keptIndexes(chunk: DecodedChunk, committed: Interval[]): number[] {
+  const keep: number[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < chunk.offsets.length; i++) {
+    const o = chunk.offsets[i]!;
+    if (seen.has(o) || contains(committed, o)) continue;
+    seen.add(o);
+    keep.push(i);
+  }
+  return keep;
+}
+
+function compressKept(deps: PipelineDeps, chunk: DecodedChunk, keep: number[]): Buffer {
+  const lines = keep.length === chunk.offsets.length ? chunk.body : selectLines(chunk, ((set) => (i: number) => set.has(i))(new Set(keep)));
+  return gzipSync(lines, { level: deps.config.gzipLevel });
+}
+
+/** Cuts a torn tail, writes `member` at the committed length in one positional write, fsyncs. */
+async function appendMember(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, member: Buffer): Promise<void> {
+  const rel = activeFilePath(app, slot, state.gen);
+  const abs = deps.nas.abs(rel);
+  await fsp.mkdir(path.dirname(abs), { recursive: true });
+  const fh = await fsp.open(abs, constants.O_RDWR | constants.O_CREAT, 0o640);
+  try {
+    const { size } = await fh.stat();
+    if (size < state.len) throw new Error(`${rel} is ${size} bytes but ${state.len} are committed: NAS lost data`);
+    if (size > state.len) {
+      await ensureLockTime(deps, app, slot, token, "truncate");
+      await fh.truncate(state.len);
+      deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "repaired torn tail");
+    }
+    await ensureLockTime(deps, app, slot, token, "append");
+    let written = 0;
+    if (crashPointsEnabled()) {
+      written = (await fh.write(member, 0, member.length >> 1, state.len)).bytesWritten;
+      crashPoint("compress.mid-append");
+    }
+    while (written < member.length) {
+      written += (await fh.write(member, written, member.length - written, state.len + written)).bytesWritten;
+    }
+    if (deps.config.fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  crashPoint("compress.after-append");
+}
+
+export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, meta: { requestId?: string } = {}): Promise<CompressResult> {
+  const started = performance.now();
+  const result: CompressResult = { status: "gone", app: pointer.app, records: 0, dropped: 0, bytesIn: 0, bytesOut: 0, attempts: 0, durationMs: 0 };
+  const done = () => ((result.durationMs = performance.now() - started), result);
+
+  const raw = await deps.nas.read(pointer.chunk);
+  if (!raw) return done(); // already compressed and deleted by an earlier (duplicate) invocation
+  result.bytesIn = raw.length;
+  let chunk: DecodedChunk;
+  try {
+    chunk = decodeChunk(raw);
+    if (chunk.header.app !== pointer.app) throw new CorruptChunkError(`chunk header app ${JSON.stringify(chunk.header.app)} does not match its path`);
+  } catch (e) {
+    if (!(e instanceof CorruptChunkError)) throw e;
+    await writeDeadLetter(deps, { kind: "chunk", reason: e.message, payload: raw, details: { chunk: pointer.chunk }, requestId: meta.requestId });
+    await deps.nas.remove(pointer.chunk);
+    result.status = "dead-lettered";
+    return done();
+  }
+
+  const { app, topic, partition, covered } = chunk.header;
+  const field = `${topic}/${partition}`;
+  // Compress before taking the lock, assuming no duplicates (the common case): the lock is then
+  // held only for the write and the commit.
+  let keep = keptIndexes(chunk, []);
+  let member = keep.length > 0 ? compressKept(deps, chunk, keep) : Buffer.alloc(0);
+  let memberFor: Interval[] = [];
+
+  const token = randomUUID();
+  const acquired = await acquireSlot(deps, app, token, field);
+  const { slot } = acquired;
+  result.slot = slot;
+  try {
+    let state = acquired.state;
+    if (state.sealing) state = (await sealSlot(deps, app, slot, token, state)).state;
+    let committed = acquired.committed;
+    for (;;) {
+      result.attempts++;
+      if (result.attempts > 20) throw new RetryableError(`offsets of ${field} kept changing under app ${app}; giving up this attempt`);
+      if (committed.length > 0 && committed !== memberFor) {
+        const k = keptIndexes(chunk, committed);
+        if (k.length !== keep.length) {
+          keep = k;
+          member = keep.length > 0 ? compressKept(deps, chunk, keep) : Buffer.alloc(0);
+        }
+        memberFor = committed;
+      }
+      const claim = subtract(covered, committed);
+      if (claim.length === 0 && keep.length === 0) {
+        result.status = "duplicate";
+        break;
+      }
+      if (member.length > 0) await appendMember(deps, app, slot, token, state, member);
+      const r = await deps.coord.commit(app, slot, token, {
+        gen: state.gen, expectLen: state.len, addLen: member.length, now: nowOf(deps),
+        offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS,
+      });
+      if (r.ok) {
+        state = r.state;
+        result.status = keep.length > 0 ? "committed" : "duplicate";
+        result.records = keep.length;
+        result.bytesOut = member.length;
+        break;
+      }
+      if (r.reason === "conflict") {
+        committed = r.committed; // another slot committed some of these offsets meanwhile: drop them and redo
+        continue;
+      }
+      throw new LockLostError("commit");
+    }
+    crashPoint("compress.after-commit");
+    result.dropped = chunk.offsets.length - result.records;
+    await deps.nas.remove(pointer.chunk);
+  } finally {
+    deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+    await deps.coord.release(app, slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app, slot }, "lock release failed; it will expire"));
+  }
+  return done();
+}
+
+export const STAGING_PREFIX = `${STAGING_DIR}/`;

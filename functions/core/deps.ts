@@ -1,0 +1,51 @@
+/**
+ * What the data-path functions need, injected (middy/Powertools style): the handlers build it
+ * once per instance, tests and `logpipe local` build it from local stores.
+ */
+import type { CoordStore } from "../adapters/coord-store.js";
+import type { NasDir } from "../adapters/nas.js";
+import type { ObjectStore } from "../adapters/object-store.js";
+import type { PipelineConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+
+/** Pointer payload split sends to compress (async invoke; a few hundred bytes, never data). */
+export interface ChunkPointer {
+  v: 1;
+  /** NAS-relative path of the staging chunk */
+  chunk: string;
+  app: string;
+  records: number;
+  bytes: number;
+}
+
+export interface CompressInvoker {
+  invokeCompress(pointer: ChunkPointer): Promise<void>;
+}
+
+export interface PipelineDeps {
+  config: PipelineConfig;
+  nas: NasDir;
+  coord: CoordStore;
+  /** Needed by upload only. */
+  objects?: ObjectStore;
+  /** Needed by split and by upload's re-drive. */
+  invoker?: CompressInvoker;
+  logger: Logger;
+  now?: () => number;
+  /** Admission decisions cached per instance: an app once admitted (or overflowed) stays so. */
+  appCache?: Map<string, boolean>;
+  /** Test instrumentation: called when a slot lock is taken and released. */
+  onSlotEvent?: (e: { app: string; slot: number; event: "acquire" | "release"; at: number }) => void;
+}
+
+export const nowOf = (deps: Pick<PipelineDeps, "now">): number => (deps.now ?? Date.now)();
+
+/** Offsets kept per (app, topic, partition) before the oldest are aged out. */
+export const MAX_COMMITTED_INTERVALS = 2000;
+
+export class RetryableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RetryableError";
+  }
+}

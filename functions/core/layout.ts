@@ -1,0 +1,83 @@
+/**
+ * Where everything lives, on NAS and in OSS. Names are deterministic: a retry rewrites the
+ * same name with the same bytes. Every segment taken from data (app, topic) goes through
+ * appSegment/topicSegment first, so data never becomes a raw path.
+ *
+ * NAS root:
+ *   staging/<app>/<topic>.<partition>.<first>-<last>.chunk     split → compress
+ *   active/<app>/slot-<slot>.gen-<gen>.log.gz                   compress appends here
+ *   outbox/<object key>                                         sealed files and dead letters, uploaded as-is
+ *   uploads/<sha1(key)>.checkpoint.json                         multipart checkpoints
+ */
+import { createHash } from "node:crypto";
+import { appSegment, isSafeSegment } from "./routing.js";
+
+export const STAGING_DIR = "staging";
+export const ACTIVE_DIR = "active";
+export const OUTBOX_DIR = "outbox";
+export const UPLOADS_DIR = "uploads";
+export const TEMP_PREFIX = ".tmp.";
+export const DEADLETTER_APP = "_deadletter";
+
+export function topicSegment(topic: string): string {
+  return isSafeSegment(topic) && !topic.startsWith("_") ? topic : appSegment(topic);
+}
+
+export function stagingChunkPath(app: string, topic: string, partition: number, first: number, last: number): string {
+  return `${STAGING_DIR}/${app}/${topicSegment(topic)}.${partition}.${first}-${last}.chunk`;
+}
+
+export function activeFilePath(app: string, slot: number, gen: number): string {
+  return `${ACTIVE_DIR}/${app}/slot-${slot}.gen-${gen}.log.gz`;
+}
+
+const ACTIVE_NAME = /^slot-(\d+)\.gen-(\d+)\.log\.gz$/;
+export function parseActiveFileName(name: string): { slot: number; gen: number } | undefined {
+  const m = ACTIVE_NAME.exec(name);
+  return m ? { slot: Number(m[1]), gen: Number(m[2]) } : undefined;
+}
+
+export interface TimeParts {
+  dt: string;
+  hour: string;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+export function timeParts(epochMs: number, timeZone: string): TimeParts {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23" });
+    formatters.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(epochMs)).map((x) => [x.type, x.value]));
+  return { dt: `${p.year}-${p.month}-${p.day}`, hour: p.hour! };
+}
+
+/** `<prefix>/<app>/dt=YYYY-MM-DD/hour=HH/<app>-<slot>-<gen>.log.gz`, hour of the generation's first commit. */
+export function archiveObjectKey(prefix: string, app: string, slot: number, gen: number, t0: number, timeZone: string): string {
+  const { dt, hour } = timeParts(t0, timeZone);
+  return `${prefix ? prefix + "/" : ""}${app}/dt=${dt}/hour=${hour}/${app}-${slot}-${gen}.log.gz`;
+}
+
+const ARCHIVE_KEY = /(?:^|\/)([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/]+)$/;
+export function parseArchiveKey(key: string): { app: string; dt: string; hour: string; file: string } | undefined {
+  const m = ARCHIVE_KEY.exec(key);
+  return m ? { app: m[1]!, dt: m[2]!, hour: m[3]!, file: m[4]! } : undefined;
+}
+
+export function appPrefix(prefix: string, app: string): string {
+  return `${prefix ? prefix + "/" : ""}${app}/`;
+}
+
+export function deadLetterKey(prefix: string, kind: string, id: string, atMs: number, timeZone: string): string {
+  const { dt, hour } = timeParts(atMs, timeZone);
+  return `${prefix ? prefix + "/" : ""}${DEADLETTER_APP}/dt=${dt}/hour=${hour}/${kind}-${id}.json.gz`;
+}
+
+export function outboxPath(key: string): string {
+  return `${OUTBOX_DIR}/${key}`;
+}
+
+export function checkpointPath(key: string): string {
+  return `${UPLOADS_DIR}/${createHash("sha1").update(key).digest("hex")}.checkpoint.json`;
+}

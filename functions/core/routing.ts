@@ -1,0 +1,308 @@
+/**
+ * App-id extraction and the mapping from app id to a safe path segment.
+ *
+ * The JSON field lookup is a single-pass validating scanner over the record's bytes: it gives
+ * exactly the answer of `JSON.parse` + walking the path (last duplicate key wins, escapes
+ * decoded, invalid JSON → no id) without allocating the parsed object. The property tests
+ * compare it with that reference on arbitrary input.
+ */
+import type { AppIdSource } from "./config.js";
+import type { KafkaRecord } from "./events.js";
+
+/** Reserved app names; real app ids starting with "_" are encoded so they can never collide. */
+export const UNROUTED_APP = "_unrouted";
+export const INVALID_APP = "_invalid";
+export const OVERFLOW_APP = "_overflow";
+export const RESERVED_APPS = new Set([UNROUTED_APP, INVALID_APP, OVERFLOW_APP]);
+
+const SAFE_SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
+const ENCODED_PREFIX = "_b64.";
+
+/**
+ * The app's directory/key segment. Safe ids are used as they are; anything else is encoded
+ * reversibly as `_b64.<base64url of UTF-8>` when that fits in 64 characters, else `_invalid`.
+ */
+export function appSegment(appId: string): string {
+  if (SAFE_SEGMENT.test(appId) && appId !== "." && appId !== ".." && !appId.startsWith("_")) return appId;
+  const encoded = ENCODED_PREFIX + Buffer.from(appId, "utf8").toString("base64url");
+  return encoded.length <= 64 ? encoded : INVALID_APP;
+}
+
+/** Inverse of appSegment for display (`_b64.Li4vZXRj` → `../etc`). */
+export function appIdFromSegment(segment: string): string {
+  return segment.startsWith(ENCODED_PREFIX) ? Buffer.from(segment.slice(ENCODED_PREFIX.length), "base64url").toString("utf8") : segment;
+}
+
+export function isSafeSegment(s: string): boolean {
+  return SAFE_SEGMENT.test(s) && s !== "." && s !== "..";
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON field scanner
+
+const enum Ch {
+  Quote = 0x22, Backslash = 0x5c, Comma = 0x2c, Colon = 0x3a,
+  LBrace = 0x7b, RBrace = 0x7d, LBracket = 0x5b, RBracket = 0x5d,
+  Minus = 0x2d, Plus = 0x2b, Dot = 0x2e, Zero = 0x30, Nine = 0x39, LowerE = 0x65, UpperE = 0x45,
+}
+
+const INVALID = -1;
+
+function skipWs(b: Uint8Array, i: number): number {
+  for (;;) {
+    const c = b[i];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+    else return i;
+  }
+}
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+}
+
+/** i at the opening quote; returns index after the closing quote or INVALID. Sets `sawEscape`. */
+let sawEscape = false;
+function scanString(b: Uint8Array, i: number, n: number): number {
+  sawEscape = false;
+  i++;
+  while (i < n) {
+    const c = b[i]!;
+    if (c === Ch.Quote) return i + 1;
+    if (c === Ch.Backslash) {
+      sawEscape = true;
+      const e = b[i + 1];
+      if (e === 0x75 /* u */) {
+        if (!isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) return INVALID;
+        i += 6;
+      } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        i += 2;
+      } else return INVALID;
+    } else if (c < 0x20) return INVALID;
+    else i++;
+  }
+  return INVALID;
+}
+
+function scanDigits(b: Uint8Array, i: number): number {
+  while (b[i]! >= Ch.Zero && b[i]! <= Ch.Nine) i++;
+  return i;
+}
+
+function scanNumber(b: Uint8Array, i: number): number {
+  if (b[i] === Ch.Minus) i++;
+  const c = b[i];
+  if (c === Ch.Zero) i++;
+  else if (c !== undefined && c >= 0x31 && c <= Ch.Nine) i = scanDigits(b, i + 1);
+  else return INVALID;
+  if (b[i] === Ch.Dot) {
+    const j = scanDigits(b, i + 1);
+    if (j === i + 1) return INVALID;
+    i = j;
+  }
+  if (b[i] === Ch.LowerE || b[i] === Ch.UpperE) {
+    i++;
+    if (b[i] === Ch.Plus || b[i] === Ch.Minus) i++;
+    const j = scanDigits(b, i);
+    if (j === i) return INVALID;
+    i = j;
+  }
+  return i;
+}
+
+function scanLiteral(b: Uint8Array, i: number, lit: Uint8Array): number {
+  for (let k = 0; k < lit.length; k++) if (b[i + k] !== lit[k]) return INVALID;
+  return i + lit.length;
+}
+const TRUE = Buffer.from("true"), FALSE = Buffer.from("false"), NULL = Buffer.from("null");
+
+function bytesEqual(b: Uint8Array, start: number, end: number, key: Uint8Array): boolean {
+  if (end - start !== key.length) return false;
+  for (let k = 0; k < key.length; k++) if (b[start + k] !== key[k]) return false;
+  return true;
+}
+
+/** A compiled field path: the key names and their UTF-8 bytes. */
+export interface FieldPath {
+  keys: string[];
+  keyBytes: Buffer[];
+}
+
+export function compileFieldPath(keys: string[]): FieldPath {
+  return { keys, keyBytes: keys.map((k) => Buffer.from(k, "utf8")) };
+}
+
+type Leaf = { kind: "string"; start: number; end: number; escaped: boolean } | { kind: "number"; start: number; end: number } | { kind: "other" };
+
+/**
+ * The app id at `path` in the JSON document `b`, as JSON.parse would see it: a non-empty
+ * string, or a finite number rendered with String(); anything else (absent, null, boolean,
+ * object, array, empty string, invalid JSON) is undefined.
+ */
+export function extractJsonField(b: Uint8Array, path: FieldPath): string | undefined {
+  const n = b.length;
+  const depthLimit = path.keys.length;
+  let i = skipWs(b, 0);
+  if (b[i] !== Ch.LBrace) return undefined; // not an object (or not JSON): no field to find
+  const stack: number[] = []; // 1 = object, 2 = array
+  const onPath: boolean[] = [];
+  let result: Leaf | undefined;
+  let pendingLeaf = false;
+  let pendingPush = false;
+  let expectKey = false;
+
+  for (;;) {
+    if (expectKey) {
+      // i at a key's opening quote (whitespace skipped)
+      if (b[i] !== Ch.Quote) return undefined;
+      const keyStart = i + 1;
+      const after = scanString(b, i, n);
+      if (after === INVALID) return undefined;
+      const escaped = sawEscape;
+      i = skipWs(b, after);
+      if (b[i] !== Ch.Colon) return undefined;
+      i = skipWs(b, i + 1);
+      const level = stack.length - 1;
+      if (onPath[level] && level < depthLimit) {
+        const match = escaped
+          ? JSON.parse(Buffer.from(b.buffer, b.byteOffset + keyStart - 1, after - keyStart + 1).toString("utf8")) === path.keys[level]
+          : bytesEqual(b, keyStart, after - 1, path.keyBytes[level]!);
+        if (match) {
+          result = undefined; // a later duplicate key replaces the earlier value (JSON.parse semantics)
+          if (level === depthLimit - 1) pendingLeaf = true;
+          else pendingPush = true;
+        }
+      }
+      expectKey = false;
+    }
+
+    // a value starts at i
+    const c = b[i];
+    if (c === Ch.LBrace) {
+      if (pendingLeaf) result = { kind: "other" };
+      stack.push(1);
+      onPath.push(stack.length === 1 ? depthLimit > 0 : pendingPush);
+      pendingLeaf = pendingPush = false;
+      i = skipWs(b, i + 1);
+      if (b[i] === Ch.RBrace) {
+        stack.pop(); onPath.pop();
+        i++;
+      } else {
+        expectKey = true;
+        continue;
+      }
+    } else if (c === Ch.LBracket) {
+      if (pendingLeaf) result = { kind: "other" };
+      stack.push(2);
+      onPath.push(false);
+      pendingLeaf = pendingPush = false;
+      i = skipWs(b, i + 1);
+      if (b[i] === Ch.RBracket) {
+        stack.pop(); onPath.pop();
+        i++;
+      } else continue;
+    } else if (c === Ch.Quote) {
+      const start = i + 1;
+      const after = scanString(b, i, n);
+      if (after === INVALID) return undefined;
+      if (pendingLeaf) result = { kind: "string", start, end: after - 1, escaped: sawEscape };
+      i = after;
+    } else if (c === Ch.Minus || (c !== undefined && c >= Ch.Zero && c <= Ch.Nine)) {
+      const after = scanNumber(b, i);
+      if (after === INVALID) return undefined;
+      if (pendingLeaf) result = { kind: "number", start: i, end: after };
+      i = after;
+    } else {
+      const after = c === 0x74 ? scanLiteral(b, i, TRUE) : c === 0x66 ? scanLiteral(b, i, FALSE) : c === 0x6e ? scanLiteral(b, i, NULL) : INVALID;
+      if (after === INVALID) return undefined;
+      if (pendingLeaf) result = { kind: "other" };
+      i = after;
+    }
+    pendingLeaf = pendingPush = false;
+
+    // after a value: close containers / move to the next element
+    for (;;) {
+      i = skipWs(b, i);
+      if (stack.length === 0) return i === n ? leafToId(b, result) : undefined;
+      const top = stack[stack.length - 1];
+      const d = b[i];
+      if (d === Ch.Comma) {
+        i = skipWs(b, i + 1);
+        if (top === 1) expectKey = true;
+        break;
+      }
+      if ((top === 1 && d === Ch.RBrace) || (top === 2 && d === Ch.RBracket)) {
+        stack.pop(); onPath.pop();
+        i++;
+        continue;
+      }
+      return undefined;
+    }
+  }
+}
+
+function leafToId(b: Uint8Array, leaf: Leaf | undefined): string | undefined {
+  if (!leaf || leaf.kind === "other") return undefined;
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  if (leaf.kind === "number") {
+    const v = Number(buf.toString("latin1", leaf.start, leaf.end));
+    return Number.isFinite(v) ? String(v) : undefined;
+  }
+  const s = leaf.escaped ? (JSON.parse(buf.toString("utf8", leaf.start - 1, leaf.end + 1)) as string) : buf.toString("utf8", leaf.start, leaf.end);
+  return s === "" ? undefined : s;
+}
+
+/** The reference semantics the scanner must equal (used by tests, and documented behaviour). */
+export function referenceJsonField(text: string, keys: string[]): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  for (const k of keys) {
+    if (typeof v !== "object" || v === null || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, k)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  if (typeof v === "string") return v === "" ? undefined : v;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router
+
+type CompiledSource = { kind: "field"; path: FieldPath } | { kind: "key" } | { kind: "header"; name: string; lower: string };
+
+export interface Router {
+  /** The app id of a record, or undefined when no source yields one. */
+  appIdOf(record: Pick<KafkaRecord, "key" | "headers" | "value">): string | undefined;
+}
+
+export function createRouter(sources: AppIdSource[]): Router {
+  const compiled: CompiledSource[] = sources.map((s) =>
+    s.kind === "field" ? { kind: "field", path: compileFieldPath(s.path) } : s.kind === "header" ? { kind: "header", name: s.name, lower: s.name.toLowerCase() } : s,
+  );
+  return {
+    appIdOf(record) {
+      for (const s of compiled) {
+        let id: string | undefined;
+        if (s.kind === "field") id = extractJsonField(record.value, s.path);
+        else if (s.kind === "key") id = record.key ?? undefined;
+        else {
+          id = record.headers[s.name];
+          if (id === undefined) {
+            for (const [k, v] of Object.entries(record.headers)) if (k.toLowerCase() === s.lower) { id = v; break; }
+          }
+        }
+        if (id !== undefined && id !== "") return id;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The app segment a record is filed under before the app-count cap is applied. */
+export function routeSegment(router: Router, record: Pick<KafkaRecord, "key" | "headers" | "value">): string {
+  const id = router.appIdOf(record);
+  return id === undefined ? UNROUTED_APP : appSegment(id);
+}

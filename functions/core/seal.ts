@@ -1,0 +1,56 @@
+/**
+ * Sealing a slot's active file: record the seal (key) in the coord store, cut the file to its
+ * committed length, move it into the outbox under its object key, bump the generation. Every
+ * step can be redone after a crash: the recorded seal marker tells the next lock holder to
+ * finish the job.
+ */
+import { crashPoint } from "./crash-points.js";
+import { nowOf, RetryableError, type PipelineDeps } from "./deps.js";
+import { activeFilePath, archiveObjectKey, outboxPath } from "./layout.js";
+import type { SlotState } from "../adapters/coord-store.js";
+
+export class LockLostError extends RetryableError {
+  constructor(what: string) {
+    super(`slot lock lost during ${what}; nothing was committed by this writer`);
+    this.name = "LockLostError";
+  }
+}
+
+/** Throws unless the lock has at least the configured margin left (so a write cannot outlive it). */
+export async function ensureLockTime(deps: PipelineDeps, app: string, slot: number, token: string, what: string): Promise<void> {
+  const remaining = await deps.coord.lockRemainingMs(app, slot, token);
+  if (remaining < deps.config.lockMarginMs) {
+    throw new LockLostError(`${what} (only ${Math.max(0, remaining)} ms of lock left, margin ${deps.config.lockMarginMs} ms)`);
+  }
+}
+
+/** Seals the slot's current generation (caller holds the lock). Returns the state after the bump. */
+export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState): Promise<{ state: SlotState; key?: string }> {
+  let key: string;
+  if (state.sealing && state.sealing.gen === state.gen) {
+    key = state.sealing.key; // a previous holder crashed mid-seal: finish its work
+  } else {
+    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone);
+    if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
+    crashPoint("seal.after-record");
+  }
+  const active = activeFilePath(app, slot, state.gen);
+  const size = await deps.nas.size(active);
+  if (size !== undefined) {
+    if (size < state.len) throw new Error(`${active} is ${size} bytes but ${state.len} are committed: NAS lost data`);
+    if (size > state.len) {
+      await ensureLockTime(deps, app, slot, token, "seal truncate");
+      await deps.nas.truncate(active, state.len); // drop a torn, uncommitted tail
+    }
+    if (state.len > 0) {
+      await deps.nas.syncFile(active);
+      await deps.nas.rename(active, outboxPath(key));
+    } else {
+      await deps.nas.remove(active);
+    }
+    crashPoint("seal.after-rename");
+  }
+  if (!(await deps.coord.finishSeal(app, slot, token, state.gen))) throw new LockLostError("seal finish");
+  deps.logger.info({ app, slot, gen: state.gen, bytes: state.len, key }, "sealed");
+  return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: state.len > 0 ? key : undefined };
+}

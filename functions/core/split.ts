@@ -1,0 +1,163 @@
+/**
+ * split: one trigger batch → one staging chunk per (app, topic, partition) on NAS → one async
+ * compress invocation per chunk with a pointer payload. Idempotent: a redelivered batch with
+ * the same boundaries rewrites the same chunk names with the same bytes.
+ */
+import pLimit from "p-limit";
+import { encodeChunk, type ChunkRecordInput } from "./chunk.js";
+import { crashPoint } from "./crash-points.js";
+import { writeDeadLetter } from "./dead-letter.js";
+import type { ChunkPointer, PipelineDeps } from "./deps.js";
+import { parseKafkaBatch, UnreadableEventError, type KafkaRecord } from "./events.js";
+import { intervalsFromSorted } from "./intervals.js";
+import { stagingChunkPath } from "./layout.js";
+import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegment, type Router } from "./routing.js";
+
+export interface SplitResult {
+  records: number;
+  apps: number;
+  chunks: number;
+  bytesIn: number;
+  chunkBytes: number;
+  rejected: number;
+  oversize: number;
+  overflowed: number;
+  deadLetters: string[];
+  durationMs: number;
+}
+
+interface PartitionGroup {
+  topic: string;
+  partition: number;
+  offsets: number[];
+  byApp: Map<string, ChunkRecordInput[]>;
+}
+
+const routers = new WeakMap<object, Router>();
+function routerFor(deps: PipelineDeps): Router {
+  let r = routers.get(deps.config.appIdSources);
+  if (!r) {
+    r = createRouter(deps.config.appIdSources);
+    routers.set(deps.config.appIdSources, r);
+  }
+  return r;
+}
+
+/** Maps candidate app segments to themselves or `_overflow`, past the configured cap. */
+async function admit(deps: PipelineDeps, segments: Iterable<string>): Promise<Map<string, string>> {
+  const cache = (deps.appCache ??= new Map());
+  const unknown = [...segments].filter((s) => !RESERVED_APPS.has(s) && !cache.has(s));
+  if (unknown.length > 0) {
+    const admitted = await deps.coord.admitApps(unknown, deps.config.maxApps);
+    for (const s of unknown) cache.set(s, admitted.has(s));
+  }
+  const out = new Map<string, string>();
+  for (const s of segments) out.set(s, RESERVED_APPS.has(s) || cache.get(s) ? s : OVERFLOW_APP);
+  return out;
+}
+
+export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { requestId?: string } = {}): Promise<SplitResult> {
+  const started = performance.now();
+  const bytesIn = Buffer.isBuffer(payload) ? payload.length : typeof payload === "string" ? Buffer.byteLength(payload) : 0;
+  const result: SplitResult = { records: 0, apps: 0, chunks: 0, bytesIn, chunkBytes: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0 };
+
+  let records: KafkaRecord[];
+  try {
+    const parsed = parseKafkaBatch(payload);
+    records = parsed.records;
+    if (parsed.rejected.length > 0) {
+      result.rejected = parsed.rejected.length;
+      result.deadLetters.push(
+        await writeDeadLetter(deps, {
+          kind: "elements",
+          reason: `${parsed.rejected.length} element(s) are not Kafka events`,
+          payload: JSON.stringify(parsed.rejected.map((r) => r.raw)),
+          details: parsed.rejected.map(({ index, reason }) => ({ index, reason })),
+          requestId: meta.requestId,
+        }),
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof UnreadableEventError)) throw e;
+    const raw = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === "string" ? payload : String(payload));
+    result.deadLetters.push(await writeDeadLetter(deps, { kind: "batch", reason: e.message, payload: raw, requestId: meta.requestId }));
+    result.durationMs = performance.now() - started;
+    return result; // acknowledged: retrying an unreadable payload can only fail again
+  }
+
+  // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
+  const router = routerFor(deps);
+  const groups = new Map<string, PartitionGroup>();
+  const segmentOf = new Array<string>(records.length);
+  const oversize: KafkaRecord[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    segmentOf[i] = r.value.length > deps.config.maxRecordBytes ? "" : routeSegment(router, r);
+  }
+  const admitted = await admit(deps, new Set(segmentOf.filter(Boolean)));
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const gk = `${r.topic}\u0000${r.partition}`;
+    let g = groups.get(gk);
+    if (!g) groups.set(gk, (g = { topic: r.topic, partition: r.partition, offsets: [], byApp: new Map() }));
+    g.offsets.push(r.offset);
+    const seg = segmentOf[i]!;
+    if (seg === "") {
+      oversize.push(r);
+      continue;
+    }
+    const app = admitted.get(seg)!;
+    if (app === OVERFLOW_APP && seg !== OVERFLOW_APP) result.overflowed++;
+    let list = g.byApp.get(app);
+    if (!list) g.byApp.set(app, (list = []));
+    list.push({ offset: r.offset, value: r.value });
+  }
+
+  if (oversize.length > 0) {
+    result.oversize = oversize.length;
+    for (const r of oversize) {
+      result.deadLetters.push(
+        await writeDeadLetter(deps, {
+          kind: "records",
+          reason: `record is ${r.value.length} bytes, over LOGPIPE_MAX_RECORD_BYTES (${deps.config.maxRecordBytes})`,
+          payload: r.value,
+          details: { topic: r.topic, partition: r.partition, offset: r.offset, key: r.key },
+          requestId: meta.requestId,
+        }),
+      );
+    }
+  }
+
+  // One chunk per (app, topic, partition).
+  const pointers: ChunkPointer[] = [];
+  const apps = new Set<string>();
+  for (const g of groups.values()) {
+    const sorted = Float64Array.from(g.offsets).sort();
+    const covered = intervalsFromSorted(sorted);
+    const first = covered[0]![0];
+    const last = covered[covered.length - 1]![1];
+    for (const [app, list] of g.byApp) {
+      apps.add(app);
+      const seen = new Set<number>();
+      const unique = list.filter((r) => (seen.has(r.offset) ? false : (seen.add(r.offset), true)));
+      const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
+      const buf = encodeChunk({ app, topic: g.topic, partition: g.partition, covered }, unique);
+      await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
+      crashPoint("split.after-rename");
+      pointers.push({ v: 1, chunk, app, records: unique.length, bytes: buf.length });
+      result.records += unique.length;
+      result.chunkBytes += buf.length;
+    }
+  }
+  result.chunks = pointers.length;
+  result.apps = apps.size;
+
+  if (pointers.length > 0) {
+    if (!deps.invoker) throw new Error("split needs a compress invoker");
+    const invoker = deps.invoker;
+    const limit = pLimit(16);
+    await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
+  }
+  result.durationMs = performance.now() - started;
+  return result;
+}

@@ -1,0 +1,10 @@
+/** FC entry point of upload (timer trigger): see functions/core/upload.ts. */
+import { defineHandler } from "../adapters/runtime.js";
+import { parseTimerEvent } from "../core/events.js";
+import { runUpload } from "../core/upload.js";
+
+export const handler = defineHandler("upload", async (deps, event) => {
+  const timer = parseTimerEvent(event);
+  // payload "drain" (manual invoke or a timer payload) seals everything, e.g. before a migration
+  return runUpload(deps, { sealAll: timer.payload === "drain", redriveAll: timer.payload === "drain" });
+});
