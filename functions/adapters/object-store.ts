@@ -7,6 +7,8 @@ export interface ObjectInfo {
   key: string;
   size: number;
   lastModified?: Date;
+  /** CRC-64/XZ of the object when the store knows it cheaply (OSS HEAD); absent otherwise. */
+  crc64?: bigint;
 }
 
 /** What the uploader knows about a local file before sending it; the store must confirm it. */
@@ -43,4 +45,41 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** All objects under a prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+/**
+ * The store accepted a write but what it holds is not what was meant to be written (CRC64,
+ * size or MD5 mismatch), or a read returned bytes that do not match the store's checksum.
+ * The caller must keep its local copy. Never retried automatically.
+ */
+export class IntegrityError extends Error {
+  override readonly name = "IntegrityError";
+  constructor(
+    message: string,
+    readonly key: string,
+    readonly details: { expected?: string; actual?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A store operation failed. `code` is the store's error code when it gave one (OSS codes such
+ * as `NoSuchKey`, `BadDigest`, `SignatureDoesNotMatch`; the local store uses `NoSuchKey` and
+ * `InvalidObjectName` too). Carries no credentials, request headers or signatures.
+ */
+export class ObjectStoreError extends Error {
+  override readonly name = "ObjectStoreError";
+  constructor(
+    message: string,
+    readonly op: string,
+    readonly key: string,
+    readonly code?: string,
+    readonly status?: number,
+    readonly requestId?: string,
+    /** true when the operation was attempted as often as allowed and each failure was transient */
+    readonly retriesExhausted = false,
+  ) {
+    super(message);
+  }
 }

@@ -1,0 +1,220 @@
+/**
+ * `ObjectStore` over a local directory, for local runs: each object is a file at `<root>/<key>`.
+ *
+ * Same contract as OSS: a write is atomic (temp file, fsync, rename, fsync of the directory),
+ * then read back and checked against the expected size, MD5 and CRC-64 before it becomes
+ * visible; a mismatch rejects with `IntegrityError` and leaves nothing behind. Keys are
+ * validated (no `..`/`.` segments, no leading `/`, no empty segments, no NUL, at most 1023
+ * bytes) so a key can never name a path outside the root. Temporary files live in
+ * `<root>/.logpipe-tmp/`, a name keys cannot use.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { md5AndCrc64, md5AndCrc64File } from "../core/crc64.js";
+import {
+  IntegrityError,
+  ObjectStoreError,
+  type ExpectedContent,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutFileOptions,
+} from "./object-store.js";
+
+const TMP_DIR = ".logpipe-tmp";
+
+/** Throws `ObjectStoreError` (code InvalidObjectName) unless `key` is a safe relative path. */
+export function validateObjectKey(key: string): void {
+  const bad = (why: string): never => {
+    throw new ObjectStoreError(`invalid object key ${JSON.stringify(key)}: ${why}`, "ValidateKey", String(key), "InvalidObjectName");
+  };
+  if (typeof key !== "string" || key.length === 0) bad("empty");
+  if (Buffer.byteLength(key) > 1023) bad("longer than 1023 bytes");
+  if (key.includes("\0")) bad("contains NUL");
+  if (key.startsWith("/") || key.startsWith("\\")) bad("absolute");
+  if (key.includes("\\")) bad("contains a backslash");
+  const segments = key.split("/");
+  for (const s of segments) {
+    if (s === "") bad("empty path segment");
+    if (s === "." || s === "..") bad(`'${s}' segment`);
+  }
+  if (segments[0] === TMP_DIR) bad(`'${TMP_DIR}' is reserved`);
+}
+
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+export interface LocalObjectStoreOptions {
+  /** fsync files and directories (default true; tests may turn it off for speed). */
+  fsync?: boolean;
+}
+
+export class LocalObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly description: string;
+  private readonly fsync: boolean;
+
+  constructor(root: string, options: LocalObjectStoreOptions = {}) {
+    this.root = resolve(root);
+    this.description = `file://${this.root}/`;
+    this.fsync = options.fsync ?? true;
+  }
+
+  /** Absolute path of a key's file (validates the key). */
+  pathOf(key: string): string {
+    validateObjectKey(key);
+    const p = join(this.root, ...key.split("/"));
+    if (!p.startsWith(this.root + sep)) throw new ObjectStoreError(`invalid object key ${JSON.stringify(key)}`, "ValidateKey", key, "InvalidObjectName");
+    return p;
+  }
+
+  async putFile(key: string, path: string, expected: ExpectedContent, _options?: PutFileOptions): Promise<void> {
+    const dest = this.pathOf(key);
+    await this.writeVerified(key, dest, expected, async (tmp) => {
+      await pipeline(createReadStream(path), createWriteStream(tmp, { flags: "wx" }));
+    });
+  }
+
+  async putBuffer(key: string, body: Buffer): Promise<void> {
+    const dest = this.pathOf(key);
+    const expected = md5AndCrc64(body);
+    await this.writeVerified(key, dest, expected, async (tmp) => {
+      const fh = await open(tmp, "wx");
+      try {
+        await fh.writeFile(body);
+      } finally {
+        await fh.close();
+      }
+    });
+  }
+
+  async getBuffer(key: string): Promise<Buffer> {
+    const p = this.pathOf(key);
+    try {
+      return await readFile(p);
+    } catch (err) {
+      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === "EISDIR") {
+        throw new ObjectStoreError(`GetObject ${this.description}${key}: no such key`, "GetObject", key, "NoSuchKey", 404);
+      }
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const p = this.pathOf(key);
+    try {
+      const st = await stat(p);
+      if (!st.isFile()) return undefined;
+      return { key, size: st.size, lastModified: st.mtime };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    if (prefix.includes("\0") || prefix.startsWith("/") || prefix.split("/").some((s) => s === "..")) {
+      throw new ObjectStoreError(`invalid list prefix ${JSON.stringify(prefix)}`, "ListObjects", prefix, "InvalidArgument");
+    }
+    // Walk only the deepest directory the prefix names, collect, then sort by key bytes (a
+    // directory-by-directory walk would put "a/b" before "a-c", unlike OSS).
+    const slash = prefix.lastIndexOf("/");
+    const baseKey = slash >= 0 ? prefix.slice(0, slash) : "";
+    const keys: string[] = [];
+    const walk = async (dirKey: string): Promise<void> => {
+      const dir = dirKey ? join(this.root, ...dirKey.split("/")) : this.root;
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const k = dirKey ? `${dirKey}/${e.name}` : e.name;
+        if (!dirKey && e.name === TMP_DIR) continue;
+        if (e.isDirectory()) {
+          // descend only where keys can still match the prefix
+          if (prefix.startsWith(k + "/") || (k + "/").startsWith(prefix) || k.startsWith(prefix)) await walk(k);
+        } else if (e.isFile() && k.startsWith(prefix)) {
+          keys.push(k);
+        }
+      }
+    };
+    if (baseKey && baseKey.split("/").some((s) => s === "" || s === ".")) return;
+    await walk(baseKey);
+    keys.sort(compareKeys);
+    for (const k of keys) {
+      try {
+        const st = await stat(join(this.root, ...k.split("/")));
+        yield { key: k, size: st.size, lastModified: st.mtime };
+      } catch (err) {
+        if (!isNotFound(err)) throw err; // deleted meanwhile
+      }
+    }
+  }
+
+  /** Deletes an object (absent is fine) and prunes directories it leaves empty. */
+  async delete(key: string): Promise<void> {
+    const p = this.pathOf(key);
+    await rm(p, { force: true });
+    let dir = dirname(p);
+    while (dir.startsWith(this.root + sep)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break; // not empty (or gone)
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  private async writeVerified(
+    key: string,
+    dest: string,
+    expected: ExpectedContent,
+    write: (tmp: string) => Promise<void>,
+  ): Promise<void> {
+    const tmpDir = join(this.root, TMP_DIR);
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
+    try {
+      await write(tmp);
+      if (this.fsync) await fsyncPath(tmp);
+      const got = await md5AndCrc64File(tmp);
+      if (got.size !== expected.size || !got.md5.equals(expected.md5) || got.crc64 !== expected.crc64) {
+        throw new IntegrityError(
+          `PutObject ${this.description}${key}: written bytes do not match (size ${got.size}/${expected.size}, ` +
+            `md5 ${got.md5.toString("hex")}/${expected.md5.toString("hex")}, crc64 ${got.crc64}/${expected.crc64})`,
+          key,
+          { expected: `${expected.size}:${expected.crc64}`, actual: `${got.size}:${got.crc64}` },
+        );
+      }
+      await mkdir(dirname(dest), { recursive: true });
+      await rename(tmp, dest);
+      if (this.fsync) await fsyncPath(dirname(dest));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
