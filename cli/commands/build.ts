@@ -1,0 +1,47 @@
+/**
+ * `logpipe build [fn...] [--out DIR] [--json]` — bundle each handler with esbuild and zip it
+ * deterministically (see cli/build/artifacts.ts). `npm run build` runs this.
+ * Exit codes: 0 built, 1 build failure, 2 usage error.
+ */
+import type { Command } from "commander";
+import Table from "cli-table3";
+import path from "node:path";
+import { ARTIFACTS_DIR, FUNCTIONS, buildAll, writeArtifacts } from "../build/artifacts.js";
+
+export function register(program: Command): void {
+  program
+    .command("build")
+    .description("bundle split/compress/upload with esbuild into deterministic zips under dist/artifacts (digest = sha256 of the zip)")
+    .argument("[functions...]", `functions to build (default: ${FUNCTIONS.join(", ")})`)
+    .option("--out <dir>", "output directory", ARTIFACTS_DIR)
+    .option("--json", "print the manifest as JSON")
+    .action(async (fns: string[], opts: { out: string; json?: boolean }) => {
+      const wanted = fns.length > 0 ? fns : [...FUNCTIONS];
+      const unknown = wanted.filter((f) => !(FUNCTIONS as readonly string[]).includes(f));
+      if (unknown.length > 0) {
+        console.error(`logpipe build: unknown function(s) ${unknown.join(", ")} (expected ${FUNCTIONS.join(", ")})`);
+        process.exitCode = 2;
+        return;
+      }
+      let written;
+      try {
+        written = await writeArtifacts(await buildAll({}, wanted), path.resolve(opts.out));
+      } catch (e) {
+        console.error(`logpipe build: ${(e as Error).message}`);
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.json) {
+        console.log(JSON.stringify({ dir: written.dir, manifest: written.manifest, artifacts: written.artifacts.map(({ zip, inputs, ...a }) => ({ ...a, zipBytes: zip.length, inputs: inputs.length })) }, null, 2));
+        return;
+      }
+      const table = new Table({ head: ["function", "digest", "zip", "bundle", "crc64"] });
+      for (const a of written.artifacts) table.push([a.fn, a.digest, kib(a.zip.length), kib(a.bundleBytes), a.crc64]);
+      console.log(table.toString());
+      console.log(`wrote ${path.relative(process.cwd(), written.dir) || "."}/{<fn>.zip,<digest>.zip,manifest.json}`);
+    });
+}
+
+function kib(n: number): string {
+  return `${(n / 1024).toFixed(0)} KiB`;
+}

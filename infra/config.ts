@@ -1,0 +1,503 @@
+/**
+ * Stack configuration: every `logpipe:*` key, its zod schema, its TypeScript type, and one
+ * function that validates a whole stack at start. An invalid stack fails before any resource
+ * is declared, with one line per problem that names the key (`logpipe:trigger.batchCount`)
+ * and the form it expects.
+ *
+ * `logpipe:release`, `logpipe:artifacts` and `logpipe:usage` are shared contracts: `logpipe
+ * canary`, `logpipe promote` and `logpipe cost` read and write exactly these shapes.
+ */
+import { z } from "zod";
+import { parseAppIdSources, parseDuration, parseSize } from "../functions/core/config.js";
+
+export const PROJECT = "logpipe";
+export const FUNCTION_KINDS = ["split", "compress", "upload"] as const;
+export type FunctionKind = (typeof FUNCTION_KINDS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Small field helpers: each carries the message users see next to the key.
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+export const digestSchema = z
+  .string({ invalid_type_error: 'expected a digest "sha256:<64 lowercase hex digits>"' })
+  .regex(DIGEST_RE, 'expected a digest "sha256:<64 lowercase hex digits>"');
+export type Digest = z.infer<typeof digestSchema>;
+
+const int = (min: number, max: number, what = "an integer") =>
+  z
+    .number({ invalid_type_error: `expected ${what} ${min}–${max}`, required_error: `expected ${what} ${min}–${max}` })
+    .int(`expected ${what} ${min}–${max}`)
+    .min(min, `expected ${what} ${min}–${max}`)
+    .max(max, `expected ${what} ${min}–${max}`);
+
+const cidr = z
+  .string({ invalid_type_error: "expected an IPv4 CIDR such as 10.20.1.0/24" })
+  .refine(isIpv4Cidr, "expected an IPv4 CIDR such as 10.20.1.0/24");
+
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "expected an OSS bucket name (3–63 lowercase letters, digits, hyphens)");
+
+const resourceId = (prefix: string, example: string) =>
+  z.string().regex(new RegExp(`^${prefix}[A-Za-z0-9_-]+$`), `expected an id like ${example}`);
+
+const sizeText = z.string().refine((s) => tryParse(parseSize, s), "expected a size like 64MB, 128MB or 1GB");
+const durationText = z.string().refine((s) => tryParse(parseDuration, s), "expected a duration like 90s, 15m or 2h");
+
+function tryParse(fn: (s: string) => unknown, s: string): boolean {
+  try {
+    fn(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isIpv4Cidr(text: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  if (!m) return false;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  return octets.every((o) => o <= 255) && bits >= 8 && bits <= 32;
+}
+
+function cidrRange(text: string): [number, number] {
+  const [ip, bits] = text.split("/") as [string, string];
+  const n = ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(n / size) * size;
+  return [start, start + size - 1];
+}
+
+/** True when `inner` lies entirely inside `outer` (both IPv4 CIDRs). */
+export function cidrContains(outer: string, inner: string): boolean {
+  const [os, oe] = cidrRange(outer);
+  const [is, ie] = cidrRange(inner);
+  return is >= os && ie <= oe;
+}
+
+/** RFC 1918 private ranges: a VPC-only whitelist must stay inside them. */
+export function isPrivateCidr(text: string): boolean {
+  return isIpv4Cidr(text) && ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].some((p) => cidrContains(p, text));
+}
+
+// ---------------------------------------------------------------------------------------------
+// logpipe:release — what each function's alias `live` runs (shared with canary/promote).
+
+export const functionReleaseSchema = z
+  .object({
+    stable: digestSchema,
+    canary: digestSchema.optional(),
+    canaryWeight: z
+      .number({ invalid_type_error: "expected a number 0..1 (share of traffic for the canary)" })
+      .min(0, "expected a number 0..1 (share of traffic for the canary)")
+      .max(1, "expected a number 0..1 (share of traffic for the canary)")
+      .optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.canaryWeight !== undefined && r.canary === undefined) {
+      ctx.addIssue({ code: "custom", path: ["canaryWeight"], message: "is set but canary is not: set canary to the digest that receives this weight" });
+    }
+    if (r.canary !== undefined && r.canary === r.stable) {
+      ctx.addIssue({ code: "custom", path: ["canary"], message: "equals stable: remove canary, or set it to a different digest" });
+    }
+  });
+export type FunctionRelease = z.infer<typeof functionReleaseSchema>;
+
+export const releaseSchema = z
+  .object({ split: functionReleaseSchema, compress: functionReleaseSchema, upload: functionReleaseSchema })
+  .strict();
+export type Release = z.infer<typeof releaseSchema>;
+
+// logpipe:artifacts — where a pinned digest's zip lives (never rebuilt).
+export const artifactPinSchema = z
+  .object({ bucket: bucketName.optional(), object: z.string().min(1, "expected an OSS object key").optional() })
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.bucket === undefined) !== (p.object === undefined)) {
+      ctx.addIssue({ code: "custom", path: [p.bucket === undefined ? "bucket" : "object"], message: "bucket and object go together (or leave both out to use dist/artifacts/<digest>.zip)" });
+    }
+  });
+export type ArtifactPin = z.infer<typeof artifactPinSchema>;
+export const artifactsSchema = z.record(digestSchema, artifactPinSchema);
+export type Artifacts = z.infer<typeof artifactsSchema>;
+
+// logpipe:usage — the traffic profile `logpipe cost` prices (validated here, consumed there).
+export const usageSchema = z
+  .object({
+    gbPerDay: z.number({ invalid_type_error: "expected a positive number (GB of logs per day)" }).positive("expected a positive number (GB of logs per day)"),
+    avgRecordBytes: z.number({ invalid_type_error: "expected a positive number of bytes" }).positive("expected a positive number of bytes"),
+    apps: int(1, 1_000_000, "a whole number of apps"),
+    retentionDays: int(1, 36_500, "a whole number of days"),
+    cpuSecondsPerGb: z.number({ invalid_type_error: "expected a positive number (measured vCPU-seconds per GB)" }).positive("expected a positive number (measured vCPU-seconds per GB)").optional(),
+  })
+  .strict();
+export type Usage = z.infer<typeof usageSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Infrastructure keys.
+
+const vswitchToCreate = z.object({ zoneId: z.string().min(1, "expected a zone id such as cn-hangzhou-j"), cidr }).strict();
+const existingVswitch = z
+  .object({ id: resourceId("vsw-", "vsw-bp1..."), zoneId: z.string().min(1, "expected a zone id such as cn-hangzhou-j"), cidr })
+  .strict();
+
+export const networkSchema = z
+  .object({
+    create: z
+      .object({ vpcCidr: cidr, vswitches: z.array(vswitchToCreate).min(1, "expected at least one vSwitch") })
+      .strict()
+      .optional(),
+    existing: z
+      .object({
+        vpcId: resourceId("vpc-", "vpc-bp1..."),
+        securityGroupId: resourceId("sg-", "sg-bp1..."),
+        vswitches: z.array(existingVswitch).min(1, "expected at least one vSwitch"),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    if (!n.create === !n.existing) {
+      ctx.addIssue({ code: "custom", path: [], message: "expected exactly one of create: {vpcCidr, vswitches} or existing: {vpcId, securityGroupId, vswitches}" });
+    }
+    n.create?.vswitches.forEach((v, i) => {
+      if (isIpv4Cidr(n.create!.vpcCidr) && !cidrContains(n.create!.vpcCidr, v.cidr)) {
+        ctx.addIssue({ code: "custom", path: ["create", "vswitches", i, "cidr"], message: `${v.cidr} is not inside vpcCidr ${n.create!.vpcCidr}` });
+      }
+    });
+    const all = [...(n.create?.vswitches ?? []), ...(n.existing?.vswitches ?? [])];
+    all.forEach((v, i) => {
+      if (isIpv4Cidr(v.cidr) && !isPrivateCidr(v.cidr)) {
+        ctx.addIssue({ code: "custom", path: [n.create ? "create" : "existing", "vswitches", i, "cidr"], message: `${v.cidr} is not a private (RFC 1918) range` });
+      }
+    });
+  });
+export type NetworkConfig = z.infer<typeof networkSchema>;
+
+export const nasSchema = z
+  .object({
+    storageType: z.enum(["Performance", "Capacity", "Premium"]).default("Performance"),
+    protocolType: z.literal("NFS").default("NFS"),
+    encrypt: z.boolean().default(true),
+    /** where the functions see the file system; becomes LOGPIPE_NAS_ROOT */
+    mountDir: z.string().regex(/^\/mnt\/[A-Za-z0-9._/-]+$/, "expected an absolute directory under /mnt, e.g. /mnt/logpipe").default("/mnt/logpipe"),
+    /** directory on the file system that is mounted */
+    remoteDir: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, "expected an absolute path on the file system, e.g. / or /logpipe").default("/"),
+    userId: int(0, 65535, "a uid").default(10003),
+    groupId: int(0, 65535, "a gid").default(10003),
+  })
+  .strict();
+export type NasConfig = z.infer<typeof nasSchema>;
+
+export const redisSchema = z
+  .object({
+    instanceClass: z.string().min(1, "expected a KVStore instance class such as redis.master.small.default").default("redis.master.small.default"),
+    engineVersion: z.enum(["5.0", "6.0", "7.0"]).default("7.0"),
+    /** defaults to the first vSwitch's zone */
+    zoneId: z.string().optional(),
+    releaseProtection: z.boolean().default(false),
+    /** appendonly persistence: the commit protocol's state must survive a restart */
+    appendOnly: z.boolean().default(true),
+  })
+  .strict();
+export type RedisConfig = z.infer<typeof redisSchema>;
+
+export const archiveSchema = z
+  .object({
+    /** default: logpipe-<stack>-<account id> */
+    bucketName: bucketName.optional(),
+    prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "expected a key prefix such as logs (letters, digits, . _ -, / between segments)").default("logs"),
+    encryption: z.enum(["AES256", "KMS"]).default("AES256"),
+    kmsKeyId: z.string().optional(),
+    redundancyType: z.enum(["LRS", "ZRS"]).default("LRS"),
+    lifecycle: z
+      .object({
+        iaAfterDays: int(1, 36_500, "a number of days").optional(),
+        archiveAfterDays: int(1, 36_500, "a number of days").optional(),
+        expireAfterDays: int(1, 36_500, "a number of days").optional(),
+        abortMultipartAfterDays: int(1, 365, "a number of days").default(7),
+      })
+      .strict()
+      .default({}),
+    forceDestroy: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const { iaAfterDays: ia, archiveAfterDays: ar, expireAfterDays: ex } = a.lifecycle;
+    if (ia !== undefined && ar !== undefined && ar <= ia) ctx.addIssue({ code: "custom", path: ["lifecycle", "archiveAfterDays"], message: `must be later than iaAfterDays (${ia})` });
+    const last = ar ?? ia;
+    if (ex !== undefined && last !== undefined && ex <= last) ctx.addIssue({ code: "custom", path: ["lifecycle", "expireAfterDays"], message: `must be later than the last transition (${last} days)` });
+    if (a.encryption === "KMS" && !a.kmsKeyId) ctx.addIssue({ code: "custom", path: ["kmsKeyId"], message: "is required when encryption is KMS" });
+    if (a.encryption === "AES256" && a.kmsKeyId) ctx.addIssue({ code: "custom", path: ["kmsKeyId"], message: "only applies when encryption is KMS" });
+  });
+export type ArchiveConfig = z.infer<typeof archiveSchema>;
+
+export const kafkaSchema = z
+  .object({
+    /** an existing ApsaraMQ for Kafka instance … */
+    instanceId: z.string().regex(/^alikafka_[A-Za-z0-9_-]+$/, "expected an instance id such as alikafka_post-cn-xxxx").optional(),
+    /** … or one to create (small, for dev) */
+    createInstance: z
+      .object({
+        specType: z.enum(["normal", "professional", "professionalForHighRead"]).default("normal"),
+        diskType: z.union([z.literal(0), z.literal(1)], { errorMap: () => ({ message: "expected 0 (cloud efficiency) or 1 (SSD)" }) }).default(1),
+        diskSize: int(500, 96_000, "a disk size in GB").default(500),
+        ioMaxSpec: z.string().default("alikafka.hw.2xlarge"),
+        partitionNum: int(50, 2000, "a partition quota").default(50),
+      })
+      .strict()
+      .optional(),
+    topic: z.string().regex(/^[A-Za-z0-9._-]{3,249}$/, "expected a topic name (3–249 letters, digits, . _ -)"),
+    createTopic: z.boolean().default(false),
+    partitions: int(1, 360, "a partition count").default(12),
+    consumerGroup: z.string().regex(/^[A-Za-z0-9._-]{3,128}$/, "expected a consumer group id (3–128 letters, digits, . _ -)").default("logpipe-archiver"),
+    createConsumerGroup: z.boolean().default(true),
+    offsetReset: z.enum(["earliest", "latest"]).default("earliest"),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    if (!k.instanceId === !k.createInstance) {
+      ctx.addIssue({ code: "custom", path: [], message: "expected exactly one of instanceId (existing instance) or createInstance: {...}" });
+    }
+    if (k.createInstance && !k.createTopic) {
+      ctx.addIssue({ code: "custom", path: ["createTopic"], message: "must be true when createInstance is set (a new instance has no topics)" });
+    }
+  });
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+
+export const triggerSchema = z
+  .object({
+    /** CountBasedWindow: records per invocation */
+    batchCount: int(1, 10_000).default(1000),
+    /** TimeBasedWindow: seconds to wait for a batch */
+    batchWindowSeconds: int(0, 15).default(5),
+    /** maximumTasks: concurrent consumers (≤ partitions is useful) */
+    concurrency: int(1, 1000).default(2),
+    retryStrategy: z.enum(["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]).default("EXPONENTIAL_DECAY_RETRY"),
+    /** NONE blocks the partition on a failing batch (no skip); ALL skips it to the dead letter queue */
+    errorsTolerance: z.enum(["NONE", "ALL"]).default("NONE"),
+    eventSchema: z.enum(["CloudEvents", "RawData"]).default("CloudEvents"),
+  })
+  .strict();
+export type TriggerConfig = z.infer<typeof triggerSchema>;
+
+const functionSize = z
+  .object({
+    memorySize: int(128, 32_768, "a memory size in MB"),
+    cpu: z.number({ invalid_type_error: "expected vCPUs, a multiple of 0.05" }).min(0.05).max(16),
+    timeoutSeconds: int(1, 86_400, "a timeout in seconds"),
+    diskSize: z.union([z.literal(512), z.literal(10240)], { errorMap: () => ({ message: "expected 512 or 10240 (MB)" }) }).default(512),
+    instanceConcurrency: int(1, 200).default(1),
+    /** reserved (maximum) concurrency for this function; unset = account default */
+    reservedConcurrency: int(1, 10_000).optional(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.memorySize % 64 !== 0) ctx.addIssue({ code: "custom", path: ["memorySize"], message: "expected a multiple of 64 MB" });
+    if (Math.abs(Math.round(f.cpu / 0.05) * 0.05 - f.cpu) > 1e-9) ctx.addIssue({ code: "custom", path: ["cpu"], message: "expected a multiple of 0.05 vCPU" });
+    const ratio = f.memorySize / 1024 / f.cpu;
+    if (ratio < 1 || ratio > 4) ctx.addIssue({ code: "custom", path: ["memorySize"], message: `memory GB per vCPU must be between 1 and 4 (FC rule), got ${ratio.toFixed(2)}` });
+  });
+export type FunctionSize = z.infer<typeof functionSize>;
+
+export const functionsSchema = z
+  .object({
+    split: functionSize.default({ memorySize: 1024, cpu: 0.5, timeoutSeconds: 300 }),
+    compress: functionSize.default({ memorySize: 2048, cpu: 1, timeoutSeconds: 300 }),
+    upload: functionSize.default({ memorySize: 1024, cpu: 0.5, timeoutSeconds: 600 }),
+  })
+  .strict()
+  .default({});
+export type FunctionsConfig = z.infer<typeof functionsSchema>;
+
+export const compressAsyncSchema = z
+  .object({
+    maxRetryAttempts: int(0, 8).default(3),
+    maxEventAgeSeconds: int(1, 86_400).default(86_400),
+  })
+  .strict()
+  .default({});
+export type CompressAsyncConfig = z.infer<typeof compressAsyncSchema>;
+
+export const deadLetterSchema = z
+  .object({
+    /** default: <namePrefix>-dlq */
+    queueName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/, "expected an MNS queue name (letters, digits, -)").optional(),
+    /** create the queue, or use one that already exists under queueName */
+    create: z.boolean().default(true),
+    messageRetentionSeconds: int(60, 604_800).default(604_800),
+  })
+  .strict()
+  .default({})
+  .superRefine((d, ctx) => {
+    if (!d.create && !d.queueName) ctx.addIssue({ code: "custom", path: ["queueName"], message: "is required when create is false" });
+  });
+export type DeadLetterConfig = z.infer<typeof deadLetterSchema>;
+
+export const pipelineSchema = z
+  .object({
+    appIdSource: z.string().refine((s) => tryParse(parseAppIdSources, s), "expected field:<path>, key or header:<name> (comma-separated fallbacks)").default("field:appId"),
+    maxWritersPerApp: int(1, 1000).default(10),
+    maxApps: int(1, 1_000_000).default(5000),
+    maxRecordBytes: sizeText.default("16MB"),
+    gzipLevel: int(1, 9).default(1),
+    sealBytes: sizeText.default("128MB"),
+    sealAge: durationText.default("15m"),
+    redriveAge: durationText.default("10m"),
+    timezone: z.string().refine((tz) => tryParse((t) => new Intl.DateTimeFormat("en-US", { timeZone: t }), tz), "expected an IANA time zone such as UTC or Asia/Shanghai").default("UTC"),
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+    uploadConcurrency: int(1, 64).default(4),
+    /** timer trigger of the upload function */
+    uploadSchedule: z
+      .string()
+      .regex(/^(@every \d+[smh]|(CRON_TZ=\S+ )?\S+ \S+ \S+ \S+ \S+ \S+)$/, 'expected "@every 1m" or a 6-field cron such as "CRON_TZ=Asia/Shanghai 0 */5 * * * *"')
+      .default("@every 1m"),
+  })
+  .strict()
+  .default({});
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+
+export const loggingSchema = z
+  .object({
+    /** default: logpipe-<stack>-<account id> */
+    project: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "expected an SLS project name (3–63 lowercase letters, digits, -)").optional(),
+    retentionDays: int(1, 3650).default(30),
+  })
+  .strict()
+  .default({});
+export type LoggingConfig = z.infer<typeof loggingSchema>;
+
+export const alarmsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** CloudMonitor contact groups (must exist) */
+    contactGroups: z.array(z.string().min(1)).min(1, "expected at least one contact group").default(["云账号报警联系人"]),
+    errorThreshold: int(1, 1_000_000).default(1),
+    throttleThreshold: int(1, 1_000_000).default(1),
+    periodSeconds: z.union([z.literal(60), z.literal(300), z.literal(900)], { errorMap: () => ({ message: "expected 60, 300 or 900" }) }).default(60),
+    times: int(1, 10).default(3),
+  })
+  .strict()
+  .default({});
+export type AlarmsConfig = z.infer<typeof alarmsSchema>;
+
+export const artifactStoreSchema = z
+  .object({ bucket: bucketName, prefix: z.string().regex(/^[A-Za-z0-9._/-]+$/, "expected a key prefix").default("logpipe/artifacts") })
+  .strict();
+export type ArtifactStoreConfig = z.infer<typeof artifactStoreSchema>;
+
+const tagsSchema = z.record(z.string().max(128), z.string().max(128)).default({});
+
+/** Every `logpipe:` key, in the order the docs list them. */
+export const stackConfigShape = {
+  namePrefix: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, "expected a lowercase name prefix (2–31 letters, digits, -) starting with a letter").optional(),
+  tags: tagsSchema,
+  network: networkSchema,
+  nas: nasSchema.default({}),
+  redis: redisSchema.default({}),
+  archive: archiveSchema.default({}),
+  kafka: kafkaSchema,
+  trigger: triggerSchema.default({}),
+  functions: functionsSchema,
+  compressAsync: compressAsyncSchema,
+  deadLetter: deadLetterSchema,
+  pipeline: pipelineSchema,
+  logging: loggingSchema,
+  alarms: alarmsSchema,
+  release: releaseSchema.optional(),
+  artifacts: artifactsSchema.default({}),
+  artifactStore: artifactStoreSchema.optional(),
+  usage: usageSchema.optional(),
+} as const;
+export const stackConfigSchema = z.object(stackConfigShape).strict();
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+
+export interface StackConfig extends z.infer<typeof stackConfigSchema> {
+  stack: string;
+  region: string;
+  namePrefix: string;
+}
+
+export const CONFIG_KEYS = Object.keys(stackConfigShape) as (keyof typeof stackConfigShape)[];
+const REGION_RE = /^[a-z]{2}-[a-z0-9-]+$/;
+
+export class StackConfigError extends Error {
+  constructor(public readonly issues: { key: string; message: string }[]) {
+    super(`invalid stack configuration:\n${issues.map((i) => `  ${i.key}: ${i.message}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+/** "logpipe:trigger" + ["batchCount"] → "logpipe:trigger.batchCount" */
+function keyName(path: (string | number)[]): string {
+  const [head, ...rest] = path;
+  let out = `${PROJECT}:${String(head)}`;
+  for (const p of rest) out += typeof p === "number" ? `[${p}]` : `.${p}`;
+  return out;
+}
+
+/**
+ * Validates a stack's raw configuration: a map of fully qualified keys (`logpipe:network`,
+ * `alicloud:region`) to values, where structured values may be objects or JSON strings (as the
+ * Pulumi engine passes them). Unknown `logpipe:` keys are errors (a typo must not silently
+ * fall back to a default).
+ */
+export function parseStackConfig(raw: Record<string, unknown>, stack: string): StackConfig {
+  const issues: { key: string; message: string }[] = [];
+  const input: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(raw)) {
+    const [ns, key] = fullKey.includes(":") ? (fullKey.split(/:(.*)/s, 2) as [string, string]) : [PROJECT, fullKey];
+    if (ns !== PROJECT) continue;
+    if (!(CONFIG_KEYS as string[]).includes(key)) {
+      issues.push({ key: `${PROJECT}:${key}`, message: `unknown key (known: ${CONFIG_KEYS.join(", ")})` });
+      continue;
+    }
+    input[key] = decode(value, `${PROJECT}:${key}`, issues);
+  }
+  const region = raw["alicloud:region"];
+  if (typeof region !== "string" || !REGION_RE.test(region)) {
+    issues.push({ key: "alicloud:region", message: `expected a region id such as cn-hangzhou, got ${JSON.stringify(region)}` });
+  }
+  const parsed = stackConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      if (i.path.length === 0 && i.code === "unrecognized_keys") continue;
+      issues.push({ key: keyName(i.path), message: describeIssue(i) });
+    }
+  }
+  if (issues.length > 0 || !parsed.success) throw new StackConfigError(issues);
+  const cfg = parsed.data;
+  const namePrefix = cfg.namePrefix ?? `logpipe-${stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`;
+  return { ...cfg, stack, region: region as string, namePrefix };
+}
+
+function decode(value: unknown, key: string, issues: { key: string; message: string }[]): unknown {
+  if (typeof value !== "string") return value;
+  const t = value.trim();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    try {
+      return JSON.parse(t);
+    } catch (e) {
+      issues.push({ key, message: `expected a YAML/JSON object: ${(e as Error).message}` });
+      return undefined;
+    }
+  }
+  if (t === "true" || t === "false") return t === "true";
+  return value;
+}
+
+function describeIssue(i: z.ZodIssue): string {
+  if (i.code === "invalid_type" && i.received === "undefined") return `is required (${i.message === "Required" ? `expected ${i.expected}` : i.message})`;
+  if (i.code === "unrecognized_keys") return `unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+  if (i.code === "invalid_enum_value") return `expected one of ${i.options.map((o) => JSON.stringify(o)).join(", ")}, got ${JSON.stringify(i.received)}`;
+  if (i.code === "invalid_type") return `${i.message} (expected ${i.expected}, got ${i.received})`;
+  return i.message;
+}
+
+/** The digests a stack runs for one function: stable first, then the canary if any. */
+export function releaseDigests(r: FunctionRelease): Digest[] {
+  return r.canary ? [r.stable, r.canary] : [r.stable];
+}
