@@ -1,0 +1,172 @@
+/**
+ * `logpipe canary start|status|promote|abort` — shift a function's `live` alias to a new release
+ * step by step, gated on CloudMonitor metrics, with automatic rollback, resume and an audit log.
+ * The engine lives in cli/ops/canary.ts; this file only parses arguments and prints.
+ */
+import type { Command } from "commander";
+import path from "node:path";
+import { AutomationStackRunner } from "../ops/automation.js";
+import { CanaryEngine, short, type CanaryOutcome, type CanaryPlan } from "../ops/canary.js";
+import { FUNCTIONS, type FunctionKey } from "../ops/contracts.js";
+import { UsageError } from "../ops/errors.js";
+import { currentActor, journalPaths, realClock } from "../ops/journal.js";
+import { CmsMetricSource, FakeMetricSource, type MetricSource, type Scenario } from "../ops/metrics.js";
+import { printJson, runAction, table } from "../ops/output.js";
+import { StackConfigFile, findProjectRoot, parseFunctionArg, readProject } from "../ops/stack-config.js";
+import { formatDuration, formatPercent, parseDurationArg, parsePercentArg, parsePositiveNumberArg, parseStepsArg } from "../ops/units.js";
+
+interface Common { stack: string; projectDir?: string; stateDir?: string; json?: boolean }
+
+function engineFor(o: Common & { metrics?: string }, signal?: AbortSignal) {
+  const project = readProject(findProjectRoot(o.projectDir ?? process.cwd()));
+  const stateDir = path.resolve(project.root, o.stateDir ?? process.env.LOGPIPE_CANARY_DIR ?? ".logpipe/canary");
+  const metricsSpec = o.metrics ?? "cloudmonitor";
+  const metrics = async (region: string): Promise<MetricSource> => {
+    if (metricsSpec === "cloudmonitor") return CmsMetricSource.fromEnv(region);
+    const m = /^fake:(healthy|failing|no-traffic|slow|error)$/.exec(metricsSpec);
+    if (m) return FakeMetricSource.scenario(m[1] as Scenario);
+    throw new UsageError(`--metrics: expected cloudmonitor or fake:<healthy|failing|no-traffic|slow|error>, got "${metricsSpec}"`);
+  };
+  const log = (line: string) => (o.json ? process.stderr : process.stdout).write(line + "\n");
+  const engine = new CanaryEngine({
+    project, runner: new AutomationStackRunner(project), metrics, clock: realClock, stateDir, actor: currentActor(), log, signal,
+    defaultRegion: process.env.ALIBABA_CLOUD_REGION,
+  });
+  return { engine, project, stateDir };
+}
+
+/** Ctrl-C during a canary: stop waiting, record the interruption, keep the state for resume. */
+function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once("SIGINT", onSig);
+  process.once("SIGTERM", onSig);
+  return fn(ac.signal).finally(() => { process.off("SIGINT", onSig); process.off("SIGTERM", onSig); });
+}
+
+export function printPlan(p: CanaryPlan, out: (s: string) => void): void {
+  out(`Canary plan for ${p.function} on stack ${p.stack} (${p.configFile})`);
+  out(`  stable ${p.stable}`);
+  out(`  canary ${p.canary}`);
+  if (p.resumeFrom) out(`  resuming at step ${p.resumeFrom.stepIndex + 1} (${p.resumeFrom.phase}, status ${p.resumeFrom.status})`);
+  const t = p.thresholds;
+  out(`  gate after each step (${formatDuration(p.intervalMs)}): error rate ≤ ${formatPercent(t.maxErrorRate)}` +
+    (t.maxP99Ms !== undefined ? `, p99 (estimate) ≤ ${t.maxP99Ms} ms` : "") +
+    (t.maxLatencyIncrease !== undefined ? `, avg latency ≤ stable +${formatPercent(t.maxLatencyIncrease, 0)}` : "") +
+    `, at least ${t.minInvocations} canary invocations (else: ${p.onNoTraffic})`);
+  out(table(["step", "alias weight → canary", "config written (logpipe:release." + p.function + ")", "then"],
+    p.steps.map((s) => [s.step, formatPercent(s.weight), `canary: ${short(s.config.canary)}, canaryWeight: ${s.config.canaryWeight}`, "pulumi up, wait, gate"])));
+  out(`  after the last step: stable := ${short(p.finalConfig.stable)}, canary removed, pulumi up`);
+  out(`  on a failed gate or pulumi error: canary removed (stable ${short(p.rollbackConfig.stable)} only), pulumi up, exit 1`);
+  if (p.firstStepDiff) out(`\nConfig change of the first step:\n${p.firstStepDiff}`);
+  if (p.promoteDiff) out(`\nConfig change at promotion:\n${p.promoteDiff}`);
+}
+
+function summary(o: CanaryOutcome): string {
+  const s = o.state;
+  return `canary ${s.stack}/${s.function} ${short(s.canary)}: ${s.status}` + (s.reason ? ` — ${s.reason}` : "");
+}
+
+function outcomeCode(o: CanaryOutcome): number {
+  return o.status === "succeeded" || o.status === "aborted" ? 0 : 1;
+}
+
+export function register(program: Command): void {
+  const canary = program.command("canary").description("shift a function's live alias to a new release step by step, gated on CloudMonitor metrics");
+
+  const common = (c: Command, fnRequired = true) => c
+    .requiredOption("--stack <name>", "stack (stacks/Pulumi.<name>.yaml)")
+    [fnRequired ? "requiredOption" : "option"]("--function <fn>", `function: ${FUNCTIONS.join(", ")}`)
+    .option("--project-dir <dir>", "repository root (default: nearest directory with Pulumi.yaml)")
+    .option("--state-dir <dir>", "state + audit log directory (default .logpipe/canary or $LOGPIPE_CANARY_DIR)")
+    .option("--json", "machine-readable output");
+
+  common(canary.command("start").description("start (or resume) a canary: write weight, pulumi up, gate, repeat; promote at the end"))
+    .option("--digest <sha256:…>", "canary artifact digest (default: logpipe:release.<fn>.canary)")
+    .option("--steps <list>", "alias weights in percent", "5,25,50,100")
+    .option("--interval <duration>", "observation time per step", "5m")
+    .option("--max-error-rate <pct>", "max canary error rate (function + server errors / invocations)", "1%")
+    .option("--max-p99 <duration>", "max canary p99 latency (estimated from per-minute maxima)")
+    .option("--max-latency-increase <pct>", "max canary average latency above stable's, e.g. 50%")
+    .option("--min-invocations <n>", "fewer canary invocations per window = too little traffic to judge", "50")
+    .option("--no-traffic-retries <n>", "extra windows to wait when traffic is too low", "2")
+    .option("--on-no-traffic <action>", "rollback | hold, when traffic stays too low", "rollback")
+    .option("--metrics <source>", "cloudmonitor (default) or fake:<scenario> for rehearsals")
+    .option("--dry-run", "print the plan and the config changes; apply nothing")
+    .option("--restart", "discard an unfinished run's recorded state and start over")
+    .action((o) => runAction("canary start", async () => {
+      const fn = parseFunctionArg(o.function);
+      const onNoTraffic = o.onNoTraffic;
+      if (onNoTraffic !== "rollback" && onNoTraffic !== "hold") throw new UsageError(`--on-no-traffic: expected rollback or hold, got "${onNoTraffic}"`);
+      const opts = {
+        stack: o.stack as string, fn, digest: o.digest as string | undefined,
+        steps: parseStepsArg(o.steps), intervalMs: parseDurationArg(o.interval, "--interval"),
+        thresholds: {
+          maxErrorRate: parsePercentArg(o.maxErrorRate, "--max-error-rate"),
+          maxP99Ms: o.maxP99 !== undefined ? parseDurationArg(o.maxP99, "--max-p99") : undefined,
+          maxLatencyIncrease: o.maxLatencyIncrease !== undefined ? parsePercentArg(o.maxLatencyIncrease, "--max-latency-increase") : undefined,
+          minInvocations: parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
+        },
+        noTrafficRetries: parsePositiveNumberArg(o.noTrafficRetries, "--no-traffic-retries", 100),
+        onNoTraffic: onNoTraffic as "rollback" | "hold", dryRun: !!o.dryRun, restart: !!o.restart,
+      };
+      if (opts.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.digest)) throw new UsageError(`--digest: expected sha256:<64 hex digits>, got "${opts.digest}"`);
+      return interruptible(async (signal) => {
+        const { engine } = engineFor(o, signal);
+        const out = await engine.start(opts);
+        if (opts.dryRun) {
+          if (o.json) printJson({ dryRun: true, plan: out.plan });
+          else printPlan(out.plan!, (s) => process.stdout.write(s + "\n"));
+          return 0;
+        }
+        if (o.json) printJson({ status: out.status, state: out.state });
+        else process.stdout.write(summary(out) + "\n");
+        return outcomeCode(out);
+      });
+    }));
+
+  common(canary.command("status").description("show recorded canary runs and the stack config's weights"), false)
+    .option("--audit <n>", "audit log entries to show", "10")
+    .action((o) => runAction("canary status", async () => {
+      const { engine, project, stateDir } = engineFor(o);
+      const cfg = StackConfigFile.load(project, o.stack);
+      const fns: FunctionKey[] = o.function ? [parseFunctionArg(o.function)] : [...FUNCTIONS];
+      const n = parsePositiveNumberArg(o.audit, "--audit", 10_000);
+      const rows = fns.map((fn) => {
+        const fr = cfg.functionRelease(fn);
+        const state = engine.readState(o.stack, fn);
+        return { function: fn, config: fr, state: state ?? null, audit: n > 0 ? engine.audit(o.stack, fn).slice(-n) : [], files: journalPaths(stateDir, o.stack, fn) };
+      });
+      if (o.json) { printJson({ stack: o.stack, functions: rows }); return 0; }
+      process.stdout.write(table(["function", "stable", "canary (config)", "weight", "run status", "step", "last gate"], rows.map((r) => [
+        r.function, short(r.config.stable), r.config.canary ? short(r.config.canary) : "-",
+        r.config.canary ? formatPercent(r.config.canaryWeight ?? 0) : "-",
+        r.state ? `${r.state.status}${r.state.reason ? ` (${r.state.reason.slice(0, 60)})` : ""}` : "-",
+        r.state ? `${r.state.stepIndex + 1}/${r.state.steps.length} ${r.state.phase}` : "-",
+        r.state?.lastGate ? `${r.state.lastGate.verdict} @ ${r.state.lastGate.at}` : "-",
+      ])) + "\n");
+      for (const r of rows) {
+        if (!r.audit.length) continue;
+        process.stdout.write(`\n${r.function} audit (${r.files.audit}):\n`);
+        for (const a of r.audit) process.stdout.write(`  ${a.ts} ${a.actor} ${a.action}${a.weight !== undefined ? ` weight=${a.weight}` : ""}${a.verdict ? ` ${a.verdict}` : ""}${a.reason ? ` — ${a.reason}` : ""}${a.error ? ` — ${a.error}` : ""}\n`);
+      }
+      return 0;
+    }));
+
+  common(canary.command("promote").description("jump to the end: stable := canary, canary removed, pulumi up"))
+    .action((o) => runAction("canary promote", async () => {
+      const { engine } = engineFor(o);
+      const out = await engine.promote(o.stack, parseFunctionArg(o.function));
+      if (o.json) printJson({ status: out.status, state: out.state }); else process.stdout.write(summary(out) + "\n");
+      return outcomeCode(out);
+    }));
+
+  common(canary.command("abort").description("back to stable: canary and weight removed, pulumi up"))
+    .option("--reason <text>", "recorded in the audit log", "aborted by operator")
+    .action((o) => runAction("canary abort", async () => {
+      const { engine } = engineFor(o);
+      const out = await engine.abort(o.stack, parseFunctionArg(o.function), o.reason);
+      if (o.json) printJson({ status: out.status, state: out.state }); else process.stdout.write(summary(out) + "\n");
+      return outcomeCode(out);
+    }));
+}

@@ -1,0 +1,483 @@
+/**
+ * Canary engine: shifts the `live` alias of one function step by step.
+ *
+ * Stack config stays the source of truth: each step writes `logpipe:release.<fn>.canaryWeight`
+ * into stacks/Pulumi.<stack>.yaml and runs `pulumi up` for that stack (the Pulumi program maps
+ * the weight to the alias's additionalVersionWeight), so a later plain `pulumi up` reproduces the
+ * canary instead of undoing it. Between steps a health gate reads the canary and stable versions'
+ * CloudMonitor metrics; a failed gate rolls back (canary + weight removed, `pulumi up`) and the
+ * run exits non-zero. After the last step passes, the canary is promoted (stable := canary).
+ *
+ * Every transition is recorded before and after it happens (state file for resume, audit log for
+ * people), so an interrupted run — Ctrl-C, a crash, a pulumi failure — resumes from where it was
+ * and never leaves a half-applied change unrecorded.
+ */
+import { OpsError, UsageError, ConfigError } from "./errors.js";
+import type { StackRunner, UpResult } from "./automation.js";
+import { aliasesOutputSchema, functionNamesOutputSchema, type FunctionKey } from "./contracts.js";
+import { evaluateGate, type GateResult, type GateThresholds } from "./gate.js";
+import {
+  acquireLock, appendAudit, journalPaths, readAudit, readJson, writeJsonAtomic, type Clock,
+} from "./journal.js";
+import type { MetricSource, VersionMetrics } from "./metrics.js";
+import { StackConfigFile, roundWeight, type ProjectInfo } from "./stack-config.js";
+import { unifiedDiff } from "./diff.js";
+import { formatDuration, formatPercent } from "./units.js";
+
+export type CanaryStatus = "running" | "paused" | "succeeded" | "rolled-back" | "aborted" | "failed";
+export type CanaryPhase = "apply" | "observe" | "promote" | "rollback" | "done";
+
+export interface CanaryState {
+  schema: 1;
+  stack: string;
+  function: FunctionKey;
+  stable: string;
+  canary: string;
+  steps: number[];
+  intervalMs: number;
+  thresholds: GateThresholds;
+  noTrafficRetries: number;
+  onNoTraffic: "rollback" | "hold";
+  status: CanaryStatus;
+  phase: CanaryPhase;
+  stepIndex: number;
+  /** Weight (0..1) confirmed applied by a successful `pulumi up`. */
+  appliedWeight: number;
+  stepAppliedAt?: string;
+  noTrafficChecks: number;
+  reason?: string;
+  startedAt: string;
+  updatedAt: string;
+  startedBy: string;
+  versions?: { functionName: string; stable: string; canary?: string; region: string };
+  lastGate?: { verdict: string; reasons: string[]; at: string };
+}
+
+export interface CanaryStartOptions {
+  stack: string;
+  fn: FunctionKey;
+  digest?: string;
+  steps: number[];
+  intervalMs: number;
+  thresholds: GateThresholds;
+  noTrafficRetries: number;
+  onNoTraffic: "rollback" | "hold";
+  dryRun?: boolean;
+  /** Discard an unfinished run's state and start over (config is re-read). */
+  restart?: boolean;
+}
+
+export interface CanaryDeps {
+  project: ProjectInfo;
+  runner: StackRunner;
+  /** Created lazily: a dry run needs no credentials. */
+  metrics: (region: string) => Promise<MetricSource>;
+  clock: Clock;
+  stateDir: string;
+  actor: string;
+  /** Human progress lines. */
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  /** CloudMonitor period (s). */
+  periodSec?: number;
+  /** Region when the stack config has no alicloud:region. */
+  defaultRegion?: string;
+}
+
+export interface PlanStep {
+  step: number;
+  weight: number;
+  config: { canary: string; canaryWeight: number };
+}
+
+export interface CanaryPlan {
+  stack: string;
+  function: FunctionKey;
+  configFile: string;
+  stable: string;
+  canary: string;
+  steps: PlanStep[];
+  intervalMs: number;
+  thresholds: GateThresholds;
+  onNoTraffic: "rollback" | "hold";
+  finalConfig: { stable: string };
+  rollbackConfig: { stable: string };
+  firstStepDiff: string;
+  promoteDiff: string;
+  resumeFrom?: { stepIndex: number; phase: CanaryPhase; status: CanaryStatus };
+}
+
+export interface CanaryOutcome {
+  status: CanaryStatus;
+  state: CanaryState;
+  plan?: CanaryPlan;
+}
+
+const TERMINAL: CanaryStatus[] = ["succeeded", "rolled-back", "aborted"];
+
+export class CanaryEngine {
+  constructor(private readonly deps: CanaryDeps) {}
+
+  private paths(stack: string, fn: string) {
+    return journalPaths(this.deps.stateDir, stack, fn);
+  }
+
+  readState(stack: string, fn: FunctionKey): CanaryState | undefined {
+    return readJson<CanaryState>(this.paths(stack, fn).state);
+  }
+
+  audit(stack: string, fn: FunctionKey): Record<string, unknown>[] {
+    return readAudit(this.paths(stack, fn).audit);
+  }
+
+  private record(state: CanaryState, action: string, extra: Record<string, unknown> = {}): void {
+    appendAudit(this.paths(state.stack, state.function).audit, {
+      ts: new Date(this.deps.clock.now()).toISOString(), actor: this.deps.actor, stack: state.stack, function: state.function,
+      action, stable: state.stable, canary: state.canary, step: state.stepIndex, ...extra,
+    });
+  }
+
+  private save(state: CanaryState): void {
+    state.updatedAt = new Date(this.deps.clock.now()).toISOString();
+    writeJsonAtomic(this.paths(state.stack, state.function).state, state);
+  }
+
+  /** Builds (and with dryRun only prints) the plan; otherwise runs or resumes the canary. */
+  async start(o: CanaryStartOptions): Promise<CanaryOutcome> {
+    const cfg = StackConfigFile.load(this.deps.project, o.stack);
+    const fr = cfg.functionRelease(o.fn);
+    const existing = this.readState(o.stack, o.fn);
+    const unfinished = existing && !TERMINAL.includes(existing.status) ? existing : undefined;
+
+    if (unfinished && !o.restart) {
+      if (o.digest && o.digest !== unfinished.canary) {
+        throw new UsageError(`a canary of ${short(unfinished.canary)} is unfinished on ${o.stack}/${o.fn} (status ${unfinished.status}); ` +
+          `abort it (logpipe canary abort) or pass --restart to discard its state`);
+      }
+      this.checkConfigMatches(cfg, unfinished);
+      const plan = this.plan(cfg, unfinished);
+      plan.resumeFrom = { stepIndex: unfinished.stepIndex, phase: unfinished.phase, status: unfinished.status };
+      if (o.dryRun) return { status: unfinished.status, state: unfinished, plan };
+      return this.drive(cfg, unfinished, "resumed");
+    }
+
+    const canary = o.digest ?? fr.canary;
+    if (!canary) throw new UsageError(`no canary digest for ${o.fn}: pass --digest sha256:… or set ${"logpipe:release"}.${o.fn}.canary in ${cfg.relativePath}`);
+    if (canary === fr.stable) throw new UsageError(`${short(canary)} is already the stable release of ${o.fn} on ${o.stack}`);
+    if (fr.canary && fr.canary !== canary && (fr.canaryWeight ?? 0) > 0) {
+      throw new UsageError(`${cfg.relativePath} already shifts ${formatPercent(fr.canaryWeight!)} of ${o.fn} to ${short(fr.canary)}; abort that canary first`);
+    }
+    const now = new Date(this.deps.clock.now()).toISOString();
+    const state: CanaryState = {
+      schema: 1, stack: o.stack, function: o.fn, stable: fr.stable, canary, steps: o.steps, intervalMs: o.intervalMs,
+      thresholds: o.thresholds, noTrafficRetries: o.noTrafficRetries, onNoTraffic: o.onNoTraffic,
+      status: "running", phase: "apply", stepIndex: 0, appliedWeight: fr.canary === canary ? fr.canaryWeight ?? 0 : 0,
+      noTrafficChecks: 0, startedAt: now, updatedAt: now, startedBy: this.deps.actor,
+    };
+    const plan = this.plan(cfg, state);
+    if (o.dryRun) return { status: "running", state, plan };
+    return this.drive(cfg, state, "started");
+  }
+
+  plan(cfg: StackConfigFile, s: CanaryState): CanaryPlan {
+    const before = cfg.originalText;
+    const first = StackConfigFileClone(cfg);
+    first.setCanary(s.function, s.canary, s.steps[Math.min(s.stepIndex, s.steps.length - 1)]! / 100);
+    const promoted = StackConfigFileClone(cfg);
+    promoted.setStable(s.function, s.canary);
+    return {
+      stack: s.stack, function: s.function, configFile: cfg.relativePath, stable: s.stable, canary: s.canary,
+      steps: s.steps.map((p, i) => ({ step: i + 1, weight: roundWeight(p / 100), config: { canary: s.canary, canaryWeight: roundWeight(p / 100) } })),
+      intervalMs: s.intervalMs, thresholds: s.thresholds, onNoTraffic: s.onNoTraffic,
+      finalConfig: { stable: s.canary }, rollbackConfig: { stable: s.stable },
+      firstStepDiff: unifiedDiff(before, first.toString(), cfg.relativePath),
+      promoteDiff: unifiedDiff(before, promoted.toString(), cfg.relativePath),
+    };
+  }
+
+  /** The stack file must still describe this canary (nobody edited it underneath us). */
+  private checkConfigMatches(cfg: StackConfigFile, s: CanaryState): void {
+    const fr = cfg.functionRelease(s.function);
+    if (s.phase === "promote" && fr.stable === s.canary) return; // promotion written, maybe not applied
+    if (s.phase === "rollback" && fr.stable === s.stable && !fr.canary) return; // rollback written, maybe not applied
+    if (fr.stable !== s.stable) {
+      throw new ConfigError(`${cfg.relativePath}: ${s.function}.stable is ${short(fr.stable)} but the recorded canary run expects ${short(s.stable)}; ` +
+        `the file was changed outside logpipe canary — abort the canary or pass --restart`);
+    }
+    if (fr.canary !== undefined && fr.canary !== s.canary) {
+      throw new ConfigError(`${cfg.relativePath}: ${s.function}.canary is ${short(fr.canary)} but the recorded run is for ${short(s.canary)}; abort it or pass --restart`);
+    }
+  }
+
+  private async drive(cfg: StackConfigFile, s: CanaryState, how: "started" | "resumed"): Promise<CanaryOutcome> {
+    const release = acquireLock(this.paths(s.stack, s.function).lock, `canary ${s.stack}/${s.function}`);
+    try {
+      if (s.status === "paused") {
+        // a held run gets a fresh observation window at the weight it is at
+        s.status = "running";
+        s.noTrafficChecks = 0;
+        s.reason = undefined;
+        if (s.phase === "observe") s.stepAppliedAt = new Date(this.deps.clock.now()).toISOString();
+      }
+      this.save(s);
+      this.record(s, how, { steps: s.steps, interval: formatDuration(s.intervalMs), thresholds: s.thresholds, phase: s.phase });
+      this.deps.log(`${how} canary of ${s.function} on ${s.stack}: ${short(s.stable)} → ${short(s.canary)}, steps ${s.steps.join(", ")} %, every ${formatDuration(s.intervalMs)}`);
+      return await this.loop(cfg, s);
+    } catch (e) {
+      if ((e as Error).name === "AbortError") {
+        this.record(s, "interrupted", { phase: s.phase });
+        this.save(s);
+        throw new OpsError(`interrupted at step ${s.stepIndex + 1} (${s.phase}); state kept in ${this.paths(s.stack, s.function).state} — ` +
+          `run the same \`logpipe canary start\` to resume, or \`logpipe canary abort\``);
+      }
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  private async loop(cfg: StackConfigFile, s: CanaryState): Promise<CanaryOutcome> {
+    while (true) {
+      if (s.phase === "apply") {
+        const weight = roundWeight(s.steps[s.stepIndex]! / 100);
+        const up = await this.applyWeight(cfg, s, weight);
+        if (!up) return { status: s.status, state: s };
+        s.phase = "observe";
+        s.noTrafficChecks = 0;
+        s.stepAppliedAt = new Date(this.deps.clock.now()).toISOString();
+        this.save(s);
+        continue;
+      }
+      if (s.phase === "observe") {
+        const applied = Date.parse(s.stepAppliedAt ?? new Date(this.deps.clock.now()).toISOString());
+        const wait = Math.max(0, applied + s.intervalMs * (s.noTrafficChecks + 1) - this.deps.clock.now());
+        if (wait > 0) {
+          this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length} at ${s.steps[s.stepIndex]} %: observing for ${formatDuration(wait)}…`);
+          await this.deps.clock.sleep(wait, this.deps.signal);
+        }
+        let gate: GateResult & { source: string };
+        try {
+          gate = await this.gate(cfg, s, applied);
+        } catch (e) {
+          const msg = (e as Error).message;
+          this.record(s, "gate-error", { error: msg });
+          this.deps.log(`  metrics unavailable: ${msg}`);
+          return this.rollback(cfg, s, `health could not be checked: ${msg}`);
+        }
+        s.lastGate = { verdict: gate.verdict, reasons: gate.reasons, at: new Date(this.deps.clock.now()).toISOString() };
+        this.record(s, "gate", {
+          weight: s.appliedWeight, verdict: gate.verdict, reasons: gate.reasons, source: gate.source,
+          window: { from: new Date(applied).toISOString(), to: new Date(this.deps.clock.now()).toISOString() },
+          metrics: { canary: gate.canary, stable: gate.stable, canaryErrorRate: gate.canaryErrorRate, stableErrorRate: gate.stableErrorRate },
+        });
+        this.deps.log(`  gate ${gate.verdict}: ${gate.reasons.join("; ")}`);
+        if (gate.verdict === "fail") return this.rollback(cfg, s, gate.reasons.join("; "));
+        if (gate.verdict === "insufficient-traffic") {
+          s.noTrafficChecks++;
+          if (s.noTrafficChecks <= s.noTrafficRetries) {
+            this.save(s);
+            this.deps.log(`  too little traffic to judge; waiting another ${formatDuration(s.intervalMs)} (${s.noTrafficChecks}/${s.noTrafficRetries})`);
+            continue;
+          }
+          const why = `too little traffic to judge after ${s.noTrafficChecks} checks (${gate.reasons[0]})`;
+          if (s.onNoTraffic === "hold") {
+            s.status = "paused";
+            s.reason = why;
+            this.save(s);
+            this.record(s, "paused", { reason: why, weight: s.appliedWeight });
+            this.deps.log(`  paused at ${formatPercent(s.appliedWeight)}: ${why}. Resume with the same command, or promote/abort.`);
+            return { status: s.status, state: s };
+          }
+          return this.rollback(cfg, s, why);
+        }
+        if (s.stepIndex + 1 < s.steps.length) {
+          s.stepIndex++;
+          s.phase = "apply";
+          this.save(s);
+          continue;
+        }
+        s.phase = "promote";
+        this.save(s);
+        continue;
+      }
+      if (s.phase === "promote") return this.finishPromote(cfg, s, "promoted");
+      if (s.phase === "rollback") return this.rollback(cfg, s, s.reason ?? "resumed rollback");
+      return { status: s.status, state: s };
+    }
+  }
+
+  /** Writes the weight, runs `pulumi up`. On failure rolls back and returns undefined. */
+  private async applyWeight(cfg: StackConfigFile, s: CanaryState, weight: number): Promise<UpResult | undefined> {
+    cfg.reload();
+    const before = cfg.toString();
+    cfg.setCanary(s.function, s.canary, weight);
+    const after = cfg.toString();
+    if (after !== before) cfg.save();
+    this.record(s, "config-written", { weight, file: cfg.relativePath, change: { canary: s.canary, canaryWeight: weight }, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length}: ${s.function} canary weight ${formatPercent(weight)} → pulumi up ${s.stack}`);
+    try {
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${s.function} ${short(s.canary)} ${formatPercent(weight)}` });
+      s.appliedWeight = weight;
+      this.captureVersions(cfg, s, up.outputs);
+      this.save(s);
+      this.record(s, "applied", { weight, changes: up.changes });
+      return up;
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.record(s, "apply-failed", { weight, error: msg });
+      this.deps.log(`  pulumi up failed: ${msg}`);
+      await this.rollback(cfg, s, `pulumi up failed at ${formatPercent(weight)}: ${msg}`);
+      return undefined;
+    }
+  }
+
+  private captureVersions(cfg: StackConfigFile, s: CanaryState, outputs: Record<string, unknown>): void {
+    const aliases = aliasesOutputSchema.safeParse(outputs.aliases ?? {});
+    const names = functionNamesOutputSchema.safeParse(outputs.functionNames ?? {});
+    const alias = aliases.success ? aliases.data[s.function] : undefined;
+    const functionName = names.success ? names.data[s.function] : undefined;
+    if (!alias || !functionName) return;
+    const weights = alias.additionalVersionWeight ?? {};
+    const canaryVersion = Object.entries(weights).find(([, w]) => w > 0)?.[0] ?? Object.keys(weights)[0];
+    s.versions = { functionName, stable: alias.versionId, canary: canaryVersion, region: cfg.region() ?? this.deps.defaultRegion ?? "" };
+  }
+
+  private async gate(cfg: StackConfigFile, s: CanaryState, fromMs: number): Promise<GateResult & { source: string }> {
+    const v = s.versions;
+    if (!v || !v.canary) throw new OpsError(`stack outputs of ${s.stack} do not name the canary version of ${s.function} (outputs.aliases.${s.function}.additionalVersionWeight)`);
+    if (!v.region) throw new OpsError(`no region: set alicloud:region in ${cfg.relativePath} or ALIBABA_CLOUD_REGION`);
+    const source = await this.deps.metrics(v.region);
+    const q = { region: v.region, functionName: v.functionName, startMs: fromMs, endMs: this.deps.clock.now(), periodSec: this.deps.periodSec ?? 60 };
+    const canary = await withRetry(() => source.versionMetrics({ ...q, qualifier: v.canary! }), this.deps.clock, this.deps.signal);
+    let stable: VersionMetrics | null = null;
+    if (v.stable) stable = await withRetry(() => source.versionMetrics({ ...q, qualifier: v.stable }), this.deps.clock, this.deps.signal);
+    return { ...evaluateGate(canary, stable, s.thresholds), source: source.name };
+  }
+
+  private async rollback(cfg: StackConfigFile, s: CanaryState, reason: string): Promise<CanaryOutcome> {
+    return this.toStableOnly(cfg, s, "rolled-back", reason);
+  }
+
+  private async toStableOnly(cfg: StackConfigFile, s: CanaryState, final: "rolled-back" | "aborted", reason: string): Promise<CanaryOutcome> {
+    s.phase = "rollback";
+    s.reason = reason;
+    this.save(s);
+    cfg.reload();
+    const before = cfg.toString();
+    cfg.clearCanary(s.function);
+    const after = cfg.toString();
+    if (after !== before) cfg.save();
+    this.record(s, final === "aborted" ? "abort-config-written" : "rollback-config-written", { reason, file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.deps.log(`  ${final === "aborted" ? "aborting" : "rolling back"} ${s.function} to ${short(s.stable)}: ${reason}`);
+    try {
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${final === "aborted" ? "abort" : "rollback"} ${s.function} → ${short(s.stable)}` });
+      s.appliedWeight = 0;
+      s.status = final;
+      s.phase = "done";
+      this.save(s);
+      this.record(s, final, { reason, changes: up.changes });
+      return { status: s.status, state: s };
+    } catch (e) {
+      const msg = (e as Error).message;
+      s.status = "failed";
+      s.reason = `${reason}; then the rollback's pulumi up failed: ${msg}`;
+      this.save(s);
+      this.record(s, "rollback-failed", { reason, error: msg });
+      throw new OpsError(`rollback of ${s.stack}/${s.function} is written to ${cfg.relativePath} (canary removed) but pulumi up failed: ${msg}. ` +
+        `The alias may still send ${formatPercent(s.appliedWeight)} to the canary — run \`logpipe canary abort --stack ${s.stack} --function ${s.function}\` (or pulumi up) once pulumi works.`);
+    }
+  }
+
+  private async finishPromote(cfg: StackConfigFile, s: CanaryState, action: "promoted" | "manual-promote"): Promise<CanaryOutcome> {
+    s.phase = "promote";
+    this.save(s);
+    cfg.reload();
+    const before = cfg.toString();
+    cfg.setStable(s.function, s.canary);
+    const after = cfg.toString();
+    if (after !== before) cfg.save();
+    this.record(s, "promote-config-written", { file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.deps.log(`  promoting ${s.function}: stable := ${short(s.canary)} → pulumi up ${s.stack}`);
+    try {
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary promote ${s.function} ${short(s.canary)}` });
+      s.status = "succeeded";
+      s.phase = "done";
+      s.appliedWeight = 0;
+      this.save(s);
+      this.record(s, action, { changes: up.changes });
+      return { status: s.status, state: s };
+    } catch (e) {
+      const msg = (e as Error).message;
+      s.status = "failed";
+      s.reason = `promotion written to ${cfg.relativePath} but pulumi up failed: ${msg}`;
+      this.save(s);
+      this.record(s, "promote-failed", { error: msg });
+      throw new OpsError(`${s.reason}. Re-run \`logpipe canary promote --stack ${s.stack} --function ${s.function}\` once pulumi works.`);
+    }
+  }
+
+  /** `canary promote`: jump straight to the end (stable := canary) of the recorded or configured canary. */
+  async promote(stack: string, fn: FunctionKey): Promise<CanaryOutcome> {
+    const cfg = StackConfigFile.load(this.deps.project, stack);
+    const s = this.stateForManualAction(cfg, stack, fn, "promote");
+    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    try {
+      this.record(s, "manual-promote-requested", { weight: s.appliedWeight });
+      return await this.finishPromote(cfg, s, "manual-promote");
+    } finally {
+      release();
+    }
+  }
+
+  /** `canary abort`: back to stable only (canary and weight removed), applied with pulumi up. */
+  async abort(stack: string, fn: FunctionKey, reason = "aborted by operator"): Promise<CanaryOutcome> {
+    const cfg = StackConfigFile.load(this.deps.project, stack);
+    const s = this.stateForManualAction(cfg, stack, fn, "abort");
+    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    try {
+      this.record(s, "abort-requested", { weight: s.appliedWeight, reason });
+      return await this.toStableOnly(cfg, s, "aborted", reason);
+    } finally {
+      release();
+    }
+  }
+
+  private stateForManualAction(cfg: StackConfigFile, stack: string, fn: FunctionKey, what: "promote" | "abort"): CanaryState {
+    const recorded = this.readState(stack, fn);
+    const fr = cfg.functionRelease(fn);
+    if (recorded && !TERMINAL.includes(recorded.status)) return recorded;
+    if (what === "promote" && recorded?.status === "failed" && recorded.phase === "promote") return recorded;
+    if (!fr.canary) {
+      if (recorded?.status === "failed") return recorded;
+      throw new UsageError(`no canary to ${what} on ${stack}/${fn}: ${cfg.relativePath} has no ${fn}.canary and no unfinished run is recorded`);
+    }
+    // A canary configured by hand (no recorded run): adopt it so the action is audited like any other.
+    const now = new Date(this.deps.clock.now()).toISOString();
+    return {
+      schema: 1, stack, function: fn, stable: fr.stable, canary: fr.canary, steps: [100], intervalMs: 0,
+      thresholds: { maxErrorRate: 0, minInvocations: 0 }, noTrafficRetries: 0, onNoTraffic: "rollback",
+      status: "running", phase: "observe", stepIndex: 0, appliedWeight: fr.canaryWeight ?? 0, noTrafficChecks: 0,
+      startedAt: now, updatedAt: now, startedBy: this.deps.actor,
+    };
+  }
+}
+
+/** A copy of the stack file (same text) for previews. */
+function StackConfigFileClone(cfg: StackConfigFile): StackConfigFile {
+  return StackConfigFile.load(cfg.project, cfg.stack);
+}
+
+async function withRetry<T>(fn: () => Promise<T>, clock: Clock, signal?: AbortSignal, attempts = 3): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try { return await fn(); } catch (e) {
+      last = e;
+      if (i < attempts - 1) await clock.sleep(2000 * 2 ** i, signal);
+    }
+  }
+  throw last;
+}
+
+export function short(digest: string): string {
+  return digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest;
+}

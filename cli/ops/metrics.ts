@@ -1,0 +1,184 @@
+/**
+ * Health metrics of one FC function version, from CloudMonitor (namespace `acs_fc`).
+ *
+ * Metric names: the per-qualifier function metrics the FC console charts use when a version or
+ * alias is selected (FunctionQualifierTotalInvocations, …FunctionErrors, …ServerErrors,
+ * …LatencyAvg, …LatencyMax; the `Function*` variants are the all-qualifier totals). Source:
+ * Alibaba Cloud FC console metric list as published in devsapp/fc-metrics (src/ui/src/constants.tsx,
+ * mapTargetTOALL), and "Function Compute 3.0 › Monitoring metrics / Monitoring data"
+ * (https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/monitoring-data):
+ * project `acs_fc`, function dimensions {"region", "functionName"} (FC 3.0 has no service level),
+ * plus "qualifier" for the per-version metrics. Looked up 2026-11-25.
+ *
+ * CloudMonitor has no percentile for FC; `p99EstimateMs` is the 99th percentile of the per-period
+ * maxima (LatencyMax), which bounds the request p99 from above when traffic is spread evenly
+ * over the periods. It is labelled an estimate everywhere it is shown.
+ */
+import { OpsError } from "./errors.js";
+
+export const FC_NAMESPACE = "acs_fc";
+export const FC_METRICS = {
+  invocations: "FunctionQualifierTotalInvocations",
+  functionErrors: "FunctionQualifierFunctionErrors",
+  serverErrors: "FunctionQualifierServerErrors",
+  latencyAvg: "FunctionQualifierLatencyAvg",
+  latencyMax: "FunctionQualifierLatencyMax",
+} as const;
+
+export interface MetricQuery {
+  region: string;
+  functionName: string;
+  /** FC version id (the alias weights name versions). */
+  qualifier: string;
+  startMs: number;
+  endMs: number;
+  periodSec: number;
+}
+
+export interface VersionMetrics {
+  invocations: number;
+  /** Function errors + server errors (client errors are the caller's fault and are not counted). */
+  errors: number;
+  avgLatencyMs: number | null;
+  maxLatencyMs: number | null;
+  p99EstimateMs: number | null;
+  /** Number of periods that reported data. */
+  periods: number;
+}
+
+export interface MetricSource {
+  readonly name: string;
+  versionMetrics(q: MetricQuery): Promise<VersionMetrics>;
+}
+
+export interface Datapoint { timestamp: number; value: number }
+
+/** Minimal client surface (so tests can stub the SDK). */
+export interface CmsLikeClient {
+  describeMetricList(req: Record<string, unknown>): Promise<{ body?: { code?: string; success?: boolean; message?: string; datapoints?: string; nextToken?: string } }>;
+}
+
+export class CmsMetricSource implements MetricSource {
+  readonly name = "cloudmonitor";
+  constructor(private readonly client: CmsLikeClient, private readonly requestFactory: (m: Record<string, unknown>) => Record<string, unknown> = (m) => m) {}
+
+  /** Builds a client from ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET (+ optional STS token); never logs them. */
+  static async fromEnv(region: string, env: NodeJS.ProcessEnv = process.env): Promise<CmsMetricSource> {
+    const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID, secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+    if (!id || !secret) throw new OpsError("CloudMonitor credentials missing: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)");
+    const cmsMod = (await import("@alicloud/cms20190101")) as unknown as Record<string, unknown> & { default: unknown };
+    const core = (await import("@alicloud/openapi-core")) as unknown as { $OpenApiUtil: { Config: new (m: Record<string, unknown>) => unknown } };
+    const Client = ((cmsMod.default as { default?: unknown }).default ?? cmsMod.default) as new (c: unknown) => CmsLikeClient;
+    const Req = (cmsMod.DescribeMetricListRequest ?? (cmsMod.default as Record<string, unknown>).DescribeMetricListRequest) as new (m: Record<string, unknown>) => Record<string, unknown>;
+    const config = new core.$OpenApiUtil.Config({
+      accessKeyId: id, accessKeySecret: secret, securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN,
+      regionId: region, endpoint: env.LOGPIPE_CMS_ENDPOINT || `metrics.${region}.aliyuncs.com`,
+    });
+    return new CmsMetricSource(new Client(config), (m) => new Req(m));
+  }
+
+  async series(q: MetricQuery, metricName: string): Promise<Datapoint[]> {
+    const out: Datapoint[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      let body;
+      try {
+        const res = await this.client.describeMetricList(this.requestFactory({
+          namespace: FC_NAMESPACE,
+          metricName,
+          regionId: q.region,
+          dimensions: JSON.stringify({ region: q.region, functionName: q.functionName, qualifier: q.qualifier }),
+          period: String(q.periodSec),
+          startTime: String(q.startMs),
+          endTime: String(q.endMs),
+          length: "1440",
+          nextToken,
+        }));
+        body = res.body;
+      } catch (e) {
+        throw new OpsError(`CloudMonitor DescribeMetricList ${metricName} failed: ${redact((e as Error).message)}`);
+      }
+      if (!body || body.success === false || (body.code && body.code !== "200")) {
+        throw new OpsError(`CloudMonitor DescribeMetricList ${metricName} failed: ${body?.code ?? "no response"} ${redact(body?.message ?? "")}`.trim());
+      }
+      out.push(...parseDatapoints(body.datapoints));
+      nextToken = body.nextToken || undefined;
+    } while (nextToken && ++pages < 50);
+    return out;
+  }
+
+  async versionMetrics(q: MetricQuery): Promise<VersionMetrics> {
+    const [inv, fe, se, avg, max] = await Promise.all([
+      this.series(q, FC_METRICS.invocations), this.series(q, FC_METRICS.functionErrors), this.series(q, FC_METRICS.serverErrors),
+      this.series(q, FC_METRICS.latencyAvg), this.series(q, FC_METRICS.latencyMax),
+    ]);
+    return aggregate(inv, [...fe, ...se], avg, max);
+  }
+}
+
+/** CloudMonitor returns Datapoints as a JSON string; values may be in Value/Sum/Average/Maximum. */
+export function parseDatapoints(raw: string | undefined): Datapoint[] {
+  if (!raw) return [];
+  let arr: unknown;
+  try { arr = JSON.parse(raw); } catch { throw new OpsError("CloudMonitor returned unparseable Datapoints"); }
+  if (!Array.isArray(arr)) return [];
+  const out: Datapoint[] = [];
+  for (const p of arr as Record<string, unknown>[]) {
+    const v = p.Value ?? p.value ?? p.Sum ?? p.Average ?? p.Maximum;
+    const t = Number(p.timestamp ?? p.Timestamp);
+    if (v === undefined || v === null || !Number.isFinite(Number(v)) || !Number.isFinite(t)) continue;
+    out.push({ timestamp: t, value: Number(v) });
+  }
+  return out;
+}
+
+export function aggregate(inv: Datapoint[], errs: Datapoint[], avg: Datapoint[], max: Datapoint[]): VersionMetrics {
+  const invocations = inv.reduce((s, p) => s + p.value, 0);
+  const errors = errs.reduce((s, p) => s + p.value, 0);
+  const invAt = new Map(inv.map((p) => [p.timestamp, p.value]));
+  let wsum = 0, w = 0;
+  for (const p of avg) {
+    const weight = invAt.get(p.timestamp) ?? 0;
+    if (weight > 0) { wsum += p.value * weight; w += weight; }
+  }
+  const avgLatencyMs = w > 0 ? wsum / w : avg.length ? avg.reduce((s, p) => s + p.value, 0) / avg.length : null;
+  const maxima = max.map((p) => p.value).sort((a, b) => a - b);
+  const maxLatencyMs = maxima.length ? maxima[maxima.length - 1]! : null;
+  const p99EstimateMs = maxima.length ? maxima[Math.min(maxima.length - 1, Math.ceil(0.99 * maxima.length) - 1)]! : null;
+  return { invocations, errors, avgLatencyMs, maxLatencyMs, p99EstimateMs, periods: new Set(inv.map((p) => p.timestamp)).size };
+}
+
+function redact(s: string): string {
+  return s.replace(/(AccessKey(?:Id|Secret)?|Signature|SecurityToken)=[^&\s]+/gi, "$1=***");
+}
+
+/**
+ * A scripted metric source for tests and `--metrics fake:<scenario>`: each qualifier follows a
+ * scenario (healthy, failing, no-traffic, slow, error) or a function of the query.
+ */
+export type Scenario = "healthy" | "failing" | "no-traffic" | "slow" | "error";
+
+export class FakeMetricSource implements MetricSource {
+  readonly name = "fake";
+  readonly queries: MetricQuery[] = [];
+  constructor(private readonly byQualifier: (q: MetricQuery) => Scenario | VersionMetrics) {}
+
+  static scenario(canary: Scenario, stable: Scenario = "healthy", stableQualifier?: string): FakeMetricSource {
+    return new FakeMetricSource((q) => (stableQualifier !== undefined && q.qualifier === stableQualifier ? stable : canary));
+  }
+
+  async versionMetrics(q: MetricQuery): Promise<VersionMetrics> {
+    this.queries.push({ ...q });
+    const s = this.byQualifier(q);
+    if (typeof s !== "string") return s;
+    const minutes = Math.max(1, Math.round((q.endMs - q.startMs) / 60_000));
+    switch (s) {
+      case "healthy": return { invocations: 120 * minutes, errors: 0, avgLatencyMs: 180, maxLatencyMs: 900, p99EstimateMs: 850, periods: minutes };
+      case "failing": return { invocations: 120 * minutes, errors: 12 * minutes, avgLatencyMs: 200, maxLatencyMs: 1200, p99EstimateMs: 1100, periods: minutes };
+      case "slow": return { invocations: 120 * minutes, errors: 0, avgLatencyMs: 2500, maxLatencyMs: 9000, p99EstimateMs: 8800, periods: minutes };
+      case "no-traffic": return { invocations: 0, errors: 0, avgLatencyMs: null, maxLatencyMs: null, p99EstimateMs: null, periods: 0 };
+      case "error": throw new OpsError("CloudMonitor DescribeMetricList FunctionQualifierTotalInvocations failed: Throttling.User Request was denied due to user flow control");
+    }
+  }
+}

@@ -1,0 +1,280 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { AutomationStackRunner } from "../../cli/ops/automation.js";
+import { CanaryEngine, type CanaryStartOptions } from "../../cli/ops/canary.js";
+import { abortError, journalPaths, acquireLock } from "../../cli/ops/journal.js";
+import { FakeMetricSource, type MetricQuery, type Scenario } from "../../cli/ops/metrics.js";
+import { readProject } from "../../cli/ops/stack-config.js";
+import { installFakePulumi, type FakePulumi } from "./support/fake-pulumi.js";
+import { D, FakeClock, makeProject, stackYaml } from "./support/project.js";
+
+const REPO = path.resolve(__dirname, "../..");
+
+let fake: FakePulumi;
+let root: string;
+let clock: FakeClock;
+let logs: string[];
+
+function engine(metrics: FakeMetricSource) {
+  const project = readProject(root);
+  return new CanaryEngine({
+    project, runner: new AutomationStackRunner(project), metrics: async () => metrics, clock,
+    stateDir: path.join(root, ".logpipe/canary"), actor: "alice@test", log: (l) => logs.push(l),
+  });
+}
+
+function opts(over: Partial<CanaryStartOptions> = {}): CanaryStartOptions {
+  return {
+    stack: "prod", fn: "compress", digest: D.b, steps: [5, 25, 50, 100], intervalMs: 300_000,
+    thresholds: { maxErrorRate: 0.01, minInvocations: 50 }, noTrafficRetries: 0, onNoTraffic: "rollback", ...over,
+  };
+}
+
+/** The compress release block each `up` saw, in order. */
+function releasesSeen(): unknown[] {
+  return fake.ups().map((u) => (YAML.parse(u.configText!) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!.compress);
+}
+
+function stackFile(): string {
+  return readFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), "utf8");
+}
+
+/** canary version "2" (digest b) follows `canary`; stable version "1" follows `stable`. */
+function metricsBy(canary: Scenario | ((n: number) => Scenario), stable: Scenario = "healthy") {
+  let n = 0;
+  return new FakeMetricSource((q: MetricQuery) => {
+    if (q.qualifier === "1") return stable;
+    n++;
+    return typeof canary === "function" ? canary(n) : canary;
+  });
+}
+
+beforeEach(() => {
+  root = makeProject({ prod: stackYaml(), staging: stackYaml() });
+  fake = installFakePulumi(REPO);
+  clock = new FakeClock();
+  logs = [];
+});
+afterEach(() => fake.restoreEnv());
+
+describe("canary start with the fake pulumi CLI", () => {
+  it("healthy: writes each weight, runs pulumi up per step, gates every interval, then promotes", async () => {
+    const metrics = metricsBy("healthy");
+    const out = await engine(metrics).start(opts());
+    expect(out.status).toBe("succeeded");
+
+    // exact config written at each step, then the promotion
+    expect(releasesSeen()).toEqual([
+      { stable: D.a, canary: D.b, canaryWeight: 0.05 },
+      { stable: D.a, canary: D.b, canaryWeight: 0.25 },
+      { stable: D.a, canary: D.b, canaryWeight: 0.5 },
+      { stable: D.a, canary: D.b, canaryWeight: 1 },
+      { stable: D.b },
+    ]);
+    // every up went through the Automation API with the stack file passed explicitly
+    for (const u of fake.ups()) {
+      expect(u.argv.slice(0, 3)).toEqual(["up", "--yes", "--skip-preview"]);
+      expect(u.argv).toContain("--config-file");
+      expect(u.configFile).toBe(path.join(root, "stacks/Pulumi.prod.yaml"));
+      expect(u.argv[u.argv.indexOf("--stack") + 1]).toBe("prod");
+      expect(u.argv).toContain("--non-interactive");
+    }
+    const calls = fake.calls();
+    expect(calls[0]!.argv).toEqual(["version"]);
+    expect(calls.filter((c) => c.argv[0] !== "version").every((c) => c.cwd === root)).toBe(true);
+    expect(calls.filter((c) => c.argv[0] !== "version").every((c) => c.automation)).toBe(true);
+    expect(calls.some((c) => c.argv[0] === "stack" && c.argv[1] === "select" && c.argv.includes("prod"))).toBe(true);
+    expect(calls.filter((c) => c.argv[0] === "stack" && c.argv[1] === "output").length).toBeGreaterThanOrEqual(10);
+
+    // timers: one observation window per step
+    expect(clock.sleeps).toEqual([300_000, 300_000, 300_000, 300_000]);
+    // metrics asked for the canary version and the stable version of the FC function from outputs
+    expect(new Set(metrics.queries.map((q) => q.qualifier))).toEqual(new Set(["1", "2"]));
+    expect(metrics.queries.every((q) => q.functionName === "logpipe-prod-compress" && q.region === "cn-hangzhou")).toBe(true);
+    expect(metrics.queries[0]!.endMs - metrics.queries[0]!.startMs).toBe(300_000);
+
+    // comments and other keys survive; final file has stable := canary, no canary keys
+    const text = stackFile();
+    expect(text).toContain("# prod stack — edited by humans and by logpipe; keep the comments");
+    expect(text).toContain("logpipe:namePrefix: logpipe  # short names");
+    expect(text).toContain("instanceId: alikafka_post-cn-test");
+    const rel = (YAML.parse(text) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!;
+    expect(rel.compress).toEqual({ stable: D.b });
+    expect(rel.split).toEqual({ stable: D.a });
+
+    const actions = engine(metrics).audit("prod", "compress").map((a) => a.action);
+    expect(actions).toEqual([
+      "started",
+      "config-written", "applied", "gate",
+      "config-written", "applied", "gate",
+      "config-written", "applied", "gate",
+      "config-written", "applied", "gate",
+      "promote-config-written", "promoted",
+    ]);
+    const audit = engine(metrics).audit("prod", "compress");
+    expect(audit.every((a) => a.actor === "alice@test" && typeof a.ts === "string")).toBe(true);
+    const gate = audit.find((a) => a.action === "gate")!;
+    expect(gate.verdict).toBe("pass");
+    expect((gate.metrics as { canary: { invocations: number } }).canary.invocations).toBe(600);
+    expect(audit.find((a) => a.action === "applied")!.changes).toEqual({ update: 1, same: 40 });
+  }, 60_000);
+
+  it("failing gate at step 2 rolls back to stable and reports rolled-back", async () => {
+    const out = await engine(metricsBy((n) => (n === 1 ? "healthy" : "failing"))).start(opts());
+    expect(out.status).toBe("rolled-back");
+    expect(out.state.reason).toMatch(/error rate 10% \(60\/600\) exceeds 1%; stable is at 0%/);
+    expect(releasesSeen()).toEqual([
+      { stable: D.a, canary: D.b, canaryWeight: 0.05 },
+      { stable: D.a, canary: D.b, canaryWeight: 0.25 },
+      { stable: D.a },
+    ]);
+    const rel = (YAML.parse(stackFile()) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!;
+    expect(rel.compress).toEqual({ stable: D.a });
+    expect(stackFile()).toContain("stable: " + D.a + "  # current release");
+    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    expect(actions.slice(-3)).toEqual(["gate", "rollback-config-written", "rolled-back"]);
+    expect(fake.outputs("prod")!.aliases).toMatchObject({ compress: { versionId: "1", additionalVersionWeight: {} } });
+  }, 60_000);
+
+  it("too little traffic is not healthy: rolls back after the retries", async () => {
+    const out = await engine(metricsBy("no-traffic")).start(opts({ noTrafficRetries: 1 }));
+    expect(out.status).toBe("rolled-back");
+    expect(out.state.reason).toMatch(/too little traffic to judge after 2 checks/);
+    expect(clock.sleeps).toEqual([300_000, 300_000]);
+    expect(releasesSeen()).toEqual([{ stable: D.a, canary: D.b, canaryWeight: 0.05 }, { stable: D.a }]);
+    const gates = engine(metricsBy("healthy")).audit("prod", "compress").filter((a) => a.action === "gate");
+    expect(gates.map((g) => g.verdict)).toEqual(["insufficient-traffic", "insufficient-traffic"]);
+  }, 60_000);
+
+  it("--on-no-traffic hold pauses at the current weight; the same command resumes with a fresh window", async () => {
+    const held = await engine(metricsBy("no-traffic")).start(opts({ onNoTraffic: "hold" }));
+    expect(held.status).toBe("paused");
+    expect(releasesSeen()).toEqual([{ stable: D.a, canary: D.b, canaryWeight: 0.05 }]);
+    expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a, canary: D.b, canaryWeight: 0.05 });
+
+    const resumed = await engine(metricsBy("healthy")).start(opts({ onNoTraffic: "hold" }));
+    expect(resumed.status).toBe("succeeded");
+    // the 5 % step is not re-applied: ups continue with 25 %
+    expect(releasesSeen().map((r) => (r as { canaryWeight?: number }).canaryWeight)).toEqual([0.05, 0.25, 0.5, 1, undefined]);
+    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    expect(actions).toContain("paused");
+    expect(actions).toContain("resumed");
+  }, 60_000);
+
+  it("a pulumi failure mid-canary rolls back and records it", async () => {
+    fake.restoreEnv();
+    fake = installFakePulumi(REPO, { failUp: [2] });
+    const out = await engine(metricsBy("healthy")).start(opts());
+    expect(out.status).toBe("rolled-back");
+    expect(out.state.reason).toMatch(/pulumi up failed at 25%.*simulated failure/);
+    expect(fake.ups().map((u) => u.exit)).toEqual([0, 255, 0]);
+    expect(releasesSeen()[2]).toEqual({ stable: D.a });
+    const audit = engine(metricsBy("healthy")).audit("prod", "compress");
+    expect(audit.find((a) => a.action === "apply-failed")).toMatchObject({ weight: 0.25 });
+    expect(audit.at(-1)!.action).toBe("rolled-back");
+  }, 60_000);
+
+  it("when the rollback's pulumi up fails too, the state says so and the error tells what to run", async () => {
+    fake.restoreEnv();
+    fake = installFakePulumi(REPO, { failUp: [2, 3] });
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/rollback of prod\/compress is written .* but pulumi up failed.*logpipe canary abort/);
+    const state = engine(metricsBy("healthy")).readState("prod", "compress")!;
+    expect(state.status).toBe("failed");
+    expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a });
+    expect(engine(metricsBy("healthy")).audit("prod", "compress").at(-1)!.action).toBe("rollback-failed");
+    // once pulumi works again, abort finishes the job
+    fake.restoreEnv();
+    fake = installFakePulumi(REPO);
+    const out = await engine(metricsBy("healthy")).abort("prod", "compress");
+    expect(out.status).toBe("aborted");
+    expect(releasesSeen()).toEqual([{ stable: D.a }]);
+  }, 60_000);
+
+  it("an interrupted run resumes from its recorded step without re-applying it", async () => {
+    clock.onSleep = (n) => { if (n === 2) throw abortError(); };
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/interrupted at step 2 \(observe\)/);
+    const state = engine(metricsBy("healthy")).readState("prod", "compress")!;
+    expect(state).toMatchObject({ status: "running", phase: "observe", stepIndex: 1, appliedWeight: 0.25 });
+    expect(fake.ups()).toHaveLength(2);
+
+    clock.onSleep = undefined;
+    const out = await engine(metricsBy("healthy")).start(opts({ digest: undefined }));
+    expect(out.status).toBe("succeeded");
+    expect(releasesSeen().map((r) => (r as { canaryWeight?: number }).canaryWeight)).toEqual([0.05, 0.25, 0.5, 1, undefined]);
+    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    expect(actions).toContain("interrupted");
+    expect(actions.filter((a) => a === "resumed")).toHaveLength(1);
+  }, 60_000);
+
+  it("metrics API errors do not count as healthy: retried, then rolled back", async () => {
+    const out = await engine(metricsBy("error")).start(opts());
+    expect(out.status).toBe("rolled-back");
+    expect(out.state.reason).toMatch(/health could not be checked: CloudMonitor .*Throttling/);
+    expect(clock.sleeps).toEqual([300_000, 2000, 4000]);
+  }, 60_000);
+
+  it("--dry-run prints the plan and config changes and runs nothing", async () => {
+    const before = stackFile();
+    const out = await engine(metricsBy("healthy")).start(opts({ dryRun: true }));
+    expect(fake.calls()).toHaveLength(0);
+    expect(stackFile()).toBe(before);
+    const plan = out.plan!;
+    expect(plan.steps.map((s) => s.config)).toEqual([0.05, 0.25, 0.5, 1].map((w) => ({ canary: D.b, canaryWeight: w })));
+    expect(plan.firstStepDiff).toContain(`+      canary: ${D.b}`);
+    expect(plan.firstStepDiff).toContain("+      canaryWeight: 0.05");
+    expect(plan.promoteDiff).toContain(`+      stable: ${D.b}`);
+    expect(engine(metricsBy("healthy")).readState("prod", "compress")).toBeUndefined();
+  });
+
+  it("promote jumps to the end and abort goes back to stable, both audited", async () => {
+    root = makeProject({ prod: stackYaml({ compress: `      stable: ${D.a}\n      canary: ${D.b}\n      canaryWeight: 0.1` }) });
+    const p = await engine(metricsBy("healthy")).promote("prod", "compress");
+    expect(p.status).toBe("succeeded");
+    expect(releasesSeen()).toEqual([{ stable: D.b }]);
+    expect(engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action)).toEqual(["manual-promote-requested", "promote-config-written", "manual-promote"]);
+
+    root = makeProject({ prod: stackYaml({ compress: `      stable: ${D.a}\n      canary: ${D.c}\n      canaryWeight: 0.3` }) });
+    const a = await engine(metricsBy("healthy")).abort("prod", "compress", "bad deploy");
+    expect(a.status).toBe("aborted");
+    expect(releasesSeen().at(-1)).toEqual({ stable: D.a });
+    expect(engine(metricsBy("healthy")).audit("prod", "compress").at(-1)).toMatchObject({ action: "aborted", reason: "bad deploy" });
+  }, 60_000);
+});
+
+describe("canary bad input", () => {
+  it("unknown stack, missing key, canary = stable, conflicting canary, held lock", async () => {
+    const e = engine(metricsBy("healthy"));
+    await expect(e.start(opts({ stack: "qa" }))).rejects.toThrow(/unknown stack "qa": stacks\/Pulumi.qa.yaml not found \(stacks: prod, staging\)/);
+    await expect(e.start(opts({ digest: D.a }))).rejects.toThrow(/already the stable release/);
+    await expect(e.start(opts({ digest: undefined }))).rejects.toThrow(/no canary digest for compress/);
+
+    root = makeProject({ prod: "config:\n  alicloud:region: cn-hangzhou\n" });
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/missing config key logpipe:release.compress/);
+
+    root = makeProject({ prod: stackYaml({ compress: `      stable: ${D.a}\n      canary: ${D.c}\n      canaryWeight: 0.2` }) });
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/already shifts 20% of compress to sha256:cccc/);
+
+    root = makeProject({ prod: stackYaml({ compress: `      stable: not-a-digest` }) });
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/logpipe:release.compress.stable: expected a digest/);
+
+    root = makeProject({ prod: stackYaml() });
+    const release = acquireLock(journalPaths(path.join(root, ".logpipe/canary"), "prod", "compress").lock, "x");
+    try {
+      // our own pid holds it: alive, so refused
+      await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/locked by pid/);
+    } finally { release(); }
+    expect(fake.ups()).toHaveLength(0);
+  }, 60_000);
+
+  it("a stack that pulumi does not know is reported by name", async () => {
+    fake.restoreEnv();
+    fake = installFakePulumi(REPO, { stacks: ["dev"] });
+    await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/pulumi up failed|no stack named "prod"/);
+    const state = engine(metricsBy("healthy")).readState("prod", "compress");
+    // the failure is recorded, and the config was put back to stable-only
+    expect(state?.status).toBe("failed");
+    expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a });
+  }, 60_000);
+});
