@@ -13,6 +13,16 @@ export default async function setup() {
   stops.push(() => redis.stop());
   process.env.LOGPIPE_TEST_REDIS_URL = redis.url;
 
+  // Kafka: one librdkafka mock cluster (3 brokers) for the run; topics are auto-created with
+  // 4 partitions on first use. LOGPIPE_TEST_KAFKA_BROKERS = "127.0.0.1:P1,127.0.0.1:P2,...".
+  // Tests that inject faults start their own cluster with startKafkaMock().
+  {
+    const { startKafkaMock } = await import("./kafka-mock.js");
+    const kafka = await startKafkaMock({ brokers: 3 });
+    stops.push(() => kafka.stop());
+    process.env.LOGPIPE_TEST_KAFKA_BROKERS = kafka.bootstrap.join(",");
+  }
+
   // OSS: one in-process OSS-compatible test server (test/support/oss-server.ts) for the run.
   // ali-oss reaches it with { endpoint, secure: false, sldEnable: true, bucket, accessKeyId,
   // accessKeySecret }. Workers inject faults over HTTP with connectOssTestServer(endpoint);
