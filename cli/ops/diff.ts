@@ -16,8 +16,8 @@ export function unifiedDiff(before: string, after: string, label: string, contex
   let i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) { ops.push({ t: " ", s: a[i]!, ai: i, bi: j }); i++; j++; }
-    else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) { ops.push({ t: "+", s: b[j]!, ai: i, bi: j }); j++; }
-    else { ops.push({ t: "-", s: a[i]!, ai: i, bi: j }); i++; }
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { ops.push({ t: "-", s: a[i]!, ai: i, bi: j }); i++; }
+    else { ops.push({ t: "+", s: b[j]!, ai: i, bi: j }); j++; }
   }
   const out = [`--- ${label}`, `+++ ${label} (new)`];
   let k = 0;

@@ -132,7 +132,11 @@ export class StackConfigFile {
   /** Sets `config.<key>.<path…>` keeping comments; creates intermediate maps as needed. */
   setIn(key: string, pathInKey: (string | number)[], value: unknown): void {
     ensureConfigMap(this.doc);
-    this.doc.setIn(["config", key, ...pathInKey], value);
+    const at = ["config", key, ...pathInKey];
+    const node = this.doc.getIn(at, true);
+    // update a scalar in place so its comment and formatting stay byte-identical
+    if (isScalar(node) && (value === null || ["string", "number", "boolean"].includes(typeof value))) node.value = value;
+    else this.doc.setIn(at, value);
   }
 
   deleteIn(key: string, pathInKey: (string | number)[]): void {

@@ -98,7 +98,7 @@ describe("canary start with the fake pulumi CLI", () => {
     // comments and other keys survive; final file has stable := canary, no canary keys
     const text = stackFile();
     expect(text).toContain("# prod stack — edited by humans and by logpipe; keep the comments");
-    expect(text).toContain("logpipe:namePrefix: logpipe  # short names");
+    expect(text).toContain("logpipe:namePrefix: logpipe # short names");
     expect(text).toContain("instanceId: alikafka_post-cn-test");
     const rel = (YAML.parse(text) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!;
     expect(rel.compress).toEqual({ stable: D.b });
@@ -132,7 +132,7 @@ describe("canary start with the fake pulumi CLI", () => {
     ]);
     const rel = (YAML.parse(stackFile()) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!;
     expect(rel.compress).toEqual({ stable: D.a });
-    expect(stackFile()).toContain("stable: " + D.a + "  # current release");
+    expect(stackFile()).toContain("stable: " + D.a + " # current release"); // yaml normalizes inline-comment spacing to one space
     const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
     expect(actions.slice(-3)).toEqual(["gate", "rollback-config-written", "rolled-back"]);
     expect(fake.outputs("prod")!.aliases).toMatchObject({ compress: { versionId: "1", additionalVersionWeight: {} } });
