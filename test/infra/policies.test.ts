@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { envSchema } from "../../functions/core/config.js";
 import { cidrContains, isPrivateCidr, parseStackConfig, type StackConfig } from "../../infra/config.js";
 import { policyViolations, type PolicyDocument } from "../../infra/util.js";
+import { checkAll } from "../../infra/rules.js";
 import { MASK, MOCK_ACCOUNT_ID, MOCK_REDIS_PASSWORD } from "../../cli/plan/mocks.js";
 import { planStack, planStackDetailed, type PlannedResource } from "../../cli/plan/index.js";
 import { STACKS, rawStack } from "./helpers.js";
@@ -282,4 +283,31 @@ describe("grey release across stacks", () => {
     const kafka = r.find((x) => x.type === T.trigger && x.inputs.triggerType === "eventbridge")!;
     expect(JSON.parse(kafka.inputs.triggerConfig as string).runOptions.batchWindow.TimeBasedWindow).toBe(2);
   }, 120_000);
+});
+
+describe("the policy pack's rules (infra/rules.ts)", () => {
+  it("pass on every stack", () => {
+    for (const s of STACKS) expect(checkAll(plans[s].resources, { secretsMasked: true }), s).toEqual([]);
+  });
+
+  it("catch what they are for", () => {
+    const rs = structuredClone(plans.staging.resources) as { type: string; name: string; inputs: Record<string, any> }[];
+    const find = (t: string, pred: (r: any) => boolean = () => true) => rs.find((r) => r.type === t && pred(r))!;
+    find(T.bucketAcl).inputs.acl = "public-read";
+    rs.splice(rs.indexOf(find(T.publicBlock)), 1);
+    find(T.redis).inputs.securityIps = ["0.0.0.0/0"];
+    find(T.redis).inputs.password = "plain";
+    const pol = find(T.policy);
+    const doc = JSON.parse(pol.inputs.policyDocument);
+    doc.Statement[0].Action = ["fc:*"];
+    doc.Statement[0].Resource = ["*"];
+    pol.inputs.policyDocument = JSON.stringify(doc);
+    delete find(T.fn).inputs.nasConfig;
+    find(T.trigger).inputs.qualifier = "LATEST";
+    find(T.alias, (a) => Object.keys(a.inputs.additionalVersionWeight).length > 0).inputs.additionalVersionWeight = { "2": 1.5 };
+    const rules = new Set(checkAll(rs, { secretsMasked: true }).map((v) => v.rule));
+    expect(rules).toEqual(new Set(["archive-bucket-private", "redis-vpc-only", "ram-policies-scoped", "functions-in-vpc-with-nas", "invocations-target-live", "alias-weights-valid"]));
+    const messages = checkAll(rs, { secretsMasked: true }).map((v) => v.violation).join("\n");
+    for (const m of ["public access not blocked", "0.0.0.0/0", "password is not a secret", 'action "fc:*"', 'resource "*"', "NAS not mounted", "qualifier LATEST", "outside [0,1]"]) expect(messages).toContain(m);
+  });
 });
