@@ -256,6 +256,8 @@ export const kafkaSchema = z
     consumerGroup: z.string().regex(/^[A-Za-z0-9._-]{3,128}$/, "expected a consumer group id (3–128 letters, digits, . _ -)").default("logpipe-archiver"),
     createConsumerGroup: z.boolean().default(true),
     offsetReset: z.enum(["earliest", "latest"]).default("earliest"),
+    /** add the vSwitch CIDRs to the instance's VPC whitelist (port 9092) so the trigger can reach it */
+    allowVswitches: z.boolean().default(true),
   })
   .strict()
   .superRefine((k, ctx) => {

@@ -13,6 +13,8 @@ export interface KafkaSourceArgs {
   vpcId: pulumi.Input<string>;
   vswitchIds: pulumi.Input<string[]>;
   securityGroupId: pulumi.Input<string>;
+  /** CIDRs the event stream connects from (the vSwitches) */
+  vswitchCidrs: string[];
   tags: Tags;
 }
 
@@ -43,6 +45,14 @@ export class KafkaSource extends pulumi.ComponentResource {
       this.instanceId = instance.id;
     } else {
       this.instanceId = pulumi.output(config.instanceId!);
+    }
+    if (config.allowVswitches) {
+      args.vswitchCidrs.forEach((cidr, i) => new alicloud.alikafka.InstanceAllowedIpAttachment(`${name}-allow-${i}`, {
+        instanceId: this.instanceId,
+        allowedType: "vpc",
+        portRange: "9092/9092",
+        allowedIp: cidr,
+      }, { parent: this }));
     }
     if (config.createTopic) {
       const topic = new alicloud.alikafka.Topic(`${name}-topic`, {

@@ -78,7 +78,7 @@ export async function logpipe(opts: ProgramOptions = {}): Promise<StackOutputs> 
     bucketName: cfg.archive.bucketName ?? pulumi.interpolate`${p}-${accountId}`,
   });
   const kafka = new KafkaSource("kafka", {
-    namePrefix: p, config: cfg.kafka, vpcId: network.vpcId, vswitchIds: network.vswitchIds, securityGroupId: network.securityGroupId, tags,
+    namePrefix: p, config: cfg.kafka, vpcId: network.vpcId, vswitchIds: network.vswitchIds, securityGroupId: network.securityGroupId, vswitchCidrs: network.vswitchCidrs, tags,
   });
   const logs = new FunctionLogs("logs", { projectName: cfg.logging.project ?? pulumi.interpolate`${p}-${accountId}`, config: cfg.logging, tags });
   const dlq = new DeadLetterQueue("dlq", { namePrefix: p, config: cfg.deadLetter, region: cfg.region, accountId, tags });
