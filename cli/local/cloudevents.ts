@@ -1,0 +1,34 @@
+/**
+ * Wraps source records in the FC Kafka trigger's envelope: a JSON array of CloudEvents (see
+ * shared/reference/fc-events.md). A value that is not valid UTF-8 cannot travel in a JSON
+ * string, so the emulator sends it as `data.valueBase64` (a logpipe extension split accepts).
+ */
+import { randomUUID } from "node:crypto";
+import type { SourceRecord } from "../sources/types.js";
+
+/** True when `text` (decoded from `buf`) encodes back to exactly `buf`, i.e. buf is valid UTF-8. */
+function roundTrips(buf: Buffer, text: string): boolean {
+  if (Buffer.byteLength(text) !== buf.length) return false;
+  // invalid bytes decode to U+FFFD; only when one is present can the round trip differ
+  return !text.includes("\uFFFD") || Buffer.from(text).equals(buf);
+}
+
+export function toCloudEventsBatch(records: SourceRecord[], opts: { instanceId?: string; accountId?: string } = {}): Buffer {
+  const instance = opts.instanceId ?? "alikafka_local-emulator";
+  const parts: string[] = [];
+  for (const r of records) {
+    const text = r.value.toString("utf8");
+    const valueField = roundTrips(r.value, text) ? `"value":${JSON.stringify(text)}` : `"valueBase64":"${r.value.toString("base64")}"`;
+    const headers = Object.entries(r.headers).map(([key, value]) => ({ key, value }));
+    parts.push(
+      `{"specversion":"1.0","id":"${randomUUID()}","source":"acs:alikafka","type":"alikafka:Topic:Message",` +
+        `"subject":${JSON.stringify(`acs:alikafka:${instance}:topic:${r.topic}`)},"datacontenttype":"application/json; charset=utf-8",` +
+        `"time":"${new Date(r.timestamp || Date.now()).toISOString()}","aliyunaccountid":"${opts.accountId ?? "0000000000000000"}",` +
+        `"data":{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${r.offset},"timestamp":${r.timestamp},` +
+        `"headers":{"headers":${JSON.stringify(headers)},"isReadOnly":false},` +
+        (r.key === null ? "" : `"key":${JSON.stringify(r.key.toString("utf8"))},`) +
+        `${valueField}}}`,
+    );
+  }
+  return Buffer.from(`[${parts.join(",")}]`);
+}

@@ -1,0 +1,37 @@
+/**
+ * Worker thread running compress for `logpipe local`, so compression uses every core. Each
+ * worker builds its own deps (NAS directory, Redis coord store) from the same validated env.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
+import { NasDir } from "../../functions/adapters/nas.js";
+import { compressChunk } from "../../functions/core/compress.js";
+import { loadConfig } from "../../functions/core/config.js";
+import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
+import { silentLogger } from "../../functions/core/logger.js";
+
+const { env, keyPrefix, traceSlots } = workerData as { env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean };
+const config = loadConfig(env);
+const coord = new RedisCoordStore({ url: config.redisUrl!, password: config.redisPassword, keyPrefix });
+const slotEvents: { app: string; slot: number; event: "acquire" | "release"; at: number }[] = [];
+const deps: PipelineDeps = {
+  config,
+  nas: new NasDir(config.nasRoot, config.fsync),
+  coord,
+  logger: silentLogger,
+  onSlotEvent: traceSlots ? (e) => slotEvents.push(e) : undefined,
+};
+
+parentPort!.on("message", async (msg: { id: number; pointer?: ChunkPointer; close?: boolean; flushTrace?: boolean }) => {
+  if (msg.close) {
+    await coord.close();
+    parentPort!.postMessage({ id: msg.id, ok: true, slotEvents: slotEvents.splice(0) });
+    return;
+  }
+  try {
+    const result = await compressChunk(deps, msg.pointer!);
+    parentPort!.postMessage({ id: msg.id, ok: true, result });
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, ok: false, error: { name: (e as Error).name, message: (e as Error).message } });
+  }
+});

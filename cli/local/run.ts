@@ -1,0 +1,303 @@
+/**
+ * `logpipe local`: the whole pipeline in one process tree, with the same handlers' core
+ * functions as in FC. A trigger emulator batches source records into CloudEvents like the FC
+ * Kafka trigger (count/time windows, maximumTasks concurrency, retry strategy, errors
+ * tolerance), an async-invoke emulator runs compress on worker threads, a timer runs upload,
+ * and a final flush seals and uploads everything. Then the archive is read back and verified.
+ */
+import { mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pLimit from "p-limit";
+import { AsyncInvokeEmulator } from "../../functions/adapters/async-invoke-emulator.js";
+import type { CoordStore } from "../../functions/adapters/coord-store.js";
+import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
+import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
+import { NasDir } from "../../functions/adapters/nas.js";
+import type { ObjectStore } from "../../functions/adapters/object-store.js";
+import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
+import { compressChunk, type CompressResult } from "../../functions/core/compress.js";
+import { loadConfig, type PipelineConfig } from "../../functions/core/config.js";
+import { writeDeadLetter } from "../../functions/core/dead-letter.js";
+import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
+import { OUTBOX_DIR, STAGING_DIR } from "../../functions/core/layout.js";
+import { silentLogger, type Logger } from "../../functions/core/logger.js";
+import { createRouter, routeSegment } from "../../functions/core/routing.js";
+import { splitBatch } from "../../functions/core/split.js";
+import { runUpload, type UploadResult } from "../../functions/core/upload.js";
+import type { RecordSource } from "../sources/types.js";
+import { toCloudEventsBatch } from "./cloudevents.js";
+import { CompressWorkerPool, type SlotEvent } from "./compress-pool.js";
+import { ExpectedRecords, verifyArchive, type VerifyReport } from "./verify.js";
+
+export type RetryStrategy = "BACKOFF_RETRY" | "EXPONENTIAL_DECAY_RETRY";
+
+export interface TriggerOptions {
+  /** CountBasedWindow: records per batch (FC: 1–10000). */
+  batchRecords?: number;
+  /** TimeBasedWindow in ms (FC: 0–15 s). */
+  batchWindowMs?: number;
+  /** maximumTasks: concurrent split invocations. */
+  maximumTasks?: number;
+  retryStrategy?: RetryStrategy;
+  /** ALL: a batch that fails every retry is dead-lettered and the run goes on; NONE: the run stops. */
+  errorsTolerance?: "ALL" | "NONE";
+}
+
+export interface LocalRunOptions {
+  source: RecordSource;
+  outDir: string;
+  objects?: ObjectStore;
+  /** Redis for the coord store; without it an in-process store is used and compress runs in-process. */
+  redisUrl?: string;
+  keyPrefix?: string;
+  /** LOGPIPE_* overrides, validated like the functions' own environment. */
+  env?: Record<string, string>;
+  trigger?: TriggerOptions;
+  compressWorkers?: number;
+  /** Concurrent invocations per worker (each holds at most one slot lock at a time). */
+  compressPerWorker?: number;
+  uploadIntervalMs?: number;
+  traceSlots?: boolean;
+  verify?: boolean;
+  logger?: Logger;
+  onProgress?: (p: LocalProgress) => void;
+  /** Test hook: transforms each CloudEvents payload before split sees it (fault injection). */
+  mangleEvent?: (event: Buffer, batchIndex: number) => Buffer;
+  signal?: AbortSignal;
+}
+
+export interface LocalProgress {
+  records: number;
+  bytes: number;
+  expectedRecords?: number;
+  batches: number;
+  compressPending: number;
+  stage: "ingest" | "drain" | "verify" | "done";
+}
+
+export interface LocalRunReport {
+  source: string;
+  objectStore: string;
+  coordStore: string;
+  config: Pick<PipelineConfig, "maxWritersPerApp" | "maxApps" | "gzipLevel" | "sealBytes" | "prefix">;
+  records: number;
+  rawBytes: number;
+  seconds: number;
+  mbPerSecond: number;
+  cpuSeconds: number;
+  cpuSecondsPerGb: number;
+  invocations: { split: number; compress: number; upload: number; splitRetries: number; compressRetries: number };
+  deadLetteredBatches: number;
+  maxConcurrentWritersPerApp?: number;
+  uploads: { sealed: number; uploaded: number; failed: number; errors: string[] };
+  /** Files still on NAS (staging/outbox) after the final flush: should be 0. */
+  leftOnNas: number;
+  verify?: VerifyReport;
+  ok: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Delay before retry `attempt` (1-based), per the trigger's retry strategy; undefined = give up. */
+export function triggerRetryDelay(strategy: RetryStrategy, attempt: number): number | undefined {
+  if (strategy === "BACKOFF_RETRY") return attempt <= 3 ? 100 * attempt * (0.5 + Math.random()) : undefined;
+  // EXPONENTIAL_DECAY_RETRY: 176 retries over a day in FC; compressed here to a bounded schedule
+  return attempt <= 176 ? Math.min(2 ** attempt * 50, 5_000) : undefined;
+}
+
+export function maxConcurrency(events: SlotEvent[]): Map<string, number> {
+  const byApp = new Map<string, SlotEvent[]>();
+  for (const e of events) {
+    let l = byApp.get(e.app);
+    if (!l) byApp.set(e.app, (l = []));
+    l.push(e);
+  }
+  const out = new Map<string, number>();
+  for (const [app, list] of byApp) {
+    list.sort((a, b) => a.at - b.at || (a.event === "release" ? -1 : 1));
+    let cur = 0, max = 0;
+    for (const e of list) {
+      cur += e.event === "acquire" ? 1 : -1;
+      max = Math.max(max, cur);
+    }
+    out.set(app, max);
+  }
+  return out;
+}
+
+export function localEnv(outDir: string, redisUrl: string | undefined, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOGPIPE_NAS_ROOT: path.join(outDir, "nas"),
+    LOGPIPE_INVOKE_MODE: "inline",
+    LOGPIPE_FUNCTION_TIMEOUT: "60s",
+    LOGPIPE_LOCK_TTL: "90s",
+    LOGPIPE_LOCK_MARGIN: "5s",
+    LOGPIPE_SLOT_WAIT: "30s",
+    LOGPIPE_SEAL_BYTES: "64MB",
+    LOGPIPE_SEAL_AGE: "10m",
+    LOGPIPE_REDRIVE_AGE: "30s",
+    LOGPIPE_FSYNC: "false",
+    LOGPIPE_LOG_LEVEL: "warn",
+    ...(redisUrl ? { LOGPIPE_REDIS_URL: redisUrl } : {}),
+    ...overrides,
+  };
+}
+
+export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
+  const started = performance.now();
+  const cpuStart = process.cpuUsage();
+  const logger = opts.logger ?? silentLogger;
+  const env = localEnv(opts.outDir, opts.redisUrl, opts.env);
+  const config = loadConfig(env);
+  mkdirSync(config.nasRoot, { recursive: true });
+  const objects = opts.objects ?? new LocalObjectStore(path.join(opts.outDir, "objects"));
+  const coord: CoordStore = opts.redisUrl ? new RedisCoordStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix }) : new MemoryCoordStore();
+  const nas = new NasDir(config.nasRoot, config.fsync);
+  const trigger: Required<TriggerOptions> = {
+    batchRecords: 2000, batchWindowMs: 500, maximumTasks: 2, retryStrategy: "BACKOFF_RETRY", errorsTolerance: "ALL", ...opts.trigger,
+  };
+  const workers = opts.redisUrl ? (opts.compressWorkers ?? Math.max(1, os.availableParallelism())) : 0;
+  const perWorker = opts.compressPerWorker ?? 2;
+
+  const slotEvents: SlotEvent[] = [];
+  const deps: PipelineDeps = { config, nas, coord, objects, logger, appCache: new Map() };
+  if (opts.traceSlots) deps.onSlotEvent = (e) => slotEvents.push(e);
+  const pool = workers > 0 ? new CompressWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
+  const runCompress = (p: ChunkPointer): Promise<CompressResult> => (pool ? pool.run(p) : compressChunk(deps, p));
+  const emulator = new AsyncInvokeEmulator(runCompress, {
+    concurrency: Math.max(1, workers) * perWorker,
+    maxAttempts: 4,
+    onFailure: (p, e, n) => logger.error({ chunk: p.chunk, err: e.message, attempts: n }, "compress failed every attempt; the reconciler will re-drive it"),
+  });
+  deps.invoker = emulator;
+
+  const report: LocalRunReport = {
+    source: opts.source.description,
+    objectStore: objects.description,
+    coordStore: opts.redisUrl ? `redis ${new URL(opts.redisUrl).host}` : "in-process",
+    config: { maxWritersPerApp: config.maxWritersPerApp, maxApps: config.maxApps, gzipLevel: config.gzipLevel, sealBytes: config.sealBytes, prefix: config.prefix },
+    records: 0, rawBytes: 0, seconds: 0, mbPerSecond: 0, cpuSeconds: 0, cpuSecondsPerGb: 0,
+    invocations: { split: 0, compress: 0, upload: 0, splitRetries: 0, compressRetries: 0 },
+    deadLetteredBatches: 0,
+    uploads: { sealed: 0, uploaded: 0, failed: 0, errors: [] },
+    leftOnNas: 0,
+    ok: false,
+  };
+  const addUpload = (u: UploadResult) => {
+    report.invocations.upload++;
+    report.uploads.sealed += u.sealed;
+    report.uploads.uploaded += u.uploaded;
+    report.uploads.failed += u.failed;
+    report.uploads.errors.push(...u.errors.slice(0, 5));
+  };
+
+  const expected = new ExpectedRecords();
+  const router = createRouter(config.appIdSources);
+  const seen = new Set<string>(); // Kafka redelivers at least once: count each (topic, partition, offset) once
+  const progress = (stage: LocalProgress["stage"]) =>
+    opts.onProgress?.({ records: report.records, bytes: report.rawBytes, expectedRecords: opts.source.expectedRecords, batches: report.invocations.split, compressPending: emulator.pending, stage });
+
+  // Upload timer, like FC's timer trigger (one run at a time).
+  let uploading: Promise<void> | undefined;
+  const tick = () => {
+    uploading ??= runUpload(deps).then(addUpload, (e) => logger.error({ err: (e as Error).message }, "upload tick failed")).finally(() => (uploading = undefined));
+  };
+  const timer = setInterval(tick, opts.uploadIntervalMs ?? 2000);
+  const progressTimer = setInterval(() => progress("ingest"), 250);
+
+  let fatal: Error | undefined;
+  try {
+    const splitLimit = pLimit(trigger.maximumTasks);
+    const inflight = new Set<Promise<void>>();
+    let batchIndex = 0;
+    for await (const batch of opts.source.batches({ maxRecords: trigger.batchRecords, maxWaitMs: trigger.batchWindowMs, signal: opts.signal })) {
+      if (fatal) break;
+      const fresh = batch.records.filter((r) => {
+        const id = `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
+        return seen.has(id) ? false : (seen.add(id), true);
+      });
+      for (const r of fresh) {
+        const seg = r.value.length > config.maxRecordBytes ? "_deadletter" : routeSegment(router, { key: r.key?.toString("utf8") ?? null, headers: r.headers, value: r.value });
+        expected.add(r.value, seg);
+        report.rawBytes += r.value.length;
+      }
+      report.records += fresh.length;
+      let event = toCloudEventsBatch(batch.records);
+      if (opts.mangleEvent) event = opts.mangleEvent(event, batchIndex);
+      batchIndex++;
+      const job = splitLimit(async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            report.invocations.split++;
+            await splitBatch(deps, event, { requestId: `local-${batchIndex}-${attempt}` });
+            await batch.ack();
+            return;
+          } catch (e) {
+            const delay = triggerRetryDelay(trigger.retryStrategy, attempt);
+            if (delay !== undefined) {
+              report.invocations.splitRetries++;
+              await sleep(delay);
+              continue;
+            }
+            if (trigger.errorsTolerance === "NONE") {
+              fatal = new Error(`split failed after ${attempt} attempts and errorsTolerance is NONE: ${(e as Error).message}`);
+              return;
+            }
+            report.deadLetteredBatches++;
+            await writeDeadLetter(deps, { kind: "batch", reason: `split failed after ${attempt} attempts: ${(e as Error).message}`, payload: event });
+            await batch.ack();
+            return;
+          }
+        }
+      });
+      const tracked = job.finally(() => inflight.delete(tracked));
+      inflight.add(tracked);
+      // Backpressure: the trigger does not fetch more than it can hand to split, and compress must keep up.
+      while (splitLimit.activeCount + splitLimit.pendingCount >= trigger.maximumTasks || emulator.pending > Math.max(8, workers * perWorker * 8)) {
+        await Promise.race([...inflight, sleep(20)]);
+      }
+    }
+    await Promise.all(inflight);
+    if (fatal) throw fatal;
+
+    // Drain: finish compress, then seal + upload everything, re-driving anything left in staging.
+    progress("drain");
+    await emulator.drain();
+    await uploading;
+    for (let round = 0; round < 20; round++) {
+      addUpload(await runUpload(deps, { sealAll: true, redriveAll: true }));
+      await emulator.drain();
+      const left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(OUTBOX_DIR)).length;
+      report.leftOnNas = left;
+      if (left === 0) break;
+      await sleep(100);
+    }
+  } finally {
+    clearInterval(timer);
+    clearInterval(progressTimer);
+    await uploading;
+    const traces = pool ? await pool.close() : [];
+    slotEvents.push(...traces);
+    await coord.close();
+    await opts.source.close();
+  }
+  report.invocations.compress = emulator.stats.invoked;
+  report.invocations.compressRetries = emulator.stats.retried;
+  if (opts.traceSlots) report.maxConcurrentWritersPerApp = Math.max(0, ...maxConcurrency(slotEvents).values());
+
+  const cpu = process.cpuUsage(cpuStart);
+  report.seconds = (performance.now() - started) / 1000;
+  report.cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const gb = report.rawBytes / 1024 ** 3;
+  report.mbPerSecond = report.rawBytes / 1024 ** 2 / report.seconds;
+  report.cpuSecondsPerGb = gb > 0 ? report.cpuSeconds / gb : 0;
+
+  if (opts.verify !== false) {
+    progress("verify");
+    report.verify = await verifyArchive(objects, config.prefix, expected);
+    report.ok = report.verify.lost === 0 && report.verify.duplicated === 0 && report.verify.misrouted === 0 && report.leftOnNas === 0;
+  } else report.ok = report.leftOnNas === 0;
+  progress("done");
+  return report;
+}
