@@ -2,9 +2,9 @@
 import Table from "cli-table3";
 import { exitCodeOf } from "./errors.js";
 
-export function table(head: string[], rows: (string | number)[][], opts: { align?: ("left" | "right")[] } = {}): string {
-  const t = new Table({ head, style: { head: [], border: [] }, colAligns: opts.align });
-  for (const r of rows) t.push(r.map((c) => String(c)));
+export function table(head: string[], rows: (string | number)[][], opts: { align?: ("left" | "right")[]; maxWidth?: number } = {}): string {
+  const t = new Table({ head, style: { head: [], border: [], compact: true }, ...(opts.align ? { colAligns: opts.align } : {}) });
+  for (const r of rows) t.push(r.map((c) => clip(String(c), opts.maxWidth ?? 110)));
   return t.toString();
 }
 
@@ -21,4 +21,8 @@ export async function runAction(name: string, fn: () => Promise<number | void>):
     process.stderr.write(`logpipe ${name}: ${(e as Error).message}\n`);
     process.exitCode = exitCodeOf(e);
   }
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
