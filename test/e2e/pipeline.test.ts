@@ -1,0 +1,86 @@
+/**
+ * The data path end to end on real peers: redis-server, compress on worker threads, the OSS
+ * test server through ali-oss. Every record must be archived exactly once, under its app.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { maxConcurrency, runLocal } from "../../cli/local/run.js";
+import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
+import { splitBatch } from "../../functions/core/split.js";
+import { runUpload } from "../../functions/core/upload.js";
+import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
+import type { SlotEvent } from "../../cli/local/compress-pool.js";
+import { testPipeline } from "../support/deps.js";
+import { syntheticSource } from "../../cli/sources/synthetic.js";
+import { testOssStore } from "../support/deps.js";
+
+describe("pipeline end to end", () => {
+  it("archives 200k records over 50 Zipf-skewed apps exactly once into OSS, never exceeding maxWritersPerApp", async () => {
+    // Arrange: 2 worker threads × 2 invocations each = 4 concurrent compress writers; a writer
+    // limit of 3 per app so the hot apps contend for slots.
+    const objects = testOssStore();
+    const prefix = `e2e${randomUUID().slice(0, 8)}`;
+    const outDir = mkdtempSync(path.join(os.tmpdir(), "logpipe-e2e-"));
+
+    // Act
+    const report = await runLocal({
+      source: syntheticSource({ records: 200_000, apps: 50, seed: 7 }),
+      outDir,
+      objects,
+      redisUrl: process.env.LOGPIPE_TEST_REDIS_URL,
+      keyPrefix: prefix,
+      env: { LOGPIPE_OSS_PREFIX: prefix, LOGPIPE_MAX_WRITERS_PER_APP: "3", LOGPIPE_SEAL_BYTES: "1MB" },
+      trigger: { batchRecords: 2000, maximumTasks: 2 },
+      compressWorkers: 2,
+      compressPerWorker: 2,
+      uploadIntervalMs: 500,
+      traceSlots: true,
+    });
+
+    // Assert
+    const v = report.verify!;
+    expect(v.expected).toBe(200_000);
+    expect(v.archived).toBe(200_000);
+    expect(v.lost).toBe(0);
+    expect(v.duplicated).toBe(0);
+    expect(v.misrouted).toBe(0);
+    expect(v.apps.length).toBe(50);
+    expect(report.leftOnNas).toBe(0);
+    expect(report.maxConcurrentWritersPerApp).toBeLessThanOrEqual(3);
+    // sealing by size produced several objects for the hot app, one per slot generation
+    expect(v.apps[0]!.objects).toBeGreaterThan(1);
+    expect(report.ok).toBe(true);
+  });
+
+  it("holds one hot app to maxWritersPerApp concurrent writers while 8 invocations contend for it", async () => {
+    // Arrange: 48 batches of one app on 48 partitions, compress with 8 concurrent invocations, limit 2.
+    const { deps, emulator, close } = testPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "2", LOGPIPE_FSYNC: "true" }, concurrency: 8 });
+    const events: SlotEvent[] = [];
+    deps.onSlotEvent = (e) => events.push(e);
+    const expected = new ExpectedRecords();
+    const batches = Array.from({ length: 48 }, (_, p) =>
+      Array.from({ length: 500 }, (_, i) => {
+        const value = Buffer.from(JSON.stringify({ appId: "hot", p, i, pad: "x".repeat(200) }));
+        expected.add(value, "hot");
+        return { topic: "t", partition: p, offset: i, timestamp: 0, key: null, headers: {}, value };
+      }),
+    );
+
+    // Act
+    for (const b of batches) await splitBatch(deps, toCloudEventsBatch(b));
+    await emulator.drain();
+    await runUpload(deps, { sealAll: true });
+
+    // Assert
+    const perApp = maxConcurrency(events);
+    expect(perApp.get("hot")).toBe(2);
+    expect(emulator.stats.failed).toBe(0);
+    const v = await verifyArchive(deps.objects!, deps.config.prefix, expected);
+    expect({ lost: v.lost, duplicated: v.duplicated, archived: v.archived }).toEqual({ lost: 0, duplicated: 0, archived: 48 * 500 });
+    expect(v.apps[0]!.objects).toBeLessThanOrEqual(2); // few, large files: one per slot used
+    await close();
+  });
+});
