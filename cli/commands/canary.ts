@@ -89,15 +89,15 @@ export function register(program: Command): void {
     .option("--max-p99 <duration>", "max canary p99 latency (estimated from per-minute maxima)")
     .option("--max-latency-increase <pct>", "max canary average latency above stable's, e.g. 50%")
     .option("--min-invocations <n>", "fewer canary invocations per window = too little traffic to judge", "50")
-    .option("--no-traffic-retries <n>", "extra windows to wait when traffic is too low", "2")
-    .option("--on-no-traffic <action>", "rollback | hold, when traffic stays too low", "rollback")
+    .option("--low-traffic-retries <n>", "extra windows to wait when traffic is too low to judge", "2")
+    .option("--on-low-traffic <action>", "rollback | hold, when traffic stays too low to judge", "rollback")
     .option("--metrics <source>", "cloudmonitor (default) or fake:<scenario> for rehearsals")
     .option("--dry-run", "print the plan and the config changes; apply nothing")
     .option("--restart", "discard an unfinished run's recorded state and start over")
     .action((o) => runAction("canary start", async () => {
       const fn = parseFunctionArg(o.function);
-      const onNoTraffic = o.onNoTraffic;
-      if (onNoTraffic !== "rollback" && onNoTraffic !== "hold") throw new UsageError(`--on-no-traffic: expected rollback or hold, got "${onNoTraffic}"`);
+      const onNoTraffic = o.onLowTraffic;
+      if (onNoTraffic !== "rollback" && onNoTraffic !== "hold") throw new UsageError(`--on-low-traffic: expected rollback or hold, got "${onNoTraffic}"`);
       const opts = {
         stack: o.stack as string, fn, digest: o.digest as string | undefined,
         steps: parseStepsArg(o.steps), intervalMs: parseDurationArg(o.interval, "--interval"),
@@ -107,7 +107,7 @@ export function register(program: Command): void {
           maxLatencyIncrease: o.maxLatencyIncrease !== undefined ? parsePercentArg(o.maxLatencyIncrease, "--max-latency-increase") : undefined,
           minInvocations: parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
         },
-        noTrafficRetries: parsePositiveNumberArg(o.noTrafficRetries, "--no-traffic-retries", 100),
+        noTrafficRetries: parsePositiveNumberArg(o.lowTrafficRetries, "--low-traffic-retries", 100),
         onNoTraffic: onNoTraffic as "rollback" | "hold", dryRun: !!o.dryRun, restart: !!o.restart,
       };
       if (opts.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.digest)) throw new UsageError(`--digest: expected sha256:<64 hex digits>, got "${opts.digest}"`);

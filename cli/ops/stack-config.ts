@@ -60,7 +60,7 @@ export class StackConfigFile {
   }
 
   static load(project: ProjectInfo, stack: string): StackConfigFile {
-    if (!STACK_NAME.test(shortStackName(stack))) throw new UsageError(`invalid stack name "${stack}"`);
+    if (!stack.split("/").every((seg) => STACK_NAME.test(seg) && seg !== "." && seg !== "..")) throw new UsageError(`invalid stack name "${stack}"`);
     const file = stackConfigPath(project, stack);
     if (!existsSync(file)) {
       const known = listStacks(project);

@@ -14,12 +14,12 @@ export function parseDurationArg(text: string, what: string): number {
   return ms;
 }
 
-/** "1%", "0.5 %", "0.01" → fraction 0..1 ("1" alone means 1 %, a value below 1 without % is a fraction). */
+/** "1%", "0.5 %", "0.5" → fraction 0..1 (a bare number is a percentage too: "0.5" = 0.5 %). */
 export function parsePercentArg(text: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(String(text));
   if (!m) throw new UsageError(`${what}: expected a percentage like 1% or 0.5%, got "${text}"`);
   const n = Number(m[1]);
-  const frac = m[2] === "%" || n >= 1 ? n / 100 : n;
+  const frac = n / 100;
   if (!(frac >= 0 && frac <= 1)) throw new UsageError(`${what}: must be between 0% and 100%, got "${text}"`);
   return frac;
 }

@@ -7,6 +7,8 @@ import { CanaryEngine, type CanaryStartOptions } from "../../cli/ops/canary.js";
 import { abortError, journalPaths, acquireLock } from "../../cli/ops/journal.js";
 import { FakeMetricSource, type MetricQuery, type Scenario } from "../../cli/ops/metrics.js";
 import { readProject } from "../../cli/ops/stack-config.js";
+import { main } from "../../cli/index.js";
+import { vi } from "vitest";
 import { installFakePulumi, type FakePulumi } from "./support/fake-pulumi.js";
 import { D, FakeClock, makeProject, stackYaml } from "./support/project.js";
 
@@ -276,5 +278,29 @@ describe("canary bad input", () => {
     // the failure is recorded, and the config was put back to stable-only
     expect(state?.status).toBe("failed");
     expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a });
+  }, 60_000);
+});
+
+describe("logpipe canary through the command line (real clock, fake pulumi, scripted metrics)", () => {
+  it("start … --metrics fake:healthy exits 0 and promotes; fake:failing exits 1 after rolling back", async () => {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const saved = process.exitCode;
+    try {
+      const argv = (scenario: string) => ["node", "logpipe", "canary", "start", "--stack", "prod", "--function", "compress", "--digest", D.b,
+        "--steps", "50,100", "--interval", "1s", "--min-invocations", "1", "--metrics", `fake:${scenario}`, "--project-dir", root];
+      expect(await main(argv("healthy"))).toBe(0);
+      expect(releasesSeen()).toEqual([{ stable: D.a, canary: D.b, canaryWeight: 0.5 }, { stable: D.a, canary: D.b, canaryWeight: 1 }, { stable: D.b }]);
+      expect(String(out.mock.calls.at(-1)?.[0])).toMatch(/canary prod\/compress sha256:bbbbbbbbbbbb: succeeded/);
+      process.exitCode = undefined;
+      expect(await main([...argv("failing").slice(0, 9), D.c, ...argv("failing").slice(10)])).toBe(1);
+      expect(releasesSeen().at(-1)).toEqual({ stable: D.b });
+      const audit = engine(metricsBy("healthy")).audit("prod", "compress");
+      expect(audit.filter((a) => a.action === "gate").at(-1)).toMatchObject({ verdict: "fail", source: "fake" });
+    } finally {
+      process.exitCode = saved;
+      out.mockRestore();
+      err.mockRestore();
+    }
   }, 60_000);
 });
