@@ -1,0 +1,68 @@
+/** Renders a `logpipe local` report for people (tables) — `--json` prints the object itself. */
+import { loadPriceTable, tieredCost } from "../ops/prices/index.js";
+import { table } from "../ops/output.js";
+import { appIdFromSegment } from "../../functions/core/routing.js";
+import type { LocalRunReport } from "./run.js";
+import { median } from "./verify.js";
+
+const mb = (n: number) => (n / 1024 ** 2).toFixed(n < 10 * 1024 ** 2 ? 2 : 1);
+const kb = (n: number) => (n / 1024).toFixed(0);
+
+/**
+ * FC cost per GB implied by the measured CPU: active vCPU-seconds plus memory GB-seconds at a
+ * 1 vCPU : 2 GB instance shape, plus invocations, at the first CU tier of the China-site table.
+ */
+export function fcCostPerGb(r: Pick<LocalRunReport, "cpuSecondsPerGb" | "invocations" | "rawBytes">, memoryGbPerVcpu = 2): { cuPerGb: number; cnyPerGb: number; usdPerGb: number; source: string } {
+  const cn = loadPriceTable("cn");
+  const intl = loadPriceTable("intl");
+  const gb = r.rawBytes / 1024 ** 3 || 1;
+  const item = (t: typeof cn, k: string) => t.items[k]?.price ?? 0;
+  const invocations = r.invocations.split + r.invocations.compress + r.invocations.upload;
+  const cuPerGb =
+    r.cpuSecondsPerGb * (item(cn, "fc.cuPerVcpuSecond") + item(cn, "fc.cuPerGbSecondMemory") * memoryGbPerVcpu) +
+    (invocations / gb / 10_000) * item(cn, "fc.cuPer10kInvocations");
+  const firstTier = (t: typeof cn) => tieredCost(1, t.items["fc.cu"]?.tiers ?? []);
+  return { cuPerGb, cnyPerGb: cuPerGb * firstTier(cn), usdPerGb: cuPerGb * firstTier(intl), source: `${cn.items["fc.cu"]?.source ?? "price table"} (as of ${cn.items["fc.cu"]?.asOf})` };
+}
+
+export function renderReport(r: LocalRunReport): string {
+  const v = r.verify;
+  const out: string[] = [];
+  const verdict = !v ? "not verified (--no-verify)" : r.ok ? "OK — every record archived exactly once" : "FAILED — see counts above";
+  out.push(
+    table(["records in", "archived", "dead-lettered", "lost", "duplicated", "misrouted", "objects", "verdict"], [
+      [r.records, v?.archived ?? "-", v?.deadLettered ?? "-", v?.lost ?? "-", v?.duplicated ?? "-", v?.misrouted ?? "-", v?.objects ?? "-", verdict],
+    ]),
+  );
+  if (v && v.apps.length > 0) {
+    const shown = v.apps.slice(0, 15);
+    const rows = shown.map((a) => [
+      appIdFromSegment(a.app), a.records, mb(a.rawBytes), mb(a.compressedBytes), (a.rawBytes / Math.max(1, a.compressedBytes)).toFixed(1) + "×", a.objects, kb(median(a.objectSizes)),
+    ]);
+    if (v.apps.length > shown.length) {
+      const rest = v.apps.slice(shown.length);
+      const sum = (f: (a: (typeof rest)[number]) => number) => rest.reduce((s, a) => s + f(a), 0);
+      rows.push([`… ${rest.length} more apps`, sum((a) => a.records), mb(sum((a) => a.rawBytes)), mb(sum((a) => a.compressedBytes)), "", sum((a) => a.objects), ""]);
+    }
+    out.push(table(["app", "records", "raw MB", "gzip MB", "ratio", "objects", "median KB"], rows, { align: ["left", "right", "right", "right", "right", "right", "right"] }));
+  }
+  const cost = fcCostPerGb(r);
+  out.push(
+    table(["throughput", "CPU s/GB", "FC CU/GB", "FC cost/GB", "invocations (split/compress/upload)", "retries (split/compress)"], [[
+      `${r.mbPerSecond.toFixed(1)} MB/s (${mb(r.rawBytes)} MB in ${r.seconds.toFixed(1)} s)`,
+      r.cpuSecondsPerGb.toFixed(1),
+      cost.cuPerGb.toFixed(0),
+      `¥${cost.cnyPerGb.toFixed(4)} / $${cost.usdPerGb.toFixed(5)}`,
+      `${r.invocations.split}/${r.invocations.compress}/${r.invocations.upload}`,
+      `${r.invocations.splitRetries}/${r.invocations.compressRetries}`,
+    ]]),
+  );
+  out.push(`source: ${r.source}   objects: ${r.objectStore}   locks: ${r.coordStore}   max writers/app: ${r.config.maxWritersPerApp}` +
+    (r.maxConcurrentWritersPerApp !== undefined ? ` (peak measured ${r.maxConcurrentWritersPerApp})` : ""));
+  if (r.deadLetteredBatches > 0) out.push(`dead-lettered batches: ${r.deadLetteredBatches} (under ${r.config.prefix}/_deadletter/)`);
+  if (r.leftOnNas > 0) out.push(`WARNING: ${r.leftOnNas} file(s) left on NAS after the final flush`);
+  for (const e of v?.examples ?? []) out.push(`  ! ${e}`);
+  for (const e of r.uploads.errors.slice(0, 5)) out.push(`  upload error (retried): ${e}`);
+  out.push(`CPU is the whole process (split, compress threads, upload); cost: ${cost.source}.`);
+  return out.join("\n");
+}
