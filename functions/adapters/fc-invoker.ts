@@ -4,7 +4,8 @@
  * loaded lazily so local runs never pay for it.
  */
 import { Readable } from "node:stream";
-import type { ChunkPointer, CompressInvoker } from "../core/deps.js";
+import pLimit from "p-limit";
+import { MAX_POINTERS_PER_INVOCATION, type ChunkPointer, type CompressInvoker, type CompressTask } from "../core/deps.js";
 
 export interface FcCredentials {
   accessKeyId: string;
@@ -25,10 +26,29 @@ export interface FcInvokerOptions {
 /** The async payload limit is 128 KB; a pointer is a few hundred bytes, this guards mistakes. */
 export const MAX_POINTER_BYTES = 16 * 1024;
 
-export function encodePointer(pointer: ChunkPointer): Buffer {
+export function encodePointer(pointer: ChunkPointer | CompressTask): Buffer {
   const body = Buffer.from(JSON.stringify(pointer));
-  if (body.length > MAX_POINTER_BYTES) throw new Error(`compress pointer is ${body.length} bytes, over ${MAX_POINTER_BYTES}`);
+  if (body.length > MAX_POINTER_BYTES) throw new Error(`compress payload is ${body.length} bytes, over ${MAX_POINTER_BYTES}`);
   return body;
+}
+
+/** Groups pointers into compress tasks that each stay under MAX_POINTER_BYTES. */
+export function packPointers(pointers: ChunkPointer[], maxPerTask = MAX_POINTERS_PER_INVOCATION): CompressTask[] {
+  const tasks: CompressTask[] = [];
+  let current: ChunkPointer[] = [];
+  let bytes = 32;
+  for (const p of pointers) {
+    const size = Buffer.byteLength(JSON.stringify(p)) + 1;
+    if (current.length > 0 && (current.length >= maxPerTask || bytes + size > MAX_POINTER_BYTES)) {
+      tasks.push({ v: 1, pointers: current });
+      current = [];
+      bytes = 32;
+    }
+    current.push(p);
+    bytes += size;
+  }
+  if (current.length > 0) tasks.push({ v: 1, pointers: current });
+  return tasks;
 }
 
 export class FcInvoker implements CompressInvoker {
@@ -68,5 +88,12 @@ export class FcInvoker implements CompressInvoker {
     const body = encodePointer(pointer);
     this.client ??= this.connect();
     await (await this.client).invoke(body);
+  }
+
+  async invokeCompressMany(pointers: ChunkPointer[]): Promise<void> {
+    this.client ??= this.connect();
+    const client = await this.client;
+    const limit = pLimit(8);
+    await Promise.all(packPointers(pointers).map((task) => limit(() => client.invoke(encodePointer(task)))));
   }
 }

@@ -20,7 +20,21 @@ export interface ChunkPointer {
 
 export interface CompressInvoker {
   invokeCompress(pointer: ChunkPointer): Promise<void>;
+  /**
+   * Hands several chunks over at once. The FC invoker packs them into a few invocations (one
+   * per ≤ MAX_POINTERS_PER_INVOCATION chunks): FC bills per invocation, and one batch can hold
+   * chunks for hundreds of apps.
+   */
+  invokeCompressMany?(pointers: ChunkPointer[]): Promise<void>;
 }
+
+/** Async payload of compress: one pointer (`ChunkPointer`) or a group of them. */
+export interface CompressTask {
+  v: 1;
+  pointers: ChunkPointer[];
+}
+
+export const MAX_POINTERS_PER_INVOCATION = 64;
 
 export interface PipelineDeps {
   config: PipelineConfig;

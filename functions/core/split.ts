@@ -155,8 +155,11 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
   if (pointers.length > 0) {
     if (!deps.invoker) throw new Error("split needs a compress invoker");
     const invoker = deps.invoker;
-    const limit = pLimit(16);
-    await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
+    if (invoker.invokeCompressMany) await invoker.invokeCompressMany(pointers);
+    else {
+      const limit = pLimit(16);
+      await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
+    }
   }
   result.durationMs = performance.now() - started;
   return result;
