@@ -4,11 +4,12 @@
  * lists and check totals computed by hand.
  *
  * Usage → FC: invocations come from the pipeline's own shape (split: one per trigger batch;
- * compress: one per app present in a batch; upload: one per timer tick), CPU from measured
+ * compress: one per group of up to MAX_POINTERS_PER_INVOCATION app chunks of a batch; upload: one per timer tick), CPU from measured
  * vCPU-seconds per GB. Storage: compressed GB/day through the bucket's lifecycle (with minimum
  * storage durations). Every assumption is listed in the report.
  */
 import { parseDuration, parseSize } from "../../functions/core/config.js";
+import { MAX_POINTERS_PER_INVOCATION } from "../../functions/core/deps.js";
 import type { PlannedResource } from "../plan/types.js";
 import { tieredCost, type PriceTable, type Tier } from "./prices/index.js";
 import type { CostUsage } from "./contracts.js";
@@ -207,8 +208,10 @@ function fcUsage(ctx: Ctx, recordsPerDay: number): FcUsage {
   // one compress per app present in a batch: expected distinct apps among `batch` records when
   // traffic is spread evenly over `apps` apps (≤ min(apps, batch))
   const appsPerBatch = u.apps === 1 ? 1 : u.apps * (1 - Math.pow(1 - 1 / u.apps, batch));
-  const compressPerDay = splitPerDay * appsPerBatch;
-  ctx.assumptions.push(`Compress: one invocation per app in a batch; ${round(appsPerBatch, 2)} distinct apps expected per ${round(batch, 2)}-record batch over ${u.apps} evenly loaded apps.`);
+  // split hands a batch's chunks (one per app) to compress in groups of MAX_POINTERS_PER_INVOCATION
+  const compressPerBatch = Math.ceil(appsPerBatch / MAX_POINTERS_PER_INVOCATION);
+  const compressPerDay = splitPerDay * compressPerBatch;
+  ctx.assumptions.push(`Compress: ${round(appsPerBatch, 2)} distinct apps (chunks) expected per ${round(batch, 2)}-record batch over ${u.apps} evenly loaded apps, grouped ${MAX_POINTERS_PER_INVOCATION} chunks per invocation → ${compressPerBatch} invocation(s) per batch.`);
 
   const timer = ctx.resources.find((r) => r.type === "alicloud:fc/v3Trigger:V3Trigger" && r.inputs.triggerType === "timer");
   const cron = String(parseJsonInput(timer?.inputs.triggerConfig)?.cronExpression ?? "@every 1m");

@@ -42,16 +42,16 @@ describe("cost engine: golden totals computed by hand (1 GB/day, 1 KB records, 4
     // 2^30/1024 = 1,048,576 records/day = 12.136/s; 10 s window → 121.36-record batches → 8,640 splits/day
     expect(r.derived.batchRecords).toBeCloseTo(121.3630, 3);
     expect(r.derived.invocationsPerMonth.split).toBeCloseTo(259_200, 6);
-    expect(r.derived.invocationsPerMonth.compress).toBeCloseTo(1_036_800, 3); // 4 apps per batch
+    expect(r.derived.invocationsPerMonth.compress).toBeCloseTo(259_200, 3); // 4 apps per batch, one grouped invocation
     expect(r.derived.invocationsPerMonth.upload).toBe(43_200); // @every 1m
   });
 
   it("FC: CU = vCPU-s + 0.15·GB-s + 75/10k invocations, priced at the first CN tier", () => {
     // CPU 30 GB × 2 s = 60 vCPU-s: split 15 (0.5 vCPU → 30 s), compress 39 (1 vCPU), upload 6 (0.5 → 12 s)
-    // split 15 + 4.5 + 1944 = 1963.5; compress 39 + 11.7 + 7776 = 7826.7; upload 6 + 1.8 + 324 = 331.8 → 10,122 CU
-    expect(r.derived.cuPerMonth).toBeCloseTo(10_122, 6);
+    // split 15 + 4.5 + 1944 = 1963.5; compress 39 + 11.7 + 1944 = 1994.7; upload 6 + 1.8 + 324 = 331.8 → 4,290 CU
+    expect(r.derived.cuPerMonth).toBeCloseTo(4_290, 6);
     expect(byName(r, "pipeline-split-fn").monthly).toBeCloseTo(0.215985, 4);
-    expect(byName(r, "pipeline-compress-fn").monthly).toBeCloseTo(0.860937, 4);
+    expect(byName(r, "pipeline-compress-fn").monthly).toBeCloseTo(0.219417, 4);
     expect(byName(r, "pipeline-upload-fn").monthly).toBeCloseTo(0.036498, 4);
   });
 
@@ -66,8 +66,8 @@ describe("cost engine: golden totals computed by hand (1 GB/day, 1 KB records, 4
   });
 
   it("total, per GB, and unpriced resources listed with reasons, never dropped", () => {
-    expect(r.total).toBeCloseTo(3.35, 2); // 1.11342 + 2.23824
-    expect(r.perGb.total).toBeCloseTo(3.35166 / 30, 3);
+    expect(r.total).toBeCloseTo(2.71, 2); // 4290 CU × 0.00011 = 0.4719 + 2.23824
+    expect(r.perGb.total).toBeCloseTo(2.71014 / 30, 3);
     const unpriced = r.resources.filter((x) => x.status === "unpriced").map((x) => [x.name, x.reason]);
     expect(unpriced).toEqual([
       ["kafka", expect.stringMatching(/EventBridge event-streaming .* charges not found/)],
@@ -79,7 +79,7 @@ describe("cost engine: golden totals computed by hand (1 GB/day, 1 KB records, 4
     expect(r.resources.find((x) => x.type.startsWith("logpipe:"))).toBeUndefined();
     expect(r.unpricedCount).toBe(4);
     expect(renderTable(r)).toMatch(/nas .*UNPRICED/);
-    expect(renderTable(r)).toContain("Total: ¥3.35 / month  (+ 4 resource(s) unpriced");
+    expect(renderTable(r)).toContain("Total: ¥2.71 / month  (+ 4 resource(s) unpriced");
   });
 
   it("Firehose equivalent: 5 KB record rounding + dynamic partitioning per GB and per object", () => {
@@ -114,7 +114,7 @@ describe("tiers and other rules", () => {
   });
 
   it("tiers apply to the account's total CU, then split across functions", () => {
-    const r = computeCost(input({ usage: { ...small, gbPerDay: 20_000, apps: 2000 } }));
+    const r = computeCost(input({ usage: { ...small, gbPerDay: 20_000, apps: 2000, cpuSecondsPerGb: 1500 } }));
     expect(r.derived.cuPerMonth).toBeGreaterThan(1e9);
     const fc = r.resources.filter((x) => x.type === "alicloud:fc/v3Function:V3Function").reduce((s, x) => s + x.monthly, 0);
     expect(fc).toBeCloseTo(tieredCost(r.derived.cuPerMonth, cn.items["fc.cu"]!.tiers!), 0);
