@@ -55,15 +55,16 @@ export class AutomationStackRunner implements StackRunner {
 
   async up(stackName: string, opts: { message?: string; onOutput?: (line: string) => void } = {}): Promise<UpResult> {
     const stack = await this.select(stackName);
-    const changes: Record<string, number> = {};
+    let changes: Record<string, number> = {};
     let tail = "";
     const onOutput = (chunk: string) => {
       tail = (tail + chunk).slice(-4000);
       if (opts.onOutput) for (const line of chunk.split("\n")) if (line.trim()) opts.onOutput(line);
     };
     const onEvent = (ev: EngineEvent) => {
+      // one summary per update; the event-log tail can deliver it more than once, so take it, don't add it
       const rc = ev.summaryEvent?.resourceChanges;
-      if (rc) for (const [k, v] of Object.entries(rc)) changes[k] = (changes[k] ?? 0) + Number(v ?? 0);
+      if (rc) changes = Object.fromEntries(Object.entries(rc).map(([k, v]) => [k, Number(v ?? 0)]));
     };
     try {
       const res = await stack.up({
