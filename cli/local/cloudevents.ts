@@ -3,7 +3,7 @@
  * shared/reference/fc-events.md). A value that is not valid UTF-8 cannot travel in a JSON
  * string, so the emulator sends it as `data.valueBase64` (a logpipe extension split accepts).
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { SourceRecord } from "../sources/types.js";
 
 /** True when `text` (decoded from `buf`) encodes back to exactly `buf`, i.e. buf is valid UTF-8. */
@@ -13,7 +13,20 @@ function roundTrips(buf: Buffer, text: string): boolean {
   return !text.includes("\uFFFD") || Buffer.from(text).equals(buf);
 }
 
-export function toCloudEventsBatch(records: SourceRecord[], opts: { instanceId?: string; accountId?: string } = {}): Buffer {
+/** A UUID-shaped id derived from the record's coordinates (same record → same id). */
+export function deterministicEventId(r: Pick<SourceRecord, "topic" | "partition" | "offset">): string {
+  const h = createHash("sha1").update(`${r.topic}\u0000${r.partition}\u0000${r.offset}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export interface CloudEventsOptions {
+  instanceId?: string;
+  accountId?: string;
+  /** Event ids from the record's coordinates instead of random UUIDs (reproducible payloads, benchmarks). */
+  deterministicIds?: boolean;
+}
+
+export function toCloudEventsBatch(records: SourceRecord[], opts: CloudEventsOptions = {}): Buffer {
   const instance = opts.instanceId ?? "alikafka_local-emulator";
   const parts: string[] = [];
   for (const r of records) {
@@ -21,7 +34,7 @@ export function toCloudEventsBatch(records: SourceRecord[], opts: { instanceId?:
     const valueField = roundTrips(r.value, text) ? `"value":${JSON.stringify(text)}` : `"valueBase64":"${r.value.toString("base64")}"`;
     const headers = Object.entries(r.headers).map(([key, value]) => ({ key, value }));
     parts.push(
-      `{"specversion":"1.0","id":"${randomUUID()}","source":"acs:alikafka","type":"alikafka:Topic:Message",` +
+      `{"specversion":"1.0","id":"${opts.deterministicIds ? deterministicEventId(r) : randomUUID()}","source":"acs:alikafka","type":"alikafka:Topic:Message",` +
         `"subject":${JSON.stringify(`acs:alikafka:${instance}:topic:${r.topic}`)},"datacontenttype":"application/json; charset=utf-8",` +
         `"time":"${new Date(r.timestamp || Date.now()).toISOString()}","aliyunaccountid":"${opts.accountId ?? "0000000000000000"}",` +
         `"data":{"topic":${JSON.stringify(r.topic)},"partition":${r.partition},"offset":${r.offset},"timestamp":${r.timestamp},` +

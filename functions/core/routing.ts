@@ -139,9 +139,18 @@ type Leaf = { kind: "string"; start: number; end: number; escaped: boolean } | {
  * object, array, empty string, invalid JSON) is undefined.
  */
 export function extractJsonField(b: Uint8Array, path: FieldPath): string | undefined {
-  const n = b.length;
+  return extractJsonFieldRange(b, 0, b.length, path);
+}
+
+/**
+ * extractJsonField on the document `b[start, end)` without copying it. `b[end]` must not
+ * continue a JSON token: either `end === b.length` or the byte there is 0x00 (as in a
+ * RecordTable's value arena), so every scan stops at `end`.
+ */
+export function extractJsonFieldRange(b: Uint8Array, start: number, end: number, path: FieldPath): string | undefined {
+  const n = end;
   const depthLimit = path.keys.length;
-  let i = skipWs(b, 0);
+  let i = skipWs(b, start);
   if (b[i] !== Ch.LBrace) return undefined; // not an object (or not JSON): no field to find
   const stack: number[] = []; // 1 = object, 2 = array
   const onPath: boolean[] = [];
@@ -276,29 +285,52 @@ type CompiledSource = { kind: "field"; path: FieldPath } | { kind: "key" } | { k
 export interface Router {
   /** The app id of a record, or undefined when no source yields one. */
   appIdOf(record: Pick<KafkaRecord, "key" | "headers" | "value">): string | undefined;
+  /** appIdOf for a record whose value is `values[start, end)` (see extractJsonFieldRange for `values[end]`). */
+  appIdAt?(values: Uint8Array, start: number, end: number, key: string | null, headers: Record<string, string> | undefined): string | undefined;
 }
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export function createRouter(sources: AppIdSource[]): Router {
   const compiled: CompiledSource[] = sources.map((s) =>
     s.kind === "field" ? { kind: "field", path: compileFieldPath(s.path) } : s.kind === "header" ? { kind: "header", name: s.name, lower: s.name.toLowerCase() } : s,
   );
-  return {
-    appIdOf(record) {
-      for (const s of compiled) {
-        let id: string | undefined;
-        if (s.kind === "field") id = extractJsonField(record.value, s.path);
-        else if (s.kind === "key") id = record.key ?? undefined;
-        else {
-          id = record.headers[s.name];
-          if (id === undefined) {
-            for (const [k, v] of Object.entries(record.headers)) if (k.toLowerCase() === s.lower) { id = v; break; }
-          }
+  const appIdAt = (values: Uint8Array, start: number, end: number, key: string | null, headers: Record<string, string> = NO_HEADERS): string | undefined => {
+    for (const s of compiled) {
+      let id: string | undefined;
+      if (s.kind === "field") id = extractJsonFieldRange(values, start, end, s.path);
+      else if (s.kind === "key") id = key ?? undefined;
+      else {
+        id = headers[s.name];
+        if (id === undefined) {
+          for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === s.lower) { id = v; break; }
         }
-        if (id !== undefined && id !== "") return id;
       }
-      return undefined;
-    },
+      if (id !== undefined && id !== "") return id;
+    }
+    return undefined;
   };
+  return {
+    appIdOf: (record) => appIdAt(record.value, 0, record.value.length, record.key, record.headers),
+    appIdAt,
+  };
+}
+
+const segmentCache = new Map<string, string>();
+/** appSegment, memoized (ids repeat across records). */
+export function cachedAppSegment(id: string): string {
+  let seg = segmentCache.get(id);
+  if (seg === undefined) {
+    if (segmentCache.size >= 10_000) segmentCache.clear();
+    segmentCache.set(id, (seg = appSegment(id)));
+  }
+  return seg;
+}
+
+/** routeSegment for a record whose value is `values[start, end)`. */
+export function routeSegmentAt(router: Router, values: Buffer, start: number, end: number, key: string | null, headers: Record<string, string> | undefined): string {
+  const id = router.appIdAt ? router.appIdAt(values, start, end, key, headers) : router.appIdOf({ key, headers: headers ?? {}, value: values.subarray(start, end) });
+  return id === undefined ? UNROUTED_APP : cachedAppSegment(id);
 }
 
 /** The app segment a record is filed under before the app-count cap is applied. */

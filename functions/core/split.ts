@@ -4,14 +4,14 @@
  * the same boundaries rewrites the same chunk names with the same bytes.
  */
 import pLimit from "p-limit";
-import { encodeChunk, type ChunkRecordInput } from "./chunk.js";
+import { encodeChunkRows } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import type { ChunkPointer, PipelineDeps } from "./deps.js";
-import { parseKafkaBatch, UnreadableEventError, type KafkaRecord } from "./events.js";
+import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { intervalsFromSorted } from "./intervals.js";
 import { stagingChunkPath } from "./layout.js";
-import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegment, type Router } from "./routing.js";
+import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegmentAt, type Router } from "./routing.js";
 
 export interface SplitResult {
   records: number;
@@ -30,7 +30,17 @@ interface PartitionGroup {
   topic: string;
   partition: number;
   offsets: number[];
-  byApp: Map<string, ChunkRecordInput[]>;
+  /** Row indexes of the table, per app. */
+  byApp: Map<string, number[]>;
+}
+
+/** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
+function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
+  let increasing = true;
+  for (let k = 1; k < rows.length && increasing; k++) increasing = offsets[rows[k]!]! > offsets[rows[k - 1]!]!;
+  if (increasing) return rows; // the common case: no repeats possible
+  const seen = new Set<number>();
+  return rows.filter((i) => (seen.has(offsets[i]!) ? false : (seen.add(offsets[i]!), true)));
 }
 
 const routers = new WeakMap<object, Router>();
@@ -61,10 +71,10 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
   const bytesIn = Buffer.isBuffer(payload) ? payload.length : typeof payload === "string" ? Buffer.byteLength(payload) : 0;
   const result: SplitResult = { records: 0, apps: 0, chunks: 0, bytesIn, chunkBytes: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0 };
 
-  let records: KafkaRecord[];
+  let table: RecordTable;
   try {
-    const parsed = parseKafkaBatch(payload);
-    records = parsed.records;
+    const parsed = scanKafkaBatch(payload);
+    table = parsed.table;
     if (parsed.rejected.length > 0) {
       result.rejected = parsed.rejected.length;
       result.deadLetters.push(
@@ -85,37 +95,51 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     return result; // acknowledged: retrying an unreadable payload can only fail again
   }
 
-  // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
+  // Route every record (no per-record objects: the table's columns and value arena are read in place).
   const router = routerFor(deps);
-  const groups = new Map<string, PartitionGroup>();
-  const segmentOf = new Array<string>(records.length);
-  const oversize: KafkaRecord[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    segmentOf[i] = r.value.length > deps.config.maxRecordBytes ? "" : routeSegment(router, r);
+  const n = table.count;
+  const { values, valueStart, valueEnd, keys, headers } = table;
+  const maxBytes = deps.config.maxRecordBytes;
+  const segmentOf = new Array<string>(n);
+  const candidates = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const s = valueStart[i]!, e = valueEnd[i]!;
+    const seg = e - s > maxBytes ? "" : routeSegmentAt(router, values, s, e, keys ? (keys[i] ?? null) : null, headers?.[i]);
+    segmentOf[i] = seg;
+    if (seg !== "") candidates.add(seg);
   }
-  const admitted = await admit(deps, new Set(segmentOf.filter(Boolean)));
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    const gk = `${r.topic}\u0000${r.partition}`;
-    let g = groups.get(gk);
-    if (!g) groups.set(gk, (g = { topic: r.topic, partition: r.partition, offsets: [], byApp: new Map() }));
-    g.offsets.push(r.offset);
+  const admitted = await admit(deps, candidates);
+
+  // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
+  const groups = new Map<string, PartitionGroup>();
+  const oversize: number[] = [];
+  let g: PartitionGroup | undefined;
+  for (let i = 0; i < n; i++) {
+    const topic = table.topics[table.topicOf[i]!]!;
+    const partition = table.partition[i]!;
+    if (!g || g.topic !== topic || g.partition !== partition) {
+      const gk = `${topic}\u0000${partition}`;
+      g = groups.get(gk);
+      if (!g) groups.set(gk, (g = { topic, partition, offsets: [], byApp: new Map() }));
+    }
+    const offset = table.offset[i]!;
+    g.offsets.push(offset);
     const seg = segmentOf[i]!;
     if (seg === "") {
-      oversize.push(r);
+      oversize.push(i);
       continue;
     }
     const app = admitted.get(seg)!;
     if (app === OVERFLOW_APP && seg !== OVERFLOW_APP) result.overflowed++;
     let list = g.byApp.get(app);
     if (!list) g.byApp.set(app, (list = []));
-    list.push({ offset: r.offset, value: r.value });
+    list.push(i);
   }
 
   if (oversize.length > 0) {
     result.oversize = oversize.length;
-    for (const r of oversize) {
+    for (const i of oversize) {
+      const r = recordAt(table, i);
       result.deadLetters.push(
         await writeDeadLetter(deps, {
           kind: "records",
@@ -138,10 +162,9 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     const last = covered[covered.length - 1]![1];
     for (const [app, list] of g.byApp) {
       apps.add(app);
-      const seen = new Set<number>();
-      const unique = list.filter((r) => (seen.has(r.offset) ? false : (seen.add(r.offset), true)));
+      const unique = firstOfEachOffset(table.offset, list);
       const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
-      const buf = encodeChunk({ app, topic: g.topic, partition: g.partition, covered }, unique);
+      const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, unique);
       await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
       crashPoint("split.after-rename");
       pointers.push({ v: 1, chunk, app, records: unique.length, bytes: buf.length });

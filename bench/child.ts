@@ -1,0 +1,184 @@
+/**
+ * One measured step, run in its own process (bundled by esbuild like the FC artifacts, so no
+ * TypeScript loader skews time or memory). Reads a JSON task from argv[2], prints one JSON line
+ * prefixed with RESULT: on stdout. Data loading happens before the clock starts.
+ */
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
+import type { CoordStore } from "../functions/adapters/coord-store.js";
+import { MemoryCoordStore } from "../functions/adapters/memory-coord-store.js";
+import { NasDir } from "../functions/adapters/nas.js";
+import { RedisCoordStore } from "../functions/adapters/redis-coord-store.js";
+import { compressChunk } from "../functions/core/compress.js";
+import { loadConfig } from "../functions/core/config.js";
+import type { ChunkPointer, PipelineDeps } from "../functions/core/deps.js";
+import { silentLogger } from "../functions/core/logger.js";
+import { splitBatch } from "../functions/core/split.js";
+import { toCloudEventsBatch } from "../cli/local/cloudevents.js";
+import { SyntheticGenerator } from "../cli/sources/synthetic.js";
+import type { SourceRecord } from "../cli/sources/types.js";
+
+export type ChildTask =
+  | { kind: "gzip-node"; file: string; level: number; warmup?: boolean }
+  | { kind: "json-parse"; file: string; warmup: boolean }
+  | { kind: "split"; file: string; nasRoot: string; warmup: boolean }
+  | { kind: "split-rss"; file: string; nasRoot: string }
+  | { kind: "json-parse-rss"; file: string }
+  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; startAt?: number }
+  | { kind: "roundtrips"; redisUrl: string; keyPrefix: string; nasRoot: string; apps: number; records: number; batches: number; seed: number };
+
+const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
+function vmHwmKb(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function depsFor(nasRoot: string, coord: CoordStore, pointers: ChunkPointer[]): PipelineDeps {
+  const config = loadConfig({ LOGPIPE_NAS_ROOT: nasRoot, LOGPIPE_FSYNC: "false", LOGPIPE_LOG_LEVEL: "silent", LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_SEAL_BYTES: "1GB" });
+  return {
+    config,
+    nas: new NasDir(nasRoot, false),
+    coord,
+    logger: silentLogger,
+    appCache: new Map(),
+    invoker: { invokeCompress: async (p) => void pointers.push(p) },
+  };
+}
+
+async function splitOnce(file: string, nasRoot: string, event: Buffer) {
+  rmSync(nasRoot, { recursive: true, force: true });
+  mkdirSync(nasRoot, { recursive: true });
+  const pointers: ChunkPointer[] = [];
+  const deps = depsFor(nasRoot, new MemoryCoordStore(), pointers);
+  const t0 = performance.now();
+  const r = await splitBatch(deps, event);
+  const ms = performance.now() - t0;
+  return { ms, records: r.records, chunks: r.chunks, chunkBytes: r.chunkBytes, file };
+}
+
+/** split + compress + append of every batch in `files`, one after the other on this thread. */
+async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
+  const events = await Promise.all(task.files.map((f) => readFile(f)));
+  mkdirSync(task.nasRoot, { recursive: true });
+  const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore();
+  const pointers: ChunkPointer[] = [];
+  const deps = depsFor(task.nasRoot, coord, pointers);
+  if (task.startAt) {
+    const wait = task.startAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const startedAt = Date.now();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0;
+  for (const event of events) {
+    const a = performance.now();
+    const s = await splitBatch(deps, event);
+    const b = performance.now();
+    splitMs += b - a;
+    for (const p of pointers.splice(0)) {
+      const c = await compressChunk(deps, p);
+      if (c.status !== "committed") throw new Error(`compress of ${p.chunk} ended ${c.status}`);
+      records += c.records;
+      bytesOut += c.bytesOut;
+    }
+    compressMs += performance.now() - b;
+    bytesIn += s.bytesIn;
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
+  await coord.close();
+  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips };
+}
+
+/** Round trips per batch for a given number of apps and records per batch (synthetic, in memory). */
+async function roundtrips(task: Extract<ChildTask, { kind: "roundtrips" }>) {
+  const gen = new SyntheticGenerator({ apps: task.apps, seed: task.seed });
+  const events: Buffer[] = [];
+  let offset = 0;
+  for (let b = 0; b < task.batches; b++) {
+    const recs: SourceRecord[] = [];
+    for (let i = 0; i < task.records; i++) {
+      const { value, timestamp } = gen.next();
+      recs.push({ topic: "rt", partition: 0, offset: offset++, timestamp, key: null, headers: {}, value });
+    }
+    events.push(toCloudEventsBatch(recs, { deterministicIds: true }));
+  }
+  mkdirSync(task.nasRoot, { recursive: true });
+  const coord = new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix });
+  const pointers: ChunkPointer[] = [];
+  const deps = depsFor(task.nasRoot, coord, pointers);
+  const perBatch: number[] = [];
+  const chunks: number[] = [];
+  for (const event of events) {
+    const before = coord.roundTrips;
+    await splitBatch(deps, event);
+    chunks.push(pointers.length);
+    for (const p of pointers.splice(0)) await compressChunk(deps, p);
+    perBatch.push(coord.roundTrips - before);
+  }
+  await coord.close();
+  return { apps: task.apps, records: task.records, perBatch, chunks };
+}
+
+async function main(): Promise<unknown> {
+  const task = JSON.parse(process.argv[2]!) as ChildTask;
+  switch (task.kind) {
+    case "gzip-node": {
+      const data = readFileSync(task.file);
+      if (task.warmup) gzipSync(data.subarray(0, 1 << 20), { level: task.level });
+      const t0 = performance.now();
+      const out = gzipSync(data, { level: task.level });
+      return { ms: performance.now() - t0, bytesIn: data.length, bytesOut: out.length };
+    }
+    case "json-parse": {
+      const event = readFileSync(task.file);
+      if (task.warmup) JSON.parse(event.toString("utf8"));
+      const t0 = performance.now();
+      const text = event.toString("utf8");
+      const t1 = performance.now();
+      const doc = JSON.parse(text) as unknown[];
+      const t2 = performance.now();
+      return { ms: t2 - t0, decodeMs: t1 - t0, parseMs: t2 - t1, elements: doc.length };
+    }
+    case "split": {
+      const event = readFileSync(task.file);
+      if (task.warmup) await splitOnce(task.file, task.nasRoot, event);
+      const r = await splitOnce(task.file, task.nasRoot, event);
+      rmSync(task.nasRoot, { recursive: true, force: true });
+      return r;
+    }
+    case "split-rss":
+    case "json-parse-rss": {
+      const baseKb = rssNowKb();
+      const baseHwmKb = vmHwmKb();
+      const event = readFileSync(task.file);
+      if (task.kind === "split-rss") await splitOnce(task.file, task.nasRoot, event);
+      else JSON.parse(event.toString("utf8"));
+      const r = { eventBytes: event.length, baseRssKb: baseKb, baseHwmKb, maxRssKb: process.resourceUsage().maxRSS, vmHwmKb: vmHwmKb() };
+      if (task.kind === "split-rss") rmSync(task.nasRoot, { recursive: true, force: true });
+      return r;
+    }
+    case "e2e":
+      return e2e(task);
+    case "roundtrips":
+      return roundtrips(task);
+  }
+}
+
+main().then(
+  (r) => {
+    process.stdout.write(`RESULT:${JSON.stringify(r)}\n`);
+    process.exit(0);
+  },
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
