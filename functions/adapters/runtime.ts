@@ -76,7 +76,19 @@ function envCredentials(): FcCredentials | undefined {
   return id && secret ? { accessKeyId: id, accessKeySecret: secret, securityToken: process.env.ALIBABA_CLOUD_SECURITY_TOKEN } : undefined;
 }
 
+let compressInvokerOverride: CompressInvoker | undefined;
+
+/**
+ * For `logpipe invoke`: hand split's and upload's compress invocations to this invoker instead
+ * of FC or the inline call (e.g. to record them as event files, one handler per invoke).
+ * `undefined` restores the default. Never set inside FC.
+ */
+export function setCompressInvoker(invoker: CompressInvoker | undefined): void {
+  compressInvokerOverride = invoker;
+}
+
 function invokerFor(inst: Instance, ctx: FcContext, deps: () => PipelineDeps): CompressInvoker {
+  if (compressInvokerOverride) return compressInvokerOverride;
   if (inst.config.invokeMode === "inline") {
     return (inst.invoker ??= { invokeCompress: async (p) => void (await compressChunk(deps(), p)) });
   }
