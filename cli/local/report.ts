@@ -2,6 +2,7 @@
 import { loadPriceTable, tieredCost } from "../ops/prices/index.js";
 import { table } from "../ops/output.js";
 import { appIdFromSegment } from "../../functions/core/routing.js";
+import { MAX_POINTERS_PER_INVOCATION } from "../../functions/core/deps.js";
 import type { LocalRunReport } from "./run.js";
 import { median } from "./verify.js";
 
@@ -9,17 +10,19 @@ const mb = (n: number) => (n / 1024 ** 2).toFixed(n < 10 * 1024 ** 2 ? 2 : 1);
 const kb = (n: number) => (n / 1024).toFixed(0);
 
 /**
- * FC cost per GB implied by the measured CPU: active vCPU-seconds plus memory GB-seconds at a
- * 1 vCPU : 2 GB instance shape, plus invocations, at the first CU tier of the China-site table.
+ * FC cost per GB implied by the measured invocation time (FC bills active time × vCPU, plus
+ * memory): handler seconds at a 1 vCPU : 2 GB instance shape, plus invocations, at the first CU
+ * tier. Invocations are counted as FC would: split's chunks reach compress in groups.
  */
-export function fcCostPerGb(r: Pick<LocalRunReport, "cpuSecondsPerGb" | "invocations" | "rawBytes">, memoryGbPerVcpu = 2): { cuPerGb: number; cnyPerGb: number; usdPerGb: number; source: string } {
+export function fcCostPerGb(r: Pick<LocalRunReport, "handlerSecondsPerGb" | "invocations" | "rawBytes">, memoryGbPerVcpu = 2): { cuPerGb: number; cnyPerGb: number; usdPerGb: number; source: string } {
   const cn = loadPriceTable("cn");
   const intl = loadPriceTable("intl");
   const gb = r.rawBytes / 1024 ** 3 || 1;
   const item = (t: typeof cn, k: string) => t.items[k]?.price ?? 0;
-  const invocations = r.invocations.split + r.invocations.compress + r.invocations.upload;
+  const compressInvocations = Math.min(r.invocations.compress, r.invocations.split * Math.ceil(r.invocations.compress / Math.max(1, r.invocations.split) / MAX_POINTERS_PER_INVOCATION));
+  const invocations = r.invocations.split + compressInvocations + r.invocations.upload;
   const cuPerGb =
-    r.cpuSecondsPerGb * (item(cn, "fc.cuPerVcpuSecond") + item(cn, "fc.cuPerGbSecondMemory") * memoryGbPerVcpu) +
+    r.handlerSecondsPerGb * (item(cn, "fc.cuPerVcpuSecond") + item(cn, "fc.cuPerGbSecondMemory") * memoryGbPerVcpu) +
     (invocations / gb / 10_000) * item(cn, "fc.cuPer10kInvocations");
   const firstTier = (t: typeof cn) => tieredCost(1, t.items["fc.cu"]?.tiers ?? []);
   return { cuPerGb, cnyPerGb: cuPerGb * firstTier(cn), usdPerGb: cuPerGb * firstTier(intl), source: `${cn.items["fc.cu"]?.source ?? "price table"} (as of ${cn.items["fc.cu"]?.asOf})` };
@@ -48,8 +51,9 @@ export function renderReport(r: LocalRunReport): string {
   }
   const cost = fcCostPerGb(r);
   out.push(
-    table(["throughput", "CPU s/GB", "FC CU/GB", "FC cost/GB", "invocations (split/compress/upload)", "retries (split/compress)"], [[
+    table(["throughput", "handler s/GB", "process CPU s/GB", "FC CU/GB", "FC cost/GB", "invocations (split/compress/upload)", "retries (split/compress)"], [[
       `${r.mbPerSecond.toFixed(1)} MB/s (${mb(r.rawBytes)} MB in ${r.seconds.toFixed(1)} s)`,
+      r.handlerSecondsPerGb.toFixed(1),
       r.cpuSecondsPerGb.toFixed(1),
       cost.cuPerGb.toFixed(0),
       `¥${cost.cnyPerGb.toFixed(4)} / $${cost.usdPerGb.toFixed(5)}`,
@@ -63,6 +67,6 @@ export function renderReport(r: LocalRunReport): string {
   if (r.leftOnNas > 0) out.push(`WARNING: ${r.leftOnNas} file(s) left on NAS after the final flush`);
   for (const e of v?.examples ?? []) out.push(`  ! ${e}`);
   for (const e of r.uploads.errors.slice(0, 5)) out.push(`  upload error (retried): ${e}`);
-  out.push(`CPU is the whole process (split, compress threads, upload); cost: ${cost.source}.`);
+  out.push(`handler s/GB = summed invocation time (what FC bills); process CPU includes the generator, trigger emulator and verification. Cost: ${cost.source}.`);
   return out.join("\n");
 }

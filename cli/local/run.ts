@@ -85,8 +85,12 @@ export interface LocalRunReport {
   rawBytes: number;
   seconds: number;
   mbPerSecond: number;
+  /** Whole local process CPU (generator, trigger emulator, verification included). */
   cpuSeconds: number;
   cpuSecondsPerGb: number;
+  /** Summed invocation durations per function: what FC bills as active time. */
+  handlerSeconds: { split: number; compress: number; upload: number };
+  handlerSecondsPerGb: number;
   invocations: { split: number; compress: number; upload: number; splitRetries: number; compressRetries: number };
   deadLetteredBatches: number;
   maxConcurrentWritersPerApp?: number;
@@ -164,7 +168,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const deps: PipelineDeps = { config, nas, coord, objects, logger, appCache: new Map() };
   if (opts.traceSlots) deps.onSlotEvent = (e) => slotEvents.push(e);
   const pool = workers > 0 ? new CompressWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
-  const runCompress = (p: ChunkPointer): Promise<CompressResult> => (pool ? pool.run(p) : compressChunk(deps, p));
+  const runCompress = async (p: ChunkPointer): Promise<CompressResult> => {
+    const r = await (pool ? pool.run(p) : compressChunk(deps, p));
+    report.handlerSeconds.compress += r.durationMs / 1000;
+    return r;
+  };
   const emulator = new AsyncInvokeEmulator(runCompress, {
     concurrency: Math.max(1, workers) * perWorker,
     maxAttempts: 4,
@@ -178,6 +186,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     coordStore: opts.redisUrl ? `redis ${new URL(opts.redisUrl).host}` : "in-process",
     config: { maxWritersPerApp: config.maxWritersPerApp, maxApps: config.maxApps, gzipLevel: config.gzipLevel, sealBytes: config.sealBytes, prefix: config.prefix },
     records: 0, rawBytes: 0, seconds: 0, mbPerSecond: 0, cpuSeconds: 0, cpuSecondsPerGb: 0,
+    handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0,
     invocations: { split: 0, compress: 0, upload: 0, splitRetries: 0, compressRetries: 0 },
     deadLetteredBatches: 0,
     uploads: { sealed: 0, uploaded: 0, failed: 0, errors: [] },
@@ -186,6 +195,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   };
   const addUpload = (u: UploadResult) => {
     report.invocations.upload++;
+    report.handlerSeconds.upload += u.durationMs / 1000;
     report.uploads.sealed += u.sealed;
     report.uploads.uploaded += u.uploaded;
     report.uploads.failed += u.failed;
@@ -230,7 +240,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         for (let attempt = 1; ; attempt++) {
           try {
             report.invocations.split++;
-            await splitBatch(deps, event, { requestId: `local-${batchIndex}-${attempt}` });
+            const r = await splitBatch(deps, event, { requestId: `local-${batchIndex}-${attempt}` });
+            report.handlerSeconds.split += r.durationMs / 1000;
             await batch.ack();
             return;
           } catch (e) {
@@ -292,6 +303,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const gb = report.rawBytes / 1024 ** 3;
   report.mbPerSecond = report.rawBytes / 1024 ** 2 / report.seconds;
   report.cpuSecondsPerGb = gb > 0 ? report.cpuSeconds / gb : 0;
+  const hs = report.handlerSeconds;
+  report.handlerSecondsPerGb = gb > 0 ? (hs.split + hs.compress + hs.upload) / gb : 0;
 
   if (opts.verify !== false) {
     progress("verify");
