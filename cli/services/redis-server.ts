@@ -56,15 +56,24 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   }
 }
 
-export async function startRedisServer(opts: { appendonly?: boolean; port?: number } = {}): Promise<RedisServerHandle> {
+export interface RedisServerOptions {
+  /** Keep an append-only file (fsync on every write) so a restart keeps the state. */
+  appendonly?: boolean;
+  port?: number;
+  /** Data directory to use and keep (default: a temp directory removed on stop). */
+  dir?: string;
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
   if (!redisServerAvailable()) {
     throw new Error("redis-server is not installed; install it with: apt-get install -y redis-server");
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), "logpipe-redis-"));
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), "logpipe-redis-"));
   const port = opts.port ?? (await freePort());
   const args = [
     "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always", "--daemonize", "no",
+    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfilename", "coord.aof", "--appendfsync", "always", "--daemonize", "no",
     "--protected-mode", "yes", "--logfile", "",
   ];
   const launch = async () => {
@@ -78,8 +87,8 @@ export async function startRedisServer(opts: { appendonly?: boolean; port?: numb
     dir,
     process: await launch(),
     async stop() {
-      await killAndWait(handle.process);
-      rmSync(dir, { recursive: true, force: true });
+      await killAndWait(handle.process, ownDir ? "SIGKILL" : "SIGTERM");
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
       await killAndWait(handle.process);
@@ -89,10 +98,10 @@ export async function startRedisServer(opts: { appendonly?: boolean; port?: numb
   return handle;
 }
 
-async function killAndWait(child: ChildProcess): Promise<void> {
+async function killAndWait(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+    child.kill(signal);
   });
 }

@@ -5,11 +5,9 @@
  * as it does with a managed Redis in production. Started for one invocation, stopped after;
  * a lock file keeps two invocations from opening the same data at once.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { freePort, redisServerAvailable } from "../services/redis-server.js";
+import { redisServerAvailable, startRedisServer } from "../services/redis-server.js";
 
 export interface PersistentRedis {
   url: string;
@@ -43,61 +41,24 @@ function takeLock(lock: string): void {
   throw new Error(`could not lock ${lock}`);
 }
 
-async function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.write("PING\r\n");
-      s.once("data", (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith("+PONG"));
-      });
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 export { redisServerAvailable };
 
 export async function startPersistentRedis(dir: string): Promise<PersistentRedis> {
   mkdirSync(dir, { recursive: true });
   const lock = path.join(dir, "lock");
   takeLock(lock);
-  let child: ChildProcess | undefined;
   try {
-    const port = await freePort();
-    const stderr: Buffer[] = [];
-    child = spawn(
-      "redis-server",
-      [
-        "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes",
-        "--appendfilename", "coord.aof", "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes", "--logfile", "",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    child.stderr?.on("data", (d: Buffer) => stderr.push(d));
-    const deadline = Date.now() + 10_000;
-    while (!(await ping(port))) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${Buffer.concat(stderr).toString().slice(0, 500)}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const proc = child;
+    // graceful stop: the AOF is already fsynced on every write
+    const server = await startRedisServer({ dir, appendonly: true });
     return {
-      url: `redis://127.0.0.1:${port}`,
+      url: server.url,
       dir,
       async stop() {
-        if (proc.exitCode === null && proc.signalCode === null) {
-          await new Promise<void>((resolve) => {
-            proc.once("exit", () => resolve());
-            proc.kill("SIGTERM"); // graceful: the AOF is already fsynced on every write
-          });
-        }
+        await server.stop();
         rmSync(lock, { force: true });
       },
     };
   } catch (e) {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
     rmSync(lock, { force: true });
     throw e;
   }
