@@ -14,6 +14,13 @@ export interface SlotState {
   t0: number;
   /** set between "seal recorded" and "generation bumped", so a crash mid-seal is redone */
   sealing?: { gen: number; key: string };
+  /**
+   * Reported by tryAcquireSlot only: the lock was taken while an earlier holder of this slot had
+   * never released it (it crashed, or it is frozen and may still write into this generation's
+   * file). The holder must not write into a tainted generation: it seals it by copying the
+   * committed prefix and bumps the generation first. Stays set until the bump.
+   */
+  tainted?: boolean;
 }
 
 export interface AcquiredSlot {
@@ -53,6 +60,7 @@ export interface CoordStore {
   beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean>;
   /** gen += 1, len = 0, clears the seal marker (holder only, and only if the marker is for `gen`). */
   finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean>;
+  /** Gives the lock back; also records that this holder is done writing (see SlotState.tainted). */
   release(app: string, slot: number, token: string): Promise<void>;
   readSlotState(app: string, slot: number): Promise<SlotState>;
   readCommitted(app: string, offsetsField: string): Promise<Interval[]>;

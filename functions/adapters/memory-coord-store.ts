@@ -16,6 +16,9 @@ export class MemoryCoordStore implements CoordStore {
   private readonly locks = new Map<string, Lock>();
   private readonly states = new Map<string, SlotState>();
   private readonly offsets = new Map<string, Interval[]>();
+  /** Last holder of each slot until it releases, and slots taken over from an unreleased holder (see SlotState.tainted). */
+  private readonly holders = new Map<string, string>();
+  private readonly tainted = new Set<string>();
   constructor(private readonly now: () => number = Date.now) {}
 
   private holder(key: string): Lock | undefined {
@@ -52,8 +55,12 @@ export class MemoryCoordStore implements CoordStore {
       const key = this.k(app, slot);
       if (this.holder(key)) continue;
       this.locks.set(key, { token, expiresAt: this.now() + ttlMs });
+      if (this.holders.has(key)) this.tainted.add(key);
+      this.holders.set(key, token);
       const committed = offsetsField ? [...(this.offsets.get(`${app}\u0000${offsetsField}`) ?? [])].map((iv) => [iv[0], iv[1]] as Interval) : [];
-      return { slot, token, state: this.state(app, slot), committed };
+      const state = this.state(app, slot);
+      if (this.tainted.has(key)) state.tainted = true;
+      return { slot, token, state, committed };
     }
     return null;
   }
@@ -94,11 +101,13 @@ export class MemoryCoordStore implements CoordStore {
     const st = this.state(app, slot);
     if (st.gen !== gen || st.sealing?.gen !== gen) return false;
     this.states.set(k, { gen: gen + 1, len: 0, t0: 0 });
+    this.tainted.delete(k);
     return true;
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {
     const key = this.k(app, slot);
+    if (this.holders.get(key) === token) this.holders.delete(key);
     if (this.holds(key, token)) this.locks.delete(key);
   }
 

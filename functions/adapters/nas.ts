@@ -46,6 +46,39 @@ export class NasDir {
     await fsp.rename(tmp, target);
   }
 
+  /**
+   * Copies the first `len` bytes of `fromRel` to `toRel` through a temp file + fsync + rename, so
+   * the target is a new file nobody else holds open. Throws if the source is shorter than `len`.
+   */
+  async copyPrefixAtomic(fromRel: string, toRel: string, len: number): Promise<void> {
+    const target = this.abs(toRel);
+    const tmp = path.join(path.dirname(target), `${TEMP_PREFIX}${path.basename(target)}.${randomBytes(4).toString("hex")}`);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const src = await fsp.open(this.abs(fromRel), "r");
+    try {
+      const dst = await fsp.open(tmp, "w");
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(len, 4 * 1024 * 1024) || 1);
+        let pos = 0;
+        while (pos < len) {
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, len - pos), pos);
+          if (bytesRead === 0) throw new Error(`${fromRel} is ${pos} bytes but ${len} are committed: NAS lost data`);
+          await dst.write(buf, 0, bytesRead, pos);
+          pos += bytesRead;
+        }
+        if (this.fsyncEnabled) await dst.sync();
+      } finally {
+        await dst.close();
+      }
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    } finally {
+      await src.close();
+    }
+    await fsp.rename(tmp, target);
+  }
+
   async read(rel: string): Promise<Buffer | undefined> {
     try {
       return await fsp.readFile(this.abs(rel));

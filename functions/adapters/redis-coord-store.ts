@@ -49,14 +49,19 @@ end
 `;
 
 // KEYS: lock_1..lock_n, state_1..state_n, offsets. ARGV: token, ttl, n, field
+// The state's 'holder' names the last lock holder until it releases. Taking a lock while a
+// holder is still recorded (its lock expired: crashed, or frozen and possibly still writing)
+// taints the generation: see SlotState.tainted.
 const ACQUIRE = `
 local n = tonumber(ARGV[3])
 for i = 1, n do
   if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    local st = redis.call('HMGET', KEYS[n + i], 'gen', 'len', 't0', 'sgen', 'skey')
+    if redis.call('HEXISTS', KEYS[n + i], 'holder') == 1 then redis.call('HSET', KEYS[n + i], 'tainted', '1') end
+    redis.call('HSET', KEYS[n + i], 'holder', ARGV[1])
+    local st = redis.call('HMGET', KEYS[n + i], 'gen', 'len', 't0', 'sgen', 'skey', 'tainted')
     local off = ''
     if ARGV[4] ~= '' then off = redis.call('HGET', KEYS[2 * n + 1], ARGV[4]) or '' end
-    return {i, st[1] or '0', st[2] or '0', st[3] or '0', st[4] or '', st[5] or '', off}
+    return {i, st[1] or '0', st[2] or '0', st[3] or '0', st[4] or '', st[5] or '', off, st[6] or ''}
   end
 end
 return false
@@ -106,8 +111,15 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local st = redis.call('HMGET', KEYS[2], 'gen', 'sgen')
 if tonumber(st[1] or '0') ~= tonumber(ARGV[2]) or st[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[2], 'gen', string.format('%.0f', tonumber(ARGV[2]) + 1), 'len', '0', 't0', '0')
-redis.call('HDEL', KEYS[2], 'sgen', 'skey')
+redis.call('HDEL', KEYS[2], 'sgen', 'skey', 'tainted')
 return 1
+`;
+
+// KEYS: lock, state. ARGV: token. The holder is done writing: forget it, then free the lock.
+const RELEASE_SLOT = `
+if redis.call('HGET', KEYS[2], 'holder') == ARGV[1] then redis.call('HDEL', KEYS[2], 'holder') end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `;
 
 const RELEASE = `
@@ -136,7 +148,8 @@ return out
 `;
 
 interface Scripts {
-  lpAcquire(...args: (string | number)[]): Promise<[number, string, string, string, string, string, string] | null>;
+  lpAcquire(...args: (string | number)[]): Promise<[number, string, string, string, string, string, string, string] | null>;
+  lpReleaseSlot(...args: (string | number)[]): Promise<number>;
   lpCommit(...args: (string | number)[]): Promise<string[]>;
   lpBeginSeal(...args: (string | number)[]): Promise<number>;
   lpFinishSeal(...args: (string | number)[]): Promise<number>;
@@ -153,9 +166,10 @@ export interface RedisCoordStoreOptions {
   redisOptions?: RedisOptions;
 }
 
-function stateFrom(gen: string, len: string, t0: string, sgen?: string, skey?: string): SlotState {
+function stateFrom(gen: string, len: string, t0: string, sgen?: string, skey?: string, tainted?: string): SlotState {
   const s: SlotState = { gen: Number(gen || 0), len: Number(len || 0), t0: Number(t0 || 0) };
   if (sgen) s.sealing = { gen: Number(sgen), key: skey ?? "" };
+  if (tainted) s.tainted = true;
   return s;
 }
 
@@ -180,6 +194,7 @@ export class RedisCoordStore implements CoordStore {
     this.redis.defineCommand("lpBeginSeal", { lua: BEGIN_SEAL, numberOfKeys: 2 });
     this.redis.defineCommand("lpFinishSeal", { lua: FINISH_SEAL, numberOfKeys: 2 });
     this.redis.defineCommand("lpRelease", { lua: RELEASE, numberOfKeys: 1 });
+    this.redis.defineCommand("lpReleaseSlot", { lua: RELEASE_SLOT, numberOfKeys: 2 });
     this.redis.defineCommand("lpRemaining", { lua: REMAINING, numberOfKeys: 1 });
     this.redis.defineCommand("lpAdmit", { lua: ADMIT, numberOfKeys: 1 });
   }
@@ -201,8 +216,8 @@ export class RedisCoordStore implements CoordStore {
     this.roundTrips++;
     const r = await this.redis.lpAcquire(keys.length, ...keys, token, ttlMs, n, offsetsField);
     if (!r) return null;
-    const [i, gen, len, t0, sgen, skey, off] = r;
-    return { slot: order[i - 1]!, token, state: stateFrom(gen, len, t0, sgen, skey), committed: decodeIntervals(off) };
+    const [i, gen, len, t0, sgen, skey, off, tainted] = r;
+    return { slot: order[i - 1]!, token, state: stateFrom(gen, len, t0, sgen, skey, tainted), committed: decodeIntervals(off) };
   }
 
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
@@ -233,7 +248,7 @@ export class RedisCoordStore implements CoordStore {
 
   async release(app: string, slot: number, token: string): Promise<void> {
     this.roundTrips++;
-    await this.redis.lpRelease(this.lockKey(app, slot), token);
+    await this.redis.lpReleaseSlot(this.lockKey(app, slot), this.stateKey(app, slot), token);
   }
 
   async readSlotState(app: string, slot: number): Promise<SlotState> {

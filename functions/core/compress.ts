@@ -120,10 +120,12 @@ async function appendMember(deps: PipelineDeps, app: string, slot: number, token
     if (size < state.len) throw new Error(`${rel} is ${size} bytes but ${state.len} are committed: NAS lost data`);
     if (size > state.len) {
       await ensureLockTime(deps, app, slot, token, "truncate");
+      crashPoint("compress.before-truncate");
       await fh.truncate(state.len);
       deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "repaired torn tail");
     }
     await ensureLockTime(deps, app, slot, token, "append");
+    crashPoint("compress.before-write");
     let written = 0;
     if (crashPointsEnabled()) {
       written = (await fh.write(member, 0, member.length >> 1, state.len)).bytesWritten;
@@ -173,7 +175,9 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
   result.slot = slot;
   try {
     let state = acquired.state;
-    if (state.sealing) state = (await sealSlot(deps, app, slot, token, state)).state;
+    // A seal left half-done, or a tainted generation (a frozen earlier holder may still write
+    // into its file): finish / retire it first, so this writer gets a file of its own.
+    if (state.sealing || state.tainted) state = (await sealSlot(deps, app, slot, token, state)).state;
     let committed = acquired.committed;
     for (;;) {
       result.attempts++;

@@ -4,10 +4,16 @@
  *   LOGPIPE_CRASH_AT=compress.after-append:3      third time
  *   LOGPIPE_CRASH_AT=random:0.01:42               each point with probability 0.01 (seed 42)
  * The process kills itself with SIGKILL there, as FC does at a timeout or OOM.
+ *
+ * LOGPIPE_PAUSE_AT=<point>[:<nth>] instead stops the process (SIGSTOP) there, once: the test
+ * decides when it continues (SIGCONT), to model a writer frozen past its lock TTL (GC pause,
+ * a stalled NAS write, a frozen instance).
  */
 export const CRASH_POINTS = [
   "split.after-temp-write",
   "split.after-rename",
+  "compress.before-truncate",
+  "compress.before-write",
   "compress.mid-append",
   "compress.after-append",
   "compress.after-commit",
@@ -43,7 +49,15 @@ if (spec) {
   }
 }
 
+const pauseSpec = process.env.LOGPIPE_PAUSE_AT;
+const [pauseTarget, pauseNth] = pauseSpec ? [pauseSpec.split(":")[0], Number(pauseSpec.split(":")[1] ?? "1")] : [undefined, 0];
+let pauseHits = 0;
+
 export function crashPoint(name: CrashPoint): void {
+  if (pauseTarget === name && ++pauseHits === pauseNth) {
+    process.stderr.write(`[pause-point] ${name}: SIGSTOP\n`);
+    process.kill(process.pid, "SIGSTOP");
+  }
   if (!spec) return;
   if (rand ? rand() < probability : name === target && ++hits === targetHit) {
     process.stderr.write(`[crash-point] ${name}: SIGKILL\n`);
@@ -51,4 +65,4 @@ export function crashPoint(name: CrashPoint): void {
   }
 }
 
-export const crashPointsEnabled = (): boolean => spec !== undefined;
+export const crashPointsEnabled = (): boolean => spec !== undefined || pauseSpec !== undefined;

@@ -2,7 +2,10 @@
  * Sealing a slot's active file: record the seal (key) in the coord store, cut the file to its
  * committed length, move it into the outbox under its object key, bump the generation. Every
  * step can be redone after a crash: the recorded seal marker tells the next lock holder to
- * finish the job.
+ * finish the job. A tainted generation (an earlier holder's lock expired unreleased, so a frozen
+ * writer may still touch the file) is sealed by copying its committed prefix instead of moving
+ * the file, and compress seals it before writing anything: a late write can only land in a
+ * file that nobody reads any more.
  */
 import { crashPoint } from "./crash-points.js";
 import { nowOf, RetryableError, type PipelineDeps } from "./deps.js";
@@ -38,15 +41,24 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
   const size = await deps.nas.size(active);
   if (size !== undefined) {
     if (size < state.len) throw new Error(`${active} is ${size} bytes but ${state.len} are committed: NAS lost data`);
-    if (size > state.len) {
-      await ensureLockTime(deps, app, slot, token, "seal truncate");
-      await deps.nas.truncate(active, state.len); // drop a torn, uncommitted tail
-    }
-    if (state.len > 0) {
-      await deps.nas.syncFile(active);
-      await deps.nas.rename(active, outboxPath(key));
-    } else {
+    if (size > state.len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "seal drops a torn tail");
+    if (state.tainted) {
+      // An earlier holder lost its lock without releasing it: it may be frozen with this file
+      // open and write (or truncate) it when it wakes up. Never hand that inode to the uploader:
+      // copy the committed prefix into a new file, then drop the active file.
+      if (state.len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), state.len);
       await deps.nas.remove(active);
+    } else {
+      if (size > state.len) {
+        await ensureLockTime(deps, app, slot, token, "seal truncate");
+        await deps.nas.truncate(active, state.len); // drop a torn, uncommitted tail
+      }
+      if (state.len > 0) {
+        await deps.nas.syncFile(active);
+        await deps.nas.rename(active, outboxPath(key));
+      } else {
+        await deps.nas.remove(active);
+      }
     }
     crashPoint("seal.after-rename");
   }

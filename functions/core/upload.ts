@@ -82,15 +82,23 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
           result.errors.push(`${f.rel}: generation ahead of the coordination state (was Redis reset?); left in place`);
           return;
         }
-        const due = state.sealing !== undefined || (state.len > 0 && (opts.sealAll || state.len >= deps.config.sealBytes || now - state.t0 >= deps.config.sealAgeMs));
+        // A tail past the committed length that nobody has touched for a lock TTL was left by a
+        // writer that died before its commit: cut it (seal) even if no record ever gets committed
+        // to this slot again, or it would stay on NAS for ever.
+        const torn = f.size > state.len && now - f.mtimeMs > deps.config.lockTtlMs;
+        const due = state.sealing !== undefined || torn ||
+          (state.len > 0 && (opts.sealAll || state.len >= deps.config.sealBytes || now - state.t0 >= deps.config.sealAgeMs));
         if (!due) return;
         const token = randomUUID();
         const deadline = Date.now() + Math.min(deps.config.slotWaitMs, 5000);
         for (;;) {
           const got = await deps.coord.tryAcquireSlot(app, [slot], token, deps.config.lockTtlMs, "");
           if (got) {
+            deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() });
             try {
-              if (got.state.gen === gen && (got.state.len > 0 || got.state.sealing)) {
+              // Holding the lock now: bytes past the committed length belong to no live writer.
+              const size = (await deps.nas.size(f.rel)) ?? 0;
+              if (got.state.gen === gen && (got.state.len > 0 || got.state.sealing || size > got.state.len)) {
                 const r = await sealSlot(deps, app, slot, token, got.state);
                 if (r.key) result.sealed++;
               }
@@ -98,6 +106,7 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
               if (!(e instanceof LockLostError)) throw e;
               result.errors.push(`${f.rel}: ${(e as Error).message}`);
             } finally {
+              deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
               await deps.coord.release(app, slot, token).catch(() => {});
             }
             return;

@@ -1,0 +1,49 @@
+import { afterAll, describe, expect, test } from "vitest";
+import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
+import { splitBatch } from "../../functions/core/split.js";
+import { objectStoreFrom } from "./support/objects.js";
+import { recordsOf, type BatchDescriptor } from "./support/records.js";
+import { describeResult, inProcessDeps, runScenario, sleep, Summary, waitStopped } from "./support/harness.js";
+
+const redisUrl = process.env.LOGPIPE_FAULT_REDIS_URL!;
+const summary = new Summary("stale writer");
+afterAll(() => summary.flush());
+
+describe("a writer frozen past its lock TTL", () => {
+  // One slot per app, so the writer that takes over the lock writes the very file the frozen one was writing.
+  const env = { LOGPIPE_MAX_WRITERS_PER_APP: "1", LOGPIPE_LOCK_TTL: "1500ms", LOGPIPE_FUNCTION_TIMEOUT: "1s", LOGPIPE_LOCK_MARGIN: "300ms", LOGPIPE_SLOT_WAIT: "5s" };
+  for (const point of ["compress.before-write", "compress.after-append"] as const) {
+    test(`SIGSTOP at ${point}, another writer commits, SIGCONT: the late bytes never end up committed`, async () => {
+      const mine: BatchDescriptor = { id: "a", parts: [{ partition: 0, from: 0, to: 3000 }] };
+      const other: BatchDescriptor = { id: "b", parts: [{ partition: 0, from: 3000, to: 6000 }] };
+      let tookOver = false;
+      const r = await runScenario({
+        name: `stale-${point}`, seed: 7, apps: 1, partitions: 1, perPartition: 3000, batches: [mine], extraExpected: [other],
+        countLogs: { lockLost: /LockLostError|slot lock lost/ },
+        procs: 1, maxSpawns: 3, timeoutMs: 60_000, env, redisUrl, objects: { kind: "local", dir: "" }, compressConcurrency: 1, uploadIntervalMs: 0,
+        spawnEnv: (n): Record<string, string> => (n === 0 ? { LOGPIPE_PAUSE_AT: point, FAULT_IDLE_EXIT_MS: "1500" } : {}),
+        during: async (ctx) => {
+          const pid = [...ctx.live.keys()][0]!;
+          await waitStopped(pid);
+          await sleep(1500 + 300); // past the frozen writer's lock TTL
+          const b = inProcessDeps(ctx.dir, ctx.env, redisUrl, ctx.keyPrefix, objectStoreFrom(ctx.objects), "writer-b");
+          try {
+            await splitBatch(b.deps, toCloudEventsBatch(recordsOf(ctx.seed, ctx.apps, other.parts)));
+            await b.drainInvocations();
+            tookOver = true;
+          } finally {
+            await b.close();
+          }
+          process.kill(pid, "SIGCONT");
+        },
+      });
+      console.log(describeResult(r));
+      summary.addResult(r);
+      expect(tookOver).toBe(true);
+      expect(r.logCounts.lockLost, "the frozen writer's late attempt must be rejected").toBeGreaterThan(0);
+      expect(r.verify.lost).toBe(0);
+      expect(r.verify.duplicated).toBe(0);
+      expect(r.leftOnNas).toEqual([]);
+    });
+  }
+});
