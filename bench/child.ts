@@ -25,7 +25,7 @@ export type ChildTask =
   | { kind: "split"; file: string; nasRoot: string; warmup: boolean }
   | { kind: "split-rss"; file: string; nasRoot: string }
   | { kind: "json-parse-rss"; file: string }
-  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; startAt?: number }
+  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; barrier?: boolean; compressConcurrency?: number }
   | { kind: "roundtrips"; redisUrl: string; keyPrefix: string; nasRoot: string; apps: number; records: number; batches: number; seed: number };
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
@@ -61,40 +61,74 @@ async function splitOnce(file: string, nasRoot: string, event: Buffer) {
   return { ms, records: r.records, chunks: r.chunks, chunkBytes: r.chunkBytes, file };
 }
 
-/** split + compress + append of every batch in `files`, one after the other on this thread. */
+/**
+ * split + compress + append of every batch in `files` in this process (pinned to one CPU by the
+ * parent). As in FC, split hands chunks over and returns; compress invocations run
+ * asynchronously, `compressConcurrency` at a time (like `logpipe local`'s per-worker
+ * concurrency), so one invocation's file-system waits overlap another's CPU work. The clock
+ * stops when every chunk is committed.
+ */
 async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const events = await Promise.all(task.files.map((f) => readFile(f)));
   mkdirSync(task.nasRoot, { recursive: true });
   const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore();
   const pointers: ChunkPointer[] = [];
   const deps = depsFor(task.nasRoot, coord, pointers);
-  if (task.startAt) {
-    const wait = task.startAt - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const concurrency = task.compressConcurrency ?? 4;
+  if (task.barrier) {
+    // tell the parent the data is loaded, then wait for its go (both workers start together)
+    process.stdout.write("READY\n");
+    await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
   }
   const startedAt = Date.now();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0;
+  const queue: ChunkPointer[] = [];
+  let running = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const pump = () => {
+    while (running < concurrency && queue.length > 0) {
+      const p = queue.shift()!;
+      running++;
+      const a = performance.now();
+      compressChunk(deps, p)
+        .then((c) => {
+          if (c.status !== "committed") throw new Error(`compress of ${p.chunk} ended ${c.status}`);
+          records += c.records;
+          bytesOut += c.bytesOut;
+        })
+        .catch((e: Error) => (failure ??= e))
+        .finally(() => {
+          compressMs += performance.now() - a;
+          running--;
+          pump();
+          wake?.();
+        });
+    }
+  };
+  const waitUntil = async (cond: () => boolean) => {
+    while (!cond()) await new Promise<void>((r) => (wake = r));
+  };
   for (const event of events) {
+    // backpressure: split runs ahead of compress by at most about one batch
+    await waitUntil(() => queue.length <= concurrency);
     const a = performance.now();
     const s = await splitBatch(deps, event);
-    const b = performance.now();
-    splitMs += b - a;
-    for (const p of pointers.splice(0)) {
-      const c = await compressChunk(deps, p);
-      if (c.status !== "committed") throw new Error(`compress of ${p.chunk} ended ${c.status}`);
-      records += c.records;
-      bytesOut += c.bytesOut;
-    }
-    compressMs += performance.now() - b;
+    splitMs += performance.now() - a;
     bytesIn += s.bytesIn;
+    queue.push(...pointers.splice(0));
+    pump();
+    if (failure) break;
   }
+  await waitUntil(() => running === 0 && queue.length === 0);
+  if (failure) throw failure;
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
   await coord.close();
-  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips };
+  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency };
 }
 
 /** Round trips per batch for a given number of apps and records per batch (synthetic, in memory). */

@@ -9,7 +9,7 @@ import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import type { ChunkPointer, PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
-import { intervalsFromSorted } from "./intervals.js";
+import { intervalsFromSorted, type Interval } from "./intervals.js";
 import { stagingChunkPath } from "./layout.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegmentAt, type Router } from "./routing.js";
 
@@ -33,6 +33,9 @@ interface PartitionGroup {
   /** Row indexes of the table, per app. */
   byApp: Map<string, number[]>;
 }
+
+/** Chunk files written at the same time by one split invocation. */
+const CHUNK_WRITE_CONCURRENCY = 4;
 
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
 function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
@@ -152,8 +155,10 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     }
   }
 
-  // One chunk per (app, topic, partition).
-  const pointers: ChunkPointer[] = [];
+  // One chunk per (app, topic, partition), written a few at a time (each write is several
+  // file-system round trips; overlapping them matters far more on NAS than locally). A chunk is
+  // encoded only when its write starts, so few chunk buffers are alive at once.
+  const jobs: { app: string; g: PartitionGroup; covered: Interval[]; first: number; last: number; rows: number[] }[] = [];
   const apps = new Set<string>();
   for (const g of groups.values()) {
     const sorted = Float64Array.from(g.offsets).sort();
@@ -162,16 +167,25 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     const last = covered[covered.length - 1]![1];
     for (const [app, list] of g.byApp) {
       apps.add(app);
-      const unique = firstOfEachOffset(table.offset, list);
-      const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
-      const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, unique);
-      await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
-      crashPoint("split.after-rename");
-      pointers.push({ v: 1, chunk, app, records: unique.length, bytes: buf.length });
-      result.records += unique.length;
-      result.chunkBytes += buf.length;
+      jobs.push({ app, g, covered, first, last, rows: firstOfEachOffset(table.offset, list) });
     }
   }
+  const pointers = new Array<ChunkPointer>(jobs.length);
+  const writeLimit = pLimit(CHUNK_WRITE_CONCURRENCY);
+  await Promise.all(
+    jobs.map((job, k) =>
+      writeLimit(async () => {
+        const { app, g, covered, first, last, rows } = job;
+        const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
+        const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, rows);
+        await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
+        crashPoint("split.after-rename");
+        pointers[k] = { v: 1, chunk, app, records: rows.length, bytes: buf.length };
+        result.records += rows.length;
+        result.chunkBytes += buf.length;
+      }),
+    ),
+  );
   result.chunks = pointers.length;
   result.apps = apps.size;
 

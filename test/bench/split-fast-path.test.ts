@@ -51,7 +51,7 @@ const record = fc.record({
   offset: fc.nat(1_000_000),
   timestamp: fc.nat(),
   key: fc.option(fc.string(), { nil: null }),
-  headers: fc.constantFrom({}, { app: "x" }, { "X-App": "y", other: "z" }),
+  headers: fc.constantFrom<Record<string, string>[]>({}, { app: "x" }, { "X-App": "y", other: "z" }),
   value: value.map((s) => Buffer.from(s, "utf8")),
 });
 
