@@ -30,12 +30,35 @@ export class NasDir {
     await fsp.mkdir(this.abs(relDir), { recursive: true });
   }
 
+  /** Directories this instance has created or seen: a warm instance skips `mkdir -p` per write. */
+  private readonly knownDirs = new Set<string>();
+
+  /** Makes sure the parent directory of `absPath` exists (cached). */
+  async ensureParent(absPath: string): Promise<void> {
+    const dir = path.dirname(absPath);
+    if (this.knownDirs.has(dir)) return;
+    await fsp.mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
+  }
+
+  /** Runs `op` after ensureParent; if the directory vanished meanwhile (pruned), recreates it once. */
+  private async inDir<T>(absPath: string, op: () => Promise<T>): Promise<T> {
+    await this.ensureParent(absPath);
+    try {
+      return await op();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      this.knownDirs.delete(path.dirname(absPath));
+      await this.ensureParent(absPath);
+      return op();
+    }
+  }
+
   /** Writes to a temp name beside the target, fsyncs, then renames over it: readers see all or nothing. */
   async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {
     const target = this.abs(rel);
     const tmp = path.join(path.dirname(target), `${TEMP_PREFIX}${path.basename(target)}.${randomBytes(4).toString("hex")}`);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
-    const fh = await fsp.open(tmp, "w");
+    const fh = await this.inDir(tmp, () => fsp.open(tmp, "w"));
     try {
       await fh.writeFile(data);
       if (this.fsyncEnabled) await fh.sync();
@@ -113,8 +136,7 @@ export class NasDir {
 
   async rename(fromRel: string, toRel: string): Promise<void> {
     const to = this.abs(toRel);
-    await fsp.mkdir(path.dirname(to), { recursive: true });
-    await fsp.rename(this.abs(fromRel), to);
+    await this.inDir(to, () => fsp.rename(this.abs(fromRel), to));
   }
 
   async syncFile(rel: string): Promise<void> {

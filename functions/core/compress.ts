@@ -10,7 +10,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { constants, promises as fsp } from "node:fs";
-import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { slotOrder } from "../adapters/coord-store.js";
 import type { AcquiredSlot, SlotState } from "../adapters/coord-store.js";
@@ -94,11 +93,16 @@ async function acquireSlot(deps: PipelineDeps, app: string, token: string, field
 /** Records to keep: not yet committed for the app, first copy within the chunk. */
 function keptIndexes(chunk: DecodedChunk, committed: Interval[]): number[] {
   const keep: number[] = [];
-  const seen = new Set<number>();
+  // split writes offsets in ascending order, so a duplicate within the chunk is the previous
+  // offset repeated; only an unordered chunk needs the Set
+  let seen: Set<number> | undefined;
+  let prev = -1;
   for (let i = 0; i < chunk.offsets.length; i++) {
     const o = chunk.offsets[i]!;
-    if (seen.has(o) || contains(committed, o)) continue;
-    seen.add(o);
+    if (!seen && o <= prev) seen = new Set(keep.map((k) => chunk.offsets[k]!));
+    prev = o;
+    if (seen?.has(o) || (committed.length > 0 && contains(committed, o))) continue;
+    seen?.add(o);
     keep.push(i);
   }
   return keep;
@@ -113,7 +117,7 @@ function compressKept(deps: PipelineDeps, chunk: DecodedChunk, keep: number[]): 
 async function appendMember(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, member: Buffer): Promise<void> {
   const rel = activeFilePath(app, slot, state.gen);
   const abs = deps.nas.abs(rel);
-  await fsp.mkdir(path.dirname(abs), { recursive: true });
+  await deps.nas.ensureParent(abs); // active/<app>/ is never pruned, so the cached answer holds
   const fh = await fsp.open(abs, constants.O_RDWR | constants.O_CREAT, 0o640);
   try {
     const { size } = await fh.stat();
