@@ -16,8 +16,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import OSS from "ali-oss";
+import { crashPoint } from "../core/crash-points.js";
 import { crc64, parseOssCrc64 } from "../core/crc64.js";
 import {
   IntegrityError,
@@ -387,7 +388,9 @@ export class OssObjectStore implements ObjectStore {
         doneParts: cp.doneParts.map((p) => ({ number: p.number, etag: p.etag })),
       };
       await mkdir(dirname(cpPath), { recursive: true });
-      const tmp = `${cpPath}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      // ".tmp." prefix: the same convention as every NAS temp file, so the reconciler removes
+      // one orphaned by a crash between write and rename.
+      const tmp = `${dirname(cpPath)}/.tmp.${basename(cpPath)}.${process.pid}.${randomBytes(4).toString("hex")}`;
       await writeFile(tmp, JSON.stringify(data));
       await rename(tmp, cpPath);
     };
@@ -416,6 +419,8 @@ export class OssObjectStore implements ObjectStore {
             const snapshot = lastState;
             persistChain = persistChain.then(() => persist(snapshot));
             await persistChain;
+            // test hook: die between parts, after the checkpoint is on disk (inert unless set)
+            if (snapshot.doneParts.length > 0) crashPoint("upload.mid-multipart");
             if (options.onProgress) {
               const sent = snapshot.doneParts.reduce(
                 (sum, p) => sum + Math.min(snapshot.partSize, expected.size - (p.number - 1) * snapshot.partSize),

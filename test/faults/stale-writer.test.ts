@@ -1,12 +1,14 @@
+import { appendFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { objectStoreFrom } from "./support/objects.js";
 import { recordsOf, type BatchDescriptor } from "./support/records.js";
-import { describeResult, inProcessDeps, runScenario, sleep, Summary, waitStopped } from "./support/harness.js";
+import { describeResult, inProcessDeps, runScenario, sleep, Summary, waitStopped, type RunContext } from "./support/harness.js";
 
 const redisUrl = process.env.LOGPIPE_FAULT_REDIS_URL!;
-const summary = new Summary("stale writer");
+const summary = new Summary("redis faults");
 afterAll(() => summary.flush());
 
 describe("a writer frozen past its lock TTL", () => {
@@ -46,4 +48,46 @@ describe("a writer frozen past its lock TTL", () => {
       expect(r.leftOnNas).toEqual([]);
     });
   }
+
+  test("SIGSTOP before truncating a torn tail, another writer commits, SIGCONT: the late truncate cuts nothing committed", async () => {
+    const pre: BatchDescriptor = { id: "pre", parts: [{ partition: 0, from: 0, to: 3000 }] };
+    const mine: BatchDescriptor = { id: "a", parts: [{ partition: 0, from: 3000, to: 6000 }] };
+    const other: BatchDescriptor = { id: "b", parts: [{ partition: 0, from: 6000, to: 9000 }] };
+    const inProcess = async (ctx: RunContext, name: string, batch: BatchDescriptor) => {
+      const w = inProcessDeps(ctx.dir, ctx.env, redisUrl, ctx.keyPrefix, objectStoreFrom(ctx.objects), name);
+      try {
+        await splitBatch(w.deps, toCloudEventsBatch(recordsOf(ctx.seed, ctx.apps, batch.parts)));
+        await w.drainInvocations();
+      } finally {
+        await w.close();
+      }
+    };
+    let tookOver = false;
+    const r = await runScenario({
+      name: "stale-before-truncate", seed: 8, apps: 1, partitions: 1, perPartition: 6000, batches: [mine], extraExpected: [pre, other],
+      countLogs: { lockLost: /LockLostError|slot lock lost/ },
+      procs: 1, maxSpawns: 3, timeoutMs: 60_000, env, redisUrl, objects: { kind: "local", dir: "" }, compressConcurrency: 1, uploadIntervalMs: 0,
+      spawnEnv: (n): Record<string, string> => (n === 0 ? { LOGPIPE_PAUSE_AT: "compress.before-truncate", FAULT_IDLE_EXIT_MS: "1500" } : {}),
+      prepare: async (ctx) => {
+        // a committed member, then a torn tail left by a writer that failed mid-write but released its lock
+        await inProcess(ctx, "writer-pre", pre);
+        appendFileSync(path.join(ctx.dir, "nas/active/app-00/slot-0.gen-0.log.gz"), Buffer.alloc(40_000, 0x5a));
+      },
+      during: async (ctx) => {
+        const pid = [...ctx.live.keys()][0]!;
+        await waitStopped(pid);
+        await sleep(1500 + 300);
+        await inProcess(ctx, "writer-b", other);
+        tookOver = true;
+        process.kill(pid, "SIGCONT");
+      },
+    });
+    console.log(describeResult(r));
+    summary.addResult(r);
+    expect(tookOver).toBe(true);
+    expect(r.logCounts.lockLost).toBeGreaterThan(0);
+    expect(r.verify.lost).toBe(0);
+    expect(r.verify.duplicated).toBe(0);
+    expect(r.leftOnNas).toEqual([]);
+  });
 });

@@ -53,6 +53,8 @@ export interface Scenario {
   redisUrl: string;
   compressConcurrency?: number;
   uploadIntervalMs?: number;
+  /** Runs before any instance starts (e.g. to set up NAS or Redis state). */
+  prepare?: (ctx: RunContext) => Promise<void>;
   /** Runs beside the instances (fault injection); awaited before the final drain. */
   during?: (ctx: RunContext) => Promise<void>;
   /** Wall-clock bound for the multi-process phase. */
@@ -90,6 +92,8 @@ export interface ScenarioResult {
   slotEvents: SlotTrace[];
   keyPrefix: string;
   logCounts: Record<string, number>;
+  /** Seconds of the multi-process phase (the rest is the final drain and the verification). */
+  phaseSeconds: number;
 }
 
 export interface SlotTrace {
@@ -105,9 +109,9 @@ export function scenarioEnv(dir: string, redisUrl: string, overrides: Record<str
     LOGPIPE_NAS_ROOT: path.join(dir, "nas"),
     LOGPIPE_REDIS_URL: redisUrl,
     LOGPIPE_INVOKE_MODE: "inline",
-    LOGPIPE_FUNCTION_TIMEOUT: "4s",
-    LOGPIPE_LOCK_TTL: "5s",
-    LOGPIPE_LOCK_MARGIN: "1s",
+    LOGPIPE_FUNCTION_TIMEOUT: "2500ms",
+    LOGPIPE_LOCK_TTL: "3s",
+    LOGPIPE_LOCK_MARGIN: "500ms",
     LOGPIPE_SLOT_WAIT: "3s",
     LOGPIPE_SEAL_BYTES: "256KB",
     LOGPIPE_SEAL_AGE: "1s",
@@ -187,7 +191,8 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   for (const d of ["q/trigger", "q/compress", "q/inflight", "nas", "objects", "logs", "trace"]) mkdirSync(path.join(dir, d), { recursive: true });
   const keyPrefix = `lpf-${path.basename(dir)}`;
   const objectsSpec: ObjectsSpec = s.objects.kind === "local" ? { kind: "local", dir: path.join(dir, "objects") } : s.objects;
-  const env = scenarioEnv(dir, s.redisUrl, s.env);
+  // a prefix of its own, so scenarios can share one OSS bucket
+  const env = scenarioEnv(dir, s.redisUrl, { LOGPIPE_OSS_PREFIX: `logs/${path.basename(dir)}`, ...s.env });
   for (const b of batches) writeFileSync(path.join(dir, "q/trigger", `${b.id}.json`), JSON.stringify(b));
   writeFileSync(path.join(dir, "q/ingest-done"), "");
 
@@ -238,6 +243,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   let during: Promise<void> = Promise.resolve();
   let duringError: unknown;
 
+  await s.prepare?.(ctx);
   try {
     for (let i = 0; i < procs; i++) spawnOne();
     during = s.during?.(ctx) ?? Promise.resolve();
@@ -273,10 +279,13 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   await during.catch(() => {});
   if (duringError) throw duringError;
 
+  const phaseSeconds = (performance.now() - started) / 1000;
   const objects = objectStoreFrom(objectsSpec);
   const leftOnNas = await finalDrain(s, dir, env, keyPrefix, objects, apps);
   const expected = expectedOf(s.seed, apps, [...batches, ...(s.extraExpected ?? [])]);
-  const verify = await verifyArchive(objects, "logs", expected);
+  const verify = await verifyArchive(objects, env.LOGPIPE_OSS_PREFIX!, expected).catch((e: Error) => {
+    throw new Error(`${s.name}: the archive is unreadable (${e.message}); workdir kept: ${dir}`);
+  });
   const tornTails = countInLogs(dir, /torn tail/);
   const logCounts: Record<string, number> = {};
   for (const [k, re] of Object.entries(s.countLogs ?? {})) logCounts[k] = countInLogs(dir, re);
@@ -286,7 +295,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   }
   const result: ScenarioResult = {
     name: s.name, dir, records: expected.total, spawns, crashes, crashPoints, tornTails, verify, leftOnNas,
-    seconds: (performance.now() - started) / 1000, slotEvents, keyPrefix, logCounts,
+    seconds: (performance.now() - started) / 1000, slotEvents, keyPrefix, logCounts, phaseSeconds,
   };
   if (verify.lost === 0 && verify.duplicated === 0 && verify.misrouted === 0 && leftOnNas.length === 0) {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
@@ -449,7 +458,7 @@ export class Summary {
 export function describeResult(r: ScenarioResult): string {
   const pts = Object.entries(r.crashPoints).map(([k, v]) => `${k}×${v}`).join(" ");
   return `${r.name}: ${r.records} records, ${r.spawns} instances, ${r.crashes} kills [${pts}], torn tails ${r.tornTails}, ` +
-    `lost ${r.verify.lost}, dup ${r.verify.duplicated}, misrouted ${r.verify.misrouted}, objects ${r.verify.objects}, left ${r.leftOnNas.length}, ${r.seconds.toFixed(1)} s` +
+    `lost ${r.verify.lost}, dup ${r.verify.duplicated}, misrouted ${r.verify.misrouted}, objects ${r.verify.objects}, left ${r.leftOnNas.length}, ${r.seconds.toFixed(1)} s (instances ${r.phaseSeconds.toFixed(1)} s)` +
     (r.verify.examples.length ? `\n  ${r.verify.examples.join("\n  ")}` : "") + (r.leftOnNas.length ? `\n  left: ${r.leftOnNas.slice(0, 10).join(", ")}` : "") +
     (r.verify.lost || r.verify.duplicated || r.leftOnNas.length ? `\n  workdir kept: ${r.dir}` : "");
 }

@@ -1,0 +1,159 @@
+/**
+ * Property tests (fast-check) for event parsing and split: any bytes in → either records and
+ * rejected elements that account for every element, or an UnreadableEventError (which split
+ * dead-letters) — never another exception, never a lost element; what the trigger emulator
+ * encodes comes back byte for byte; split files every record it accepts under a safe staging
+ * path inside the NAS root or dead-letters it. Run by `npm test` and `npm run test:faults`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
+import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
+import { NasDir } from "../../functions/adapters/nas.js";
+import { decodeChunk } from "../../functions/core/chunk.js";
+import { loadConfig } from "../../functions/core/config.js";
+import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
+import { parseKafkaBatch, UnreadableEventError } from "../../functions/core/events.js";
+import { silentLogger } from "../../functions/core/logger.js";
+import { isSafeSegment } from "../../functions/core/routing.js";
+import { splitBatch } from "../../functions/core/split.js";
+
+const RUNS = Number(process.env.LOGPIPE_PROPERTY_RUNS ?? "300");
+
+function parseOrUnreadable(input: unknown): ReturnType<typeof parseKafkaBatch> | "unreadable" {
+  try {
+    return parseKafkaBatch(input);
+  } catch (e) {
+    if (e instanceof UnreadableEventError) return "unreadable";
+    throw e;
+  }
+}
+
+const anyJson = fc.jsonValue({ maxDepth: 4 });
+/** Elements that look like CloudEvents / RawData with every field possibly wrong. */
+const eventishArb = fc.record(
+  {
+    specversion: fc.constant("1.0"),
+    id: fc.string(),
+    source: fc.constant("acs:alikafka"),
+    subject: fc.oneof(fc.string(), fc.constant("acs:alikafka:x:topic:t1")),
+    data: fc.oneof(
+      anyJson,
+      fc.string(),
+      fc.record(
+        {
+          topic: fc.oneof(fc.string(), anyJson),
+          partition: fc.oneof(fc.nat(), fc.integer(), fc.string(), fc.double(), anyJson),
+          offset: fc.oneof(fc.nat(), fc.integer(), fc.stringMatching(/^\d{1,20}$/), fc.double(), anyJson),
+          value: fc.oneof(fc.string({ unit: "binary" }), anyJson),
+          valueBase64: fc.oneof(fc.base64String(), fc.string()),
+          key: fc.oneof(fc.string(), anyJson),
+          headers: fc.oneof(anyJson, fc.array(fc.record({ key: fc.oneof(fc.string(), anyJson), value: fc.oneof(fc.string(), fc.array(fc.integer({ min: 0, max: 255 })), anyJson) }))),
+          timestamp: fc.oneof(fc.integer(), fc.string()),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+);
+const elementArb = fc.oneof(eventishArb, anyJson, eventishArb.map((e) => JSON.stringify(e)));
+
+describe("parseKafkaBatch never throws anything but UnreadableEventError, and accounts for every element", () => {
+  it("on arbitrary bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => void parseOrUnreadable(Buffer.from(b))), { numRuns: RUNS });
+  });
+  it("on arbitrary strings and JSON texts", () => {
+    fc.assert(fc.property(fc.oneof(fc.string({ unit: "binary" }), fc.json()), (s) => void parseOrUnreadable(s)), { numRuns: RUNS });
+  });
+  it("on arrays of malformed and well-formed events (as text and as parsed objects)", () => {
+    fc.assert(
+      fc.property(fc.array(elementArb, { maxLength: 12 }), fc.boolean(), (elements, asText) => {
+        const r = parseOrUnreadable(asText ? Buffer.from(JSON.stringify(elements)) : elements);
+        expect(r).not.toBe("unreadable");
+        if (r === "unreadable") return;
+        expect(r.records.length + r.rejected.length).toBe(elements.length);
+        const idx = r.rejected.map((x) => x.index);
+        expect(new Set(idx).size).toBe(idx.length);
+        for (const rec of r.records) {
+          expect(Number.isSafeInteger(rec.partition) && rec.partition >= 0).toBe(true);
+          expect(Number.isSafeInteger(rec.offset) && rec.offset >= 0).toBe(true);
+          expect(typeof rec.topic === "string" && rec.topic.length > 0).toBe(true);
+          expect(Buffer.isBuffer(rec.value)).toBe(true);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it("round-trips what the trigger emulator encodes: values (any bytes), keys, headers, offsets", () => {
+    const recordArb = fc.record({
+      topic: fc.string({ unit: "binary", minLength: 1, maxLength: 20 }),
+      partition: fc.nat({ max: 1000 }),
+      offset: fc.nat({ max: 2 ** 40 }),
+      timestamp: fc.nat({ max: 2 ** 41 }),
+      key: fc.option(fc.string({ maxLength: 20 }).map((s) => Buffer.from(s)), { nil: null }),
+      headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+      value: fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), fc.string({ unit: "binary" }).map((s) => Buffer.from(s))),
+    });
+    fc.assert(
+      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 10 }), (records) => {
+        const r = parseKafkaBatch(toCloudEventsBatch(records));
+        expect(r.rejected).toEqual([]);
+        expect(r.records.map((x) => [x.topic, x.partition, x.offset, x.key, x.headers, x.value.toString("base64")])).toEqual(
+          records.map((x) => [x.topic, x.partition, x.offset, x.key?.toString("utf8") ?? null, x.headers, x.value.toString("base64")]),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("split on hostile batches", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "lp-prop-split-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  let run = 0;
+
+  it("files every accepted record once under staging/<safe app>/ or dead-letters it; nothing escapes the NAS root", async () => {
+    const idArb = fc.oneof(fc.constantFrom("pay", "../x", "/etc", ".", "..", "_overflow", "a/b", ""), fc.string({ unit: "binary", maxLength: 70 }));
+    const recArb = fc.record({
+      appId: fc.option(idArb, { nil: undefined }),
+      partition: fc.nat({ max: 3 }),
+      body: fc.oneof(fc.string({ unit: "binary", maxLength: 50 }), fc.constant("x".repeat(300))),
+      raw: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), async (recs, junk) => {
+        const dir = path.join(root, String(run++));
+        const config = loadConfig({ LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4" });
+        const pointers: ChunkPointer[] = [];
+        const nas = new NasDir(dir, false);
+        const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), logger: silentLogger, invoker: { invokeCompress: async (p) => void pointers.push(p) } };
+        const elements = [
+          ...recs.map((r, i) => ({
+            specversion: "1.0", id: String(i), source: "acs:alikafka", type: "alikafka:Topic:Message",
+            data: { topic: "t-main", partition: r.partition, offset: i, value: r.raw ? r.body : JSON.stringify({ appId: r.appId, msg: r.body }) },
+          })),
+          ...junk,
+        ];
+        const result = await splitBatch(deps, Buffer.from(JSON.stringify(elements)));
+        const parsed = parseKafkaBatch(Buffer.from(JSON.stringify(elements)));
+        let inChunks = 0;
+        for (const p of pointers) {
+          expect(p.chunk).toMatch(/^staging\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9._-]+\.chunk$/);
+          expect(isSafeSegment(p.app)).toBe(true);
+          expect(nas.abs(p.chunk).startsWith(path.resolve(dir) + path.sep)).toBe(true);
+          const chunk = decodeChunk((await nas.read(p.chunk))!);
+          inChunks += chunk.offsets.length;
+        }
+        // records of the same (topic, partition, offset) count once; oversize ones are dead letters
+        const unique = new Set(parsed.records.map((r) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`)).size;
+        expect(inChunks + result.oversize).toBe(unique);
+        expect(result.rejected).toBe(parsed.rejected.length);
+      }),
+      { numRuns: Math.max(50, RUNS / 3) },
+    );
+  });
+});
