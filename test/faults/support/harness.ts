@@ -356,6 +356,7 @@ export async function finalDrain(s: Pick<Scenario, "name" | "seed" | "redisUrl">
 
 /** Deps for running the data path in the test process against a scenario's NAS, Redis and store; compress invocations run inline. */
 export function inProcessDeps(dir: string, env: Record<string, string>, redisUrl: string, keyPrefix: string, objects: ObjectStore, name: string) {
+  mkdirSync(path.join(dir, "logs"), { recursive: true });
   const logger = createLogger({
     level: "warn",
     base: { pid: name },
