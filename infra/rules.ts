@@ -18,7 +18,8 @@ export interface Rule {
   check(resources: DeclaredResource[], opts?: { secretsMasked?: boolean }): string[];
 }
 
-const T = {
+/** Provider type tokens of the resources the rules (and the policy tests) look at. */
+export const RESOURCE_TYPES = {
   bucket: "alicloud:oss/bucket:Bucket",
   bucketAcl: "alicloud:oss/bucketAcl:BucketAcl",
   publicBlock: "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -30,7 +31,13 @@ const T = {
   alias: "alicloud:fc/v3Alias:V3Alias",
   trigger: "alicloud:fc/v3Trigger:V3Trigger",
   async: "alicloud:fc/v3AsyncInvokeConfig:V3AsyncInvokeConfig",
-};
+  role: "alicloud:ram/role:Role",
+  attach: "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment",
+  mount: "alicloud:nas/mountTarget:MountTarget",
+  accessRule: "alicloud:nas/accessRule:AccessRule",
+  alarm: "alicloud:cms/alarm:Alarm",
+} as const;
+const T = RESOURCE_TYPES;
 
 const ofType = (rs: DeclaredResource[], t: string) => rs.filter((r) => r.type === t);
 const isUnknownOrSecret = (v: unknown) => v === undefined || v === "[secret]";

@@ -3,6 +3,7 @@
  * design: every element of a batch either becomes a record or a rejected element with a reason,
  * and a payload that cannot be read at all is reported as such — the caller dead-letters it.
  */
+import { skipWs } from "./routing.js";
 
 export interface KafkaRecord {
   topic: string;
@@ -295,13 +296,7 @@ const SLOW = -2;
 const MAX_DEPTH = 512;
 const depthStack = new Uint8Array(MAX_DEPTH);
 
-function ws(b: Buffer, i: number): number {
-  for (;;) {
-    const c = b[i];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
-  }
-}
+const ws = skipWs; // shared JSON whitespace rule (routing.ts)
 
 function hexVal(c: number | undefined): number {
   if (c === undefined) return -1;

@@ -48,7 +48,7 @@ const enum Ch {
 
 const INVALID = -1;
 
-function skipWs(b: Uint8Array, i: number): number {
+export function skipWs(b: Uint8Array, i: number): number {
   for (;;) {
     const c = b[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { envSchema } from "../../functions/core/config.js";
 import { cidrContains, isPrivateCidr, parseStackConfig, type StackConfig } from "../../infra/config.js";
 import { policyViolations, type PolicyDocument } from "../../infra/util.js";
-import { checkAll } from "../../infra/rules.js";
+import { checkAll, RESOURCE_TYPES } from "../../infra/rules.js";
 import { MASK, MOCK_ACCOUNT_ID, MOCK_REDIS_PASSWORD } from "../../cli/plan/mocks.js";
 import { planStack, planStackDetailed, type PlannedResource } from "../../cli/plan/index.js";
 import { STACKS, rawStack } from "./helpers.js";
@@ -15,24 +15,7 @@ import { STACKS, rawStack } from "./helpers.js";
 type Plan = { resources: PlannedResource[]; outputs: Record<string, any>; cfg: StackConfig };
 const plans = {} as Record<(typeof STACKS)[number], Plan>;
 
-const T = {
-  fn: "alicloud:fc/v3Function:V3Function",
-  version: "alicloud:fc/v3FunctionVersion:V3FunctionVersion",
-  alias: "alicloud:fc/v3Alias:V3Alias",
-  trigger: "alicloud:fc/v3Trigger:V3Trigger",
-  async: "alicloud:fc/v3AsyncInvokeConfig:V3AsyncInvokeConfig",
-  bucket: "alicloud:oss/bucket:Bucket",
-  bucketAcl: "alicloud:oss/bucketAcl:BucketAcl",
-  publicBlock: "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock",
-  redis: "alicloud:kvstore/instance:Instance",
-  redisConn: "alicloud:kvstore/connection:Connection",
-  policy: "alicloud:ram/policy:Policy",
-  role: "alicloud:ram/role:Role",
-  attach: "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment",
-  mount: "alicloud:nas/mountTarget:MountTarget",
-  accessRule: "alicloud:nas/accessRule:AccessRule",
-  alarm: "alicloud:cms/alarm:Alarm",
-};
+const T = RESOURCE_TYPES;
 
 const ofType = (p: Plan, type: string) => p.resources.filter((r) => r.type === type);
 const one = (p: Plan, type: string) => {
