@@ -146,6 +146,7 @@ async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<v
   if (!objects) throw new Error("upload needs an object store");
   const files = (await deps.nas.walk(OUTBOX_DIR)).filter((f) => !f.rel.split("/").pop()!.startsWith(TEMP_PREFIX));
   const limit = pLimit(deps.config.uploadConcurrency);
+  if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
     files.map((f) =>
       limit(async () => {
@@ -154,7 +155,6 @@ async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<v
         try {
           const expected = await md5AndCrc64File(abs);
           crashPoint("upload.mid-upload");
-          await deps.nas.ensureDir(UPLOADS_DIR);
           await objects.putFile(key, abs, expected, {
             multipartThreshold: deps.config.multipartThreshold,
             checkpointPath: deps.nas.abs(checkpointPath(key)),
