@@ -3,12 +3,14 @@
  * `register(program)`; they are discovered here so commands can be added without touching this file.
  */
 import { Command, CommanderError } from "commander";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 
 export async function main(argv: string[]): Promise<number> {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
   const program = new Command("logpipe")
+    .version(pkg.version)
     .description("Archive each application's logs from Kafka into its own compressed OSS objects (Function Compute 3.0)")
     .showHelpAfterError()
     .exitOverride();
