@@ -2,8 +2,9 @@
  * `logpipe local`: the whole pipeline in one process tree, with the same handlers' core
  * functions as in FC. A trigger emulator batches source records into CloudEvents like the FC
  * Kafka trigger (count/time windows, maximumTasks concurrency, retry strategy, errors
- * tolerance), an async-invoke emulator runs compress on worker threads, a timer runs upload,
- * and a final flush seals and uploads everything. Then the archive is read back and verified.
+ * tolerance); split and compress run on worker threads (the async-invoke emulator queues
+ * compress with FC-like retries); a timer runs upload, and a final flush seals and uploads
+ * everything. Then the archive is read back and verified.
  */
 import { mkdirSync } from "node:fs";
 import os from "node:os";
@@ -27,7 +28,7 @@ import { splitBatch } from "../../functions/core/split.js";
 import { runUpload, type UploadResult } from "../../functions/core/upload.js";
 import type { RecordSource } from "../sources/types.js";
 import { toCloudEventsBatch } from "./cloudevents.js";
-import { CompressWorkerPool, type SlotEvent } from "./compress-pool.js";
+import { HandlerWorkerPool, type SlotEvent } from "./handler-pool.js";
 import { ExpectedRecords, verifyArchive, type VerifyReport } from "./verify.js";
 
 export type RetryStrategy = "BACKOFF_RETRY" | "EXPONENTIAL_DECAY_RETRY";
@@ -167,7 +168,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const slotEvents: SlotEvent[] = [];
   const deps: PipelineDeps = { config, nas, coord, objects, logger, appCache: new Map() };
   if (opts.traceSlots) deps.onSlotEvent = (e) => slotEvents.push(e);
-  const pool = workers > 0 ? new CompressWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
+  // With Redis, split and compress run on worker threads (like separate FC instances); the
+  // in-process lock store cannot be shared across threads, so without Redis everything runs here.
+  const pool = workers > 0 ? new HandlerWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
   const runCompress = async (p: ChunkPointer): Promise<CompressResult> => {
     const r = await (pool ? pool.run(p) : compressChunk(deps, p));
     report.handlerSeconds.compress += r.durationMs / 1000;
@@ -240,7 +243,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         for (let attempt = 1; ; attempt++) {
           try {
             report.invocations.split++;
-            const r = await splitBatch(deps, event, { requestId: `local-${batchIndex}-${attempt}` });
+            const requestId = `local-${batchIndex}-${attempt}`;
+            let r;
+            if (pool) {
+              const out = await pool.split(event, requestId);
+              r = out.result;
+              for (const p of out.pointers) await emulator.invokeCompress(p);
+            } else r = await splitBatch(deps, event, { requestId });
             report.handlerSeconds.split += r.durationMs / 1000;
             await batch.ack();
             return;

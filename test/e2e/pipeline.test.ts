@@ -12,7 +12,7 @@ import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
-import type { SlotEvent } from "../../cli/local/compress-pool.js";
+import type { SlotEvent } from "../../cli/local/handler-pool.js";
 import { testPipeline } from "../support/deps.js";
 import { syntheticSource } from "../../cli/sources/synthetic.js";
 import { testOssStore } from "../support/deps.js";

@@ -1,10 +1,12 @@
 /**
- * A pool of compress worker threads. Each worker takes several invocations at once (they wait
- * on Redis and NAS between CPU bursts), and the pool sends each new one to the least busy worker.
+ * A pool of worker threads running split and compress invocations. Each worker takes several
+ * invocations at once (they wait on Redis and NAS between CPU bursts), and the pool sends each
+ * new one to the least busy worker.
  */
 import { Worker } from "node:worker_threads";
 import type { CompressResult } from "../../functions/core/compress.js";
 import type { ChunkPointer } from "../../functions/core/deps.js";
+import type { SplitResult } from "../../functions/core/split.js";
 
 export interface SlotEvent {
   app: string;
@@ -18,14 +20,14 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export class CompressWorkerPool {
+export class HandlerWorkerPool {
   private readonly workers: { worker: Worker; busy: number; pending: Map<number, Pending>; dead?: Error }[] = [];
   private nextId = 1;
 
   constructor(opts: { workers: number; env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean }) {
     for (let i = 0; i < opts.workers; i++) {
       const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
-        workerData: { entry: new URL("./compress-worker.ts", import.meta.url).href, env: opts.env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots },
+        workerData: { entry: new URL("./handler-worker.ts", import.meta.url).href, env: opts.env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots },
       });
       const entry: (typeof this.workers)[number] = { worker, busy: 0, pending: new Map<number, Pending>() };
       worker.on("message", (msg: { id: number; ok: boolean; result?: unknown; error?: { name: string; message: string }; slotEvents?: SlotEvent[] }) => {
@@ -57,11 +59,20 @@ export class CompressWorkerPool {
     });
   }
 
+  /** One split invocation; its compress pointers come back for the caller to invoke. */
+  split(event: Buffer, requestId: string): Promise<{ result: SplitResult; pointers: ChunkPointer[] }> {
+    return this.dispatch({ event, requestId }) as Promise<{ result: SplitResult; pointers: ChunkPointer[] }>;
+  }
+
   run(pointer: ChunkPointer): Promise<CompressResult> {
+    return this.dispatch({ pointer }) as Promise<CompressResult>;
+  }
+
+  /** Sends to the least busy live worker. */
+  private dispatch(msg: object): Promise<unknown> {
     const live = this.workers.filter((w) => !w.dead);
-    if (live.length === 0) return Promise.reject(this.workers[0]?.dead ?? new Error("no compress workers"));
-    const entry = live.reduce((a, b) => (b.busy < a.busy ? b : a));
-    return this.send(entry, { pointer }) as Promise<CompressResult>;
+    if (live.length === 0) return Promise.reject(this.workers[0]?.dead ?? new Error("no handler workers"));
+    return this.send(live.reduce((a, b) => (b.busy < a.busy ? b : a)), msg);
   }
 
   /** Stops the workers; returns their slot lock trace when tracing was on. */

@@ -1,11 +1,14 @@
 /**
- * Worker thread running compress for `logpipe local`, so compression uses every core. Each
- * worker builds its own deps (NAS directory, Redis coord store) from the same validated env.
+ * Worker thread running split and compress for `logpipe local`, so the handlers use every core
+ * (as separate FC instances would). Each worker builds its own deps (NAS directory, Redis coord
+ * store) from the same validated env. split's compress invocations are returned to the main
+ * thread, which queues them in the async-invoke emulator.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
 import { compressChunk } from "../../functions/core/compress.js";
+import { splitBatch } from "../../functions/core/split.js";
 import { loadConfig } from "../../functions/core/config.js";
 import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
@@ -19,16 +22,24 @@ const deps: PipelineDeps = {
   nas: new NasDir(config.nasRoot, config.fsync),
   coord,
   logger: silentLogger,
+  appCache: new Map(),
   onSlotEvent: traceSlots ? (e) => slotEvents.push(e) : undefined,
 };
 
-parentPort!.on("message", async (msg: { id: number; pointer?: ChunkPointer; close?: boolean; flushTrace?: boolean }) => {
+parentPort!.on("message", async (msg: { id: number; pointer?: ChunkPointer; event?: Uint8Array; requestId?: string; close?: boolean }) => {
   if (msg.close) {
     await coord.close();
     parentPort!.postMessage({ id: msg.id, ok: true, slotEvents: slotEvents.splice(0) });
     return;
   }
   try {
+    if (msg.event) {
+      const pointers: ChunkPointer[] = [];
+      const event = Buffer.from(msg.event.buffer, msg.event.byteOffset, msg.event.byteLength);
+      const result = await splitBatch({ ...deps, invoker: { invokeCompress: async (p) => void pointers.push(p) } }, event, { requestId: msg.requestId });
+      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, pointers } });
+      return;
+    }
     const result = await compressChunk(deps, msg.pointer!);
     parentPort!.postMessage({ id: msg.id, ok: true, result });
   } catch (e) {
