@@ -18,7 +18,7 @@ import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import { MAX_COMMITTED_INTERVALS, nowOf, RetryableError, type ChunkPointer, type PipelineDeps } from "./deps.js";
 import { contains, subtract, type Interval } from "./intervals.js";
-import { activeFilePath, STAGING_DIR } from "./layout.js";
+import { activeFilePath } from "./layout.js";
 import { isSafeSegment } from "./routing.js";
 import { ensureLockTime, LockLostError, sealSlot } from "./seal.js";
 
@@ -226,5 +226,3 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
   }
   return done();
 }
-
-export const STAGING_PREFIX = `${STAGING_DIR}/`;

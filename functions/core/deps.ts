@@ -2,6 +2,7 @@
  * What the data-path functions need, injected (middy/Powertools style): the handlers build it
  * once per instance, tests and `logpipe local` build it from local stores.
  */
+import pLimit from "p-limit";
 import type { CoordStore } from "../adapters/coord-store.js";
 import type { NasDir } from "../adapters/nas.js";
 import type { ObjectStore } from "../adapters/object-store.js";
@@ -26,6 +27,14 @@ export interface CompressInvoker {
    * chunks for hundreds of apps.
    */
   invokeCompressMany?(pointers: ChunkPointer[]): Promise<void>;
+}
+
+/** Hands chunks to compress the cheapest way the invoker offers (grouped when it can). */
+export async function invokeCompressAll(invoker: CompressInvoker, pointers: ChunkPointer[]): Promise<void> {
+  if (pointers.length === 0) return;
+  if (invoker.invokeCompressMany) return invoker.invokeCompressMany(pointers);
+  const limit = pLimit(16);
+  await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
 }
 
 /** Async payload of compress: one pointer (`ChunkPointer`) or a group of them. */

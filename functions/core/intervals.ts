@@ -94,9 +94,3 @@ export function decodeIntervals(text: string | null | undefined): Interval[] {
   }
   return out;
 }
-
-export function countOffsets(list: Interval[]): number {
-  let n = 0;
-  for (const [s, e] of list) n += e - s + 1;
-  return n;
-}

@@ -7,7 +7,7 @@ import pLimit from "p-limit";
 import { encodeChunkRows } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import type { ChunkPointer, PipelineDeps } from "./deps.js";
+import { invokeCompressAll, type ChunkPointer, type PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { intervalsFromSorted, type Interval } from "./intervals.js";
 import { stagingChunkPath } from "./layout.js";
@@ -191,12 +191,7 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
 
   if (pointers.length > 0) {
     if (!deps.invoker) throw new Error("split needs a compress invoker");
-    const invoker = deps.invoker;
-    if (invoker.invokeCompressMany) await invoker.invokeCompressMany(pointers);
-    else {
-      const limit = pLimit(16);
-      await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
-    }
+    await invokeCompressAll(deps.invoker, pointers);
   }
   result.durationMs = performance.now() - started;
   return result;

@@ -1,15 +1,15 @@
 /**
  * upload (timer): seal active files that are big or old enough, ship the outbox (sealed files,
  * dead letters) to the object store under their deterministic keys, verify, delete locally.
- * It is also the reconciler: staging chunks that no compress finished are re-driven, and temp
- * files and orphaned active files left by crashed writers are removed.
+ * It is also the reconciler: staging chunks that no compress finished are re-driven (grouped, as
+ * split sends them), and temp files and orphaned active files left by crashed writers are removed.
  * One uploader runs at a time (a lease in the coord store).
  */
 import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
-import { nowOf, type PipelineDeps } from "./deps.js";
+import { invokeCompressAll, nowOf, type ChunkPointer, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, checkpointPath, OUTBOX_DIR, parseActiveFileName, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { pointerForChunk } from "./compress.js";
 import { LockLostError, sealSlot } from "./seal.js";
@@ -122,7 +122,8 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
 async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
   const old = (mtimeMs: number) => now - mtimeMs >= deps.config.redriveAgeMs;
-  for (const dir of [STAGING_DIR, OUTBOX_DIR, UPLOADS_DIR]) {
+  const redrive: ChunkPointer[] = [];
+  for (const dir of [STAGING_DIR, UPLOADS_DIR]) {
     for (const f of await deps.nas.walk(dir)) {
       const name = f.rel.split("/").pop()!;
       if (name.startsWith(TEMP_PREFIX)) {
@@ -132,19 +133,27 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
         }
         continue;
       }
-      if (dir === STAGING_DIR && name.endsWith(".chunk") && (opts.redriveAll || old(f.mtimeMs))) {
-        if (!deps.invoker) throw new Error("upload needs a compress invoker to re-drive staging chunks");
-        await deps.invoker.invokeCompress(pointerForChunk(f.rel, f.size));
-        result.redriven++;
-      }
+      if (dir === STAGING_DIR && name.endsWith(".chunk") && (opts.redriveAll || old(f.mtimeMs))) redrive.push(pointerForChunk(f.rel, f.size));
     }
   }
+  if (redrive.length === 0) return;
+  if (!deps.invoker) throw new Error("upload needs a compress invoker to re-drive staging chunks");
+  await invokeCompressAll(deps.invoker, redrive);
+  result.redriven += redrive.length;
 }
 
 async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<void> {
   const objects = deps.objects;
   if (!objects) throw new Error("upload needs an object store");
-  const files = (await deps.nas.walk(OUTBOX_DIR)).filter((f) => !f.rel.split("/").pop()!.startsWith(TEMP_PREFIX));
+  const files = [];
+  const now = nowOf(deps);
+  for (const f of await deps.nas.walk(OUTBOX_DIR)) {
+    if (!f.rel.split("/").pop()!.startsWith(TEMP_PREFIX)) files.push(f);
+    else if (now - f.mtimeMs >= deps.config.redriveAgeMs) {
+      await deps.nas.remove(f.rel); // a seal or dead letter died between write and rename; its redo rewrote the real name
+      result.orphansRemoved++;
+    }
+  }
   const limit = pLimit(deps.config.uploadConcurrency);
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
