@@ -3,8 +3,9 @@
  * TypeScript loader skews time or memory). Reads a JSON task from argv[2], prints one JSON line
  * prefixed with RESULT: on stdout. Data loading happens before the clock starts.
  */
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { Session } from "node:inspector";
+import { open, readFile, rename, unlink } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import type { CoordStore } from "../functions/adapters/coord-store.js";
 import { MemoryCoordStore } from "../functions/adapters/memory-coord-store.js";
@@ -14,7 +15,8 @@ import { compressChunk } from "../functions/core/compress.js";
 import { loadConfig } from "../functions/core/config.js";
 import type { ChunkPointer, PipelineDeps } from "../functions/core/deps.js";
 import { silentLogger } from "../functions/core/logger.js";
-import { splitBatch } from "../functions/core/split.js";
+import { splitBatch, splitTable } from "../functions/core/split.js";
+import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { toCloudEventsBatch } from "../cli/local/cloudevents.js";
 import { SyntheticGenerator } from "../cli/sources/synthetic.js";
 import type { SourceRecord } from "../cli/sources/types.js";
@@ -25,7 +27,8 @@ export type ChildTask =
   | { kind: "split"; file: string; nasRoot: string; warmup: boolean }
   | { kind: "split-rss"; file: string; nasRoot: string }
   | { kind: "json-parse-rss"; file: string }
-  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; barrier?: boolean; compressConcurrency?: number }
+  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; barrier?: boolean; compressConcurrency?: number; decodedBefore?: boolean; profileTo?: string }
+  | { kind: "fs-ops"; dir: string; files: number; bytes: number }
   | { kind: "roundtrips"; redisUrl: string; keyPrefix: string; nasRoot: string; apps: number; records: number; batches: number; seed: number };
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
@@ -61,6 +64,16 @@ async function splitOnce(file: string, nasRoot: string, event: Buffer) {
   return { ms, records: r.records, chunks: r.chunks, chunkBytes: r.chunkBytes, file };
 }
 
+/** A V8 CPU profile of this process from now until `stop` (the timed section only, unlike --cpu-prof). */
+async function startProfiler(): Promise<{ stop: () => Promise<object> }> {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string) => new Promise<T>((resolve, reject) => session.post(method, (e, r) => (e ? reject(e) : resolve(r as T))));
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  return { stop: async () => (await post<{ profile: object }>("Profiler.stop")).profile };
+}
+
 /**
  * split + compress + append of every batch in `files` in this process (pinned to one CPU by the
  * parent). As in FC, split hands chunks over and returns; compress invocations run
@@ -70,6 +83,9 @@ async function splitOnce(file: string, nasRoot: string, event: Buffer) {
  */
 async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const events = await Promise.all(task.files.map((f) => readFile(f)));
+  // decodedBefore: the trigger envelope is decoded before the clock starts, so the run times
+  // what logpipe adds to the record bytes (routing, chunks, gzip, append, commit)
+  const tables: RecordTable[] | undefined = task.decodedBefore ? events.map((e) => scanKafkaBatch(e).table) : undefined;
   mkdirSync(task.nasRoot, { recursive: true });
   const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore();
   const pointers: ChunkPointer[] = [];
@@ -80,10 +96,11 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
     process.stdout.write("READY\n");
     await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
   }
+  const profiler = task.profileTo ? await startProfiler() : undefined;
   const startedAt = Date.now();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0;
+  let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0, chunks = 0;
   const queue: ChunkPointer[] = [];
   let running = 0;
   let failure: Error | undefined;
@@ -111,13 +128,15 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const waitUntil = async (cond: () => boolean) => {
     while (!cond()) await new Promise<void>((r) => (wake = r));
   };
-  for (const event of events) {
+  for (let b = 0; b < events.length; b++) {
     // backpressure: split runs ahead of compress by at most about one batch
     await waitUntil(() => queue.length <= concurrency);
     const a = performance.now();
-    const s = await splitBatch(deps, event);
+    const s = tables ? await splitTable(deps, tables[b]!, undefined) : await splitBatch(deps, events[b]!);
+    if (tables) s.bytesIn = events[b]!.length;
     splitMs += performance.now() - a;
     bytesIn += s.bytesIn;
+    chunks += pointers.length;
     queue.push(...pointers.splice(0));
     pump();
     if (failure) break;
@@ -125,10 +144,61 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   await waitUntil(() => running === 0 && queue.length === 0);
   if (failure) throw failure;
   const ms = performance.now() - t0;
+  if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
   const cpu = process.cpuUsage(cpu0);
   const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
   await coord.close();
-  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency };
+  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency, chunks };
+}
+
+/**
+ * The file operations of one chunk's life (split: write temp + rename; compress: read, append
+ * to the slot file, unlink), done with blocking calls and with promise calls: µs per chunk each.
+ * Why compress uses blocking calls (functions/adapters/nas.ts).
+ */
+async function fsOps(task: Extract<ChildTask, { kind: "fs-ops" }>) {
+  rmSync(task.dir, { recursive: true, force: true });
+  mkdirSync(task.dir, { recursive: true });
+  const data = Buffer.alloc(task.bytes, 0x61);
+  const member = data.subarray(0, task.bytes >> 2);
+  const rw = constants.O_RDWR | constants.O_CREAT;
+  const blocking = () => {
+    const t0 = performance.now();
+    for (let i = 0; i < task.files; i++) {
+      const f = `${task.dir}/s${i}`;
+      let fd = openSync(`${f}.tmp`, "w");
+      writeSync(fd, data);
+      closeSync(fd);
+      renameSync(`${f}.tmp`, f);
+      readFileSync(f);
+      fd = openSync(`${task.dir}/active-s`, rw, 0o640);
+      writeSync(fd, member, 0, member.length, fstatSync(fd).size);
+      closeSync(fd);
+      unlinkSync(f);
+    }
+    return ((performance.now() - t0) * 1000) / task.files;
+  };
+  const promised = async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < task.files; i++) {
+      const f = `${task.dir}/p${i}`;
+      let fh = await open(`${f}.tmp`, "w");
+      await fh.writeFile(data);
+      await fh.close();
+      await rename(`${f}.tmp`, f);
+      await readFile(f);
+      fh = await open(`${task.dir}/active-p`, rw, 0o640);
+      await fh.write(member, 0, member.length, (await fh.stat()).size);
+      await fh.close();
+      await unlink(f);
+    }
+    return ((performance.now() - t0) * 1000) / task.files;
+  };
+  blocking(); // warm up both
+  await promised();
+  const r = { syncUs: blocking(), asyncUs: await promised() };
+  rmSync(task.dir, { recursive: true, force: true });
+  return r;
 }
 
 /** Round trips per batch for a given number of apps and records per batch (synthetic, in memory). */
@@ -203,6 +273,8 @@ async function main(): Promise<unknown> {
       return e2e(task);
     case "roundtrips":
       return roundtrips(task);
+    case "fs-ops":
+      return fsOps(task);
   }
 }
 

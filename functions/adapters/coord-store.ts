@@ -40,6 +40,8 @@ export interface CommitRequest {
   offsetsField: string;
   claim: Interval[];
   maxIntervals: number;
+  /** Also give the lock back on success, as `release` would (saves compress a round trip). */
+  release?: boolean;
 }
 
 export type CommitResult =
@@ -54,7 +56,7 @@ export interface CoordStore {
   tryAcquireSlot(app: string, order: number[], token: string, ttlMs: number, offsetsField: string): Promise<AcquiredSlot | null>;
   /** Milliseconds the lock has left if `token` still holds it, else a value ≤ 0. */
   lockRemainingMs(app: string, slot: number, token: string): Promise<number>;
-  /** Atomically: still the holder, state unchanged, claim disjoint from committed → len += addLen, claim merged. */
+  /** Atomically: still the holder, state unchanged, claim disjoint from committed → len += addLen, claim merged (and, with `release`, the lock given back). */
   commit(app: string, slot: number, token: string, req: CommitRequest): Promise<CommitResult>;
   /** Records the seal of `gen` under `key` (holder only). */
   beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean>;

@@ -83,6 +83,7 @@ export class MemoryCoordStore implements CoordStore {
     }
     const next: SlotState = { gen: st.gen, len: st.len + req.addLen, t0: st.t0 === 0 && req.addLen > 0 ? req.now : st.t0 };
     this.states.set(key, next);
+    if (req.release) await this.release(app, slot, token);
     return { ok: true, state: { ...next } };
   }
 

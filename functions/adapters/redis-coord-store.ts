@@ -67,7 +67,8 @@ end
 return false
 `;
 
-// KEYS: lock, state, offsets. ARGV: token, gen, expectLen, addLen, now, field, claim, maxIntervals
+// KEYS: lock, state, offsets. ARGV: token, gen, expectLen, addLen, now, field, claim, maxIntervals, release
+// (release = '1': on success also do what RELEASE_SLOT does)
 const COMMIT = LUA_INTERVALS + `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost-lock'} end
 local st = redis.call('HMGET', KEYS[2], 'gen', 'len', 't0', 'sgen')
@@ -93,6 +94,10 @@ local t0 = tonumber(st[3] or '0')
 if t0 == 0 and add > 0 then t0 = tonumber(ARGV[5]) end
 local newlen = len + add
 redis.call('HSET', KEYS[2], 'gen', string.format('%.0f', gen), 'len', string.format('%.0f', newlen), 't0', string.format('%.0f', t0))
+if ARGV[9] == '1' then
+  if redis.call('HGET', KEYS[2], 'holder') == ARGV[1] then redis.call('HDEL', KEYS[2], 'holder') end
+  redis.call('DEL', KEYS[1])
+end
 return {'ok', string.format('%.0f', gen), string.format('%.0f', newlen), string.format('%.0f', t0)}
 `;
 
@@ -229,7 +234,7 @@ export class RedisCoordStore implements CoordStore {
     this.roundTrips++;
     const r = await this.redis.lpCommit(
       this.lockKey(app, slot), this.stateKey(app, slot), this.offsetsKey(app),
-      token, req.gen, req.expectLen, req.addLen, req.now, req.offsetsField, encodeIntervals(req.claim), req.maxIntervals,
+      token, req.gen, req.expectLen, req.addLen, req.now, req.offsetsField, encodeIntervals(req.claim), req.maxIntervals, req.release ? "1" : "0",
     );
     if (r[0] === "ok") return { ok: true, state: stateFrom(r[1]!, r[2]!, r[3]!) };
     if (r[0] === "conflict") return { ok: false, reason: "conflict", committed: decodeIntervals(r[1]) };

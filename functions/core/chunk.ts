@@ -77,9 +77,10 @@ export interface ChunkRows {
 
 /**
  * Same bytes as `encodeChunk(meta, rows.map(i => ({ offset, value })))`, copying each value once
- * from the arena into the chunk.
+ * from the arena into the chunk. With `scratch`, the chunk is built in `scratch()` (called with
+ * the size needed; it returns a buffer at least that large) and the result is a view of it.
  */
-export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length): Buffer {
+export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length, scratch?: (size: number) => Buffer): Buffer {
   let bodyLength = 0;
   for (let k = 0; k < count; k++) {
     const i = rows[k]!;
@@ -91,7 +92,8 @@ export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
   const tableStart = MAGIC.length + 4 + headerBytes.length;
   const endsStart = tableStart + count * 8;
   const bodyStart = tableStart + count * 12;
-  const out = Buffer.allocUnsafe(bodyStart + bodyLength);
+  const size = bodyStart + bodyLength;
+  const out = scratch ? scratch(size).subarray(0, size) : Buffer.allocUnsafe(size);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(headerBytes.length, MAGIC.length);
   headerBytes.copy(out, MAGIC.length + 4);

@@ -9,7 +9,6 @@
  * chunk is redone) or the commit done (the redo finds every offset committed and drops it).
  */
 import { randomUUID } from "node:crypto";
-import { constants, promises as fsp } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { slotOrder } from "../adapters/coord-store.js";
 import type { AcquiredSlot, SlotState } from "../adapters/coord-store.js";
@@ -74,14 +73,19 @@ export function pointerForChunk(chunkPath: string, bytes = 0): ChunkPointer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function acquireSlot(deps: PipelineDeps, app: string, token: string, field: string): Promise<AcquiredSlot> {
+/**
+ * Takes a free slot. `lockDeadline` (performance.now() ms) is when the lock expires at the
+ * earliest: the request was sent before Redis set the TTL, so the lock lives at least until then.
+ */
+async function acquireSlot(deps: PipelineDeps, app: string, token: string, field: string): Promise<AcquiredSlot & { lockDeadline: number }> {
   const started = nowOf(deps);
   const order = slotOrder(deps.config.maxWritersPerApp);
   for (let attempt = 0; ; attempt++) {
+    const requestedAt = performance.now();
     const got = await deps.coord.tryAcquireSlot(app, order, token, deps.config.lockTtlMs, field);
     if (got) {
       deps.onSlotEvent?.({ app, slot: got.slot, event: "acquire", at: performance.timeOrigin + performance.now() });
-      return got;
+      return { ...got, lockDeadline: requestedAt + deps.config.lockTtlMs };
     }
     const waited = nowOf(deps) - started;
     if (waited >= deps.config.slotWaitMs) throw new NoFreeSlotError(app, waited);
@@ -114,34 +118,19 @@ function compressKept(deps: PipelineDeps, chunk: DecodedChunk, keep: number[]): 
 }
 
 /** Cuts a torn tail, writes `member` at the committed length in one positional write, fsyncs. */
-async function appendMember(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, member: Buffer): Promise<void> {
-  const rel = activeFilePath(app, slot, state.gen);
-  const abs = deps.nas.abs(rel);
-  await deps.nas.ensureParent(abs); // active/<app>/ is never pruned, so the cached answer holds
-  const fh = await fsp.open(abs, constants.O_RDWR | constants.O_CREAT, 0o640);
-  try {
-    const { size } = await fh.stat();
-    if (size < state.len) throw new Error(`${rel} is ${size} bytes but ${state.len} are committed: NAS lost data`);
-    if (size > state.len) {
-      await ensureLockTime(deps, app, slot, token, "truncate");
-      crashPoint("compress.before-truncate");
-      await fh.truncate(state.len);
-      deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "repaired torn tail");
-    }
-    await ensureLockTime(deps, app, slot, token, "append");
-    crashPoint("compress.before-write");
-    let written = 0;
-    if (crashPointsEnabled()) {
-      written = (await fh.write(member, 0, member.length >> 1, state.len)).bytesWritten;
-      crashPoint("compress.mid-append");
-    }
-    while (written < member.length) {
-      written += (await fh.write(member, written, member.length - written, state.len + written)).bytesWritten;
-    }
-    if (deps.config.fsync) await fh.sync();
-  } finally {
-    await fh.close();
-  }
+async function appendMember(deps: PipelineDeps, app: string, slot: number, token: string, lockDeadline: number, state: SlotState, member: Buffer): Promise<void> {
+  // active/<app>/ is never pruned, so NasDir's cached mkdir answer holds
+  const torn = await deps.nas.appendAt(
+    activeFilePath(app, slot, state.gen),
+    state.len,
+    member,
+    async (step) => {
+      await ensureLockTime(deps, app, slot, token, step, lockDeadline);
+      crashPoint(step === "truncate" ? "compress.before-truncate" : "compress.before-write");
+    },
+    crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined,
+  );
+  if (torn > 0) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: torn }, "repaired torn tail");
   crashPoint("compress.after-append");
 }
 
@@ -177,6 +166,7 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
   const acquired = await acquireSlot(deps, app, token, field);
   const { slot } = acquired;
   result.slot = slot;
+  let released = false;
   try {
     let state = acquired.state;
     // A seal left half-done, or a tainted generation (a frozen earlier holder may still write
@@ -199,12 +189,14 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
         result.status = "duplicate";
         break;
       }
-      if (member.length > 0) await appendMember(deps, app, slot, token, state, member);
+      if (member.length > 0) await appendMember(deps, app, slot, token, acquired.lockDeadline, state, member);
       const r = await deps.coord.commit(app, slot, token, {
         gen: state.gen, expectLen: state.len, addLen: member.length, now: nowOf(deps),
-        offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS,
+        offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS, release: true,
       });
       if (r.ok) {
+        released = true; // the commit gave the lock back: nothing more is written to the slot
+        deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
         state = r.state;
         result.status = keep.length > 0 ? "committed" : "duplicate";
         result.records = keep.length;
@@ -221,8 +213,10 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
     result.dropped = chunk.offsets.length - result.records;
     await deps.nas.remove(pointer.chunk);
   } finally {
-    deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
-    await deps.coord.release(app, slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app, slot }, "lock release failed; it will expire"));
+    if (!released) {
+      deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+      await deps.coord.release(app, slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app, slot }, "lock release failed; it will expire"));
+    }
   }
   return done();
 }

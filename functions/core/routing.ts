@@ -60,12 +60,21 @@ function isHex(c: number | undefined): boolean {
   return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
 
+/** Bytes that end a plain run inside a string: the quote, the backslash, control characters. */
+const STRING_STOP = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
+STRING_STOP[Ch.Quote] = 1;
+STRING_STOP[Ch.Backslash] = 1;
+
 /** i at the opening quote; returns index after the closing quote or INVALID. Sets `sawEscape`. */
 let sawEscape = false;
 function scanString(b: Uint8Array, i: number, n: number): number {
   sawEscape = false;
   i++;
   while (i < n) {
+    // one table load per plain byte: the common case in log records
+    while (STRING_STOP[b[i]!] === 0) i++;
+    if (i >= n) break;
     const c = b[i]!;
     if (c === Ch.Quote) return i + 1;
     if (c === Ch.Backslash) {
@@ -77,8 +86,7 @@ function scanString(b: Uint8Array, i: number, n: number): number {
       } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
         i += 2;
       } else return INVALID;
-    } else if (c < 0x20) return INVALID;
-    else i++;
+    } else return INVALID; // a control character (0x00 included: the arena's stop byte)
   }
   return INVALID;
 }
@@ -131,7 +139,6 @@ export function compileFieldPath(keys: string[]): FieldPath {
   return { keys, keyBytes: keys.map((k) => Buffer.from(k, "utf8")) };
 }
 
-type Leaf = { kind: "string"; start: number; end: number; escaped: boolean } | { kind: "number"; start: number; end: number } | { kind: "other" };
 
 /**
  * The app id at `path` in the JSON document `b`, as JSON.parse would see it: a non-empty
@@ -147,14 +154,35 @@ export function extractJsonField(b: Uint8Array, path: FieldPath): string | undef
  * continue a JSON token: either `end === b.length` or the byte there is 0x00 (as in a
  * RecordTable's value arena), so every scan stops at `end`.
  */
+// Scanner state kept between calls, so a lookup allocates nothing: the container stack (1 =
+// object, 2 = array), whether each open container lies on the path, and the matched leaf.
+let containerKind = new Uint8Array(64);
+let containerOnPath = new Uint8Array(64);
+const enum LeafKind { None, String, Number, Other }
+let leafKind = LeafKind.None;
+let leafStart = 0;
+let leafEnd = 0;
+let leafEscaped = false;
+
+function pushContainer(depth: number, kind: number, onPath: boolean): void {
+  if (depth === containerKind.length) {
+    const k = new Uint8Array(depth * 2), o = new Uint8Array(depth * 2);
+    k.set(containerKind);
+    o.set(containerOnPath);
+    containerKind = k;
+    containerOnPath = o;
+  }
+  containerKind[depth] = kind;
+  containerOnPath[depth] = onPath ? 1 : 0;
+}
+
 export function extractJsonFieldRange(b: Uint8Array, start: number, end: number, path: FieldPath): string | undefined {
   const n = end;
   const depthLimit = path.keys.length;
   let i = skipWs(b, start);
   if (b[i] !== Ch.LBrace) return undefined; // not an object (or not JSON): no field to find
-  const stack: number[] = []; // 1 = object, 2 = array
-  const onPath: boolean[] = [];
-  let result: Leaf | undefined;
+  let depth = 0; // open containers
+  leafKind = LeafKind.None;
   let pendingLeaf = false;
   let pendingPush = false;
   let expectKey = false;
@@ -170,13 +198,13 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
       i = skipWs(b, after);
       if (b[i] !== Ch.Colon) return undefined;
       i = skipWs(b, i + 1);
-      const level = stack.length - 1;
-      if (onPath[level] && level < depthLimit) {
+      const level = depth - 1;
+      if (containerOnPath[level] === 1 && level < depthLimit) {
         const match = escaped
           ? JSON.parse(Buffer.from(b.buffer, b.byteOffset + keyStart - 1, after - keyStart + 1).toString("utf8")) === path.keys[level]
           : bytesEqual(b, keyStart, after - 1, path.keyBytes[level]!);
         if (match) {
-          result = undefined; // a later duplicate key replaces the earlier value (JSON.parse semantics)
+          leafKind = LeafKind.None; // a later duplicate key replaces the earlier value (JSON.parse semantics)
           if (level === depthLimit - 1) pendingLeaf = true;
           else pendingPush = true;
         }
@@ -187,43 +215,51 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
     // a value starts at i
     const c = b[i];
     if (c === Ch.LBrace) {
-      if (pendingLeaf) result = { kind: "other" };
-      stack.push(1);
-      onPath.push(stack.length === 1 ? depthLimit > 0 : pendingPush);
+      if (pendingLeaf) leafKind = LeafKind.Other;
+      pushContainer(depth, 1, depth === 0 ? depthLimit > 0 : pendingPush);
+      depth++;
       pendingLeaf = pendingPush = false;
       i = skipWs(b, i + 1);
       if (b[i] === Ch.RBrace) {
-        stack.pop(); onPath.pop();
+        depth--;
         i++;
       } else {
         expectKey = true;
         continue;
       }
     } else if (c === Ch.LBracket) {
-      if (pendingLeaf) result = { kind: "other" };
-      stack.push(2);
-      onPath.push(false);
+      if (pendingLeaf) leafKind = LeafKind.Other;
+      pushContainer(depth, 2, false);
+      depth++;
       pendingLeaf = pendingPush = false;
       i = skipWs(b, i + 1);
       if (b[i] === Ch.RBracket) {
-        stack.pop(); onPath.pop();
+        depth--;
         i++;
       } else continue;
     } else if (c === Ch.Quote) {
-      const start = i + 1;
       const after = scanString(b, i, n);
       if (after === INVALID) return undefined;
-      if (pendingLeaf) result = { kind: "string", start, end: after - 1, escaped: sawEscape };
+      if (pendingLeaf) {
+        leafKind = LeafKind.String;
+        leafStart = i + 1;
+        leafEnd = after - 1;
+        leafEscaped = sawEscape;
+      }
       i = after;
     } else if (c === Ch.Minus || (c !== undefined && c >= Ch.Zero && c <= Ch.Nine)) {
       const after = scanNumber(b, i);
       if (after === INVALID) return undefined;
-      if (pendingLeaf) result = { kind: "number", start: i, end: after };
+      if (pendingLeaf) {
+        leafKind = LeafKind.Number;
+        leafStart = i;
+        leafEnd = after;
+      }
       i = after;
     } else {
       const after = c === 0x74 ? scanLiteral(b, i, TRUE) : c === 0x66 ? scanLiteral(b, i, FALSE) : c === 0x6e ? scanLiteral(b, i, NULL) : INVALID;
       if (after === INVALID) return undefined;
-      if (pendingLeaf) result = { kind: "other" };
+      if (pendingLeaf) leafKind = LeafKind.Other;
       i = after;
     }
     pendingLeaf = pendingPush = false;
@@ -231,8 +267,8 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
     // after a value: close containers / move to the next element
     for (;;) {
       i = skipWs(b, i);
-      if (stack.length === 0) return i === n ? leafToId(b, result) : undefined;
-      const top = stack[stack.length - 1];
+      if (depth === 0) return i === n ? leafToId(b) : undefined;
+      const top = containerKind[depth - 1];
       const d = b[i];
       if (d === Ch.Comma) {
         i = skipWs(b, i + 1);
@@ -240,7 +276,7 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
         break;
       }
       if ((top === 1 && d === Ch.RBrace) || (top === 2 && d === Ch.RBracket)) {
-        stack.pop(); onPath.pop();
+        depth--;
         i++;
         continue;
       }
@@ -249,14 +285,14 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
   }
 }
 
-function leafToId(b: Uint8Array, leaf: Leaf | undefined): string | undefined {
-  if (!leaf || leaf.kind === "other") return undefined;
+function leafToId(b: Uint8Array): string | undefined {
+  if (leafKind === LeafKind.None || leafKind === LeafKind.Other) return undefined;
   const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
-  if (leaf.kind === "number") {
-    const v = Number(buf.toString("latin1", leaf.start, leaf.end));
+  if (leafKind === LeafKind.Number) {
+    const v = Number(buf.toString("latin1", leafStart, leafEnd));
     return Number.isFinite(v) ? String(v) : undefined;
   }
-  const s = leaf.escaped ? (JSON.parse(buf.toString("utf8", leaf.start - 1, leaf.end + 1)) as string) : buf.toString("utf8", leaf.start, leaf.end);
+  const s = leafEscaped ? (JSON.parse(buf.toString("utf8", leafStart - 1, leafEnd + 1)) as string) : buf.toString("utf8", leafStart, leafEnd);
   return s === "" ? undefined : s;
 }
 

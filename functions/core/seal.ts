@@ -19,8 +19,13 @@ export class LockLostError extends RetryableError {
   }
 }
 
-/** Throws unless the lock has at least the configured margin left (so a write cannot outlive it). */
-export async function ensureLockTime(deps: PipelineDeps, app: string, slot: number, token: string, what: string): Promise<void> {
+/**
+ * Throws unless the lock has at least the configured margin left (so a write cannot outlive it).
+ * `lockDeadline` (performance.now() ms, from the acquire request's start) is a lower bound of the
+ * lock's life: while it is twice the margin away the coord store need not be asked.
+ */
+export async function ensureLockTime(deps: PipelineDeps, app: string, slot: number, token: string, what: string, lockDeadline?: number): Promise<void> {
+  if (lockDeadline !== undefined && lockDeadline - performance.now() >= 2 * deps.config.lockMarginMs) return;
   const remaining = await deps.coord.lockRemainingMs(app, slot, token);
   if (remaining < deps.config.lockMarginMs) {
     throw new LockLostError(`${what} (only ${Math.max(0, remaining)} ms of lock left, margin ${deps.config.lockMarginMs} ms)`);

@@ -37,6 +37,24 @@ interface PartitionGroup {
 /** Chunk files written at the same time by one split invocation. */
 const CHUNK_WRITE_CONCURRENCY = 4;
 
+/**
+ * Buffers chunks are encoded into, one per write in flight, kept by a warm instance: no fresh
+ * allocation per chunk (peak memory and GC stay flat however many apps a batch has).
+ */
+const chunkBuffers: Buffer[] = [];
+const CHUNK_BUFFER_ROUND = 64 * 1024;
+async function withChunkBuffer<T>(use: (scratch: (size: number) => Buffer) => Promise<T>): Promise<T> {
+  let buf = chunkBuffers.pop();
+  try {
+    return await use((size) => {
+      if (!buf || buf.length < size) buf = Buffer.allocUnsafeSlow(Math.ceil(size / CHUNK_BUFFER_ROUND) * CHUNK_BUFFER_ROUND);
+      return buf;
+    });
+  } finally {
+    if (buf && chunkBuffers.length < CHUNK_WRITE_CONCURRENCY) chunkBuffers.push(buf);
+  }
+}
+
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
 function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
   let increasing = true;
@@ -98,6 +116,20 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     return result; // acknowledged: retrying an unreadable payload can only fail again
   }
 
+  return splitTable(deps, table, result, meta, started);
+}
+
+/**
+ * The part of split after the trigger envelope is decoded: route, group, write chunks, hand them
+ * to compress. `result` carries what decoding already counted (bytes in, rejected elements).
+ */
+export async function splitTable(
+  deps: PipelineDeps,
+  table: RecordTable,
+  result: SplitResult = { records: 0, apps: 0, chunks: 0, bytesIn: 0, chunkBytes: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0 },
+  meta: { requestId?: string } = {},
+  started = performance.now(),
+): Promise<SplitResult> {
   // Route every record (no per-record objects: the table's columns and value arena are read in place).
   const router = routerFor(deps);
   const n = table.count;
@@ -174,16 +206,18 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
   const writeLimit = pLimit(CHUNK_WRITE_CONCURRENCY);
   await Promise.all(
     jobs.map((job, k) =>
-      writeLimit(async () => {
-        const { app, g, covered, first, last, rows } = job;
-        const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
-        const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, rows);
-        await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
-        crashPoint("split.after-rename");
-        pointers[k] = { v: 1, chunk, app, records: rows.length, bytes: buf.length };
-        result.records += rows.length;
-        result.chunkBytes += buf.length;
-      }),
+      writeLimit(() =>
+        withChunkBuffer(async (scratch) => {
+          const { app, g, covered, first, last, rows } = job;
+          const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
+          const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, rows, rows.length, scratch);
+          await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
+          crashPoint("split.after-rename");
+          pointers[k] = { v: 1, chunk, app, records: rows.length, bytes: buf.length };
+          result.records += rows.length;
+          result.chunkBytes += buf.length;
+        }),
+      ),
     ),
   );
   result.chunks = pointers.length;

@@ -60,6 +60,10 @@ describe("pipeline end to end", () => {
     const { deps, emulator, close } = testPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "2", LOGPIPE_FSYNC: "true" }, concurrency: 8 });
     const events: SlotEvent[] = [];
     deps.onSlotEvent = (e) => events.push(e);
+    // A NAS append takes milliseconds in FC. compress appends with blocking calls, so without
+    // that latency invocations in one process would rarely be inside their locks at once.
+    const appendAt = deps.nas.appendAt.bind(deps.nas);
+    deps.nas.appendAt = async (...args) => (await new Promise((r) => setTimeout(r, 5)), appendAt(...args));
     const expected = new ExpectedRecords();
     const batches = Array.from({ length: 48 }, (_, p) =>
       Array.from({ length: 500 }, (_, i) => {

@@ -81,6 +81,26 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.commit("stale", 0, "w", { gen: 0, expectLen: 0, addLen: 7, now: 1, offsetsField: "", claim: [], maxIntervals: 10 })).toEqual({ ok: false, reason: "stale-state" });
   });
 
+  it("gives the lock back with a committing release, so the next holder's generation is not tainted", async () => {
+    const s = open();
+    await s.tryAcquireSlot("rel", [0], "w1", 10_000, "t/0");
+    const r = await s.commit("rel", 0, "w1", { gen: 0, expectLen: 0, addLen: 3, now: 1, offsetsField: "t/0", claim: [[0, 2]], maxIntervals: 10, release: true });
+    expect(r.ok).toBe(true);
+    expect(await s.lockRemainingMs("rel", 0, "w1")).toBeLessThanOrEqual(0);
+    const next = (await s.tryAcquireSlot("rel", [0], "w2", 10_000, "t/0"))!;
+    expect(next.slot).toBe(0);
+    expect(next.state.tainted).toBeFalsy();
+    expect(next.state.len).toBe(3);
+  });
+
+  it("keeps the lock when a committing release fails", async () => {
+    const s = open();
+    await s.tryAcquireSlot("relf", [0], "w1", 10_000, "");
+    const r = await s.commit("relf", 0, "w1", { gen: 0, expectLen: 5, addLen: 3, now: 1, offsetsField: "", claim: [], maxIntervals: 10, release: true });
+    expect(r).toEqual({ ok: false, reason: "stale-state" });
+    expect(await s.lockRemainingMs("relf", 0, "w1")).toBeGreaterThan(0);
+  });
+
   it("ages out the oldest intervals beyond the cap", async () => {
     const s = open();
     await s.tryAcquireSlot("cap", [0], "w", 10_000, "");

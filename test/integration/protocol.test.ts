@@ -131,12 +131,30 @@ describe("commit protocol", () => {
     const pointers: ChunkPointer[] = [];
     deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
     await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
-    const shortLock = { ...deps, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, { lockRemainingMs: async () => 10 }) };
+    // a lock too short for the local lower bound to vouch for it, so the store is asked
+    const config = { ...deps.config, lockTtlMs: 1000, lockMarginMs: 600 };
+    const shortLock = { ...deps, config, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, { lockRemainingMs: async () => 10 }) };
     await expect(compressChunk(shortLock, pointers[0]!)).rejects.toBeInstanceOf(LockLostError);
     const app = pointers[0]!.app;
     expect(await deps.coord.readSlotState(app, 0)).toEqual({ gen: 0, len: 0, t0: 0 });
     expect(await deps.nas.size(activeFilePath(app, 0, 0))).toBe(0);
     expect(await deps.nas.exists(pointers[0]!.chunk)).toBe(true); // left for the retry
+    await close();
+  });
+
+  it("asks the coord store for lock time only when the lock may be near its end", async () => {
+    // Arrange: the default lock (minutes) is fresh when compress appends
+    const { deps, close } = testPipeline();
+    const pointers: ChunkPointer[] = [];
+    deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
+    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+    let asked = 0;
+    const counting = { ...deps, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, { lockRemainingMs: async () => (asked++, -1) }) };
+    // Act
+    const r = await compressChunk(counting, pointers[0]!);
+    // Assert: committed without asking (the store would have said the lock is gone)
+    expect(r.status).toBe("committed");
+    expect(asked).toBe(0);
     await close();
   });
 });

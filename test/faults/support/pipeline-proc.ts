@@ -11,7 +11,8 @@
  *   q/inflight/<pid>/...     work this process has claimed (atomic rename). When the process
  *                            dies, the orchestrator moves it back: FC retries the invocation.
  * The process runs the upload timer too (one uploader at a time through the Redis lease).
- * LOGPIPE_CRASH_AT / LOGPIPE_PAUSE_AT make it SIGKILL / SIGSTOP itself at a named point.
+ * LOGPIPE_CRASH_AT / LOGPIPE_PAUSE_AT make it SIGKILL / SIGSTOP itself at a named point;
+ * FAULT_NAS_APPEND_DELAY_MS adds NAS-like latency to each slot-file append.
  * It exits 0 once q/ingest-done exists and there is no work left for it.
  */
 import { randomBytes } from "node:crypto";
@@ -79,6 +80,13 @@ async function main() {
       },
     },
   };
+  // FAULT_NAS_APPEND_DELAY_MS: the latency of a NAS append in FC. compress appends with blocking
+  // calls, so on a local disk the lock windows of one process's invocations seldom overlap.
+  const appendDelayMs = Number(process.env.FAULT_NAS_APPEND_DELAY_MS ?? "0");
+  if (appendDelayMs > 0) {
+    const appendAt = deps.nas.appendAt.bind(deps.nas);
+    deps.nas.appendAt = async (...args) => (await sleep(appendDelayMs), appendAt(...args));
+  }
 
   async function claim(queue: QueueName): Promise<{ file: string; name: string } | undefined> {
     let names: string[];
