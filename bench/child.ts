@@ -12,6 +12,8 @@ import { MemoryCoordStore } from "../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../functions/adapters/nas.js";
 import { RedisCoordStore } from "../functions/adapters/redis-coord-store.js";
 import { compressChunk } from "../functions/core/compress.js";
+import { decodeChunk } from "../functions/core/chunk.js";
+import { createRouter, routeSegmentAt } from "../functions/core/routing.js";
 import { loadConfig } from "../functions/core/config.js";
 import type { ChunkPointer, PipelineDeps } from "../functions/core/deps.js";
 import { silentLogger } from "../functions/core/logger.js";
@@ -29,6 +31,7 @@ export type ChildTask =
   | { kind: "json-parse-rss"; file: string }
   | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; barrier?: boolean; compressConcurrency?: number; decodedBefore?: boolean; profileTo?: string }
   | { kind: "fs-ops"; dir: string; files: number; bytes: number }
+  | { kind: "floor"; files: string[]; nasRoot: string }
   | { kind: "roundtrips"; redisUrl: string; keyPrefix: string; nasRoot: string; apps: number; records: number; batches: number; seed: number };
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
@@ -149,6 +152,37 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
   await coord.close();
   return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency, chunks };
+}
+
+/**
+ * The two steps no design of split + compress can skip, timed alone on the end-to-end batches:
+ * finding every record's app id (the validating scanner) and gzipping the chunk bodies one
+ * call per chunk, as compress does. Their sum is the ceiling for the end-to-end speed.
+ */
+async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
+  const tables = task.files.map((f) => scanKafkaBatch(readFileSync(f)).table);
+  rmSync(task.nasRoot, { recursive: true, force: true });
+  mkdirSync(task.nasRoot, { recursive: true });
+  const pointers: ChunkPointer[] = [];
+  const deps = depsFor(task.nasRoot, new MemoryCoordStore(), pointers);
+  for (const t of tables) await splitTable(deps, t);
+  const bodies = pointers.map((p) => decodeChunk(readFileSync(`${task.nasRoot}/${p.chunk}`)).body);
+  rmSync(task.nasRoot, { recursive: true, force: true });
+  const router = createRouter(deps.config.appIdSources);
+  let recordBytes = 0, routed = 0;
+  const t0 = performance.now();
+  for (const t of tables) {
+    for (let i = 0; i < t.count; i++) {
+      routed += routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]).length;
+      recordBytes += t.valueEnd[i]! - t.valueStart[i]! + 1;
+    }
+  }
+  const routeMs = performance.now() - t0;
+  let gzBytes = 0;
+  const t1 = performance.now();
+  for (const b of bodies) gzBytes += gzipSync(b, { level: deps.config.gzipLevel }).length;
+  const gzipMs = performance.now() - t1;
+  return { routeMs, gzipMs, recordBytes, chunks: bodies.length, gzBytes, routed };
 }
 
 /**
@@ -275,6 +309,8 @@ async function main(): Promise<unknown> {
       return roundtrips(task);
     case "fs-ops":
       return fsOps(task);
+    case "floor":
+      return floor(task);
   }
 }
 
