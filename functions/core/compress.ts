@@ -190,13 +190,16 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
         break;
       }
       if (member.length > 0) await appendMember(deps, app, slot, token, acquired.lockDeadline, state, member);
+      // The commit gives the lock back when it succeeds, and nothing is written to the slot after
+      // it is sent, so a tracer hears "release" now, before another writer can get the slot.
+      deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
       const r = await deps.coord.commit(app, slot, token, {
         gen: state.gen, expectLen: state.len, addLen: member.length, now: nowOf(deps),
         offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS, release: true,
       });
+      if (!r.ok) deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() }); // still ours
       if (r.ok) {
-        released = true; // the commit gave the lock back: nothing more is written to the slot
-        deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+        released = true;
         state = r.state;
         result.status = keep.length > 0 ? "committed" : "duplicate";
         result.records = keep.length;

@@ -142,6 +142,32 @@ describe("commit protocol", () => {
     await close();
   });
 
+  it("reports the release to a tracer before the lock is free, so traces never show two holders of a slot", async () => {
+    // Arrange
+    const { deps, close } = testPipeline();
+    const pointers: ChunkPointer[] = [];
+    deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
+    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+    const seen: { event: string; taken: boolean }[] = [];
+    let token = "";
+    const coord = Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, {
+      tryAcquireSlot: async (...a: Parameters<typeof deps.coord.tryAcquireSlot>) => ((token = a[2]), deps.coord.tryAcquireSlot(...a)),
+    });
+    const slotTaken = () => deps.coord.tryAcquireSlot(pointers[0]!.app, [0], "probe", 1000, "").then(async (g) => (g ? (await deps.coord.release(pointers[0]!.app, 0, "probe"), false) : true));
+    const events: Promise<void>[] = [];
+    const traced = { ...deps, coord, onSlotEvent: (e: { event: string }) => void events.push(slotTaken().then((taken) => void seen.push({ event: e.event, taken }))) };
+    // Act
+    const r = await compressChunk(traced, pointers[0]!);
+    await Promise.all(events);
+    // Assert: when "release" was heard the slot was still held; afterwards it is free
+    expect(r.status).toBe("committed");
+    expect(token).not.toBe("");
+    expect(seen.map((e) => e.event)).toEqual(["acquire", "release"]);
+    expect(seen.every((e) => e.taken)).toBe(true);
+    expect(await slotTaken()).toBe(false);
+    await close();
+  });
+
   it("asks the coord store for lock time only when the lock may be near its end", async () => {
     // Arrange: the default lock (minutes) is fresh when compress appends
     const { deps, close } = testPipeline();
