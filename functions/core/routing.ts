@@ -285,8 +285,30 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
   }
 }
 
+/**
+ * App ids repeat from record to record: the id of plain (unescaped) string bytes is looked up by
+ * a hash of the bytes and checked byte for byte, so a warm lookup allocates no string.
+ */
+const idByBytes = new Map<number, { bytes: Uint8Array; id: string }>();
+const ID_CACHE_MAX = 4096;
+const MAX_CACHED_ID_BYTES = 256;
+
+function plainStringId(b: Uint8Array, start: number, end: number): string {
+  const len = end - start;
+  if (len > MAX_CACHED_ID_BYTES) return Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
+  let h = 0x811c9dc5 ^ len;
+  for (let k = start; k < end; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+  const hit = idByBytes.get(h);
+  if (hit && hit.bytes.length === len && bytesEqual(b, start, end, hit.bytes)) return hit.id;
+  const id = Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
+  if (idByBytes.size >= ID_CACHE_MAX) idByBytes.clear();
+  idByBytes.set(h, { bytes: Uint8Array.prototype.slice.call(b, start, end), id });
+  return id;
+}
+
 function leafToId(b: Uint8Array): string | undefined {
   if (leafKind === LeafKind.None || leafKind === LeafKind.Other) return undefined;
+  if (leafKind === LeafKind.String && !leafEscaped) return leafEnd === leafStart ? undefined : plainStringId(b, leafStart, leafEnd);
   const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
   if (leafKind === LeafKind.Number) {
     const v = Number(buf.toString("latin1", leafStart, leafEnd));
