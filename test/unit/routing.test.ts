@@ -53,6 +53,16 @@ describe("extractJsonField (must equal JSON.parse + path walk)", () => {
     expect(field(bytes)).toBe(referenceJsonField(bytes.toString("utf8"), ["appId"]));
   });
 
+  it("returns each record's own id while ids repeat, differ by one byte, or overflow the id cache", () => {
+    const ids = [...Array.from({ length: 5000 }, (_, i) => `app-${i}`), "pay-gw", "pay-gx", "pay-gw", "日本", "pay-gw", "\u00ff"];
+    for (let round = 0; round < 2; round++) {
+      for (const id of ids) expect(field(`{"appId":${JSON.stringify(id)},"n":${round}}`)).toBe(id);
+    }
+    const bad = Buffer.concat([Buffer.from('{"appId":"a'), Buffer.from([0xff]), Buffer.from('"}')]);
+    expect(field(bad)).toBe(field(bad)); // invalid UTF-8 decodes the same from the cache
+    expect(field(bad)).toBe(referenceJsonField(bad.toString("utf8"), ["appId"]));
+  });
+
   it("does not overflow the stack on deeply nested input", () => {
     const deep = '{"x":' + "[".repeat(200_000) + "]".repeat(200_000) + ',"appId":"ok"}';
     expect(field(deep)).toBe("ok");
