@@ -113,8 +113,9 @@ export class NasDir {
   }
 
   // read, remove and appendAt use blocking calls: compress (their hot caller) is CPU-bound and
-  // runs one invocation per instance, and each libuv round trip costs 3-6× the CPU of the call
-  // itself (bench/fs-ops.ts). split's chunk writes stay asynchronous so NAS latency overlaps.
+  // runs one invocation per instance, and going through the libuv pool costs 2-3× the CPU (the
+  // file-operations step of `npm run bench`). split's chunk writes stay asynchronous so NAS
+  // latency overlaps.
   async read(rel: string): Promise<Buffer | undefined> {
     try {
       return readFileSync(this.abs(rel));

@@ -197,7 +197,6 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
         gen: state.gen, expectLen: state.len, addLen: member.length, now: nowOf(deps),
         offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS, release: true,
       });
-      if (!r.ok) deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() }); // still ours
       if (r.ok) {
         released = true;
         state = r.state;
@@ -206,6 +205,7 @@ export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, m
         result.bytesOut = member.length;
         break;
       }
+      deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() }); // not committed: still ours
       if (r.reason === "conflict") {
         committed = r.committed; // another slot committed some of these offsets meanwhile: drop them and redo
         continue;

@@ -139,7 +139,6 @@ export function compileFieldPath(keys: string[]): FieldPath {
   return { keys, keyBytes: keys.map((k) => Buffer.from(k, "utf8")) };
 }
 
-
 /**
  * The app id at `path` in the JSON document `b`, as JSON.parse would see it: a non-empty
  * string, or a finite number rendered with String(); anything else (absent, null, boolean,
@@ -149,11 +148,6 @@ export function extractJsonField(b: Uint8Array, path: FieldPath): string | undef
   return extractJsonFieldRange(b, 0, b.length, path);
 }
 
-/**
- * extractJsonField on the document `b[start, end)` without copying it. `b[end]` must not
- * continue a JSON token: either `end === b.length` or the byte there is 0x00 (as in a
- * RecordTable's value arena), so every scan stops at `end`.
- */
 // Scanner state kept between calls, so a lookup allocates nothing: the container stack (1 =
 // object, 2 = array), whether each open container lies on the path, and the matched leaf.
 let containerKind = new Uint8Array(64);
@@ -176,6 +170,11 @@ function pushContainer(depth: number, kind: number, onPath: boolean): void {
   containerOnPath[depth] = onPath ? 1 : 0;
 }
 
+/**
+ * extractJsonField on the document `b[start, end)` without copying it. `b[end]` must not
+ * continue a JSON token: either `end === b.length` or the byte there is 0x00 (as in a
+ * RecordTable's value arena), so every scan stops at `end`.
+ */
 export function extractJsonFieldRange(b: Uint8Array, start: number, end: number, path: FieldPath): string | undefined {
   const n = end;
   const depthLimit = path.keys.length;
@@ -293,14 +292,16 @@ const idByBytes = new Map<number, { bytes: Uint8Array; id: string }>();
 const ID_CACHE_MAX = 4096;
 const MAX_CACHED_ID_BYTES = 256;
 
+const utf8At = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
+
 function plainStringId(b: Uint8Array, start: number, end: number): string {
   const len = end - start;
-  if (len > MAX_CACHED_ID_BYTES) return Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
-  let h = 0x811c9dc5 ^ len;
+  if (len > MAX_CACHED_ID_BYTES) return utf8At(b, start, end);
+  let h = 0x811c9dc5 ^ len; // FNV-1a
   for (let k = start; k < end; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
   const hit = idByBytes.get(h);
-  if (hit && hit.bytes.length === len && bytesEqual(b, start, end, hit.bytes)) return hit.id;
-  const id = Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
+  if (hit && bytesEqual(b, start, end, hit.bytes)) return hit.id;
+  const id = utf8At(b, start, end);
   if (idByBytes.size >= ID_CACHE_MAX) idByBytes.clear();
   idByBytes.set(h, { bytes: Uint8Array.prototype.slice.call(b, start, end), id });
   return id;
@@ -308,13 +309,12 @@ function plainStringId(b: Uint8Array, start: number, end: number): string {
 
 function leafToId(b: Uint8Array): string | undefined {
   if (leafKind === LeafKind.None || leafKind === LeafKind.Other) return undefined;
-  if (leafKind === LeafKind.String && !leafEscaped) return leafEnd === leafStart ? undefined : plainStringId(b, leafStart, leafEnd);
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
   if (leafKind === LeafKind.Number) {
-    const v = Number(buf.toString("latin1", leafStart, leafEnd));
+    const v = Number(Buffer.from(b.buffer, b.byteOffset, b.length).toString("latin1", leafStart, leafEnd));
     return Number.isFinite(v) ? String(v) : undefined;
   }
-  const s = leafEscaped ? (JSON.parse(buf.toString("utf8", leafStart - 1, leafEnd + 1)) as string) : buf.toString("utf8", leafStart, leafEnd);
+  if (!leafEscaped) return leafEnd === leafStart ? undefined : plainStringId(b, leafStart, leafEnd);
+  const s = JSON.parse(utf8At(b, leafStart - 1, leafEnd + 1)) as string;
   return s === "" ? undefined : s;
 }
 

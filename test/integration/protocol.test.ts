@@ -13,6 +13,7 @@ import { LockLostError } from "../../functions/core/seal.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
 import type { ChunkPointer } from "../../functions/core/deps.js";
+import type { CoordStore } from "../../functions/adapters/coord-store.js";
 import { testPipeline } from "../support/deps.js";
 
 const apps = ["pay", "order", "user", "risk", "search"];
@@ -27,6 +28,20 @@ function expectAll(list: SourceRecord[]): ExpectedRecords {
   const e = new ExpectedRecords();
   for (const r of list) e.add(r.value, JSON.parse(r.value.toString()).appId);
   return e;
+}
+
+/** A pipeline on the test peers with one 20-record batch split; compress not yet run. */
+async function splitOneBatch(opts?: Parameters<typeof testPipeline>[0]) {
+  const { deps, close } = testPipeline(opts);
+  const pointers: ChunkPointer[] = [];
+  deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
+  await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+  return { deps, close, pointer: pointers[0]! };
+}
+
+/** The same deps with some coord store methods replaced. */
+function withCoord<D extends { coord: CoordStore }>(deps: D, overrides: Partial<CoordStore>): D {
+  return { ...deps, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, overrides) };
 }
 
 describe("commit protocol", () => {
@@ -100,18 +115,15 @@ describe("commit protocol", () => {
     await splitBatch(deps, toCloudEventsBatch(batch));
     const realCommit = deps.coord.commit.bind(deps.coord);
     let stalled = false;
-    const depsA = {
-      ...deps,
-      coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, {
-        commit: async (...args: Parameters<typeof realCommit>) => {
-          if (!stalled) {
-            stalled = true;
-            await new Promise((r) => setTimeout(r, 1800)); // past the TTL: B takes the slot meanwhile
-          }
-          return realCommit(...args);
-        },
-      }),
-    };
+    const depsA = withCoord(deps, {
+      commit: async (...args: Parameters<typeof realCommit>) => {
+        if (!stalled) {
+          stalled = true;
+          await new Promise((r) => setTimeout(r, 1800)); // past the TTL: B takes the slot meanwhile
+        }
+        return realCommit(...args);
+      },
+    });
     // Act: A starts; once its lock has expired, B (a duplicate invocation) processes the same chunk
     const a = compressChunk(depsA, pointers[0]!);
     await new Promise((r) => setTimeout(r, 1600));
@@ -127,41 +139,30 @@ describe("commit protocol", () => {
   });
 
   it("refuses to write when too little lock time is left", async () => {
-    const { deps, close } = testPipeline();
-    const pointers: ChunkPointer[] = [];
-    deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
-    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+    const { deps, close, pointer } = await splitOneBatch();
     // a lock too short for the local lower bound to vouch for it, so the store is asked
     const config = { ...deps.config, lockTtlMs: 1000, lockMarginMs: 600 };
-    const shortLock = { ...deps, config, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, { lockRemainingMs: async () => 10 }) };
-    await expect(compressChunk(shortLock, pointers[0]!)).rejects.toBeInstanceOf(LockLostError);
-    const app = pointers[0]!.app;
+    const shortLock = withCoord({ ...deps, config }, { lockRemainingMs: async () => 10 });
+    await expect(compressChunk(shortLock, pointer)).rejects.toBeInstanceOf(LockLostError);
+    const app = pointer.app;
     expect(await deps.coord.readSlotState(app, 0)).toEqual({ gen: 0, len: 0, t0: 0 });
     expect(await deps.nas.size(activeFilePath(app, 0, 0))).toBe(0);
-    expect(await deps.nas.exists(pointers[0]!.chunk)).toBe(true); // left for the retry
+    expect(await deps.nas.exists(pointer.chunk)).toBe(true); // left for the retry
     await close();
   });
 
   it("reports the release to a tracer before the lock is free, so traces never show two holders of a slot", async () => {
-    // Arrange
-    const { deps, close } = testPipeline();
-    const pointers: ChunkPointer[] = [];
-    deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
-    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+    // Arrange: on every traced event, probe whether the slot is still taken
+    const { deps, close, pointer } = await splitOneBatch();
     const seen: { event: string; taken: boolean }[] = [];
-    let token = "";
-    const coord = Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, {
-      tryAcquireSlot: async (...a: Parameters<typeof deps.coord.tryAcquireSlot>) => ((token = a[2]), deps.coord.tryAcquireSlot(...a)),
-    });
-    const slotTaken = () => deps.coord.tryAcquireSlot(pointers[0]!.app, [0], "probe", 1000, "").then(async (g) => (g ? (await deps.coord.release(pointers[0]!.app, 0, "probe"), false) : true));
-    const events: Promise<void>[] = [];
-    const traced = { ...deps, coord, onSlotEvent: (e: { event: string }) => void events.push(slotTaken().then((taken) => void seen.push({ event: e.event, taken }))) };
+    const slotTaken = () => deps.coord.tryAcquireSlot(pointer.app, [0], "probe", 1000, "").then(async (g) => (g ? (await deps.coord.release(pointer.app, 0, "probe"), false) : true));
+    const probes: Promise<void>[] = [];
+    const traced = { ...deps, onSlotEvent: (e: { event: string }) => void probes.push(slotTaken().then((taken) => void seen.push({ event: e.event, taken }))) };
     // Act
-    const r = await compressChunk(traced, pointers[0]!);
-    await Promise.all(events);
+    const r = await compressChunk(traced, pointer);
+    await Promise.all(probes);
     // Assert: when "release" was heard the slot was still held; afterwards it is free
     expect(r.status).toBe("committed");
-    expect(token).not.toBe("");
     expect(seen.map((e) => e.event)).toEqual(["acquire", "release"]);
     expect(seen.every((e) => e.taken)).toBe(true);
     expect(await slotTaken()).toBe(false);
@@ -170,14 +171,11 @@ describe("commit protocol", () => {
 
   it("asks the coord store for lock time only when the lock may be near its end", async () => {
     // Arrange: the default lock (minutes) is fresh when compress appends
-    const { deps, close } = testPipeline();
-    const pointers: ChunkPointer[] = [];
-    deps.invoker = { invokeCompress: async (p) => void pointers.push(p) };
-    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 20)));
+    const { deps, close, pointer } = await splitOneBatch();
     let asked = 0;
-    const counting = { ...deps, coord: Object.assign(Object.create(Object.getPrototypeOf(deps.coord)), deps.coord, { lockRemainingMs: async () => (asked++, -1) }) };
+    const counting = withCoord(deps, { lockRemainingMs: async () => (asked++, -1) });
     // Act
-    const r = await compressChunk(counting, pointers[0]!);
+    const r = await compressChunk(counting, pointer);
     // Assert: committed without asking (the store would have said the lock is gone)
     expect(r.status).toBe("committed");
     expect(asked).toBe(0);
