@@ -257,7 +257,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         add("e2eMemoryCpuShare", r.result.cpuMs / r.result.ms);
         rmSync(nasRoot, { recursive: true, force: true });
       }
-      {
+      // Diagnostic steps (where the time goes, not targets): once in a quick run, which must stay
+      // under a minute, every repetition otherwise.
+      if (!quick || rep === 1) {
         // the same batches with the trigger envelope decoded before the clock starts: what
         // logpipe adds to the record bytes, comparable with the baselines' work
         const nasRoot = path.join(work, `e2e-rec-${rep}`);
@@ -265,13 +267,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         add("e2eRecords", recordMB / (r.result.ms / 1000));
         rmSync(nasRoot, { recursive: true, force: true });
       }
-      {
+      if (!quick || rep === 1) {
         const r = await runChild<{ routeMs: number; gzipMs: number }>({ kind: "floor", files: batchFiles, nasRoot: path.join(work, `floor-${rep}`) }, { cpu: 0 });
         add("floorRoute", recordMB / (r.result.routeMs / 1000));
         add("floorGzip", recordMB / (r.result.gzipMs / 1000));
         add("floorCeiling", recordMB / ((r.result.routeMs + r.result.gzipMs) / 1000));
       }
-      {
+      if (!quick || rep === 1) {
         const r = await runChild<{ syncUs: number; asyncUs: number }>({ kind: "fs-ops", dir: path.join(work, "fs-ops"), files: quick ? 300 : 1500, bytes: 50 * 1024 }, { cpu: 0 });
         add("fsOpsSync", r.result.syncUs);
         add("fsOpsAsync", r.result.asyncUs);
