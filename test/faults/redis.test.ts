@@ -96,7 +96,7 @@ describe("Redis faults", () => {
     const r = await runScenario({
       name: "hammer-one-app", seed: 34, apps: 1, partitions: 4, perPartition: 15_000, batchRecords: 250,
       procs: 2, compressConcurrency: 8, maxSpawns: 2, redisUrl: redis.url, objects: { kind: "local", dir: "" },
-      env: { LOGPIPE_MAX_WRITERS_PER_APP: String(maxWriters), LOGPIPE_SLOT_WAIT: "20s", LOGPIPE_SEAL_BYTES: "128KB", FAULT_NAS_APPEND_DELAY_MS: "5" },
+      env: { LOGPIPE_MAX_WRITERS_PER_APP: String(maxWriters), LOGPIPE_SLOT_WAIT: "20s", LOGPIPE_SEAL_BYTES: "128KB", FAULT_NAS_APPEND_DELAY_MS: "40" },
     });
     check(r);
     const { perApp, sameSlotOverlaps } = maxConcurrentWriters(r.slotEvents);
