@@ -13,6 +13,7 @@ import { parseArchiveKey } from "../functions/core/layout.js";
 import { runLocal } from "../cli/local/run.js";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../cli/services/redis-server.js";
 import { fileSource } from "../cli/sources/file.js";
+import { RUNTIME_ENV } from "../infra/runtime-env.js";
 import type { ChildTask } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, type BenchData, type DataSpec } from "./data.js";
 import { summarizeProfile, type ProfileSummary } from "./profile.js";
@@ -55,7 +56,8 @@ export interface BenchResults {
   /** Ratios computed per repetition (paired) and summarized. */
   ratios: Record<string, Stat & { label: string }>;
   resources: {
-    splitPeakRss?: { eventBytes: number; maxRssBytes: number; baseRssBytes: number; ratioToEvent: number; jsonParsePeakRssBytes: number };
+    /** measured with the split function's deployed runtime settings (`runtimeEnv`); Node's defaults alongside */
+    splitPeakRss?: { eventBytes: number; maxRssBytes: number; baseRssBytes: number; ratioToEvent: number; jsonParsePeakRssBytes: number; runtimeEnv: string; nodeDefaultsMaxRssBytes: number; nodeDefaultsRatioToEvent: number };
     compressed?: { logpipeBytes: number; gzipCliBytes: number; zstdCliBytes?: number; nodeGzipBytes: number; ratioToGzipCli: number };
     roundTrips?: { apps: number; recordsPerBatch: number; perBatch: number; chunksPerBatch: number; perChunk: number }[];
     localRun?: { seconds: number; mbPerSecond: number; ok: boolean; records: number; apps: number; objects: number; objectsPerApp: { min: number; median: number; max: number }; objectBytes: { min: number; p50: number; p90: number; max: number; total: number }; perApp: { app: string; objects: number; bytes: number }[] };
@@ -106,12 +108,12 @@ interface ChildRun<T> {
   wallMs: number;
 }
 
-function runChild<T>(task: ChildTask, opts: { cpu?: number; cpuProfDir?: string; onReady?: (go: () => void) => void } = {}): Promise<ChildRun<T>> {
+function runChild<T>(task: ChildTask, opts: { cpu?: number; cpuProfDir?: string; onReady?: (go: () => void) => void; env?: Readonly<Record<string, string>> } = {}): Promise<ChildRun<T>> {
   const nodeArgs = [...(opts.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir] : []), "--max-old-space-size=4096", CHILD_OUT, JSON.stringify(task)];
   const [cmd, args] = pinned(opts.cpu, process.execPath, nodeArgs);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [opts.onReady ? "pipe" : "ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: [opts.onReady ? "pipe" : "ignore", "pipe", "pipe"], env: opts.env ? { ...process.env, ...opts.env } : process.env });
     let out = "", err = "";
     let ready = false;
     child.stdout!.on("data", (d) => {
@@ -204,6 +206,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (!hasZstd) notes.push("zstd CLI not installed: the zstd -1 baseline is skipped");
   if (PINNED) notes.push("single-core steps run under `taskset -c 0`; the 2-worker step pins its workers to CPUs 0 and 1 (redis-server unpinned)");
   else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
+  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" ")} (infra/runtime-env.ts)`);
 
   let redis: RedisServerHandle | undefined;
   if (redisServerAvailable()) redis = await startRedisServer();
@@ -246,7 +249,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         add("jsonParseOnly", r.result.parseMs);
       }
       {
-        const r = await runChild<{ ms: number }>({ kind: "split", file: data.event.path, nasRoot: path.join(work, "split-nas"), warmup: true }, { cpu: 0 });
+        const r = await runChild<{ ms: number }>({ kind: "split", file: data.event.path, nasRoot: path.join(work, "split-nas"), warmup: true }, { cpu: 0, env: RUNTIME_ENV.split });
         add("split", r.result.ms);
       }
       {
@@ -308,12 +311,24 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     const resources: BenchResults["resources"] = {};
     log("bench: peak RSS of split");
     {
-      const rss = await runChild<{ eventBytes: number; maxRssKb: number; baseRssKb: number; vmHwmKb?: number }>({ kind: "split-rss", file: data.event.path, nasRoot: path.join(work, "rss-nas") }, { cpu: 0 });
+      // with the split function's deployed runtime settings, and with Node's defaults for comparison;
+      // a peak moves by a few MB from run to run, so each is the median of several processes
+      type RssRun = { eventBytes: number; maxRssKb: number; baseRssKb: number; vmHwmKb?: number };
+      const peakOf = (r: { vmHwmKb?: number; maxRssKb: number }) => (r.vmHwmKb ?? r.maxRssKb) * 1024;
+      const medianRun = async (env: Readonly<Record<string, string>> | undefined) => {
+        const runs: RssRun[] = [];
+        for (let i = 0; i < (quick ? 1 : 3); i++) runs.push((await runChild<RssRun>({ kind: "split-rss", file: data.event.path, nasRoot: path.join(work, "rss-nas") }, { cpu: 0, env })).result);
+        return runs.sort((a, b) => peakOf(a) - peakOf(b))[Math.floor(runs.length / 2)]!;
+      };
+      const rss = await medianRun(RUNTIME_ENV.split);
+      const untuned = await medianRun(undefined);
       const jp = await runChild<{ maxRssKb: number; vmHwmKb?: number }>({ kind: "json-parse-rss", file: data.event.path }, { cpu: 0 });
-      const peak = (rss.result.vmHwmKb ?? rss.result.maxRssKb) * 1024;
+      const peak = peakOf(rss);
       resources.splitPeakRss = {
-        eventBytes: rss.result.eventBytes, maxRssBytes: peak, baseRssBytes: rss.result.baseRssKb * 1024,
-        ratioToEvent: peak / rss.result.eventBytes, jsonParsePeakRssBytes: (jp.result.vmHwmKb ?? jp.result.maxRssKb) * 1024,
+        eventBytes: rss.eventBytes, maxRssBytes: peak, baseRssBytes: rss.baseRssKb * 1024,
+        ratioToEvent: peak / rss.eventBytes, jsonParsePeakRssBytes: peakOf(jp.result),
+        runtimeEnv: Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" "),
+        nodeDefaultsMaxRssBytes: peakOf(untuned), nodeDefaultsRatioToEvent: peakOf(untuned) / untuned.eventBytes,
       };
     }
     resources.compressed = {
@@ -379,7 +394,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         rmSync(d, { recursive: true, force: true });
         mkdirSync(d, { recursive: true });
         if (task.kind === "e2e") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0 });
-        else await runChild(task, { cpu: 0, cpuProfDir: d });
+        else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
         const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
         if (file) profiles[name] = { ...summarizeProfile(JSON.parse(readFileSync(path.join(d, file), "utf8"))), file: path.relative(process.cwd(), path.join(d, file)) };
       }
@@ -487,7 +502,7 @@ function evaluateTargets(steps: BenchResults["steps"], ratios: BenchResults["rat
   t.push({
     id: "split-peak-rss", description: "split peak RSS vs event size", target: "≤ 4×",
     value: rss ? rss.ratioToEvent : null, met: rss ? rss.ratioToEvent <= 4 : null,
-    note: rss ? `${(rss.maxRssBytes / MB).toFixed(0)} MB peak (process at start ${(rss.baseRssBytes / MB).toFixed(0)} MB, so split itself adds ${fmt((rss.maxRssBytes - rss.baseRssBytes) / rss.eventBytes)}×; bare JSON.parse peaks at ${(rss.jsonParsePeakRssBytes / MB).toFixed(0)} MB)` : "",
+    note: rss ? `${(rss.maxRssBytes / MB).toFixed(0)} MB peak with split's deployed settings (${rss.runtimeEnv}); ${fmt(rss.nodeDefaultsRatioToEvent)}× (${(rss.nodeDefaultsMaxRssBytes / MB).toFixed(0)} MB) with Node's defaults. The process starts at ${(rss.baseRssBytes / MB).toFixed(0)} MB, so split itself adds ${fmt((rss.maxRssBytes - rss.baseRssBytes) / rss.eventBytes)}×; bare JSON.parse peaks at ${(rss.jsonParsePeakRssBytes / MB).toFixed(0)} MB` : "",
   });
   const w = ratios.workers2VsWorkers1?.median;
   t.push({
@@ -523,7 +538,11 @@ export function formatTable(r: BenchResults): string {
   for (const s of Object.values(r.ratios)) lines.push(`| ${s.label} | ${fmt(s.median)}× | ${fmt(s.min)}–${fmt(s.max)} |`);
   lines.push("");
   const res = r.resources;
-  if (res.splitPeakRss) lines.push(`Split peak RSS: ${(res.splitPeakRss.maxRssBytes / MB).toFixed(0)} MB for a ${(res.splitPeakRss.eventBytes / MB).toFixed(0)} MB event (${fmt(res.splitPeakRss.ratioToEvent)}×; the process starts at ${(res.splitPeakRss.baseRssBytes / MB).toFixed(0)} MB; a bare JSON.parse peaks at ${(res.splitPeakRss.jsonParsePeakRssBytes / MB).toFixed(0)} MB)`);
+  if (res.splitPeakRss) {
+    const r = res.splitPeakRss;
+    lines.push(`Split peak RSS: ${(r.maxRssBytes / MB).toFixed(0)} MB for a ${(r.eventBytes / MB).toFixed(0)} MB event (${fmt(r.ratioToEvent)}×) with the split function's deployed settings \`${r.runtimeEnv}\`; ` +
+      `${(r.nodeDefaultsMaxRssBytes / MB).toFixed(0)} MB (${fmt(r.nodeDefaultsRatioToEvent)}×) with Node's defaults. The process starts at ${(r.baseRssBytes / MB).toFixed(0)} MB; a bare JSON.parse peaks at ${(r.jsonParsePeakRssBytes / MB).toFixed(0)} MB`);
+  }
   if (res.compressed) lines.push(`Compressed: logpipe ${(res.compressed.logpipeBytes / MB).toFixed(1)} MB, gzip -1 ${(res.compressed.gzipCliBytes / MB).toFixed(1)} MB (${fmt(res.compressed.ratioToGzipCli, 3)}×), Node gzipSync ${(res.compressed.nodeGzipBytes / MB).toFixed(1)} MB${res.compressed.zstdCliBytes ? `, zstd -1 ${(res.compressed.zstdCliBytes / MB).toFixed(1)} MB` : ""}`);
   if (res.roundTrips) {
     lines.push("");

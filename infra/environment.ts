@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { envSchema } from "../functions/core/config.js";
 import type { FunctionKind, StackConfig } from "./config.js";
+import { RUNTIME_ENV } from "./runtime-env.js";
 
 export interface EnvInputs {
   nasRoot: string;
@@ -42,7 +43,7 @@ export function plainEnv(cfg: StackConfig, kind: FunctionKind, nasRoot: string, 
     LOGPIPE_OSS_ENDPOINT: ossEndpoint,
     LOGPIPE_OSS_PREFIX: cfg.archive.prefix,
     LOGPIPE_FSYNC: "true",
-    NODE_OPTIONS: "--enable-source-maps",
+    ...RUNTIME_ENV[kind],
   };
 }
 

@@ -2,7 +2,8 @@
  * Each built artifact, unzipped into an empty directory outside the repository (so nothing
  * resolves from node_modules), loads in plain `node` — a child process, not vitest — and its
  * handler runs against a sample event with local stores: NAS = a temp dir, OSS = a local
- * object directory, Redis = a private redis-server. split → compress → upload then round-trip:
+ * object directory, Redis = a private redis-server, each process with its function's deployed
+ * runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX). split → compress → upload then round-trip:
  * every record of the sample batch is in the archive exactly once.
  */
 import { spawnSync } from "node:child_process";
@@ -16,6 +17,8 @@ import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "
 import { encodeChunk } from "../../functions/core/chunk.js";
 import { pointerForChunk } from "../../functions/core/compress.js";
 import { stagingChunkPath } from "../../functions/core/layout.js";
+import type { FunctionKind } from "../../infra/config.js";
+import { RUNTIME_ENV } from "../../infra/runtime-env.js";
 import { readZip } from "./helpers.js";
 
 const RUNNER = `
@@ -45,7 +48,7 @@ function unzipTo(a: Artifact): string {
   return dir;
 }
 
-function run(fn: string, event: Buffer | string, extraEnv: Record<string, string> = {}): { status: number | null; stderr: string; result?: any } {
+function run(fn: FunctionKind, event: Buffer | string, extraEnv: Record<string, string> = {}): { status: number | null; stderr: string; result?: any } {
   const dir = path.join(work, "code", fn);
   const eventFile = path.join(work, `${fn}-event-${Date.now()}.json`);
   const resultFile = path.join(work, `${fn}-result-${Date.now()}.json`);
@@ -65,7 +68,7 @@ function run(fn: string, event: Buffer | string, extraEnv: Record<string, string
       LOGPIPE_INVOKE_MODE: "inline",
       LOGPIPE_LOG_LEVEL: "warn",
       LOGPIPE_OSS_PREFIX: "logs",
-      NODE_OPTIONS: "--enable-source-maps",
+      ...RUNTIME_ENV[fn],
       ...extraEnv,
     },
   });

@@ -144,7 +144,18 @@ describe.each(STACKS)("stack %s", (stack) => {
       const parsed = envSchema.safeParse({ ...env, LOGPIPE_REDIS_PASSWORD: "x" });
       expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
       expect(parsed.data!.LOGPIPE_LOCK_TTL).toBeGreaterThan(parsed.data!.LOGPIPE_FUNCTION_TIMEOUT);
+      expect(env.NODE_OPTIONS).toContain("--enable-source-maps");
     }
+  });
+
+  it("split runs with a 1 MB young generation and two malloc arenas, the settings its bench peak RSS is measured with", () => {
+    const names = p().outputs.functionNames as Record<string, string>;
+    const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
+    expect(envOf("split").NODE_OPTIONS.split(" ")).toContain("--max-semi-space-size=1");
+    expect(envOf("split").MALLOC_ARENA_MAX).toBe("2");
+    // compress and upload keep Node's defaults (gzip and OSS streams, no batch held in memory)
+    expect(envOf("compress").NODE_OPTIONS).not.toContain("semi-space");
+    expect(envOf("upload").MALLOC_ARENA_MAX).toBeUndefined();
   });
 
   it("the Kafka trigger uses the configured batch, concurrency, retries and dead letter, and targets live", () => {
