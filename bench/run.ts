@@ -283,8 +283,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       }
       if (redis) {
         const nasRoot = path.join(work, `e2e-redis-${rep}`);
-        const r = await runChild<{ ms: number; roundTrips: number; batches: number }>({ kind: "e2e", files: batchFiles, nasRoot, redisUrl: redis.url, keyPrefix: `bench${++prefixSeq}` }, { cpu: 0 });
+        const r = await runChild<{ ms: number; roundTrips: number; batches: number; cpuMs: number; sysCpuMs: number }>({ kind: "e2e", files: batchFiles, nasRoot, redisUrl: redis.url, keyPrefix: `bench${++prefixSeq}` }, { cpu: 0 });
         add("e2eRedis", recordMB / (r.result.ms / 1000));
+        add("workers1UserMsPerMB", (r.result.cpuMs - r.result.sysCpuMs) / recordMB);
+        add("workers1SysMsPerMB", r.result.sysCpuMs / recordMB);
+        add("workers1Busy", r.result.cpuMs / r.result.ms);
         add("e2eRedisRoundTripsPerBatch", r.result.roundTrips / r.result.batches);
         rmSync(nasRoot, { recursive: true, force: true });
 
@@ -298,11 +301,17 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           gos.push(go);
           if (gos.length === 2) for (const g of gos) g();
         };
-        const runs = await Promise.all(halves.map((files, w) => runChild<{ startedAt: number; endedAt: number; ms: number }>({ kind: "e2e", files, nasRoot: nas2, redisUrl: redis!.url, keyPrefix, barrier: true }, { cpu: w, onReady })));
+        const runs = await Promise.all(halves.map((files, w) => runChild<{ startedAt: number; endedAt: number; ms: number; cpuMs: number; sysCpuMs: number }>({ kind: "e2e", files, nasRoot: nas2, redisUrl: redis!.url, keyPrefix, barrier: true }, { cpu: w, onReady })));
         const skew = Math.abs(runs[0]!.result.startedAt - runs[1]!.result.startedAt);
         if (skew > 50) notes.push(`2-worker run ${rep}: the workers started ${skew} ms apart`);
         const wall = Math.max(...runs.map((x) => x.result.endedAt)) - Math.min(...runs.map((x) => x.result.startedAt));
         add("workers2", recordMB / (wall / 1000));
+        // where the two workers' time goes, per MB of records (the same work as the 1-worker run's)
+        const cpu2 = runs.reduce((t, x) => t + x.result.cpuMs, 0);
+        const sys2 = runs.reduce((t, x) => t + x.result.sysCpuMs, 0);
+        add("workers2UserMsPerMB", (cpu2 - sys2) / recordMB);
+        add("workers2SysMsPerMB", sys2 / recordMB);
+        add("workers2Busy", cpu2 / (2 * wall));
         rmSync(nas2, { recursive: true, force: true });
       }
     }
@@ -415,6 +424,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     S("e2eMemoryCpuShare", "  CPU time ÷ wall time of that run (how busy the core was)", "fraction");
     S("e2eRedis", "logpipe split+compress+append, 1 core, Redis store (= 1 worker)", "MB/s");
     S("workers2", "logpipe split+compress+append, 2 worker processes, Redis store", "MB/s");
+    S("workers1Busy", "  CPU time ÷ wall time of the worker, 1 worker", "fraction");
+    S("workers2Busy", "  the same, 2 workers (each worker's CPU ÷ the run's wall time, averaged)", "fraction");
+    S("workers1UserMsPerMB", "  user CPU per MB of records, 1 worker", "ms/MB");
+    S("workers2UserMsPerMB", "  user CPU per MB of records, 2 workers together", "ms/MB");
+    S("workers1SysMsPerMB", "  kernel CPU per MB of records (file calls, page faults), 1 worker", "ms/MB");
+    S("workers2SysMsPerMB", "  kernel CPU per MB of records, 2 workers together", "ms/MB");
     S("floorRoute", "  app-id scan of every record alone (validating JSON scanner)", "MB/s");
     S("floorGzip", "  gzip level 1 of the chunk bodies alone, one call per chunk", "MB/s");
     S("floorCeiling", "  ceiling: those two together, with no files, locks or copies", "MB/s");
@@ -442,6 +457,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     R("splitVsJsonParseOnly", "split time ÷ JSON.parse(string) time (decode excluded)", "split", "jsonParseOnly");
     R("fsAsyncVsSync", "fs/promises ÷ blocking calls, time per chunk's file operations", "fsOpsAsync", "fsOpsSync");
     R("workers2VsWorkers1", "2 workers ÷ 1 worker speed (Redis store)", "workers2", "e2eRedis");
+    R("workers2UserVsWorkers1", "  user CPU per MB, 2 workers ÷ 1 worker (1.00 = no contention)", "workers2UserMsPerMB", "workers1UserMsPerMB");
+    R("workers2SysVsWorkers1", "  kernel CPU per MB, 2 workers ÷ 1 worker", "workers2SysMsPerMB", "workers1SysMsPerMB");
 
     const targets = evaluateTargets(steps, ratios, resources, hasGzip);
     const results: BenchResults = {
@@ -507,7 +524,8 @@ function evaluateTargets(steps: BenchResults["steps"], ratios: BenchResults["rat
   const w = ratios.workers2VsWorkers1?.median;
   t.push({
     id: "workers-scaling", description: "2 workers vs 1 worker", target: "≥ 1.8×",
-    value: w ?? null, met: w !== undefined ? w >= 1.8 : null, note: w === undefined ? "redis-server not installed" : "paired per repetition",
+    value: w ?? null, met: w !== undefined ? w >= 1.8 : null,
+    note: w === undefined ? "redis-server not installed" : `paired per repetition; CPU per MB of records, 2 workers ÷ 1: user ${fmt(ratios.workers2UserVsWorkers1?.median ?? NaN)}×, kernel ${fmt(ratios.workers2SysVsWorkers1?.median ?? NaN)}×`,
   });
   void steps;
   return t;
