@@ -102,7 +102,6 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const profiler = task.profileTo ? await startProfiler() : undefined;
   const startedAt = Date.now();
   const cpu0 = process.cpuUsage();
-  const faults0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
   let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0, chunks = 0;
   const queue: ChunkPointer[] = [];
@@ -152,7 +151,7 @@ async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
   const cpu = process.cpuUsage(cpu0);
   const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
   await coord.close();
-  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, sysCpuMs: cpu.system / 1000, minorFaults: process.resourceUsage().minorPageFault - faults0, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency, chunks };
+  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, sysCpuMs: cpu.system / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency, chunks };
 }
 
 /**

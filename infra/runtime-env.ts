@@ -6,10 +6,10 @@
  * of its footprint is kept small:
  * - `--max-semi-space-size=1`: V8 otherwise grows the young generation to 16 MB per semi-space
  *   under split's allocation rate, although nothing split allocates per record outlives a batch;
- * - `MALLOC_ARENA_MAX=2`: without it each thread that mallocs (V8's compiler and GC helpers,
- *   libuv's pool) gets its own glibc arena, and their touched pages add to the peak.
- * Measured on the 32 MB bench event: peak RSS about 4.2× the event with Node's defaults, about
- * 3.8× with these; split's time is unchanged within the noise (docs/bench.md).
+ * - `MALLOC_ARENA_MAX=2`: without it the threads that malloc (V8's compiler and GC helpers,
+ *   libuv's pool) can each get a glibc arena of their own, and their touched pages add to the peak.
+ * Measured on the 32 MB bench event: peak RSS 4.2× the event with Node's defaults, 3.7–3.8×
+ * with these; split's time is unchanged within the noise (docs/bench.md).
  */
 import type { FunctionKind } from "./config.js";
 
