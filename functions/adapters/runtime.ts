@@ -2,18 +2,22 @@
  * Builds the injected dependencies for the FC handlers from the validated environment and the
  * invocation context, once per instance (clients are reused across invocations; the ones that
  * sign with the function's STS credentials are rebuilt when FC rotates them).
+ *
+ * The cloud clients come from the handler (`HandlerClients`), not from here, so each function's
+ * bundle carries only the SDKs it uses: split's has no OSS client, compress's neither the OSS
+ * client nor the FC SDK (smaller artifacts, less memory and load time at cold start).
  */
 import { compressChunk } from "../core/compress.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "../core/config.js";
 import type { CompressInvoker, PipelineDeps } from "../core/deps.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import type { CoordStore } from "./coord-store.js";
-import { FcInvoker, type FcCredentials } from "./fc-invoker.js";
+import type { FcCredentials, FcInvokerOptions } from "./fc-invoker.js";
 import { LocalObjectStore } from "./local-object-store.js";
 import { MemoryCoordStore } from "./memory-coord-store.js";
 import { NasDir } from "./nas.js";
 import type { ObjectStore } from "./object-store.js";
-import { OssObjectStore } from "./oss-store.js";
+import type { OssObjectStoreOptions } from "./oss-store.js";
 import { RedisCoordStore } from "./redis-coord-store.js";
 
 /** The FC 3.0 Node.js context fields logpipe reads. */
@@ -26,6 +30,14 @@ export interface FcContext {
 }
 
 export type FunctionName = "split" | "compress" | "upload";
+
+/** The cloud clients a handler brings (functions/<fn>/index.ts), so only its bundle loads them. */
+export interface HandlerClients {
+  /** upload: the archive bucket (`new OssObjectStore(options)`) */
+  oss?: (options: OssObjectStoreOptions) => ObjectStore;
+  /** split, upload: async invocations of compress (`new FcInvoker(options)`) */
+  fcInvoker?: (options: FcInvokerOptions) => CompressInvoker;
+}
 
 interface Instance {
   config: PipelineConfig;
@@ -50,15 +62,16 @@ function createInstance(fn: FunctionName, env: Record<string, string | undefined
   return { config, logger, nas: new NasDir(config.nasRoot, config.fsync), coord, appCache: new Map() };
 }
 
-function objectStoreFor(inst: Instance, ctx: FcContext): ObjectStore {
+function objectStoreFor(fn: FunctionName, inst: Instance, ctx: FcContext, clients: HandlerClients): ObjectStore {
   const { config } = inst;
   if (config.objectDir) return (inst.objects ??= new LocalObjectStore(config.objectDir));
   if (!config.oss.bucket) throw new ConfigError([{ key: "LOGPIPE_OSS_BUCKET", message: "required for upload (or set LOGPIPE_OBJECT_DIR for a local directory)" }]);
+  if (!clients.oss) throw new Error(`the ${fn} handler was defined without an OSS client`);
   const creds = ctx.credentials ?? envCredentials();
   if (!creds) throw new Error("no credentials: FC passes the function role's STS credentials in the context; locally set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET");
   if (!inst.objects || inst.credentialsId !== creds.accessKeyId + (creds.securityToken ?? "")) {
     inst.credentialsId = creds.accessKeyId + (creds.securityToken ?? "");
-    inst.objects = new OssObjectStore({
+    inst.objects = clients.oss({
       bucket: config.oss.bucket,
       region: config.oss.region,
       endpoint: config.oss.endpoint,
@@ -87,18 +100,19 @@ export function setCompressInvoker(invoker: CompressInvoker | undefined): void {
   compressInvokerOverride = invoker;
 }
 
-function invokerFor(inst: Instance, ctx: FcContext, deps: () => PipelineDeps): CompressInvoker {
+function invokerFor(fn: FunctionName, inst: Instance, ctx: FcContext, clients: HandlerClients, deps: () => PipelineDeps): CompressInvoker {
   if (compressInvokerOverride) return compressInvokerOverride;
   if (inst.config.invokeMode === "inline") {
     return (inst.invoker ??= { invokeCompress: async (p) => void (await compressChunk(deps(), p)) });
   }
+  if (!clients.fcInvoker) throw new Error(`the ${fn} handler was defined without an FC invoker`);
   const creds = ctx.credentials ?? envCredentials();
   if (!creds || !ctx.accountId || !ctx.region) throw new Error("async invoke needs the FC context (credentials, accountId, region); use LOGPIPE_INVOKE_MODE=inline locally");
-  return new FcInvoker({ accountId: ctx.accountId, region: ctx.region, functionName: inst.config.compressFunction, credentials: creds });
+  return clients.fcInvoker({ accountId: ctx.accountId, region: ctx.region, functionName: inst.config.compressFunction, credentials: creds });
 }
 
 /** Dependencies for one invocation. */
-export function depsFor(fn: FunctionName, ctx: FcContext, env: Record<string, string | undefined> = process.env): PipelineDeps {
+function depsFor(fn: FunctionName, ctx: FcContext, clients: HandlerClients, env: Record<string, string | undefined> = process.env): PipelineDeps {
   instance ??= createInstance(fn, env);
   const inst = instance;
   const deps: PipelineDeps = {
@@ -108,8 +122,8 @@ export function depsFor(fn: FunctionName, ctx: FcContext, env: Record<string, st
     logger: inst.logger.child({ requestId: ctx.requestId }),
     appCache: inst.appCache,
   };
-  if (fn === "upload") deps.objects = objectStoreFor(inst, ctx);
-  if (fn === "split" || fn === "upload") deps.invoker = invokerFor(inst, ctx, () => deps);
+  if (fn === "upload") deps.objects = objectStoreFor(fn, inst, ctx, clients);
+  if (fn === "split" || fn === "upload") deps.invoker = invokerFor(fn, inst, ctx, clients, () => deps);
   return deps;
 }
 
@@ -124,11 +138,11 @@ export async function resetRuntime(): Promise<void> {
  * A thin FC handler: parse nothing itself, build deps, run the core function, log one summary
  * line with the invocation's figures, return them as JSON. Config errors are logged with the key.
  */
-export function defineHandler<R extends object>(fn: FunctionName, run: (deps: PipelineDeps, event: Buffer, ctx: FcContext) => Promise<R>) {
+export function defineHandler<R extends object>(fn: FunctionName, run: (deps: PipelineDeps, event: Buffer, ctx: FcContext) => Promise<R>, clients: HandlerClients = {}) {
   return async (event: Buffer, context: FcContext = {}): Promise<string> => {
     let deps: PipelineDeps;
     try {
-      deps = depsFor(fn, context);
+      deps = depsFor(fn, context, clients);
     } catch (e) {
       if (e instanceof ConfigError) console.error(JSON.stringify({ level: "error", fn, msg: e.message, issues: e.issues }));
       throw e;

@@ -1,4 +1,6 @@
 /** FC entry point of upload (timer trigger): see functions/core/upload.ts. */
+import { FcInvoker } from "../adapters/fc-invoker.js";
+import { OssObjectStore } from "../adapters/oss-store.js";
 import { defineHandler } from "../adapters/runtime.js";
 import { parseTimerEvent } from "../core/events.js";
 import { runUpload } from "../core/upload.js";
@@ -7,4 +9,7 @@ export const handler = defineHandler("upload", async (deps, event) => {
   const timer = parseTimerEvent(event);
   // payload "drain" (manual invoke or a timer payload) seals everything, e.g. before a migration
   return runUpload(deps, { sealAll: timer.payload === "drain", redriveAll: timer.payload === "drain" });
+}, {
+  oss: (options) => new OssObjectStore(options),
+  fcInvoker: (options) => new FcInvoker(options), // re-drives chunks whose compress never ran
 });

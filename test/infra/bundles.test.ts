@@ -137,6 +137,13 @@ describe("bundles load and run in plain node", () => {
     }
   });
 
+  it("each bundle carries only the cloud SDKs its function uses (OSS client: upload; FC SDK: split, upload)", () => {
+    const uses = (fn: string, pkg: string) => artifacts.find((a) => a.fn === fn)!.inputs.some((i) => i.includes(`node_modules/${pkg}/`));
+    expect([uses("split", "ali-oss"), uses("split", "@alicloud/fc20230330")]).toEqual([false, true]);
+    expect([uses("compress", "ali-oss"), uses("compress", "@alicloud/fc20230330")]).toEqual([false, false]);
+    expect([uses("upload", "ali-oss"), uses("upload", "@alicloud/fc20230330")]).toEqual([true, true]);
+  });
+
   it("split handles a CloudEvents batch (compress inline) and writes the apps' active files", () => {
     const batch = [...Array.from({ length: 20 }, (_, i) => ({ app, offset: 100 + i })), ...Array.from({ length: 5 }, (_, i) => ({ app: app2, offset: 200 + i }))];
     const r = run("split", cloudEvents(batch));
