@@ -87,6 +87,8 @@ function pinned(cpu: number | undefined, cmd: string, args: string[]): [string, 
 }
 
 const CHILD_OUT = path.join(DATA_DIR, "build", "child.mjs");
+/** The split function's deployed runtime settings, as they appear in the report. */
+const SPLIT_ENV_TEXT = Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" ");
 
 async function buildChild(): Promise<void> {
   mkdirSync(path.dirname(CHILD_OUT), { recursive: true });
@@ -206,7 +208,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (!hasZstd) notes.push("zstd CLI not installed: the zstd -1 baseline is skipped");
   if (PINNED) notes.push("single-core steps run under `taskset -c 0`; the 2-worker step pins its workers to CPUs 0 and 1 (redis-server unpinned)");
   else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
-  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" ")} (infra/runtime-env.ts)`);
+  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts)`);
 
   let redis: RedisServerHandle | undefined;
   if (redisServerAvailable()) redis = await startRedisServer();
@@ -336,7 +338,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       resources.splitPeakRss = {
         eventBytes: rss.eventBytes, maxRssBytes: peak, baseRssBytes: rss.baseRssKb * 1024,
         ratioToEvent: peak / rss.eventBytes, jsonParsePeakRssBytes: peakOf(jp.result),
-        runtimeEnv: Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" "),
+        runtimeEnv: SPLIT_ENV_TEXT,
         nodeDefaultsMaxRssBytes: peakOf(untuned), nodeDefaultsRatioToEvent: peakOf(untuned) / untuned.eventBytes,
       };
     }

@@ -13,7 +13,7 @@ import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
 import type { SlotEvent } from "../../cli/local/handler-pool.js";
-import { testPipeline } from "../support/deps.js";
+import { testPipeline, withAppendLatency } from "../support/deps.js";
 import { syntheticSource } from "../../cli/sources/synthetic.js";
 import { testOssStore } from "../support/deps.js";
 
@@ -60,10 +60,7 @@ describe("pipeline end to end", () => {
     const { deps, emulator, close } = testPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "2", LOGPIPE_FSYNC: "true" }, concurrency: 8 });
     const events: SlotEvent[] = [];
     deps.onSlotEvent = (e) => events.push(e);
-    // A NAS append takes milliseconds in FC. compress appends with blocking calls, so without
-    // that latency invocations in one process would rarely be inside their locks at once.
-    const appendAt = deps.nas.appendAt.bind(deps.nas);
-    deps.nas.appendAt = async (...args) => (await new Promise((r) => setTimeout(r, 5)), appendAt(...args));
+    withAppendLatency(deps.nas, 5);
     const expected = new ExpectedRecords();
     const batches = Array.from({ length: 48 }, (_, p) =>
       Array.from({ length: 500 }, (_, i) => {

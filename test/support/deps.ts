@@ -52,3 +52,13 @@ export function testPipeline(opts: { env?: Record<string, string>; objects?: Obj
   deps.invoker = emulator;
   return { deps, emulator, dir, prefix, close: () => coord.close() };
 }
+
+/**
+ * Delays every slot-file append of `nas` by `ms`, like a NAS write in FC. compress appends with
+ * blocking calls, so on a local disk the lock windows of one process's invocations would seldom
+ * overlap and a test could not show the writer cap being reached.
+ */
+export function withAppendLatency(nas: NasDir, ms: number): void {
+  const appendAt = nas.appendAt.bind(nas);
+  nas.appendAt = async (...args) => (await new Promise((r) => setTimeout(r, ms)), appendAt(...args));
+}

@@ -29,6 +29,7 @@ import { createLogger } from "../../../functions/core/logger.js";
 import { splitBatch } from "../../../functions/core/split.js";
 import { runUpload } from "../../../functions/core/upload.js";
 import { destination } from "pino";
+import { withAppendLatency } from "../../support/deps.js";
 import { objectStoreFrom, type ObjectsSpec } from "./objects.js";
 import { recordsOf, type BatchDescriptor } from "./records.js";
 
@@ -80,13 +81,8 @@ async function main() {
       },
     },
   };
-  // FAULT_NAS_APPEND_DELAY_MS: the latency of a NAS append in FC. compress appends with blocking
-  // calls, so on a local disk the lock windows of one process's invocations seldom overlap.
   const appendDelayMs = Number(process.env.FAULT_NAS_APPEND_DELAY_MS ?? "0");
-  if (appendDelayMs > 0) {
-    const appendAt = deps.nas.appendAt.bind(deps.nas);
-    deps.nas.appendAt = async (...args) => (await sleep(appendDelayMs), appendAt(...args));
-  }
+  if (appendDelayMs > 0) withAppendLatency(deps.nas, appendDelayMs);
 
   async function claim(queue: QueueName): Promise<{ file: string; name: string } | undefined> {
     let names: string[];
