@@ -65,6 +65,10 @@ export interface LocalRunOptions {
   onProgress?: (p: LocalProgress) => void;
   /** Test hook: transforms each CloudEvents payload before split sees it (fault injection). */
   mangleEvent?: (event: Buffer, batchIndex: number) => Buffer;
+  /**
+   * Aborting stops the run: ingest ends, in-flight splits finish, then runLocal cleans up and
+   * rejects with `signal.reason` instead of draining and verifying a partial archive.
+   */
   signal?: AbortSignal;
 }
 
@@ -129,6 +133,13 @@ export function maxConcurrency(events: SlotEvent[]): Map<string, number> {
     out.set(app, max);
   }
   return out;
+}
+
+/** The highest per-app concurrency in a trace (a loop: spreading 100k apps into Math.max overflows the stack). */
+export function peakConcurrency(events: SlotEvent[]): number {
+  let peak = 0;
+  for (const n of maxConcurrency(events).values()) peak = Math.max(peak, n);
+  return peak;
 }
 
 export function localEnv(outDir: string, redisUrl: string | undefined, overrides: Record<string, string> = {}): Record<string, string> {
@@ -225,7 +236,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const inflight = new Set<Promise<void>>();
     let batchIndex = 0;
     for await (const batch of opts.source.batches({ maxRecords: trigger.batchRecords, maxWaitMs: trigger.batchWindowMs, signal: opts.signal })) {
-      if (fatal) break;
+      if (fatal || opts.signal?.aborted) break;
       const fresh = batch.records.filter((r) => {
         const id = `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
         return seen.has(id) ? false : (seen.add(id), true);
@@ -280,6 +291,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     }
     await Promise.all(inflight);
     if (fatal) throw fatal;
+    opts.signal?.throwIfAborted();
 
     // Drain: finish compress, then seal + upload everything, re-driving anything left in staging.
     progress("drain");
@@ -291,20 +303,22 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       const left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(OUTBOX_DIR)).length;
       report.leftOnNas = left;
       if (left === 0) break;
+      opts.signal?.throwIfAborted();
       await sleep(100);
     }
   } finally {
     clearInterval(timer);
     clearInterval(progressTimer);
     await uploading;
-    const traces = pool ? await pool.close() : [];
-    slotEvents.push(...traces);
-    await coord.close();
+    // Each step runs even if an earlier one fails: a leaked Redis connection or Kafka consumer keeps the process alive.
+    const traces = pool ? await pool.close().catch((): SlotEvent[] => []) : [];
+    for (const e of traces) slotEvents.push(e); // a loop: spreading millions of events overflows the stack
+    await coord.close().catch(() => {});
     await opts.source.close();
   }
   report.invocations.compress = emulator.stats.invoked;
   report.invocations.compressRetries = emulator.stats.retried;
-  if (opts.traceSlots) report.maxConcurrentWritersPerApp = Math.max(0, ...maxConcurrency(slotEvents).values());
+  if (opts.traceSlots) report.maxConcurrentWritersPerApp = peakConcurrency(slotEvents);
 
   const cpu = process.cpuUsage(cpuStart);
   report.seconds = (performance.now() - started) / 1000;
@@ -318,6 +332,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   if (opts.verify !== false) {
     progress("verify");
     report.verify = await verifyArchive(objects, config.prefix, expected);
+    opts.signal?.throwIfAborted();
     report.ok = report.verify.lost === 0 && report.verify.duplicated === 0 && report.verify.misrouted === 0 && report.leftOnNas === 0;
   } else report.ok = report.leftOnNas === 0;
   progress("done");
