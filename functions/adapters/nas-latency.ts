@@ -1,0 +1,305 @@
+/**
+ * A NAS latency model for benchmarks and local runs: a NasDir that counts every file-system
+ * operation it performs by kind and, when a model is given, waits a real timer per operation,
+ * as an NFS round trip would. FC bills a handler's duration, and on NAS most of the data path's
+ * file operations are network round trips, so the wait must be an awaited timer, not arithmetic.
+ *
+ * Operation kinds (counted at the level of the system calls NasDir makes; each is one NFS round
+ * trip or, for data, one round trip plus the transfer):
+ *   metadata — open, create (open with O_CREAT of a new temp file), rename, unlink, stat,
+ *              readdir, mkdir, rmdir, setattr (truncate); close is not counted (NFSv3 has no
+ *              CLOSE call and the data is already committed by fsync)
+ *   data     — read and write calls, with their bytes
+ *   fsync    — an NFS COMMIT
+ *
+ * Default delays: Alibaba Cloud General-purpose NAS, Performance type (infra's default
+ * `nas.storageType`), checked 2026-12-01:
+ *   - https://www.alibabacloud.com/help/en/nas/user-guide/nas-performance-overview (updated
+ *     2024-12-13) defines latency per I/O request and "overall task latency = write latency ×
+ *     (number of writes / concurrency)" — i.e. NAS operations are serial round trips unless the
+ *     caller overlaps them — but the parts of the page we could read give no per-operation latency
+ *     figure for General-purpose NAS.
+ *   - https://www.alibabacloud.com/help/ja/doc-detail/95501.htm (fio on one ECS instance, 1 MB
+ *     blocks): Performance NAS about 300 MB/s read and 600 MB/s write; Capacity NAS about 150 MB/s
+ *     both ways (the page's "Mbit/s" is MB/s: it equates a 1 Gbit/s instance with 125). These give
+ *     the per-MB terms below.
+ *   - No published per-operation latency was found for metadata calls, a single data call or
+ *     fsync: the model ASSUMES 1 ms per round trip for each (a round trip to a mount target in the
+ *     same zone; the figure issue 11 uses). Pass another model to test other assumptions.
+ */
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { NasDir, type DirEntry } from "./nas.js";
+
+export const NAS_METADATA_KINDS = ["open", "create", "rename", "unlink", "stat", "readdir", "mkdir", "rmdir", "setattr"] as const;
+export type NasMetadataKind = (typeof NAS_METADATA_KINDS)[number];
+export type NasOpKind = NasMetadataKind | "read" | "write" | "fsync";
+
+export interface NasOpCounts extends Record<NasMetadataKind, number> {
+  /** read calls and the bytes they returned */
+  read: number;
+  readBytes: number;
+  /** write calls and the bytes they wrote */
+  write: number;
+  writeBytes: number;
+  fsync: number;
+  /** time the model charged (sum of the per-operation delays) */
+  modelledMs: number;
+  /** time actually spent waiting in timers (≥ modelledMs by the timers' granularity) */
+  sleptMs: number;
+}
+
+export interface NasLatencyModel {
+  name: string;
+  /** per metadata round trip (open, create, rename, unlink, stat, readdir, mkdir, rmdir, setattr) */
+  metadataMs: number;
+  /** per read or write call, before its bytes */
+  dataCallMs: number;
+  readMsPerMB: number;
+  writeMsPerMB: number;
+  fsyncMs: number;
+  /** where each figure comes from, for reports */
+  source: string;
+}
+
+const PERF_SOURCE =
+  "per MB: Performance NAS ~300 MB/s read, ~600 MB/s write on one client (https://www.alibabacloud.com/help/ja/doc-detail/95501.htm, checked 2026-12-01); " +
+  "per metadata op, per data call and per fsync: 1 ms, an assumption — no published per-operation latency for General-purpose NAS " +
+  "(https://www.alibabacloud.com/help/en/nas/user-guide/nas-performance-overview, checked 2026-12-01)";
+
+/** General-purpose NAS, Performance type (infra's default storage type). */
+export const GENERAL_PURPOSE_PERFORMANCE_NAS: NasLatencyModel = {
+  name: "General-purpose NAS, Performance",
+  metadataMs: 1,
+  dataCallMs: 1,
+  readMsPerMB: 1000 / 300,
+  writeMsPerMB: 1000 / 600,
+  fsyncMs: 1,
+  source: PERF_SOURCE,
+};
+
+/** General-purpose NAS, Capacity type (cheaper, slower transfers). */
+export const GENERAL_PURPOSE_CAPACITY_NAS: NasLatencyModel = {
+  ...GENERAL_PURPOSE_PERFORMANCE_NAS,
+  name: "General-purpose NAS, Capacity",
+  readMsPerMB: 1000 / 150,
+  writeMsPerMB: 1000 / 150,
+  source: PERF_SOURCE.replace("Performance NAS ~300 MB/s read, ~600 MB/s write", "Capacity NAS ~150 MB/s read and write"),
+};
+
+export function emptyNasOpCounts(): NasOpCounts {
+  const c = { read: 0, readBytes: 0, write: 0, writeBytes: 0, fsync: 0, modelledMs: 0, sleptMs: 0 } as NasOpCounts;
+  for (const k of NAS_METADATA_KINDS) c[k] = 0;
+  return c;
+}
+
+/** Sum of the metadata operations in `c`. */
+export function metadataOps(c: NasOpCounts): number {
+  return NAS_METADATA_KINDS.reduce((s, k) => s + c[k], 0);
+}
+
+/** Adds `b` into `a` (several instances' counters into one report). */
+export function addNasOpCounts(a: NasOpCounts, b: NasOpCounts): NasOpCounts {
+  for (const k of Object.keys(a) as (keyof NasOpCounts)[]) a[k] += b[k];
+  return a;
+}
+
+type Methods<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
+/** NasDir's public methods (a new one is a type error here until it is mapped). */
+export type NasDirMethod = Methods<NasDir>;
+
+/**
+ * What each NasDir method does on the file system, as the model counts it. The unit test fails
+ * when NasDir gains a method that is not listed here, so a new operation cannot go uncounted.
+ */
+export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
+  abs: "none (path arithmetic)",
+  ensureDir: "mkdir",
+  ensureParent: "mkdir, the first time a directory is seen by this instance",
+  writeAtomic: "mkdir of the parent (first time) + create + write + fsync + rename",
+  copyPrefixAtomic: "mkdir + open (source) + create (temp) + read and write per 4 MB + fsync + rename",
+  read: "open + read (open only when the file is missing)",
+  exists: "stat",
+  size: "stat",
+  remove: "unlink",
+  appendExact: "mkdir of the parent (first time) + open + stat, then, when the size matches: write (2 when torn mid-write) + fsync",
+  readRange: "open + read (open only when the file is missing)",
+  rename: "mkdir of the target's parent (first time) + rename",
+  syncFile: "open + fsync (nothing when fsync is off)",
+  truncate: "setattr",
+  listNames: "readdir",
+  walk: "readdir of the directory and of every directory holding files (and their ancestors) + stat per file",
+  pruneEmptyDirs: "readdir per directory + rmdir per empty directory removed",
+};
+
+/** NasDir's non-public helpers: their operations are counted by the public methods that call them. */
+export const NAS_INTERNAL_METHODS = ["inDir"] as const;
+
+const COPY_BLOCK = 4 * 1024 * 1024;
+const MB = 1024 * 1024;
+
+type Ops = Partial<Record<NasMetadataKind | "read" | "write" | "fsync", number>> & { readBytes?: number; writeBytes?: number };
+
+/** Directories below `abs` (itself included), 0 if it does not exist. */
+function countDirs(abs: string): number {
+  let entries;
+  try {
+    entries = readdirSync(abs, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  let n = 1;
+  for (const e of entries) if (e.isDirectory()) n += countDirs(path.join(abs, e.name));
+  return n;
+}
+
+export class NasLatencyDir extends NasDir {
+  readonly counts: NasOpCounts = emptyNasOpCounts();
+  /** Fractions of a millisecond owed, carried to the next wait (timers have 1 ms granularity). */
+  private owedMs = 0;
+  private readonly seenDirs = new Set<string>();
+
+  constructor(root: string, private readonly syncs = true, readonly model?: NasLatencyModel) {
+    super(root, syncs);
+  }
+
+  /** Zeroes the counters (e.g. after loading data, before the measured section). */
+  resetCounts(): void {
+    Object.assign(this.counts, emptyNasOpCounts());
+  }
+
+  /** Counts `ops` and, with a model, waits their modelled time. */
+  private async charge(ops: Ops): Promise<void> {
+    const c = this.counts;
+    let ms = 0;
+    const m = this.model;
+    for (const k of NAS_METADATA_KINDS) {
+      const n = ops[k];
+      if (!n) continue;
+      c[k] += n;
+      if (m) ms += n * m.metadataMs;
+    }
+    const reads = ops.read ?? 0, writes = ops.write ?? 0, fsyncs = ops.fsync ?? 0;
+    const rb = ops.readBytes ?? 0, wb = ops.writeBytes ?? 0;
+    c.read += reads;
+    c.readBytes += rb;
+    c.write += writes;
+    c.writeBytes += wb;
+    c.fsync += fsyncs;
+    if (!m) return;
+    ms += (reads + writes) * m.dataCallMs + (rb / MB) * m.readMsPerMB + (wb / MB) * m.writeMsPerMB + fsyncs * m.fsyncMs;
+    c.modelledMs += ms;
+    this.owedMs += ms;
+    const whole = Math.floor(this.owedMs);
+    if (whole < 1) return;
+    this.owedMs -= whole;
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => setTimeout(resolve, whole));
+    c.sleptMs += performance.now() - t0;
+  }
+
+  override async ensureDir(relDir: string): Promise<void> {
+    await this.charge({ mkdir: 1 });
+    return super.ensureDir(relDir);
+  }
+
+  override async ensureParent(absPath: string): Promise<void> {
+    const dir = path.dirname(absPath);
+    if (!this.seenDirs.has(dir)) {
+      this.seenDirs.add(dir);
+      await this.charge({ mkdir: 1 });
+    }
+    return super.ensureParent(absPath);
+  }
+
+  override async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {
+    await this.charge({ create: 1, write: data.length > 0 ? 1 : 0, writeBytes: data.length, fsync: this.syncs ? 1 : 0, rename: 1 });
+    return super.writeAtomic(rel, data, beforeRename);
+  }
+
+  override async copyPrefixAtomic(fromRel: string, toRel: string, len: number): Promise<void> {
+    const calls = Math.ceil(len / COPY_BLOCK);
+    await this.charge({ mkdir: 1, open: 1, create: 1, read: calls, readBytes: len, write: calls, writeBytes: len, fsync: this.syncs ? 1 : 0, rename: 1 });
+    return super.copyPrefixAtomic(fromRel, toRel, len);
+  }
+
+  override async read(rel: string): Promise<Buffer | undefined> {
+    const data = await super.read(rel);
+    await this.charge(data ? { open: 1, read: 1, readBytes: data.length } : { open: 1 });
+    return data;
+  }
+
+  override async exists(rel: string): Promise<boolean> {
+    await this.charge({ stat: 1 });
+    return super.exists(rel);
+  }
+
+  override async size(rel: string): Promise<number | undefined> {
+    await this.charge({ stat: 1 });
+    return super.size(rel);
+  }
+
+  override async remove(rel: string): Promise<void> {
+    await this.charge({ unlink: 1 });
+    return super.remove(rel);
+  }
+
+  override async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode?: number): Promise<{ ok: true } | { ok: false; size: number }> {
+    // charged after the call (whether it wrote is known only then), still inside the caller's
+    // lock window, as the real round trips would be
+    let r: { ok: true } | { ok: false; size: number } | undefined;
+    try {
+      r = await super.appendExact(rel, at, data, check, midWrite, mode);
+      return r;
+    } finally {
+      const writes = midWrite ? 2 : data.length > 0 ? 1 : 0;
+      await this.charge(r?.ok ? { open: 1, stat: 1, write: writes, writeBytes: data.length, fsync: this.syncs ? 1 : 0 } : { open: 1, stat: 1 });
+    }
+  }
+
+  override async readRange(rel: string, pos: number, len: number): Promise<Buffer | undefined> {
+    const data = await super.readRange(rel, pos, len);
+    await this.charge(data ? { open: 1, read: 1, readBytes: data.length } : { open: 1 });
+    return data;
+  }
+
+  override async rename(fromRel: string, toRel: string): Promise<void> {
+    await this.charge({ rename: 1 });
+    return super.rename(fromRel, toRel);
+  }
+
+  override async syncFile(rel: string): Promise<void> {
+    if (this.syncs) await this.charge({ open: 1, fsync: 1 });
+    return super.syncFile(rel);
+  }
+
+  override async truncate(rel: string, len: number): Promise<void> {
+    await this.charge({ setattr: 1 });
+    return super.truncate(rel, len);
+  }
+
+  override async listNames(relDir: string): Promise<string[]> {
+    await this.charge({ readdir: 1 });
+    return super.listNames(relDir);
+  }
+
+  override async walk(relDir: string): Promise<DirEntry[]> {
+    const out = await super.walk(relDir);
+    // the walked directory (even when missing: the lookup is a round trip) and every directory
+    // on the way to a file were read; empty subdirectories are not counted (that would take an
+    // extra traversal inside the measured path)
+    const dirs = new Set<string>([relDir]);
+    for (const e of out) {
+      for (let d = path.posix.dirname(e.rel); d.length > relDir.length && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+    }
+    await this.charge({ readdir: dirs.size, stat: out.length });
+    return out;
+  }
+
+  override async pruneEmptyDirs(relDir: string): Promise<void> {
+    const abs = this.abs(relDir);
+    const before = countDirs(abs);
+    await super.pruneEmptyDirs(relDir);
+    await this.charge({ readdir: before, rmdir: before - countDirs(abs) });
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The NAS latency model counts every file operation NasDir makes, by kind, and waits real timers
+ * for them; it must map every NasDir method so no operation goes uncounted.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NasDir } from "../../functions/adapters/nas.js";
+import {
+  emptyNasOpCounts, GENERAL_PURPOSE_PERFORMANCE_NAS, metadataOps, NAS_INTERNAL_METHODS, NAS_METHOD_OPS, NasLatencyDir, type NasLatencyModel, type NasOpCounts,
+} from "../../functions/adapters/nas-latency.js";
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), "lp-naslat-"));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+/** Counts other than zero, without the timing fields. */
+function nonZero(c: NasOpCounts): Partial<NasOpCounts> {
+  const out: Partial<NasOpCounts> = {};
+  for (const [k, v] of Object.entries(c) as [keyof NasOpCounts, number][]) if (v !== 0 && k !== "modelledMs" && k !== "sleptMs") out[k] = v;
+  return out;
+}
+
+async function delta(nas: NasLatencyDir, op: () => Promise<unknown>): Promise<Partial<NasOpCounts>> {
+  nas.resetCounts();
+  await op();
+  return nonZero(nas.counts);
+}
+
+describe("NasLatencyDir", () => {
+  it("maps every NasDir method, and overrides every one that touches the file system", () => {
+    const methods = Object.getOwnPropertyNames(NasDir.prototype).filter((n) => n !== "constructor");
+    const unmapped = methods.filter((m) => !(m in NAS_METHOD_OPS) && !(NAS_INTERNAL_METHODS as readonly string[]).includes(m));
+    expect(unmapped, "NasDir methods the latency model does not map (add them to NAS_METHOD_OPS and override them)").toEqual([]);
+    const notOverridden = Object.keys(NAS_METHOD_OPS).filter((m) => m !== "abs" && !Object.prototype.hasOwnProperty.call(NasLatencyDir.prototype, m));
+    expect(notOverridden).toEqual([]);
+    // and nothing stale: every mapped name is still a NasDir method
+    expect(Object.keys(NAS_METHOD_OPS).filter((m) => !methods.includes(m))).toEqual([]);
+  });
+
+  it("counts each method's operations by kind", async () => {
+    const nas = new NasLatencyDir(root, true);
+    const data = Buffer.alloc(3000, 0x61);
+    expect(await delta(nas, () => nas.writeAtomic("a/b/f1", data))).toEqual({ mkdir: 1, create: 1, write: 1, writeBytes: 3000, fsync: 1, rename: 1 });
+    // the parent directory is known now: no mkdir the second time
+    expect(await delta(nas, () => nas.writeAtomic("a/b/f2", data))).toEqual({ create: 1, write: 1, writeBytes: 3000, fsync: 1, rename: 1 });
+    expect(await delta(nas, () => nas.read("a/b/f1"))).toEqual({ open: 1, read: 1, readBytes: 3000 });
+    expect(await delta(nas, () => nas.read("a/b/missing"))).toEqual({ open: 1 });
+    expect(await delta(nas, () => nas.readRange("a/b/f1", 100, 50))).toEqual({ open: 1, read: 1, readBytes: 50 });
+    expect(await delta(nas, () => nas.readRange("a/b/missing", 0, 50))).toEqual({ open: 1 });
+    expect(await delta(nas, () => nas.exists("a/b/f1"))).toEqual({ stat: 1 });
+    expect(await delta(nas, () => nas.size("a/b/f1"))).toEqual({ stat: 1 });
+    expect(await delta(nas, () => nas.appendExact("a/c/slot", 0, data, async () => {}))).toEqual({ mkdir: 1, open: 1, stat: 1, write: 1, writeBytes: 3000, fsync: 1 });
+    // a size mismatch writes nothing
+    expect(await delta(nas, () => nas.appendExact("a/c/slot", 10, data, async () => {}))).toEqual({ open: 1, stat: 1 });
+    expect(await delta(nas, () => nas.copyPrefixAtomic("a/c/slot", "a/d/copy", 2000))).toEqual({ mkdir: 1, open: 1, create: 1, read: 1, readBytes: 2000, write: 1, writeBytes: 2000, fsync: 1, rename: 1 });
+    expect(await delta(nas, () => nas.truncate("a/d/copy", 10))).toEqual({ setattr: 1 });
+    expect(await delta(nas, () => nas.syncFile("a/d/copy"))).toEqual({ open: 1, fsync: 1 });
+    expect(await delta(nas, () => nas.rename("a/d/copy", "a/e/moved"))).toEqual({ mkdir: 1, rename: 1 });
+    expect(await delta(nas, () => nas.listNames("a"))).toEqual({ readdir: 1 });
+    expect(await delta(nas, () => nas.remove("a/e/moved"))).toEqual({ unlink: 1 });
+    expect(await delta(nas, () => nas.ensureDir("x/y"))).toEqual({ mkdir: 1 });
+    // a, a/b, a/c hold files (a/d, a/e are empty and x/y holds nothing below a)
+    expect(await delta(nas, async () => expect(await nas.walk("a")).toHaveLength(3))).toEqual({ readdir: 3, stat: 3 });
+    // a, a/b, a/c, a/d, a/e read; a/d and a/e removed
+    expect(await delta(nas, () => nas.pruneEmptyDirs("a"))).toEqual({ readdir: 5, rmdir: 2 });
+    expect(await delta(nas, () => Promise.resolve(nas.abs("a")))).toEqual({});
+  });
+
+  it("leaves the behaviour of NasDir unchanged", async () => {
+    const nas = new NasLatencyDir(root, false);
+    await nas.writeAtomic("s/one", Buffer.from("hello"));
+    expect(readFileSync(path.join(root, "s/one"), "utf8")).toBe("hello");
+    expect((await nas.read("s/one"))?.toString()).toBe("hello");
+    expect(await nas.read("s/none")).toBeUndefined();
+    expect(await nas.appendExact("s/one", 5, Buffer.from(" world"), async () => {})).toEqual({ ok: true });
+    expect(await nas.appendExact("s/one", 5, Buffer.from("!"), async () => {})).toEqual({ ok: false, size: 11 });
+    expect((await nas.readRange("s/one", 6, 100))?.toString()).toBe("world");
+    // fsync off: no fsync counted
+    expect(nas.counts.fsync).toBe(0);
+    expect(nas.counts.open).toBe(5); // 2 reads, 2 appends, 1 range read
+    await nas.syncFile("s/one"); // fsync off: syncFile does nothing, so nothing is counted
+    expect(nas.counts.open).toBe(5);
+  });
+
+  it("charges the modelled time per operation kind, with real awaited timers", async () => {
+    const model: NasLatencyModel = { name: "test", metadataMs: 3, dataCallMs: 2, readMsPerMB: 10, writeMsPerMB: 20, fsyncMs: 5, source: "test" };
+    const nas = new NasLatencyDir(root, true, model);
+    mkdirSync(path.join(root, "d"));
+    const mb = Buffer.alloc(1024 * 1024);
+    nas.resetCounts();
+    await nas.writeAtomic("d/f", mb); // parent seen for the first time: mkdir + create + rename
+    expect(nas.counts.modelledMs).toBeCloseTo(3 * 3 + 2 + 20 + 5, 9);
+    nas.resetCounts();
+    await nas.read("d/f"); // open + one read call of 1 MB
+    expect(nas.counts.modelledMs).toBeCloseTo(3 + 2 + 10, 9);
+    expect(nas.counts.sleptMs).toBeGreaterThan(0);
+    // the wait is a timer (the event loop keeps turning), not a busy loop
+    nas.resetCounts();
+    let turns = 0;
+    const spin = setInterval(() => turns++, 0);
+    try {
+      for (let i = 0; i < 5; i++) await nas.remove("d/none");
+    } finally {
+      clearInterval(spin);
+    }
+    expect(nas.counts.unlink).toBe(5);
+    expect(nas.counts.modelledMs).toBe(15);
+    expect(turns).toBeGreaterThan(0);
+  });
+
+  it("carries fractions of a millisecond instead of dropping them", async () => {
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 0.25 });
+    for (let i = 0; i < 8; i++) await nas.exists("nothing");
+    expect(nas.counts.stat).toBe(8);
+    expect(nas.counts.modelledMs).toBeCloseTo(2, 9);
+    expect(nas.counts.sleptMs).toBeGreaterThan(0); // two whole milliseconds were waited
+  });
+
+  it("counts without waiting when no model is given", async () => {
+    writeFileSync(path.join(root, "f"), "x");
+    const nas = new NasLatencyDir(root, false);
+    await nas.read("f");
+    await nas.listNames(".");
+    expect(nas.counts.modelledMs).toBe(0);
+    expect(nas.counts.sleptMs).toBe(0);
+    expect(metadataOps(nas.counts)).toBe(2);
+    expect(nonZero(emptyNasOpCounts())).toEqual({});
+  });
+});
