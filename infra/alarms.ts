@@ -1,11 +1,13 @@
 /**
- * PipelineAlarms: CloudMonitor rules on each function's errors and throttles (namespace
- * `acs_fc`, dimensions userId/region/functionName), sent to the configured contact groups.
+ * PipelineAlarms: CloudMonitor rules on each function's errors and throttles, sent to the
+ * configured contact groups. Metric names, namespace and dimensions: infra/fc-metrics.ts (the
+ * same definitions the canary gate reads).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import type { AlarmsConfig } from "./config.js";
 import type { Tags } from "./util.js";
+import { ALARMED_METRICS, FC_METRICS, FC_NAMESPACE, fcDimensions } from "./fc-metrics.js";
 
 export interface PipelineAlarmsArgs {
   config: AlarmsConfig;
@@ -15,14 +17,6 @@ export interface PipelineAlarmsArgs {
   tags: Tags;
 }
 
-/** metric → which threshold applies */
-export const ALARM_METRICS = {
-  FunctionFunctionErrors: "error",
-  FunctionServerErrors: "error",
-  FunctionConcurrencyThrottles: "throttle",
-  FunctionResourceThrottles: "throttle",
-} as const;
-
 export class PipelineAlarms extends pulumi.ComponentResource {
   readonly alarmNames: string[] = [];
 
@@ -30,18 +24,19 @@ export class PipelineAlarms extends pulumi.ComponentResource {
     super("logpipe:infra:PipelineAlarms", name, {}, opts);
     const c = args.config;
     for (const [kind, fnName] of Object.entries(args.functionNames)) {
-      for (const [metric, which] of Object.entries(ALARM_METRICS)) {
+      for (const { key, threshold: which } of ALARMED_METRICS) {
+        const metric = FC_METRICS[key].function;
         const alarmName = `${name}-${kind}-${metric}`;
         new alicloud.cms.Alarm(alarmName, {
           name: pulumi.interpolate`${fnName} ${metric}`,
-          project: "acs_fc",
+          project: FC_NAMESPACE,
           metric,
-          metricDimensions: pulumi.all([args.accountId, fnName]).apply(([userId, functionName]) => JSON.stringify([{ userId, region: args.region, functionName }])),
+          metricDimensions: pulumi.output(fnName).apply((functionName) => JSON.stringify([fcDimensions(args.region, functionName)])),
           period: c.periodSeconds,
           contactGroups: c.contactGroups,
           enabled: c.enabled,
           escalationsCritical: {
-            statistics: "Sum",
+            statistics: FC_METRICS[key].statistic,
             comparisonOperator: ">=",
             threshold: String(which === "error" ? c.errorThreshold : c.throttleThreshold),
             times: c.times,

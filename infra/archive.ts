@@ -60,7 +60,7 @@ export class Archive extends pulumi.ComponentResource {
       lifecycleRules: lifecycleRules(config),
       forceDestroy: config.forceDestroy,
       tags: args.tags,
-    }, { parent: this, protect: !config.forceDestroy });
+    }, { parent: this, protect: !config.forceDestroy, retainOnDelete: !config.forceDestroy });
     new alicloud.oss.BucketAcl(`${name}-acl`, { bucket: bucket.bucket, acl: "private" }, { parent: this });
     new alicloud.oss.BucketPublicAccessBlock(`${name}-block-public`, { bucket: bucket.bucket, blockPublicAccess: true }, { parent: this });
     this.bucketName = bucket.bucket;

@@ -11,7 +11,7 @@ import { crc64Decimal } from "../cli/build/zip.js";
 import { FUNCTION_KINDS, StackConfigError, releaseDigests, type Digest, type FunctionKind, type Release, type StackConfig } from "./config.js";
 
 export type CodeSource =
-  | { kind: "oss"; digest: Digest; bucket: string; object: string }
+  | { kind: "oss"; digest: Digest; bucket: string; object: string; crc64: string }
   | { kind: "local"; digest: Digest; file?: string; zip: Buffer; crc64: string };
 
 export interface ResolvedRelease {
@@ -47,8 +47,8 @@ export async function resolveRelease(cfg: StackConfig, opts: ResolveOptions = {}
       if (sources.has(digest)) continue;
       const role = digest === r.stable ? "stable" : "canary";
       const pin = cfg.artifacts[digest];
-      if (pin?.bucket && pin.object) {
-        sources.set(digest, { kind: "oss", digest, bucket: pin.bucket, object: pin.object });
+      if (pin?.bucket && pin.object && pin.checksum) {
+        sources.set(digest, { kind: "oss", digest, bucket: pin.bucket, object: pin.object, crc64: pin.checksum });
         continue;
       }
       const file = artifactFileFor(digest, dir);

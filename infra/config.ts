@@ -87,6 +87,13 @@ export function isPrivateCidr(text: string): boolean {
 export const functionReleaseSchema = z
   .object({
     stable: digestSchema,
+    /**
+     * The FC version id that already runs `stable`, while a canary is in flight. A version
+     * freezes the code of $LATEST when it is published, and $LATEST carries the canary, so the
+     * stable version cannot be (re)published next to a canary: the alias points at this id.
+     * `logpipe canary start` writes it from the stack's outputs; promote/abort remove it.
+     */
+    stableVersionId: z.string({ invalid_type_error: "expected a published FC version id such as \"3\"" }).regex(/^\d+$/, "expected a published FC version id such as \"3\"").optional(),
     canary: digestSchema.optional(),
     canaryWeight: z
       .number({ invalid_type_error: "expected a number 0..1 (share of traffic for the canary)" })
@@ -102,6 +109,16 @@ export const functionReleaseSchema = z
     if (r.canary !== undefined && r.canary === r.stable) {
       ctx.addIssue({ code: "custom", path: ["canary"], message: "equals stable: remove canary, or set it to a different digest" });
     }
+    if (r.canary !== undefined && r.stableVersionId === undefined) {
+      ctx.addIssue({
+        code: "custom", path: ["canary"],
+        message: "cannot be realized without stableVersionId: a version freezes $LATEST, which carries the canary, so the stable version must already be published. " +
+          "Deploy stable alone first, then start the canary with `logpipe canary start` (it writes stableVersionId from the stack outputs), or set stableVersionId to the version that runs stable",
+      });
+    }
+    if (r.stableVersionId !== undefined && r.canary === undefined) {
+      ctx.addIssue({ code: "custom", path: ["stableVersionId"], message: "only goes with a canary: remove it (stable is published from the current config)" });
+    }
   });
 export type FunctionRelease = z.infer<typeof functionReleaseSchema>;
 
@@ -110,13 +127,28 @@ export const releaseSchema = z
   .strict();
 export type Release = z.infer<typeof releaseSchema>;
 
-// logpipe:artifacts — where a pinned digest's zip lives (never rebuilt).
+// logpipe:artifacts — where a pinned digest's zip lives (never rebuilt). An OSS pin carries FC's
+// code checksum (CRC-64/XZ, decimal): FC verifies the object's bytes against it when it deploys,
+// so a replaced object cannot run different code under the same digest. `Code.checksum`:
+// https://www.alibabacloud.com/help/en/functioncompute/fc/developer-reference/api-fc-2023-03-30-struct-inputcodelocation
+// (checked 2026-12-01). `logpipe publish --stack S` uploads an artifact and writes its pin.
+export const CRC64_RE = /^\d{1,20}$/;
 export const artifactPinSchema = z
-  .object({ bucket: bucketName.optional(), object: z.string().min(1, "expected an OSS object key").optional() })
+  .object({
+    bucket: bucketName.optional(),
+    object: z.string().min(1, "expected an OSS object key").optional(),
+    checksum: z.string({ invalid_type_error: "expected FC's code checksum, the CRC-64 of the zip as a decimal string" }).regex(CRC64_RE, "expected FC's code checksum, the CRC-64 of the zip as a decimal string").optional(),
+  })
   .strict()
   .superRefine((p, ctx) => {
     if ((p.bucket === undefined) !== (p.object === undefined)) {
       ctx.addIssue({ code: "custom", path: [p.bucket === undefined ? "bucket" : "object"], message: "bucket and object go together (or leave both out to use dist/artifacts/<digest>.zip)" });
+    }
+    if (p.bucket !== undefined && p.checksum === undefined) {
+      ctx.addIssue({ code: "custom", path: ["checksum"], message: "is required with bucket/object: without FC's CRC-64 check a replaced object would deploy other bytes under this digest (`logpipe publish --stack <stack>` writes it)" });
+    }
+    if (p.bucket === undefined && p.checksum !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["checksum"], message: "only applies to an OSS pin (bucket/object); a local dist/artifacts zip is checksummed when it is read" });
     }
   });
 export type ArtifactPin = z.infer<typeof artifactPinSchema>;
@@ -192,17 +224,53 @@ export const nasSchema = z
   .strict();
 export type NasConfig = z.infer<typeof nasSchema>;
 
+/**
+ * KVStore instance classes come in two families, and each engine version is sold in one or both
+ * (checked 2026-12-01):
+ *  - classic standard master-replica `redis.master.<size>.default`: Redis 4.0 and 5.0 —
+ *    https://www.alibabacloud.com/help/en/redis/product-overview/standard-master-replica-instances
+ *  - cloud-native standard `redis.shard.<size>[.2].ce`: Redis 5.0, 6.0 and 7.0 —
+ *    https://www.alibabacloud.com/help/en/redis/product-overview/instance-types-of-community-edition-instances
+ * A pair the service does not sell fails `pulumi up` late (InvalidInstanceClass); it is
+ * refused here at start, naming both keys.
+ */
+export const REDIS_CLASS_FAMILIES = {
+  classic: { pattern: /^redis\.master\.[a-z0-9]+\.default$/, engines: ["4.0", "5.0"], example: "redis.master.small.default" },
+  "cloud-native": { pattern: /^redis\.shard\.[a-z0-9]+(\.\d+)?\.ce$/, engines: ["5.0", "6.0", "7.0"], example: "redis.shard.small.2.ce" },
+} as const;
+export type RedisClassFamily = keyof typeof REDIS_CLASS_FAMILIES;
+
+export function redisClassFamily(instanceClass: string): RedisClassFamily | undefined {
+  return (Object.keys(REDIS_CLASS_FAMILIES) as RedisClassFamily[]).find((f) => REDIS_CLASS_FAMILIES[f].pattern.test(instanceClass));
+}
+
+/** Persistence the data path's fault suite proves (a Redis restart loses at most ~1 s of writes: duplicates, never loss). */
+export const REDIS_PERSISTENCE = { appendonly: "yes", appendfsync: "everysec" } as const;
+
 export const redisSchema = z
   .object({
-    instanceClass: z.string().min(1, "expected a KVStore instance class such as redis.master.small.default").default("redis.master.small.default"),
-    engineVersion: z.enum(["5.0", "6.0", "7.0"]).default("7.0"),
+    instanceClass: z.string().min(1, "expected a KVStore instance class such as redis.shard.small.2.ce").default("redis.shard.small.2.ce"),
+    engineVersion: z.enum(["4.0", "5.0", "6.0", "7.0"]).default("7.0"),
     /** defaults to the first vSwitch's zone */
     zoneId: z.string().optional(),
     releaseProtection: z.boolean().default(false),
-    /** appendonly persistence: the commit protocol's state must survive a restart */
-    appendOnly: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    const family = redisClassFamily(r.instanceClass);
+    if (!family) {
+      ctx.addIssue({ code: "custom", path: ["instanceClass"], message: `"${r.instanceClass}" is neither a classic standard class (redis.master.<size>.default) nor a cloud-native standard class (redis.shard.<size>.2.ce); logpipe needs one standard (non-cluster) instance` });
+      return;
+    }
+    const f = REDIS_CLASS_FAMILIES[family];
+    if (!(f.engines as readonly string[]).includes(r.engineVersion)) {
+      const other = (Object.keys(REDIS_CLASS_FAMILIES) as RedisClassFamily[]).find((k) => (REDIS_CLASS_FAMILIES[k].engines as readonly string[]).includes(r.engineVersion))!;
+      ctx.addIssue({
+        code: "custom", path: ["engineVersion"],
+        message: `${r.engineVersion} is not sold with the ${family} class ${r.instanceClass} (${family} takes ${f.engines.join(", ")}): use a ${other} class such as ${REDIS_CLASS_FAMILIES[other].example}, or engineVersion ${f.engines.at(-1)}`,
+      });
+    }
+  });
 export type RedisConfig = z.infer<typeof redisSchema>;
 
 export const archiveSchema = z
@@ -272,15 +340,20 @@ export type KafkaConfig = z.infer<typeof kafkaSchema>;
 
 export const triggerSchema = z
   .object({
-    /** CountBasedWindow: records per invocation */
+    /** runOptions.batchWindow.CountBasedWindow: records per invocation */
     batchCount: int(1, 10_000).default(1000),
-    /** TimeBasedWindow: seconds to wait for a batch */
+    /** runOptions.batchWindow.TimeBasedWindow: seconds to wait for a batch */
     batchWindowSeconds: int(0, 15).default(5),
-    /** maximumTasks: concurrent consumers (≤ partitions is useful) */
-    concurrency: int(1, 1000).default(2),
+    /**
+     * eventSinkConfig.deliveryOption.concurrency: concurrent deliveries to split (Kafka sources
+     * only; ≤ partitions is useful). FC 3.0 DeliveryOption has exactly eventSchema + concurrency:
+     * https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-deliveryoption
+     */
+    deliveryConcurrency: int(1, 1000).default(2),
     retryStrategy: z.enum(["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]).default("EXPONENTIAL_DECAY_RETRY"),
     /** NONE blocks the partition on a failing batch (no skip); ALL skips it to the dead letter queue */
     errorsTolerance: z.enum(["NONE", "ALL"]).default("NONE"),
+    /** eventSinkConfig.deliveryOption.eventSchema: CloudEvents (default) or RawData (only each record's data); split accepts both */
     eventSchema: z.enum(["CloudEvents", "RawData"]).default("CloudEvents"),
   })
   .strict();
@@ -292,7 +365,14 @@ const functionSize = z
     cpu: z.number({ invalid_type_error: "expected vCPUs, a multiple of 0.05" }).min(0.05).max(16),
     timeoutSeconds: int(1, 86_400, "a timeout in seconds"),
     diskSize: z.union([z.literal(512), z.literal(10240)], { errorMap: () => ({ message: "expected 512 or 10240 (MB)" }) }).default(512),
-    instanceConcurrency: int(1, 200).default(1),
+    /**
+     * FC 3.0 standard runtimes (nodejs20 here) no longer support instance concurrency > 1:
+     * https://www.alibabacloud.com/help/en/functioncompute/feature-updates-in-function-compute-3
+     */
+    instanceConcurrency: z
+      .number({ invalid_type_error: "expected 1" })
+      .refine((n) => n === 1, "must be 1: FC 3.0 standard runtimes (nodejs20) run one request per instance; scale with more instances (reservedConcurrency, trigger deliveryConcurrency)")
+      .default(1),
     /** reserved (maximum) concurrency for this function; unset = account default */
     reservedConcurrency: int(1, 10_000).optional(),
   })
@@ -391,6 +471,22 @@ export const artifactStoreSchema = z
   .strict();
 export type ArtifactStoreConfig = z.infer<typeof artifactStoreSchema>;
 
+/**
+ * The account's FC instance quota in the region: on-demand + provisioned instances of every
+ * function together. Default 100 ("Specify the maximum number of instances",
+ * https://www.alibabacloud.com/help/en/functioncompute/fc/user-guide/overview-of-configuring-the-maximum-number-of-on-demand-instances,
+ * checked 2026-12-01; some pages say 300 — the Quota Center value of your account is what counts).
+ * A function's limit may be at most 90 % of it, and all functions' limits together at most 90 %.
+ * Raise it in Quota Center (console → Quota Center → Function Compute → instances per region),
+ * then set `logpipe:quotas.regionInstances` to the granted value.
+ */
+export const QUOTA_FUNCTION_SHARE = 0.9;
+export const quotasSchema = z
+  .object({ regionInstances: int(1, 1_000_000, "an instance count").default(100) })
+  .strict()
+  .default({});
+export type QuotasConfig = z.infer<typeof quotasSchema>;
+
 const tagsSchema = z.record(z.string().max(128), z.string().max(128)).default({});
 
 /** Every `logpipe:` key, in the order the docs list them. */
@@ -409,6 +505,9 @@ export const stackConfigShape = {
   pipeline: pipelineSchema,
   logging: loggingSchema,
   alarms: alarmsSchema,
+  quotas: quotasSchema,
+  /** protect stateful resources (NAS, Redis, queue, created topic/consumer group) from deletion and retain them on delete */
+  protect: z.boolean({ invalid_type_error: "expected true or false" }).default(true),
   release: releaseSchema.optional(),
   artifacts: artifactsSchema.default({}),
   artifactStore: artifactStoreSchema.optional(),
@@ -463,6 +562,7 @@ export function parseStackConfig(raw: Record<string, unknown>, stack: string): S
   if (typeof region !== "string" || !REGION_RE.test(region)) {
     issues.push({ key: "alicloud:region", message: `expected a region id such as cn-hangzhou, got ${JSON.stringify(region)}` });
   }
+  issues.push(...retiredKeyIssues(input));
   const parsed = stackConfigSchema.safeParse(input);
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
@@ -470,7 +570,8 @@ export function parseStackConfig(raw: Record<string, unknown>, stack: string): S
       issues.push({ key: keyName(i.path), message: describeIssue(i) });
     }
   }
-  if (issues.length > 0 || !parsed.success) throw new StackConfigError(issues);
+  if (parsed.success) issues.push(...quotaIssues(parsed.data));
+  if (issues.length > 0 || !parsed.success) throw new StackConfigError(dedupe(issues));
   const cfg = parsed.data;
   const namePrefix = cfg.namePrefix ?? `logpipe-${stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`;
   return { ...cfg, stack, region: region as string, namePrefix };
@@ -502,4 +603,57 @@ function describeIssue(i: z.ZodIssue): string {
 /** The digests a stack runs for one function: stable first, then the canary if any. */
 export function releaseDigests(r: FunctionRelease): Digest[] {
   return r.canary ? [r.stable, r.canary] : [r.stable];
+}
+
+/** Keys that meant something else before: a clear error instead of zod's "unknown field". */
+const RETIRED_KEYS: { key: string; path: [string, string]; message: string }[] = [
+  {
+    key: "logpipe:trigger.concurrency", path: ["trigger", "concurrency"],
+    message: "renamed to deliveryConcurrency: FC 3.0 sets the Kafka trigger's concurrency in eventSinkConfig.deliveryOption.concurrency (runOptions has no maximumTasks)",
+  },
+  {
+    key: "logpipe:trigger.maximumTasks", path: ["trigger", "maximumTasks"],
+    message: "is not an FC 3.0 field: use deliveryConcurrency (eventSinkConfig.deliveryOption.concurrency)",
+  },
+  {
+    key: "logpipe:redis.appendOnly", path: ["redis", "appendOnly"],
+    message: "removed: logpipe always deploys appendonly yes + appendfsync everysec, the persistence its fault suite proves; delete the key",
+  },
+];
+
+function retiredKeyIssues(input: Record<string, unknown>): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  for (const r of RETIRED_KEYS) {
+    const section = input[r.path[0]];
+    if (section && typeof section === "object" && r.path[1] in (section as Record<string, unknown>)) {
+      out.push({ key: r.key, message: r.message });
+      const { [r.path[1]]: _retired, ...rest } = section as Record<string, unknown>;
+      input[r.path[0]] = rest; // reported once, not again as an unknown field (the caller's object is not touched)
+    }
+  }
+  return out;
+}
+
+/** Reserved concurrency must fit the region's instance quota (see quotasSchema). */
+export function quotaIssues(cfg: Pick<z.infer<typeof stackConfigSchema>, "functions" | "quotas">): { key: string; message: string }[] {
+  const quota = cfg.quotas.regionInstances;
+  const cap = Math.floor(quota * QUOTA_FUNCTION_SHARE);
+  const out: { key: string; message: string }[] = [];
+  const raise = "raise the quota in Quota Center (Function Compute: instances per region) and set logpipe:quotas.regionInstances to the granted value";
+  let sum = 0;
+  for (const kind of FUNCTION_KINDS) {
+    const r = cfg.functions[kind].reservedConcurrency;
+    if (r === undefined) continue;
+    sum += r;
+    if (r > cap) out.push({ key: `${PROJECT}:functions.${kind}.reservedConcurrency`, message: `${r} exceeds ${cap}, 90 % of the region's instance quota ${quota} (logpipe:quotas.regionInstances): lower it, or ${raise}` });
+  }
+  if (out.length === 0 && sum > cap) {
+    out.push({ key: `${PROJECT}:functions`, message: `reserved concurrency of all functions together is ${sum}, more than ${cap} (90 % of the region's instance quota ${quota}): lower it, or ${raise}` });
+  }
+  return out;
+}
+
+function dedupe(issues: { key: string; message: string }[]): { key: string; message: string }[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => (seen.has(`${i.key}\0${i.message}`) ? false : (seen.add(`${i.key}\0${i.message}`), true)));
 }

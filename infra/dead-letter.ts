@@ -6,13 +6,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import type { DeadLetterConfig } from "./config.js";
-import { arn, type Tags } from "./util.js";
+import { arn, statefulOptions, type Tags } from "./util.js";
 
 export interface DeadLetterQueueArgs {
   namePrefix: string;
   config: DeadLetterConfig;
   region: string;
   accountId: pulumi.Input<string>;
+  /** protect + retain the queue (it holds dead-lettered records) */
+  protect: boolean;
   tags: Tags;
 }
 
@@ -32,7 +34,7 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
         messageRetentionPeriod: args.config.messageRetentionSeconds,
         maximumMessageSize: 65536,
         tags: args.tags,
-      }, { parent: this });
+      }, { parent: this, ...statefulOptions(args.protect) });
       this.queueName = q.queueName;
     } else {
       this.queueName = pulumi.output(queueName);

@@ -32,7 +32,7 @@ export class FunctionRole extends pulumi.ComponentResource {
       description: args.description,
       maxSessionDuration: 3600,
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, deleteBeforeReplace: true }); // fixed role name
     this.policyDocument = policyDocumentOutput(args.statements, `RAM policy ${args.roleName}`);
     const policy = new alicloud.ram.Policy(`${name}-policy`, {
       policyName: `${args.roleName}-policy`,
@@ -40,7 +40,7 @@ export class FunctionRole extends pulumi.ComponentResource {
       description: args.description,
       rotateStrategy: "DeleteOldestNonDefaultVersionWhenLimitExceeded",
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, deleteBeforeReplace: true }); // fixed policy name
     new alicloud.ram.RolePolicyAttachment(`${name}-attach`, { roleName: role.roleName, policyName: policy.policyName, policyType: "Custom" }, { parent: this });
     this.roleName = role.roleName;
     this.arn = role.arn;

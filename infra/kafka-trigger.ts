@@ -19,6 +19,16 @@ export interface KafkaTriggerArgs {
   deadLetterArn: pulumi.Input<string>;
 }
 
+/**
+ * The trigger's config document. Field names and shapes, FC 3.0 API (checked 2026-12-01):
+ *  - DeliveryOption has exactly `concurrency` (Kafka sources only) and `eventSchema`:
+ *    https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-deliveryoption
+ *  - RunOptions (mode, batchWindow, retryStrategy, errorsTolerance, deadLetterQueue) — no maximumTasks:
+ *    https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-runoptions
+ *  - SourceKafkaParameters.VSwitchIds is a string holding one vSwitch id (the docs' example,
+ *    "vsw-bp179l3llg3jjxwrq72****"); `Network: PublicNetwork` means "through this VPC":
+ *    https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-sourcekafkaparameters
+ */
 export interface KafkaTriggerConfigDoc {
   triggerEnable: boolean;
   asyncInvocationType: boolean;
@@ -32,10 +42,9 @@ export interface KafkaTriggerConfigDoc {
       };
     };
   };
-  eventSinkConfig: { deliveryOption: { mode: "event-streaming"; eventSchema: string } };
+  eventSinkConfig: { deliveryOption: { concurrency: number; eventSchema: "CloudEvents" | "RawData" } };
   runOptions: {
     mode: "event-streaming";
-    maximumTasks: number;
     batchWindow: { CountBasedWindow: number; TimeBasedWindow: number };
     retryStrategy: { PushRetryStrategy: string };
     errorsTolerance: string;
@@ -43,7 +52,7 @@ export interface KafkaTriggerConfigDoc {
   };
 }
 
-/** Pure: the trigger's JSON config. `Network: PublicNetwork` means "through the given VPC". */
+/** Pure: the trigger's JSON config. The event source reads through the first vSwitch. */
 export function kafkaTriggerConfig(
   c: TriggerConfig,
   region: string,
@@ -67,15 +76,14 @@ export function kafkaTriggerConfig(
           OffsetReset: k.offsetReset,
           Network: "PublicNetwork",
           VpcId: n.vpcId,
-          VSwitchIds: n.vswitchIds.join(","),
+          VSwitchIds: n.vswitchIds[0]!,
           SecurityGroupId: n.securityGroupId,
         },
       },
     },
-    eventSinkConfig: { deliveryOption: { mode: "event-streaming", eventSchema: c.eventSchema } },
+    eventSinkConfig: { deliveryOption: { concurrency: c.deliveryConcurrency, eventSchema: c.eventSchema } },
     runOptions: {
       mode: "event-streaming",
-      maximumTasks: c.concurrency,
       batchWindow: { CountBasedWindow: c.batchCount, TimeBasedWindow: c.batchWindowSeconds },
       retryStrategy: { PushRetryStrategy: c.retryStrategy },
       errorsTolerance: c.errorsTolerance,
@@ -102,7 +110,7 @@ export class KafkaTrigger extends pulumi.ComponentResource {
       triggerType: "eventbridge",
       triggerConfig: this.triggerConfig,
       description: "Kafka topic → split (event streaming)",
-    }, { parent: this });
+    }, { parent: this, deleteBeforeReplace: true }); // fixed trigger name: a replacement must not collide with the old one
     this.triggerName = trigger.triggerName;
     this.registerOutputs({ triggerName: this.triggerName });
   }

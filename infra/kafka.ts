@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import type { KafkaConfig } from "./config.js";
-import type { Tags } from "./util.js";
+import { statefulOptions, type Tags } from "./util.js";
 
 export interface KafkaSourceArgs {
   namePrefix: string;
@@ -15,6 +15,8 @@ export interface KafkaSourceArgs {
   securityGroupId: pulumi.Input<string>;
   /** CIDRs the event stream connects from (the vSwitches) */
   vswitchCidrs: string[];
+  /** protect + retain a created topic and consumer group (records, committed offsets) */
+  protect: boolean;
   tags: Tags;
 }
 
@@ -62,7 +64,7 @@ export class KafkaSource extends pulumi.ComponentResource {
         localTopic: false,
         remark: "application logs archived by logpipe",
         tags: args.tags,
-      }, { parent: this });
+      }, { parent: this, ...statefulOptions(args.protect) });
       this.topic = topic.topic;
     } else {
       this.topic = pulumi.output(config.topic);
@@ -73,7 +75,7 @@ export class KafkaSource extends pulumi.ComponentResource {
         consumerId: config.consumerGroup,
         remark: "logpipe split trigger",
         tags: args.tags,
-      }, { parent: this });
+      }, { parent: this, ...statefulOptions(args.protect) }); // holds the trigger's committed offsets
       this.consumerGroup = group.consumerId;
     } else {
       this.consumerGroup = pulumi.output(config.consumerGroup);

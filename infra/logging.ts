@@ -30,7 +30,7 @@ export class FunctionLogs extends pulumi.ComponentResource {
       autoSplit: true,
       maxSplitShardCount: 16,
       appendMeta: true,
-    }, { parent: this });
+    }, { parent: this, retainOnDelete: true }); // function logs outlive the stack (the investigation after an incident needs them)
     new alicloud.log.StoreIndex(`${name}-index`, {
       project: project.projectName,
       logstore: store.logstoreName,

@@ -137,7 +137,8 @@ export class PipelineFunctions extends pulumi.ComponentResource {
     return (digest: Digest): pulumi.Input<alicloud.types.input.fc.V3FunctionCode> => {
       const src: CodeSource | undefined = release.sources.get(digest);
       if (!src) throw new Error(`no code source for ${digest}`);
-      if (src.kind === "oss") return { ossBucketName: src.bucket, ossObjectName: src.object };
+      // FC checks the object's CRC-64 against `checksum` when it deploys the code.
+      if (src.kind === "oss") return { ossBucketName: src.bucket, ossObjectName: src.object, checksum: src.crc64 };
       if (!store) return { zipFile: src.zip.toString("base64"), checksum: src.crc64 };
       let obj = uploaded.get(digest);
       if (!obj) {

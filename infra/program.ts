@@ -68,20 +68,20 @@ export async function logpipe(opts: ProgramOptions = {}): Promise<StackOutputs> 
 
   const storage = new SharedStorage("nas", {
     namePrefix: p, config: cfg.nas, vpcId: network.vpcId, vswitchId: firstVswitch, zoneId: zone,
-    allowedCidrs: network.vswitchCidrs, tags,
+    allowedCidrs: network.vswitchCidrs, protect: cfg.protect, tags,
   });
   const locks = new LockStore("locks", {
-    namePrefix: p, config: cfg.redis, vswitchId: firstVswitch, zoneId: zone, allowedCidrs: network.vswitchCidrs, tags,
+    namePrefix: p, config: cfg.redis, vswitchId: firstVswitch, zoneId: zone, allowedCidrs: network.vswitchCidrs, protect: cfg.protect, tags,
   });
   const archive = new Archive("archive", {
     config: cfg.archive, region: cfg.region, tags,
     bucketName: cfg.archive.bucketName ?? pulumi.interpolate`${p}-${accountId}`,
   });
   const kafka = new KafkaSource("kafka", {
-    namePrefix: p, config: cfg.kafka, vpcId: network.vpcId, vswitchIds: network.vswitchIds, securityGroupId: network.securityGroupId, vswitchCidrs: network.vswitchCidrs, tags,
+    namePrefix: p, config: cfg.kafka, vpcId: network.vpcId, vswitchIds: network.vswitchIds, securityGroupId: network.securityGroupId, vswitchCidrs: network.vswitchCidrs, protect: cfg.protect, tags,
   });
   const logs = new FunctionLogs("logs", { projectName: cfg.logging.project ?? pulumi.interpolate`${p}-${accountId}`, config: cfg.logging, tags });
-  const dlq = new DeadLetterQueue("dlq", { namePrefix: p, config: cfg.deadLetter, region: cfg.region, accountId, tags });
+  const dlq = new DeadLetterQueue("dlq", { namePrefix: p, config: cfg.deadLetter, region: cfg.region, accountId, protect: cfg.protect, tags });
 
   const pipeline = new PipelineFunctions("pipeline", {
     config: cfg, release, accountId,

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import type { NasConfig } from "./config.js";
-import type { Tags } from "./util.js";
+import { statefulOptions, type Tags } from "./util.js";
 
 export interface SharedStorageArgs {
   namePrefix: string;
@@ -16,6 +16,8 @@ export interface SharedStorageArgs {
   zoneId: string;
   /** source CIDRs allowed to mount (the vSwitch CIDRs) */
   allowedCidrs: string[];
+  /** protect + retain the file system (it holds data not yet uploaded) */
+  protect: boolean;
   tags: Tags;
 }
 
@@ -40,13 +42,13 @@ export class SharedStorage extends pulumi.ComponentResource {
       zoneId: args.zoneId,
       description: `${namePrefix} working disk`,
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, ...statefulOptions(args.protect) });
     const group = new alicloud.nas.AccessGroup(`${name}-ag`, {
       accessGroupName: `${namePrefix}-ag`,
       accessGroupType: "Vpc",
       fileSystemType: "standard",
       description: "logpipe functions' vSwitches only",
-    }, { parent: this });
+    }, { parent: this, deleteBeforeReplace: true }); // fixed name: a replacement must not collide with the old group
     const rules = args.allowedCidrs.map((cidr, i) => new alicloud.nas.AccessRule(`${name}-rule-${i}`, {
       accessGroupName: group.accessGroupName,
       fileSystemType: "standard",

@@ -30,7 +30,7 @@ export class TimerTrigger extends pulumi.ComponentResource {
       triggerType: "timer",
       triggerConfig: JSON.stringify(timerTriggerConfig(args.cronExpression, args.payload)),
       description: "seal, upload and reconcile",
-    }, { parent: this });
+    }, { parent: this, deleteBeforeReplace: true }); // fixed trigger name
     this.triggerName = trigger.triggerName;
     this.registerOutputs({ triggerName: this.triggerName });
   }

@@ -3,6 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 
 export type Tags = Record<string, string>;
 
+/**
+ * Options for a resource that holds data (NAS files not yet uploaded, Redis commit state, dead
+ * letters, consumer offsets): with `logpipe:protect` (the default) `pulumi destroy` or a
+ * replacement stops instead of deleting it (protect), and if it leaves the program it is kept
+ * in the cloud (retainOnDelete). A sandbox stack sets `logpipe:protect: false` to be disposable.
+ */
+export function statefulOptions(protect: boolean): { protect: boolean; retainOnDelete: boolean } {
+  return { protect, retainOnDelete: protect };
+}
+
 /** Tags every logpipe resource carries, merged with the stack's own. */
 export function tagsFor(stack: string, extra: Tags = {}, component?: string): Tags {
   return { "logpipe:stack": stack, ...(component ? { "logpipe:component": component } : {}), ...extra };

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import yazl from "yazl";
+import { crc64, crc64ToOssString } from "../../functions/core/crc64.js";
 
 export interface ZipEntry {
   name: string;
@@ -37,21 +38,7 @@ export function digestOf(bytes: Buffer): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-// CRC-64/XZ (ECMA-182, reflected, init and xor-out all ones): what OSS and FC's `code.checksum` use.
-const CRC64_TABLE = (() => {
-  const poly = 0xc96c5795d7870f42n;
-  const table = new Array<bigint>(256);
-  for (let i = 0; i < 256; i++) {
-    let c = BigInt(i);
-    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
-    table[i] = c;
-  }
-  return table;
-})();
-
-/** CRC-64/XZ as a decimal string (the form FC and OSS print). "123456789" → 11051210869376104954. */
+/** CRC-64/XZ as a decimal string: FC's `code.checksum` and OSS's `x-oss-hash-crc64ecma`. "123456789" → 11051210869376104954. */
 export function crc64Decimal(bytes: Uint8Array): string {
-  let crc = 0xffffffffffffffffn;
-  for (const b of bytes) crc = CRC64_TABLE[Number((crc ^ BigInt(b)) & 0xffn)]! ^ (crc >> 8n);
-  return (crc ^ 0xffffffffffffffffn).toString();
+  return crc64ToOssString(crc64(bytes));
 }

@@ -1,28 +1,22 @@
 /**
- * Health metrics of one FC function version, from CloudMonitor (namespace `acs_fc`).
- *
- * Metric names: the per-qualifier function metrics the FC console charts use when a version or
- * alias is selected (FunctionQualifierTotalInvocations, …FunctionErrors, …ServerErrors,
- * …LatencyAvg, …LatencyMax; the `Function*` variants are the all-qualifier totals). Source:
- * Alibaba Cloud FC console metric list as published in devsapp/fc-metrics (src/ui/src/constants.tsx,
- * mapTargetTOALL), and "Function Compute 3.0 › Monitoring metrics / Monitoring data"
- * (https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/monitoring-data):
- * project `acs_fc`, function dimensions {"region", "functionName"} (FC 3.0 has no service level),
- * plus "qualifier" for the per-version metrics. Looked up 2026-11-25.
+ * Health metrics of one FC function version, from CloudMonitor. Names, namespace and dimensions
+ * come from infra/fc-metrics.ts, the definition the alarms use too (doc URLs there).
  *
  * CloudMonitor has no percentile for FC; `p99EstimateMs` is the 99th percentile of the per-period
  * maxima (LatencyMax), which bounds the request p99 from above when traffic is spread evenly
  * over the periods. It is labelled an estimate everywhere it is shown.
  */
 import { OpsError } from "./errors.js";
+import { FC_METRICS as CATALOG, FC_NAMESPACE, fcDimensions } from "../../infra/fc-metrics.js";
 
-export const FC_NAMESPACE = "acs_fc";
+export { FC_NAMESPACE };
+/** The per-qualifier metric names the gate reads. */
 export const FC_METRICS = {
-  invocations: "FunctionQualifierTotalInvocations",
-  functionErrors: "FunctionQualifierFunctionErrors",
-  serverErrors: "FunctionQualifierServerErrors",
-  latencyAvg: "FunctionQualifierLatencyAvg",
-  latencyMax: "FunctionQualifierLatencyMax",
+  invocations: CATALOG.invocations.qualifier,
+  functionErrors: CATALOG.functionErrors.qualifier,
+  serverErrors: CATALOG.serverErrors.qualifier,
+  latencyAvg: CATALOG.latencyAvg.qualifier,
+  latencyMax: CATALOG.latencyMax.qualifier,
 } as const;
 
 export interface MetricQuery {
@@ -88,7 +82,7 @@ export class CmsMetricSource implements MetricSource {
           namespace: FC_NAMESPACE,
           metricName,
           regionId: q.region,
-          dimensions: JSON.stringify({ region: q.region, functionName: q.functionName, qualifier: q.qualifier }),
+          dimensions: JSON.stringify(fcDimensions(q.region, q.functionName, q.qualifier)),
           period: String(q.periodSec),
           startTime: String(q.startMs),
           endTime: String(q.endMs),

@@ -30,7 +30,7 @@ export class PlanError extends Error {
 export async function planStackDetailed(stack: string, opts: PlanOptions = {}): Promise<Extract<PlanResult, { ok: true }>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "logpipe-plan-"));
   const outFile = path.join(dir, "result.json");
-  const req: PlanRequest = { stack, outFile, configFile: opts.configFile, artifacts: opts.artifacts ?? "build", artifactsDir: opts.artifactsDir };
+  const req: PlanRequest = { stack, outFile, configFile: opts.configFile, artifacts: opts.artifacts ?? "build", artifactsDir: opts.artifactsDir, mockOverrides: opts.mockOverrides };
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ["--import", "tsx", WORKER], {

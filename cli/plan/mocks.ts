@@ -4,6 +4,7 @@
  * (ids, ARNs, domains, version ids) get stable fake values.
  */
 import type * as pulumiTypes from "@pulumi/pulumi";
+import type { MockOverrides } from "./types.js";
 
 /** What a secret looks like inside mock inputs. */
 export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -74,13 +75,13 @@ export function maskAll(resources: RecordedResource[]): { known: Set<string>; ma
 }
 
 /** Fake provider outputs per resource type. */
-function computed(type: string, name: string, inputs: Record<string, any>, state: { versionSeq: Map<string, number> }): Record<string, unknown> {
+function computed(type: string, name: string, inputs: Record<string, any>, state: { versionSeq: Map<string, number>; overrides: MockOverrides }): Record<string, unknown> {
   const region = "cn-hangzhou";
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       return { result: MOCK_REDIS_PASSWORD, bcryptHash: "mock" };
     case "alicloud:kvstore/instance:Instance":
-      return { connectionDomain: `r-${name}.redis.rds.aliyuncs.com`, privateIp: "10.0.0.10", port: inputs.port ?? 6379 };
+      return { connectionDomain: state.overrides.redisHost ?? `r-${name}.redis.rds.aliyuncs.com`, privateIp: "10.0.0.10", port: inputs.port ?? 6379 };
     case "alicloud:nas/mountTarget:MountTarget":
       return { mountTargetDomain: `${name}-0000.${region}.nas.aliyuncs.com`, status: "Active" };
     case "alicloud:nas/accessGroup:AccessGroup":
@@ -111,9 +112,9 @@ export interface MockRecorder {
   mocks: pulumiTypes.runtime.Mocks;
 }
 
-export function createMocks(): MockRecorder {
+export function createMocks(overrides: MockOverrides = {}): MockRecorder {
   const resources: RecordedResource[] = [];
-  const state = { versionSeq: new Map<string, number>() };
+  const state = { versionSeq: new Map<string, number>(), overrides };
   const mocks: pulumiTypes.runtime.Mocks = {
     newResource(args) {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;

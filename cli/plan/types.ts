@@ -8,6 +8,22 @@ export interface PlannedResource {
   urn?: string;
   /** inputs as declared; secrets masked as "[secret]", inline zips summarized */
   inputs: Record<string, unknown>;
+  /** the resource options that decide what happens to its data (set ones only) */
+  options?: ResourceOptionsSummary;
+}
+
+export interface ResourceOptionsSummary {
+  protect?: boolean;
+  retainOnDelete?: boolean;
+  deleteBeforeReplace?: boolean;
+  replaceOnChanges?: string[];
+  ignoreChanges?: string[];
+}
+
+/** Provider outputs the mocks fake, overridable to test what follows from them. */
+export interface MockOverrides {
+  /** the Redis instance's connection domain */
+  redisHost?: string;
 }
 
 export interface PlanOptions {
@@ -20,6 +36,8 @@ export interface PlanOptions {
   artifacts?: "build" | "placeholder";
   /** where pinned digests' zips are looked up (default dist/artifacts) */
   artifactsDir?: string;
+  /** fake provider outputs (tests) */
+  mockOverrides?: MockOverrides;
   timeoutMs?: number;
 }
 

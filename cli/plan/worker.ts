@@ -5,7 +5,9 @@
  * Request: env LOGPIPE_PLAN_REQUEST = JSON PlanRequest.
  */
 import { writeFileSync } from "node:fs";
-import type { PlanRequest, PlanResult } from "./types.js";
+import type { PlanRequest, PlanResult, ResourceOptionsSummary } from "./types.js";
+
+const OPTION_KEYS = ["protect", "retainOnDelete", "deleteBeforeReplace", "replaceOnChanges", "ignoreChanges"] as const;
 import { createMocks, maskAll } from "./mocks.js";
 import { loadStackFile, toPulumiConfigEnv } from "./stack-file.js";
 
@@ -16,13 +18,26 @@ async function main(): Promise<void> {
     const raw = loadStackFile(req.stack, req.configFile);
     process.env.PULUMI_CONFIG = JSON.stringify(toPulumiConfigEnv(raw));
     const pulumi = await import("@pulumi/pulumi");
-    const { resources, mocks } = createMocks();
+    const { resources, mocks } = createMocks(req.mockOverrides);
     await pulumi.runtime.setMocks(mocks, "logpipe", req.stack, false);
     const { logpipe } = await import("../../infra/program.js");
     const { placeholderBuild } = await import("./placeholder.js");
-    const outputs = await logpipe({
-      stack: req.stack,
-      resolve: { artifactsDir: req.artifactsDir, ...(req.artifacts === "placeholder" ? { build: placeholderBuild } : {}) },
+    // Resource options (protect, retainOnDelete, …) are not passed to mocks: a stack
+    // transformation records them (mocks run transformations in-process).
+    const options = new Map<string, ResourceOptionsSummary>();
+    let outputs: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((a) => {
+        const o = a.opts as Record<string, unknown>;
+        const picked = Object.fromEntries(OPTION_KEYS.filter((k) => o[k] !== undefined && o[k] !== false).map((k) => [k, o[k]]));
+        options.set(`${a.type}::${a.name}`, picked as ResourceOptionsSummary);
+        return undefined;
+      });
+      outputs = (await logpipe({
+        stack: req.stack,
+        resolve: { artifactsDir: req.artifactsDir, ...(req.artifacts === "placeholder" ? { build: placeholderBuild } : {}) },
+      })) as unknown as Record<string, unknown>;
+      return {};
     });
     const resolved = await new Promise<unknown>((resolve) => pulumi.output(outputs).apply((v) => resolve(v)));
     await pulumi.runtime.disconnect();
@@ -33,7 +48,7 @@ async function main(): Promise<void> {
     result = {
       ok: true,
       stack: req.stack,
-      resources: resources.map((r) => ({ type: r.type, name: r.name, urn: urnById.get(r.id), inputs: summarize(mask(r.inputs)) as Record<string, unknown> })),
+      resources: resources.map((r) => ({ type: r.type, name: r.name, urn: urnById.get(r.id), inputs: summarize(mask(r.inputs)) as Record<string, unknown>, options: options.get(`${r.type}::${r.name}`) ?? {} })),
       outputs: mask(resolved) as Record<string, unknown>,
     };
   } catch (e) {

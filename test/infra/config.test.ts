@@ -41,7 +41,7 @@ describe("stack files", () => {
     expect(prod.network.existing).toBeDefined();
     expect(prod.kafka.instanceId).toMatch(/^alikafka_/);
     expect(prod.release).toBeDefined();
-    expect(prod.trigger.concurrency).toBeGreaterThan(dev.trigger.concurrency);
+    expect(prod.trigger.deliveryConcurrency).toBeGreaterThan(dev.trigger.deliveryConcurrency);
     expect(prod.archive.lifecycle.expireAfterDays!).toBeGreaterThan(dev.archive.lifecycle.expireAfterDays!);
     // prod runs exactly what staging runs as stable
     const staging = parseStackConfig(rawStack("staging"), "staging");
@@ -67,7 +67,20 @@ describe("invalid configuration names the key", () => {
     ["canary weight without canary", (r) => { r["logpipe:release"].compress.canaryWeight = 0.2; }, "logpipe:release.compress.canaryWeight", /canary is not/],
     ["digest not sha256", (r) => { r["logpipe:release"].upload.stable = "md5:abc"; }, "logpipe:release.upload.stable", /sha256:<64/],
     ["missing function in release", (r) => { delete r["logpipe:release"].upload; }, "logpipe:release.upload", /required/],
-    ["artifact pin with bucket only", (r) => { const d = Object.keys(r["logpipe:artifacts"])[0]!; r["logpipe:artifacts"][d] = { bucket: "logpipe-artifacts-cnhz" }; }, "logpipe:artifacts.sha256:cb60a17796923a0fd6cfd2f6a7b8745c1e2c6977d0154ff8aa2c55288a688b28.object", /bucket and object go together/],
+    ["artifact pin with bucket only", (r) => { const d = Object.keys(r["logpipe:artifacts"])[0]!; r["logpipe:artifacts"][d] = { bucket: "logpipe-artifacts-cnhz" }; }, "logpipe:artifacts.sha256:dfbd0648eaa6835a41d49335bd2476a3d751cb0b5cc2c3a24ebe4cb0f1c12cdd.object", /bucket and object go together/],
+    ["OSS pin without FC's code checksum (defect 6)", (r) => { delete r["logpipe:artifacts"]["sha256:dfbd0648eaa6835a41d49335bd2476a3d751cb0b5cc2c3a24ebe4cb0f1c12cdd"].checksum; }, "logpipe:artifacts.sha256:dfbd0648eaa6835a41d49335bd2476a3d751cb0b5cc2c3a24ebe4cb0f1c12cdd.checksum", /required with bucket\/object.*logpipe publish/],
+    ["checksum that is not a CRC-64", (r) => { r["logpipe:artifacts"]["sha256:dfbd0648eaa6835a41d49335bd2476a3d751cb0b5cc2c3a24ebe4cb0f1c12cdd"].checksum = "0xdead"; }, "logpipe:artifacts.sha256:dfbd0648eaa6835a41d49335bd2476a3d751cb0b5cc2c3a24ebe4cb0f1c12cdd.checksum", /CRC-64 of the zip as a decimal string/],
+    ["canary without the deployed stable version (defect 5)", (r) => { r["logpipe:release"].split.canary = D1; r["logpipe:release"].split.canaryWeight = 0.1; }, "logpipe:release.split.canary", /cannot be realized without stableVersionId.*logpipe canary start/],
+    ["stableVersionId without a canary", (r) => { r["logpipe:release"].split.stableVersionId = "3"; }, "logpipe:release.split.stableVersionId", /only goes with a canary/],
+    ["old trigger key concurrency (defect 2)", (r) => { r["logpipe:trigger"].concurrency = 4; }, "logpipe:trigger.concurrency", /renamed to deliveryConcurrency.*deliveryOption\.concurrency.*no maximumTasks/],
+    ["FC 2.0 key maximumTasks", (r) => { r["logpipe:trigger"].maximumTasks = 4; }, "logpipe:trigger.maximumTasks", /not an FC 3\.0 field/],
+    ["Redis 7.0 on a classic class (defect 3)", (r) => { r["logpipe:redis"] = { instanceClass: "redis.master.mid.default", engineVersion: "7.0" }; }, "logpipe:redis.engineVersion", /7\.0 is not sold with the classic class redis\.master\.mid\.default.*cloud-native class such as redis\.shard\.small\.2\.ce/],
+    ["Redis 4.0 on a cloud-native class", (r) => { r["logpipe:redis"] = { instanceClass: "redis.shard.small.2.ce", engineVersion: "4.0" }; }, "logpipe:redis.engineVersion", /not sold with the cloud-native class/],
+    ["Redis cluster class", (r) => { r["logpipe:redis"] = { instanceClass: "redis.logic.sharding.2g.2db.0rodb.4proxy.default" }; }, "logpipe:redis.instanceClass", /standard \(non-cluster\)/],
+    ["Redis persistence switched off", (r) => { r["logpipe:redis"].appendOnly = false; }, "logpipe:redis.appendOnly", /appendonly yes \+ appendfsync everysec/],
+    ["reserved concurrency above the region quota (defect 4)", (r) => { r["logpipe:functions"].compress.reservedConcurrency = 200; }, "logpipe:functions.compress.reservedConcurrency", /200 exceeds 90, 90 % of the region's instance quota 100.*Quota Center/],
+    ["reserved concurrency of all functions above the quota", (r) => { r["logpipe:functions"].split.reservedConcurrency = 50; r["logpipe:functions"].compress.reservedConcurrency = 50; }, "logpipe:functions", /all functions together is 100, more than 90/],
+    ["instanceConcurrency > 1 on a standard runtime", (r) => { r["logpipe:functions"].compress.instanceConcurrency = 4; }, "logpipe:functions.compress.instanceConcurrency", /must be 1: FC 3\.0 standard runtimes/],
     ["network with both create and existing", (r) => { r["logpipe:network"].create = { vpcCidr: "10.0.0.0/16", vswitches: [{ zoneId: "cn-hangzhou-j", cidr: "10.0.1.0/24" }] }; }, "logpipe:network", /exactly one/],
     ["public vSwitch CIDR", (r) => { r["logpipe:network"].existing.vswitches[0].cidr = "8.8.8.0/24"; }, "logpipe:network.existing.vswitches[0].cidr", /private/],
     ["lifecycle out of order", (r) => { r["logpipe:archive"].lifecycle.archiveAfterDays = 10; }, "logpipe:archive.lifecycle.archiveAfterDays", /later than iaAfterDays/],
@@ -104,15 +117,24 @@ describe("invalid configuration names the key", () => {
   });
 });
 
+describe("quota and raised quotas", () => {
+  it("a raised quota (logpipe:quotas.regionInstances) admits more reserved concurrency", () => {
+    const raw = rawStack("prod") as Record<string, any>;
+    raw["logpipe:functions"].compress.reservedConcurrency = 200;
+    raw["logpipe:quotas"] = { regionInstances: 300 };
+    expect(parseStackConfig(raw, "prod").functions.compress.reservedConcurrency).toBe(200);
+  });
+});
+
 describe("shared schemas (canary, promote, cost)", () => {
   it("release: canary with weight in [0,1], weight defaults to none", () => {
-    const ok = releaseSchema.parse({ split: { stable: D1, canary: D2, canaryWeight: 0.25 }, compress: { stable: D1 }, upload: { stable: D2 } });
+    const ok = releaseSchema.parse({ split: { stable: D1, stableVersionId: "4", canary: D2, canaryWeight: 0.25 }, compress: { stable: D1 }, upload: { stable: D2 } });
     expect(ok.split.canaryWeight).toBe(0.25);
     expect(releaseSchema.safeParse({ split: { stable: D1, canary: D1 }, compress: { stable: D1 }, upload: { stable: D1 } }).success).toBe(false);
     expect(releaseSchema.safeParse({ split: { stable: D1, extra: 1 }, compress: { stable: D1 }, upload: { stable: D1 } }).success).toBe(false);
   });
   it("artifacts: keys are digests", () => {
-    expect(artifactsSchema.safeParse({ [D1]: { bucket: "logpipe-artifacts", object: "a.zip" }, [D2]: {} }).success).toBe(true);
+    expect(artifactsSchema.safeParse({ [D1]: { bucket: "logpipe-artifacts", object: "a.zip", checksum: "11051210869376104954" }, [D2]: {} }).success).toBe(true);
     expect(artifactsSchema.safeParse({ "split.zip": {} }).success).toBe(false);
   });
   it("usage: cpuSecondsPerGb optional", () => {

@@ -16,6 +16,15 @@ import { aliasPlan } from "../../infra/pipeline-function.js";
 import { rawStack } from "./helpers.js";
 
 const retained = new Map<string, boolean>();
+const CANARY = `sha256:${"c".repeat(64)}`;
+
+/** staging as `logpipe canary start` leaves it: split's canary next to the deployed stable version 7. */
+function stagingWithCanary(): Record<string, unknown> {
+  const raw = rawStack("staging") as Record<string, any>;
+  raw["logpipe:release"].split = { ...raw["logpipe:release"].split, stableVersionId: "7", canary: CANARY, canaryWeight: 0.1 };
+  raw["logpipe:artifacts"][CANARY] = { bucket: "logpipe-artifacts-cnhz", object: `logpipe/artifacts/${CANARY}.zip`, checksum: "42" };
+  return raw;
+}
 let resources: RecordedResource[];
 
 beforeAll(async () => {
@@ -29,7 +38,7 @@ beforeAll(async () => {
       retained.set(`${args.type}::${args.name}`, args.opts.retainOnDelete === true);
       return undefined;
     });
-    const outputs = await logpipe({ rawConfig: rawStack("staging"), stack: "staging" });
+    const outputs = await logpipe({ rawConfig: stagingWithCanary(), stack: "staging" });
     await new Promise((r) => pulumi.output(outputs).apply(r));
     return {};
   });
@@ -39,7 +48,7 @@ beforeAll(async () => {
 describe("grey release", () => {
   it("every published version is retained on delete; nothing else is", () => {
     const versions = resources.filter((r) => r.type === "alicloud:fc/v3FunctionVersion:V3FunctionVersion");
-    expect(versions).toHaveLength(4); // split stable + canary, compress, upload
+    expect(versions).toHaveLength(3); // split's canary (stable is already published: version 7), compress, upload
     for (const v of versions) expect(retained.get(`${v.type}::${v.name}`), v.name).toBe(true);
     const fns = resources.filter((r) => r.type === "alicloud:fc/v3Function:V3Function");
     for (const f of fns) expect(retained.get(`${f.type}::${f.name}`)).toBe(false);
@@ -51,13 +60,24 @@ describe("grey release", () => {
     expect(unwrapSecrets<Record<string, string>>(fn.inputs.environmentVariables).LOGPIPE_REDIS_PASSWORD).toBe(MOCK_REDIS_PASSWORD);
   });
 
-  it("aliasPlan: canary takes $LATEST, weight defaults to 0, bounds enforced", () => {
+  it("with a canary, $LATEST and the one published version carry the canary; the alias keeps stable's deployed version", () => {
+    const split = resources.filter((r) => r.type === "alicloud:fc/v3FunctionVersion:V3FunctionVersion" && r.inputs.functionName === "logpipe-staging-split");
+    expect(split.map((v) => v.inputs.description)).toEqual([expect.stringMatching(new RegExp(`^logpipe split ${CANARY} cfg:[0-9a-f]{16}$`))]);
+    const alias = resources.find((r) => r.type === "alicloud:fc/v3Alias:V3Alias" && r.inputs.functionName === "logpipe-staging-split")!;
+    expect(alias.inputs).toMatchObject({ versionId: "7", additionalVersionWeight: { "1": 0.1 } });
+    const fn = resources.find((r) => r.type === "alicloud:fc/v3Function:V3Function" && r.inputs.functionName === "logpipe-staging-split")!;
+    expect((fn.inputs.code as any).ossObjectName).toContain(CANARY);
+    expect((fn.inputs.code as any).checksum).toBe("42");
+  });
+
+  it("aliasPlan: canary takes $LATEST, needs the deployed stable version, weight defaults to 0, bounds enforced", () => {
     const s = `sha256:${"1".repeat(64)}`;
     const c = `sha256:${"2".repeat(64)}`;
     expect(aliasPlan({ stable: s })).toEqual({ latest: s, stable: s, canaryWeight: 0 });
-    expect(aliasPlan({ stable: s, canary: c })).toEqual({ latest: c, stable: s, canary: c, canaryWeight: 0 });
-    expect(aliasPlan({ stable: s, canary: c, canaryWeight: 1 }).canaryWeight).toBe(1);
-    expect(() => aliasPlan({ stable: s, canary: c, canaryWeight: 1.01 })).toThrow(/outside/);
+    expect(aliasPlan({ stable: s, stableVersionId: "3", canary: c })).toEqual({ latest: c, stable: s, stableVersionId: "3", canary: c, canaryWeight: 0 });
+    expect(aliasPlan({ stable: s, stableVersionId: "3", canary: c, canaryWeight: 1 }).canaryWeight).toBe(1);
+    expect(() => aliasPlan({ stable: s, stableVersionId: "3", canary: c, canaryWeight: 1.01 })).toThrow(/outside/);
+    expect(() => aliasPlan({ stable: s, canary: c })).toThrow(/stableVersionId/);
   });
 });
 
