@@ -5,7 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { CompressResult } from "../../functions/core/compress.js";
-import type { ChunkPointer } from "../../functions/core/deps.js";
+import type { DrainTask } from "../../functions/core/deps.js";
 import type { SplitResult } from "../../functions/core/split.js";
 
 export interface SlotEvent {
@@ -59,13 +59,13 @@ export class HandlerWorkerPool {
     });
   }
 
-  /** One split invocation; its compress pointers come back for the caller to invoke. */
-  split(event: Buffer, requestId: string): Promise<{ result: SplitResult; pointers: ChunkPointer[] }> {
-    return this.dispatch({ event, requestId }) as Promise<{ result: SplitResult; pointers: ChunkPointer[] }>;
+  /** One split invocation; the drain tasks it asked for come back for the caller to invoke. */
+  split(event: Buffer, requestId: string): Promise<{ result: SplitResult; tasks: DrainTask[] }> {
+    return this.dispatch({ event, requestId }) as Promise<{ result: SplitResult; tasks: DrainTask[] }>;
   }
 
-  run(pointer: ChunkPointer): Promise<CompressResult> {
-    return this.dispatch({ pointer }) as Promise<CompressResult>;
+  run(task: DrainTask): Promise<CompressResult> {
+    return this.dispatch({ task }) as Promise<CompressResult>;
   }
 
   /** Sends to the least busy live worker. */

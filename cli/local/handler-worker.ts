@@ -7,10 +7,10 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
-import { compressChunk } from "../../functions/core/compress.js";
+import { compressTask } from "../../functions/core/compress.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { loadConfig } from "../../functions/core/config.js";
-import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
+import type { DrainTask, PipelineDeps } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
 
 const { env, keyPrefix, traceSlots } = workerData as { env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean };
@@ -26,7 +26,7 @@ const deps: PipelineDeps = {
   onSlotEvent: traceSlots ? (e) => slotEvents.push(e) : undefined,
 };
 
-parentPort!.on("message", async (msg: { id: number; pointer?: ChunkPointer; event?: Uint8Array; requestId?: string; close?: boolean }) => {
+parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Uint8Array; requestId?: string; close?: boolean }) => {
   if (msg.close) {
     await coord.close();
     parentPort!.postMessage({ id: msg.id, ok: true, slotEvents: slotEvents.splice(0) });
@@ -34,13 +34,13 @@ parentPort!.on("message", async (msg: { id: number; pointer?: ChunkPointer; even
   }
   try {
     if (msg.event) {
-      const pointers: ChunkPointer[] = [];
+      const tasks: DrainTask[] = [];
       const event = Buffer.from(msg.event.buffer, msg.event.byteOffset, msg.event.byteLength);
-      const result = await splitBatch({ ...deps, invoker: { invokeCompress: async (p) => void pointers.push(p) } }, event, { requestId: msg.requestId });
-      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, pointers } });
+      const result = await splitBatch({ ...deps, invoker: { invokeCompress: async (t) => void tasks.push(t) } }, event, { requestId: msg.requestId });
+      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, tasks } });
       return;
     }
-    const result = await compressChunk(deps, msg.pointer!);
+    const result = await compressTask(deps, msg.task!);
     parentPort!.postMessage({ id: msg.id, ok: true, result });
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, ok: false, error: { name: (e as Error).name, message: (e as Error).message } });

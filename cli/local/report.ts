@@ -2,7 +2,6 @@
 import { loadPriceTable, tieredCost } from "../ops/prices/index.js";
 import { table } from "../ops/output.js";
 import { appIdFromSegment } from "../../functions/core/routing.js";
-import { MAX_POINTERS_PER_INVOCATION } from "../../functions/core/deps.js";
 import type { LocalRunReport } from "./run.js";
 import { median } from "./verify.js";
 
@@ -12,15 +11,14 @@ const kb = (n: number) => (n / 1024).toFixed(0);
 /**
  * FC cost per GB implied by the measured invocation time (FC bills active time × vCPU, plus
  * memory): handler seconds at a 1 vCPU : 2 GB instance shape, plus invocations, at the first CU
- * tier. Invocations are counted as FC would: split's chunks reach compress in groups.
+ * tier. Every compress invocation is a drain task (many apps each), counted as FC bills it.
  */
 export function fcCostPerGb(r: Pick<LocalRunReport, "handlerSecondsPerGb" | "invocations" | "rawBytes">, memoryGbPerVcpu = 2): { cuPerGb: number; cnyPerGb: number; usdPerGb: number; source: string } {
   const cn = loadPriceTable("cn");
   const intl = loadPriceTable("intl");
   const gb = r.rawBytes / 1024 ** 3 || 1;
   const item = (t: typeof cn, k: string) => t.items[k]?.price ?? 0;
-  const compressInvocations = Math.min(r.invocations.compress, r.invocations.split * Math.ceil(r.invocations.compress / Math.max(1, r.invocations.split) / MAX_POINTERS_PER_INVOCATION));
-  const invocations = r.invocations.split + compressInvocations + r.invocations.upload;
+  const invocations = r.invocations.split + r.invocations.compress + r.invocations.upload;
   const cuPerGb =
     r.handlerSecondsPerGb * (item(cn, "fc.cuPerVcpuSecond") + item(cn, "fc.cuPerGbSecondMemory") * memoryGbPerVcpu) +
     (invocations / gb / 10_000) * item(cn, "fc.cuPer10kInvocations");
@@ -63,6 +61,11 @@ export function renderReport(r: LocalRunReport): string {
   );
   out.push(`source: ${r.source}   objects: ${r.objectStore}   locks: ${r.coordStore}   max writers/app: ${r.config.maxWritersPerApp}` +
     (r.maxConcurrentWritersPerApp !== undefined ? ` (peak measured ${r.maxConcurrentWritersPerApp})` : ""));
+  const s = (ms: number) => (ms / 1000).toFixed(1) + " s";
+  out.push(`freshness: record age at upload p50 ${s(r.freshness.p50Ms)}, p99 ${s(r.freshness.p99Ms)} since staging (drain age + seal age bound it; a local run's final flush uploads the rest)   ` +
+    `gzip members: ${r.drains.members}   redelivered records dropped: ${r.duplicatesDropped}`);
+  const possibleDup = r.reconcile.reduce((n, e) => n + e.possibleDuplicates, 0);
+  if (r.reconcile.length > 0) out.push(`reconcile: ${r.reconcile.length} repair(s) (${[...new Set(r.reconcile.map((e) => e.kind))].join(", ")}), possible duplicates ${possibleDup}`);
   if (r.deadLetteredBatches > 0) out.push(`dead-lettered batches: ${r.deadLetteredBatches} (under ${r.config.prefix}/_deadletter/)`);
   if (r.leftOnNas > 0) out.push(`WARNING: ${r.leftOnNas} file(s) left on NAS after the final flush`);
   for (const e of v?.examples ?? []) out.push(`  ! ${e}`);

@@ -17,15 +17,15 @@ import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js
 import { NasDir } from "../../functions/adapters/nas.js";
 import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
-import { compressChunk, type CompressResult } from "../../functions/core/compress.js";
+import { compressTask, type CompressResult } from "../../functions/core/compress.js";
 import { loadConfig, type PipelineConfig } from "../../functions/core/config.js";
 import { writeDeadLetter } from "../../functions/core/dead-letter.js";
-import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
-import { OUTBOX_DIR, STAGING_DIR } from "../../functions/core/layout.js";
+import type { DrainTask, PipelineDeps, ReconcileEvent } from "../../functions/core/deps.js";
+import { ACTIVE_DIR, OUTBOX_DIR, STAGING_DIR } from "../../functions/core/layout.js";
 import { silentLogger, type Logger } from "../../functions/core/logger.js";
 import { createRouter, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { runUpload, type UploadResult } from "../../functions/core/upload.js";
+import { runUpload, type RecordAge, type UploadResult } from "../../functions/core/upload.js";
 import type { RecordSource } from "../sources/types.js";
 import { toCloudEventsBatch } from "./cloudevents.js";
 import { HandlerWorkerPool, type SlotEvent } from "./handler-pool.js";
@@ -98,6 +98,14 @@ export interface LocalRunReport {
   handlerSecondsPerGb: number;
   invocations: { split: number; compress: number; upload: number; splitRetries: number; compressRetries: number };
   deadLetteredBatches: number;
+  /** compress drains: gzip members appended, app drains done, apps skipped because every slot was busy */
+  drains: { members: number; apps: number; busy: number };
+  /** redelivered records split dropped (their offsets were staged before) */
+  duplicatesDropped: number;
+  /** repairs the pipeline made (see docs/faults.md); possible duplicates are counted in each */
+  reconcile: ReconcileEvent[];
+  /** age of records when their object was uploaded, from when split staged them (oldest section of each member, weighted by records) */
+  freshness: { p50Ms: number; p99Ms: number; maxMs: number };
   maxConcurrentWritersPerApp?: number;
   uploads: { sealed: number; uploaded: number; failed: number; errors: string[] };
   /** Files still on NAS (staging/outbox) after the final flush: should be 0. */
@@ -153,11 +161,25 @@ export function localEnv(outDir: string, redisUrl: string | undefined, overrides
     LOGPIPE_SEAL_BYTES: "64MB",
     LOGPIPE_SEAL_AGE: "10m",
     LOGPIPE_REDRIVE_AGE: "30s",
+    // the sweep drains the long tail every 10 s here (FC default 60 s), so a demo shows steady state
+    LOGPIPE_DRAIN_AGE: "10s",
     LOGPIPE_FSYNC: "false",
     LOGPIPE_LOG_LEVEL: "warn",
     ...(redisUrl ? { LOGPIPE_REDIS_URL: redisUrl } : {}),
     ...overrides,
   };
+}
+
+/** Record-weighted percentiles of record age at upload. */
+export function agePercentiles(ages: RecordAge[]): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...ages].sort((a, b) => a.ageMs - b.ageMs);
+  const total = sorted.reduce((n, a) => n + a.records, 0);
+  const at = (q: number) => {
+    let seen = 0;
+    for (const a of sorted) if ((seen += a.records) >= q * total) return Math.round(a.ageMs);
+    return 0;
+  };
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: Math.round(sorted[sorted.length - 1]?.ageMs ?? 0) };
 }
 
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
@@ -182,15 +204,18 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   // With Redis, split and compress run on worker threads (like separate FC instances); the
   // in-process lock store cannot be shared across threads, so without Redis everything runs here.
   const pool = workers > 0 ? new HandlerWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
-  const runCompress = async (p: ChunkPointer): Promise<CompressResult> => {
-    const r = await (pool ? pool.run(p) : compressChunk(deps, p));
+  const runCompress = async (t: DrainTask): Promise<CompressResult> => {
+    const r = await (pool ? pool.run(t) : compressTask(deps, t));
     report.handlerSeconds.compress += r.durationMs / 1000;
+    report.drains.members += r.members;
+    report.drains.apps += r.apps;
+    report.drains.busy += r.busy;
     return r;
   };
   const emulator = new AsyncInvokeEmulator(runCompress, {
     concurrency: Math.max(1, workers) * perWorker,
     maxAttempts: 4,
-    onFailure: (p, e, n) => logger.error({ chunk: p.chunk, err: e.message, attempts: n }, "compress failed every attempt; the reconciler will re-drive it"),
+    onFailure: (t, e, n) => logger.error({ apps: t.apps.length, err: e.message, attempts: n }, "compress failed every attempt; the sweep drains its apps again"),
   });
   deps.invoker = emulator;
 
@@ -203,6 +228,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0,
     invocations: { split: 0, compress: 0, upload: 0, splitRetries: 0, compressRetries: 0 },
     deadLetteredBatches: 0,
+    drains: { members: 0, apps: 0, busy: 0 },
+    duplicatesDropped: 0,
+    reconcile: [],
+    freshness: { p50Ms: 0, p99Ms: 0, maxMs: 0 },
     uploads: { sealed: 0, uploaded: 0, failed: 0, errors: [] },
     leftOnNas: 0,
     ok: false,
@@ -214,7 +243,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     report.uploads.uploaded += u.uploaded;
     report.uploads.failed += u.failed;
     report.uploads.errors.push(...u.errors.slice(0, 5));
+    for (const a of u.ages) ages.push(a);
   };
+  const ages: RecordAge[] = [];
+  deps.onReconcile = (e) => report.reconcile.push(e);
 
   const expected = new ExpectedRecords();
   const router = createRouter(config.appIdSources);
@@ -259,9 +291,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
             if (pool) {
               const out = await pool.split(event, requestId);
               r = out.result;
-              for (const p of out.pointers) await emulator.invokeCompress(p);
+              for (const t of out.tasks) await emulator.invokeCompress(t);
             } else r = await splitBatch(deps, event, { requestId });
             report.handlerSeconds.split += r.durationMs / 1000;
+            report.duplicatesDropped += r.duplicates;
             await batch.ack();
             return;
           } catch (e) {
@@ -298,9 +331,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     await emulator.drain();
     await uploading;
     for (let round = 0; round < 20; round++) {
-      addUpload(await runUpload(deps, { sealAll: true, redriveAll: true }));
+      addUpload(await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true }));
       await emulator.drain();
-      const left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(OUTBOX_DIR)).length;
+      const left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(OUTBOX_DIR)).length + (await nas.walk(ACTIVE_DIR)).length;
       report.leftOnNas = left;
       if (left === 0) break;
       opts.signal?.throwIfAborted();
@@ -328,6 +361,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   report.cpuSecondsPerGb = gb > 0 ? report.cpuSeconds / gb : 0;
   const hs = report.handlerSeconds;
   report.handlerSecondsPerGb = gb > 0 ? (hs.split + hs.compress + hs.upload) / gb : 0;
+  report.freshness = agePercentiles(ages);
 
   if (opts.verify !== false) {
     progress("verify");

@@ -1,17 +1,17 @@
 /**
  * In-process stand-in for FC's asynchronous invocation of compress: invocations are queued and
  * return at once (like FC's 202), run with bounded concurrency, and are retried with backoff as
- * FC's async config does. An invocation that fails every attempt is reported (the chunk stays on
- * NAS, where the uploader's reconciler re-drives it).
+ * FC's async config does. An invocation that fails every attempt is reported (its claimed
+ * sections stay with their slots and pending sections in the coord store: the sweep drains them).
  */
-import type { ChunkPointer, CompressInvoker } from "../core/deps.js";
+import type { CompressInvoker, DrainTask } from "../core/deps.js";
 
 export interface AsyncInvokeOptions {
   concurrency?: number;
   /** Attempts per invocation, including the first (FC's default async retry is 3 retries). */
   maxAttempts?: number;
   backoffMs?: number;
-  onFailure?: (pointer: ChunkPointer, error: Error, attempts: number) => void;
+  onFailure?: (task: DrainTask, error: Error, attempts: number) => void;
 }
 
 export interface AsyncInvokeStats {
@@ -23,14 +23,14 @@ export interface AsyncInvokeStats {
 
 export class AsyncInvokeEmulator implements CompressInvoker {
   readonly stats: AsyncInvokeStats = { invoked: 0, succeeded: 0, retried: 0, failed: 0 };
-  private readonly queue: { pointer: ChunkPointer; attempt: number }[] = [];
+  private readonly queue: { task: DrainTask; attempt: number }[] = [];
   private running = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly concurrency: number;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
 
-  constructor(private readonly run: (pointer: ChunkPointer) => Promise<unknown>, private readonly opts: AsyncInvokeOptions = {}) {
+  constructor(private readonly run: (task: DrainTask) => Promise<unknown>, private readonly opts: AsyncInvokeOptions = {}) {
     this.concurrency = opts.concurrency ?? 4;
     this.maxAttempts = opts.maxAttempts ?? 4;
     this.backoffMs = opts.backoffMs ?? 200;
@@ -41,9 +41,9 @@ export class AsyncInvokeEmulator implements CompressInvoker {
     return this.queue.length + this.running;
   }
 
-  async invokeCompress(pointer: ChunkPointer): Promise<void> {
+  async invokeCompress(task: DrainTask): Promise<void> {
     this.stats.invoked++;
-    this.queue.push({ pointer, attempt: 1 });
+    this.queue.push({ task, attempt: 1 });
     this.pump();
   }
 
@@ -51,7 +51,7 @@ export class AsyncInvokeEmulator implements CompressInvoker {
     while (this.running < this.concurrency && this.queue.length > 0) {
       const job = this.queue.shift()!;
       this.running++;
-      this.run(job.pointer)
+      this.run(job.task)
         .then(() => {
           this.stats.succeeded++;
         })
@@ -62,12 +62,12 @@ export class AsyncInvokeEmulator implements CompressInvoker {
             const delay = this.backoffMs * 2 ** (job.attempt - 1) * (0.5 + Math.random());
             setTimeout(() => {
               this.running--;
-              this.queue.push({ pointer: job.pointer, attempt: job.attempt + 1 });
+              this.queue.push({ task: job.task, attempt: job.attempt + 1 });
               this.pump();
             }, delay);
           } else {
             this.stats.failed++;
-            this.opts.onFailure?.(job.pointer, e, job.attempt);
+            this.opts.onFailure?.(job.task, e, job.attempt);
           }
         })
         .finally(() => {

@@ -1,71 +1,182 @@
 /**
- * Coordination state shared by every function instance: the app registry (cap), per-app slot
- * locks with fencing tokens, each slot's committed `{gen, len, t0}`, committed offset intervals,
- * and leases. `RedisCoordStore` is the production implementation; `MemoryCoordStore` has the
- * same semantics in-process (local runs without redis-server). Both pass test/integration/coord-store.test.ts.
+ * Coordination state shared by every function instance (data path v2, see docs/design.md):
+ *
+ * - per (topic, partition): what was staged — a watermark `hw` (every offset below it is staged
+ *   or does not exist), a few registered ranges above it, and a few never-registered gaps below
+ *   it. Dedup happens here, once per staging file, so it cannot fragment per app.
+ * - per staging file: how many app sections are still pending (refcount) and which of its
+ *   offsets to keep (when a redelivery overlapped what was already staged).
+ * - per app: pending section refs (a list) and pending bytes; `due` orders apps by the age of
+ *   their oldest pending section, for the sweep.
+ * - per (app, slot): the writer lock, `{gen, len, t0}` of the active file, the refs claimed by
+ *   the current (or a crashed) drain, and the seal marker.
+ * - durable admission decisions (admitted or overflowed, aged by last use) so routing is a pure
+ *   function of the record and this state.
+ *
+ * Redis is a coordinator, not the truth: every member appended to a slot file names the section
+ * refs it holds, so a slot whose `len` Redis forgot is repaired from the file (see
+ * core/members.ts), never cut. `RedisCoordStore` is the production implementation;
+ * `MemoryCoordStore` has the same semantics in-process. Both pass test/integration/coord-store.test.ts.
  */
 import type { Interval } from "../core/intervals.js";
 
 export interface SlotState {
   gen: number;
-  /** committed length of the active file — the only truth about its content */
+  /** committed length of the active file as far as Redis knows (the file may hold more: see repair) */
   len: number;
   /** epoch ms of the generation's first commit (0 while empty) */
   t0: number;
   /** set between "seal recorded" and "generation bumped", so a crash mid-seal is redone */
   sealing?: { gen: number; key: string };
   /**
-   * Reported by tryAcquireSlot only: the lock was taken while an earlier holder of this slot had
-   * never released it (it crashed, or it is frozen and may still write into this generation's
-   * file). The holder must not write into a tainted generation: it seals it by copying the
+   * The lock was taken while an earlier holder had never released it (crashed, or frozen and may
+   * still write). The holder must not append to a tainted generation: it seals it by copying the
    * committed prefix and bumps the generation first. Stays set until the bump.
    */
   tainted?: boolean;
 }
 
-export interface AcquiredSlot {
-  slot: number;
-  token: string;
-  state: SlotState;
-  /** committed offsets for the requested offsets field ("" when none requested) */
-  committed: Interval[];
+/** One app's section of one staging file, as registered by split. */
+export interface SectionRef {
+  /** `<file id>#<section index>`: unique, names the section in member metadata */
+  ref: string;
+  /** staging file id (NAS path `staging/<id>.batch`) */
+  file: string;
+  /** byte offset and length of the section inside the staging file */
+  off: number;
+  len: number;
+  records: number;
+  /** epoch ms when split registered it */
+  stagedAt: number;
+  /** oldest Kafka timestamp among its records */
+  minTs: number;
 }
 
-export interface CommitRequest {
+export interface ClaimedSection extends SectionRef {
+  /** offsets of the file to keep ("" = all): set when a redelivery overlapped staged offsets */
+  keep: Interval[];
+}
+
+export interface RegisterFile {
+  file: string;
+  topic: string;
+  partition: number;
+  /** offsets covered by the file (every offset of the partition between these, all apps) */
+  first: number;
+  last: number;
+  /** Kafka timestamps of its records (for topic-incarnation detection) */
+  minTs: number;
+  maxTs: number;
+  sections: { app: string; off: number; len: number; records: number; minTs: number }[];
+}
+
+export interface RegisterOptions {
+  now: number;
+  /** apps whose pending bytes reach this are returned as `hot` (to drain now) */
+  drainBytes: number;
+  /** a hot app is not returned again for this long (a drain was invoked for it) */
+  scheduleTtlMs: number;
+  /** registered ranges kept above the watermark before the oldest gap is closed */
+  maxRanges: number;
+  /** never-registered gaps remembered below the watermark */
+  maxGaps: number;
+}
+
+export interface RegisterResult {
+  file: string;
+  /** registered: all new; partial: `keep` lists the new offsets; duplicate: nothing new (file can go) */
+  status: "registered" | "partial" | "duplicate" | "known";
+  keep: Interval[];
+  /** a new topic incarnation was detected (offsets restarted below the watermark with newer timestamps) */
+  reset?: { previousHw: number; incarnation: number };
+}
+
+export interface DrainClaim {
+  app: string;
+  slot: number;
+  state: SlotState;
+  /** sections to drain: left by a crashed holder of this slot first, then newly claimed */
+  sections: ClaimedSection[];
+  /** claimed sections that the previous holder of this slot left behind (crash or lost lock) */
+  inherited: number;
+}
+
+export interface DrainCommit {
+  app: string;
+  slot: number;
   gen: number;
   expectLen: number;
   addLen: number;
-  now: number;
-  /** "<topic>/<partition>" or "" when no offsets are claimed */
-  offsetsField: string;
-  claim: Interval[];
-  maxIntervals: number;
-  /** Also give the lock back on success, as `release` would (saves compress a round trip). */
-  release?: boolean;
+  /** refs now consumed (written in the appended member, or found gone) */
+  refs: string[];
+  /** also give the lock back */
+  release: boolean;
 }
 
-export type CommitResult =
-  | { ok: true; state: SlotState }
-  | { ok: false; reason: "lost-lock" | "stale-state" }
-  | { ok: false; reason: "conflict"; committed: Interval[] };
+export type DrainCommitResult =
+  | { app: string; ok: true; state: SlotState; gone: string[] }
+  | { app: string; ok: false; reason: "lost-lock" | "stale-state" };
+
+export interface AdoptRequest {
+  app: string;
+  slot: number;
+  gen: number;
+  /** new committed length (end of the last complete member found in the file) */
+  len: number;
+  /** refs named by the members found past the old committed length */
+  refs: string[];
+  now: number;
+}
+
+export interface AdoptResult {
+  state: SlotState;
+  /** refs that were still pending or claimed: now consumed (no duplicate) */
+  found: number;
+  /** refs that Redis had already consumed elsewhere or never knew (possible duplicates) */
+  unknown: string[];
+  gone: string[];
+}
 
 export interface CoordStore {
-  /** Apps allowed their own directory: already registered, or registered now while fewer than `cap`. */
-  admitApps(apps: string[], cap: number): Promise<Set<string>>;
-  /** Tries the slots in `order` and takes the first free one (SET NX PX); null when all are busy. */
-  tryAcquireSlot(app: string, order: number[], token: string, ttlMs: number, offsetsField: string): Promise<AcquiredSlot | null>;
+  /**
+   * Durable routing decisions: each app already decided keeps its decision (admitted = true,
+   * overflowed = false); an undecided app is admitted while fewer than `cap` are, else overflowed.
+   * Decisions unused for `ttlMs` are forgotten.
+   */
+  admitApps(apps: string[], cap: number, now: number, ttlMs: number): Promise<Map<string, boolean>>;
+  /** Dedups and registers staging files (one round trip); returns per file, plus apps to drain now. */
+  registerFiles(files: RegisterFile[], opts: RegisterOptions): Promise<{ results: RegisterResult[]; hot: string[] }>;
+  /** Which of these staging files are registered (pending) — the others are orphans or finished. */
+  registeredFiles(files: string[]): Promise<Set<string>>;
+  /**
+   * For each app, takes a free slot lock (preferring a free slot whose previous holder left claimed
+   * sections) and claims pending sections up to `maxBytes` per app and `budget` in total.
+   * Apps with every slot busy are left out. One round trip.
+   */
+  acquireDrains(apps: string[], opts: { order: number[]; token: string; ttlMs: number; maxBytes: number; budget: number; maxRefs: number; now: number }): Promise<DrainClaim[]>;
+  /** Takes one slot's lock without claiming (seal, repair). Null when busy. */
+  acquireSlot(app: string, slot: number, token: string, ttlMs: number): Promise<SlotState | null>;
   /** Milliseconds the lock has left if `token` still holds it, else a value ≤ 0. */
   lockRemainingMs(app: string, slot: number, token: string): Promise<number>;
-  /** Atomically: still the holder, state unchanged, claim disjoint from committed → len += addLen, claim merged (and, with `release`, the lock given back). */
-  commit(app: string, slot: number, token: string, req: CommitRequest): Promise<CommitResult>;
+  /** Atomically per commit: still the holder, state unchanged → len += addLen, refs consumed, claim cleared. */
+  commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]>;
+  /** Repair: members past `len` are committed now; their refs consumed wherever they still are. Holder only. */
+  adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null>;
+  /** Holder only: the generation is gone from NAS (sealed in a history Redis forgot): gen += 1, len = 0. */
+  skipGeneration(app: string, slot: number, token: string, gen: number): Promise<boolean>;
   /** Records the seal of `gen` under `key` (holder only). */
   beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean>;
   /** gen += 1, len = 0, clears the seal marker (holder only, and only if the marker is for `gen`). */
   finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean>;
-  /** Gives the lock back; also records that this holder is done writing (see SlotState.tainted). */
+  /** Gives the lock back; the holder is done writing. Claimed sections stay with the slot. */
   release(app: string, slot: number, token: string): Promise<void>;
   readSlotState(app: string, slot: number): Promise<SlotState>;
-  readCommitted(app: string, offsetsField: string): Promise<Interval[]>;
+  /** Apps with pending sections staged at or before `stagedBefore`, oldest first. */
+  dueApps(stagedBefore: number, limit: number): Promise<string[]>;
+  /** Operator: forget a partition's dedup state (after a topic was recreated by hand). */
+  resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }>;
+  /** Partition dedup state, for reports and tests. */
+  readPartition(topic: string, partition: number): Promise<{ hw: number; ranges: Interval[]; gaps: Interval[]; maxTs: number; incarnation: number }>;
   acquireLease(name: string, token: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, token: string): Promise<void>;
   close(): Promise<void>;
@@ -74,4 +185,10 @@ export interface CoordStore {
 /** Slot order for a writer: lowest first, so light traffic fills few files (fewer, larger objects). */
 export function slotOrder(maxWriters: number): number[] {
   return Array.from({ length: maxWriters }, (_, i) => i);
+}
+
+export const refOf = (file: string, index: number): string => `${file}#${index}`;
+export function parseRef(ref: string): { file: string; index: number } {
+  const at = ref.lastIndexOf("#");
+  return { file: ref.slice(0, at), index: Number(ref.slice(at + 1)) };
 }

@@ -4,8 +4,7 @@
  * loaded lazily so local runs never pay for it.
  */
 import { Readable } from "node:stream";
-import pLimit from "p-limit";
-import { MAX_POINTERS_PER_INVOCATION, type ChunkPointer, type CompressInvoker, type CompressTask } from "../core/deps.js";
+import type { CompressInvoker, DrainTask } from "../core/deps.js";
 
 export interface FcCredentials {
   accessKeyId: string;
@@ -23,32 +22,13 @@ export interface FcInvokerOptions {
   internal?: boolean;
 }
 
-/** The async payload limit is 128 KB; a pointer is a few hundred bytes, this guards mistakes. */
-export const MAX_POINTER_BYTES = 16 * 1024;
+/** The async payload limit is 128 KB; a drain task of 200 apps is a few KB, this guards mistakes. */
+export const MAX_TASK_BYTES = 64 * 1024;
 
-export function encodePointer(pointer: ChunkPointer | CompressTask): Buffer {
-  const body = Buffer.from(JSON.stringify(pointer));
-  if (body.length > MAX_POINTER_BYTES) throw new Error(`compress payload is ${body.length} bytes, over ${MAX_POINTER_BYTES}`);
+export function encodeTask(task: DrainTask): Buffer {
+  const body = Buffer.from(JSON.stringify(task));
+  if (body.length > MAX_TASK_BYTES) throw new Error(`compress payload is ${body.length} bytes, over ${MAX_TASK_BYTES}`);
   return body;
-}
-
-/** Groups pointers into compress tasks that each stay under MAX_POINTER_BYTES. */
-export function packPointers(pointers: ChunkPointer[], maxPerTask = MAX_POINTERS_PER_INVOCATION): CompressTask[] {
-  const tasks: CompressTask[] = [];
-  let current: ChunkPointer[] = [];
-  let bytes = 32;
-  for (const p of pointers) {
-    const size = Buffer.byteLength(JSON.stringify(p)) + 1;
-    if (current.length > 0 && (current.length >= maxPerTask || bytes + size > MAX_POINTER_BYTES)) {
-      tasks.push({ v: 1, pointers: current });
-      current = [];
-      bytes = 32;
-    }
-    current.push(p);
-    bytes += size;
-  }
-  if (current.length > 0) tasks.push({ v: 1, pointers: current });
-  return tasks;
 }
 
 export class FcInvoker implements CompressInvoker {
@@ -84,16 +64,9 @@ export class FcInvoker implements CompressInvoker {
     };
   }
 
-  async invokeCompress(pointer: ChunkPointer): Promise<void> {
-    const body = encodePointer(pointer);
+  async invokeCompress(task: DrainTask): Promise<void> {
+    const body = encodeTask(task);
     this.client ??= this.connect();
     await (await this.client).invoke(body);
-  }
-
-  async invokeCompressMany(pointers: ChunkPointer[]): Promise<void> {
-    this.client ??= this.connect();
-    const client = await this.client;
-    const limit = pLimit(8);
-    await Promise.all(packPointers(pointers).map((task) => limit(() => client.invoke(encodePointer(task)))));
   }
 }

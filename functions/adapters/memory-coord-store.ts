@@ -1,27 +1,50 @@
 /**
  * CoordStore in process memory, with the same semantics as RedisCoordStore (lock expiry,
- * fencing, atomic commit). For local runs where no redis-server is installed; every caller must
- * share one instance (worker threads cannot), which `logpipe local` arranges.
+ * fencing, atomic register/claim/commit). For local runs where no redis-server is installed;
+ * every caller must share one instance (worker threads cannot), which `logpipe local` arranges.
+ * `clear()` forgets everything, like a Redis restarted without persistence (fault tests).
  */
-import { capIntervals, overlaps, union, type Interval } from "../core/intervals.js";
-import type { AcquiredSlot, CommitRequest, CommitResult, CoordStore, SlotState } from "./coord-store.js";
+import type { Interval } from "../core/intervals.js";
+import { emptyPartition, registerRange, type PartitionState } from "../core/partition-state.js";
+import type {
+  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
+  RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState,
+} from "./coord-store.js";
 
 interface Lock {
   token: string;
   expiresAt: number;
 }
 
+interface Slot extends SlotState {
+  /** last holder until it releases (a takeover while set taints the generation) */
+  holder?: string;
+  claim: ClaimedSection[];
+}
+
+interface FileRecord {
+  remaining: number;
+  keep: Interval[];
+}
+
 export class MemoryCoordStore implements CoordStore {
-  private readonly apps = new Set<string>();
-  private readonly locks = new Map<string, Lock>();
-  private readonly states = new Map<string, SlotState>();
-  private readonly offsets = new Map<string, Interval[]>();
-  /** Last holder of each slot until it releases, and slots taken over from an unreleased holder (see SlotState.tainted). */
-  private readonly holders = new Map<string, string>();
-  private readonly tainted = new Set<string>();
+  private locks = new Map<string, Lock>();
+  private slots = new Map<string, Slot>();
+  private partitions = new Map<string, PartitionState>();
+  private files = new Map<string, FileRecord>();
+  private pending = new Map<string, SectionRef[]>();
+  private pendingBytes = new Map<string, number>();
+  private scheduled = new Map<string, number>();
+  private decisions = new Map<string, { admitted: boolean; at: number }>();
   constructor(private readonly now: () => number = Date.now) {}
 
-  private holder(key: string): Lock | undefined {
+  /** Forgets every key (a Redis restarted without persistence). */
+  clear(): void {
+    for (const m of [this.locks, this.slots, this.partitions, this.files, this.pending, this.pendingBytes, this.scheduled, this.decisions]) m.clear();
+  }
+
+  private k(app: string, slot: number) { return `${app}\u0000${slot}`; }
+  private lockHolder(key: string): Lock | undefined {
     const l = this.locks.get(key);
     if (l && l.expiresAt <= this.now()) {
       this.locks.delete(key);
@@ -29,100 +52,250 @@ export class MemoryCoordStore implements CoordStore {
     }
     return l;
   }
-  private holds(key: string, token: string) {
-    return this.holder(key)?.token === token;
+  private holds(app: string, slot: number, token: string) {
+    return this.lockHolder(this.k(app, slot))?.token === token;
   }
-  private k(app: string, slot: number) { return `${app}\u0000${slot}`; }
-  private state(app: string, slot: number): SlotState {
-    const s = this.states.get(this.k(app, slot));
-    return s ? { ...s, sealing: s.sealing && { ...s.sealing } } : { gen: 0, len: 0, t0: 0 };
+  private slot(app: string, slot: number): Slot {
+    const key = this.k(app, slot);
+    let s = this.slots.get(key);
+    if (!s) this.slots.set(key, (s = { gen: 0, len: 0, t0: 0, claim: [] }));
+    return s;
+  }
+  private view(s: Slot): SlotState {
+    const v: SlotState = { gen: s.gen, len: s.len, t0: s.t0 };
+    if (s.sealing) v.sealing = { ...s.sealing };
+    if (s.tainted) v.tainted = true;
+    return v;
+  }
+  private takeLock(app: string, slot: number, token: string, ttlMs: number): Slot | null {
+    const key = this.k(app, slot);
+    if (this.lockHolder(key)) return null;
+    this.locks.set(key, { token, expiresAt: this.now() + ttlMs });
+    const s = this.slot(app, slot);
+    if (s.holder !== undefined) s.tainted = true;
+    s.holder = token;
+    return s;
+  }
+  private consume(file: string, gone: string[]) {
+    const f = this.files.get(file);
+    if (!f) return;
+    f.remaining--;
+    if (f.remaining <= 0) {
+      this.files.delete(file);
+      gone.push(file);
+    }
   }
 
-  async admitApps(apps: string[], cap: number): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const a of apps) {
-      if (this.apps.has(a)) out.add(a);
-      else if (this.apps.size < cap) {
-        this.apps.add(a);
-        out.add(a);
+  async admitApps(apps: string[], cap: number, now: number, ttlMs: number): Promise<Map<string, boolean>> {
+    for (const [app, d] of this.decisions) if (d.at < now - ttlMs) this.decisions.delete(app);
+    let admitted = 0;
+    for (const d of this.decisions.values()) if (d.admitted) admitted++;
+    const out = new Map<string, boolean>();
+    for (const app of apps) {
+      let d = this.decisions.get(app);
+      if (!d) {
+        d = { admitted: admitted < cap, at: now };
+        if (d.admitted) admitted++;
+        this.decisions.set(app, d);
       }
+      d.at = now;
+      out.set(app, d.admitted);
     }
     return out;
   }
 
-  async tryAcquireSlot(app: string, order: number[], token: string, ttlMs: number, offsetsField: string): Promise<AcquiredSlot | null> {
-    for (const slot of order) {
-      const key = this.k(app, slot);
-      if (this.holder(key)) continue;
-      this.locks.set(key, { token, expiresAt: this.now() + ttlMs });
-      if (this.holders.has(key)) this.tainted.add(key);
-      this.holders.set(key, token);
-      const committed = offsetsField ? [...(this.offsets.get(`${app}\u0000${offsetsField}`) ?? [])].map((iv) => [iv[0], iv[1]] as Interval) : [];
-      const state = this.state(app, slot);
-      if (this.tainted.has(key)) state.tainted = true;
-      return { slot, token, state, committed };
+  async registerFiles(files: RegisterFile[], opts: RegisterOptions): Promise<{ results: RegisterResult[]; hot: string[] }> {
+    const results: RegisterResult[] = [];
+    const touched = new Set<string>();
+    for (const f of files) {
+      if (this.files.has(f.file)) {
+        results.push({ file: f.file, status: "known", keep: this.files.get(f.file)!.keep });
+        continue;
+      }
+      const pk = `${f.topic}\u0000${f.partition}`;
+      const r = registerRange(this.partitions.get(pk) ?? emptyPartition(), f.first, f.last, f.minTs, f.maxTs, opts.maxRanges, opts.maxGaps);
+      this.partitions.set(pk, r.state);
+      const full = r.keep.length === 1 && r.keep[0]![0] === f.first && r.keep[0]![1] === f.last;
+      const result: RegisterResult = { file: f.file, status: r.keep.length === 0 ? "duplicate" : full ? "registered" : "partial", keep: r.keep };
+      if (r.reset) result.reset = r.reset;
+      results.push(result);
+      if (r.keep.length === 0 || f.sections.length === 0) continue;
+      this.files.set(f.file, { remaining: f.sections.length, keep: full ? [] : r.keep });
+      f.sections.forEach((s, i) => {
+        const list = this.pending.get(s.app) ?? [];
+        list.push({ ref: `${f.file}#${i}`, file: f.file, off: s.off, len: s.len, records: s.records, stagedAt: opts.now, minTs: s.minTs });
+        this.pending.set(s.app, list);
+        this.pendingBytes.set(s.app, (this.pendingBytes.get(s.app) ?? 0) + s.len);
+        touched.add(s.app);
+      });
     }
-    return null;
+    const hot: string[] = [];
+    for (const app of touched) {
+      if ((this.pendingBytes.get(app) ?? 0) < opts.drainBytes) continue;
+      if ((this.scheduled.get(app) ?? 0) > opts.now) continue;
+      this.scheduled.set(app, opts.now + opts.scheduleTtlMs);
+      hot.push(app);
+    }
+    return { results, hot };
+  }
+
+  async registeredFiles(files: string[]): Promise<Set<string>> {
+    return new Set(files.filter((f) => this.files.has(f)));
+  }
+
+  async acquireDrains(apps: string[], o: { order: number[]; token: string; ttlMs: number; maxBytes: number; budget: number; maxRefs: number; now: number }): Promise<DrainClaim[]> {
+    const out: DrainClaim[] = [];
+    let budget = o.budget;
+    for (const app of apps) {
+      if (budget <= 0) break;
+      const free = o.order.filter((s) => !this.lockHolder(this.k(app, s)));
+      const withClaim = free.find((s) => (this.slots.get(this.k(app, s))?.claim.length ?? 0) > 0);
+      const queue = this.pending.get(app) ?? [];
+      if (withClaim === undefined && (queue.length === 0 || free.length === 0)) continue;
+      const slotNo = withClaim ?? free[0]!;
+      const s = this.takeLock(app, slotNo, o.token, o.ttlMs)!;
+      this.scheduled.delete(app);
+      const inherited = s.claim.length;
+      let bytes = s.claim.reduce((n, c) => n + c.len, 0);
+      while (queue.length > 0 && s.claim.length < o.maxRefs && (s.claim.length === 0 || (bytes + queue[0]!.len <= o.maxBytes && bytes + queue[0]!.len <= budget))) {
+        const ref = queue.shift()!;
+        bytes += ref.len;
+        this.pendingBytes.set(app, (this.pendingBytes.get(app) ?? 0) - ref.len);
+        s.claim.push({ ...ref, keep: this.files.get(ref.file)?.keep ?? [] });
+      }
+      if (queue.length === 0) {
+        this.pending.delete(app);
+        this.pendingBytes.delete(app);
+      }
+      budget -= bytes;
+      out.push({ app, slot: slotNo, state: this.view(s), sections: s.claim.map((c) => ({ ...c, keep: c.keep.map((k) => [k[0], k[1]] as Interval) })), inherited });
+    }
+    return out;
+  }
+
+  async acquireSlot(app: string, slot: number, token: string, ttlMs: number): Promise<SlotState | null> {
+    const s = this.takeLock(app, slot, token, ttlMs);
+    return s ? this.view(s) : null;
   }
 
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
-    const l = this.holder(this.k(app, slot));
+    const l = this.lockHolder(this.k(app, slot));
     return l && l.token === token ? l.expiresAt - this.now() : -1;
   }
 
-  async commit(app: string, slot: number, token: string, req: CommitRequest): Promise<CommitResult> {
-    const key = this.k(app, slot);
-    if (!this.holds(key, token)) return { ok: false, reason: "lost-lock" };
-    const st = this.state(app, slot);
-    if (st.gen !== req.gen || st.len !== req.expectLen || st.sealing) return { ok: false, reason: "stale-state" };
-    if (req.offsetsField && req.claim.length > 0) {
-      const okey = `${app}\u0000${req.offsetsField}`;
-      const have = this.offsets.get(okey) ?? [];
-      if (overlaps(have, req.claim)) return { ok: false, reason: "conflict", committed: have.map((iv) => [iv[0], iv[1]] as Interval) };
-      this.offsets.set(okey, capIntervals(union(have, req.claim), req.maxIntervals));
+  async commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]> {
+    return commits.map((c): DrainCommitResult => {
+      if (!this.holds(c.app, c.slot, token)) return { app: c.app, ok: false, reason: "lost-lock" };
+      const s = this.slot(c.app, c.slot);
+      if (s.gen !== c.gen || s.len !== c.expectLen || s.sealing) return { app: c.app, ok: false, reason: "stale-state" };
+      const gone: string[] = [];
+      const refs = new Set(c.refs);
+      for (const cl of s.claim) if (refs.has(cl.ref)) this.consume(cl.file, gone);
+      s.claim = s.claim.filter((cl) => !refs.has(cl.ref));
+      if (s.t0 === 0 && c.addLen > 0) s.t0 = now;
+      s.len += c.addLen;
+      if (c.release) {
+        if (s.holder === token) s.holder = undefined;
+        this.locks.delete(this.k(c.app, c.slot));
+      }
+      return { app: c.app, ok: true, state: this.view(s), gone };
+    });
+  }
+
+  async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {
+    if (!this.holds(req.app, req.slot, token)) return null;
+    const s = this.slot(req.app, req.slot);
+    if (s.gen !== req.gen || req.len < s.len) return null;
+    const gone: string[] = [];
+    const unknown: string[] = [];
+    let found = 0;
+    const queue = this.pending.get(req.app) ?? [];
+    for (const ref of req.refs) {
+      const ci = s.claim.findIndex((c) => c.ref === ref);
+      const qi = ci === -1 ? queue.findIndex((q) => q.ref === ref) : -1;
+      if (ci === -1 && qi === -1) {
+        unknown.push(ref);
+        continue;
+      }
+      const file = ci !== -1 ? s.claim[ci]!.file : queue[qi]!.file;
+      if (ci !== -1) s.claim.splice(ci, 1);
+      else {
+        this.pendingBytes.set(req.app, (this.pendingBytes.get(req.app) ?? 0) - queue[qi]!.len);
+        queue.splice(qi, 1);
+      }
+      found++;
+      this.consume(file, gone);
     }
-    const next: SlotState = { gen: st.gen, len: st.len + req.addLen, t0: st.t0 === 0 && req.addLen > 0 ? req.now : st.t0 };
-    this.states.set(key, next);
-    if (req.release) await this.release(app, slot, token);
-    return { ok: true, state: { ...next } };
+    if (queue.length === 0) {
+      this.pending.delete(req.app);
+      this.pendingBytes.delete(req.app);
+    }
+    if (s.t0 === 0 && req.len > s.len) s.t0 = req.now;
+    s.len = req.len;
+    return { state: this.view(s), found, unknown, gone };
+  }
+
+  async skipGeneration(app: string, slot: number, token: string, gen: number): Promise<boolean> {
+    if (!this.holds(app, slot, token)) return false;
+    const s = this.slot(app, slot);
+    if (s.gen !== gen) return false;
+    Object.assign(s, { gen: gen + 1, len: 0, t0: 0, sealing: undefined, tainted: undefined });
+    return true;
   }
 
   async beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean> {
-    const k = this.k(app, slot);
-    if (!this.holds(k, token)) return false;
-    const st = this.state(app, slot);
-    if (st.gen !== gen) return false;
-    this.states.set(k, { ...st, sealing: { gen, key } });
+    if (!this.holds(app, slot, token)) return false;
+    const s = this.slot(app, slot);
+    if (s.gen !== gen) return false;
+    s.sealing = { gen, key };
     return true;
   }
 
   async finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean> {
-    const k = this.k(app, slot);
-    if (!this.holds(k, token)) return false;
-    const st = this.state(app, slot);
-    if (st.gen !== gen || st.sealing?.gen !== gen) return false;
-    this.states.set(k, { gen: gen + 1, len: 0, t0: 0 });
-    this.tainted.delete(k);
+    if (!this.holds(app, slot, token)) return false;
+    const s = this.slot(app, slot);
+    if (s.gen !== gen || s.sealing?.gen !== gen) return false;
+    Object.assign(s, { gen: gen + 1, len: 0, t0: 0, sealing: undefined, tainted: undefined });
     return true;
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {
-    const key = this.k(app, slot);
-    if (this.holders.get(key) === token) this.holders.delete(key);
-    if (this.holds(key, token)) this.locks.delete(key);
+    const s = this.slots.get(this.k(app, slot));
+    if (s?.holder === token) s.holder = undefined;
+    if (this.holds(app, slot, token)) this.locks.delete(this.k(app, slot));
   }
 
   async readSlotState(app: string, slot: number): Promise<SlotState> {
-    return this.state(app, slot);
+    return this.view(this.slots.get(this.k(app, slot)) ?? { gen: 0, len: 0, t0: 0, claim: [] });
   }
 
-  async readCommitted(app: string, offsetsField: string): Promise<Interval[]> {
-    return (this.offsets.get(`${app}\u0000${offsetsField}`) ?? []).map((iv) => [iv[0], iv[1]] as Interval);
+  async dueApps(stagedBefore: number, limit: number): Promise<string[]> {
+    const due: [string, number][] = [];
+    for (const [app, q] of this.pending) if (q.length > 0 && q[0]!.stagedAt <= stagedBefore) due.push([app, q[0]!.stagedAt]);
+    // a drain that crashed left its claim with the slot: the app is due until someone finishes it
+    for (const [key, s] of this.slots) {
+      const app = key.slice(0, key.indexOf("\u0000"));
+      if (s.claim.length > 0 && s.claim[0]!.stagedAt <= stagedBefore) due.push([app, s.claim[0]!.stagedAt]);
+    }
+    due.sort((a, b) => a[1] - b[1]);
+    return [...new Set(due.map((d) => d[0]))].slice(0, limit);
+  }
+
+  async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {
+    const pk = `${topic}\u0000${partition}`;
+    const prev = this.partitions.get(pk) ?? emptyPartition();
+    this.partitions.set(pk, { ...emptyPartition(), incarnation: prev.incarnation + 1 });
+    return { hw: prev.hw, incarnation: prev.incarnation + 1 };
+  }
+
+  async readPartition(topic: string, partition: number) {
+    const p = this.partitions.get(`${topic}\u0000${partition}`) ?? emptyPartition();
+    return { hw: p.hw, ranges: p.ranges, gaps: p.gaps, maxTs: p.maxTs, incarnation: p.incarnation };
   }
 
   async acquireLease(name: string, token: string, ttlMs: number): Promise<boolean> {
     const key = `lease\u0000${name}`;
-    const l = this.holder(key);
+    const l = this.lockHolder(key);
     if (l && l.token !== token) return false;
     this.locks.set(key, { token, expiresAt: this.now() + ttlMs });
     return true;
@@ -130,8 +303,9 @@ export class MemoryCoordStore implements CoordStore {
 
   async releaseLease(name: string, token: string): Promise<void> {
     const key = `lease\u0000${name}`;
-    if (this.holds(key, token)) this.locks.delete(key);
+    if (this.lockHolder(key)?.token === token) this.locks.delete(key);
   }
 
   async close(): Promise<void> {}
 }
+

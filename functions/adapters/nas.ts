@@ -3,7 +3,7 @@
  * root and checked to stay inside it; writes that must appear whole go through temp + rename.
  */
 import { randomBytes } from "node:crypto";
-import { close, closeSync, constants, fstatSync, fsync, fsyncSync, ftruncateSync, open, openSync, promises as fsp, readFileSync, unlinkSync, write, writeSync } from "node:fs";
+import { close, closeSync, constants, fstatSync, fsync, fsyncSync, open, openSync, promises as fsp, readFileSync, readSync, unlinkSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import path from "node:path";
 import { TEMP_PREFIX } from "../core/layout.js";
@@ -112,7 +112,7 @@ export class NasDir {
     await fsp.rename(tmp, target);
   }
 
-  // read, remove and appendAt use blocking calls: compress (their hot caller) is CPU-bound and
+  // read, readRange, remove and appendExact use blocking calls: compress (their hot caller) is CPU-bound and
   // runs one invocation per instance, and going through the libuv pool costs 2-3× the CPU (the
   // file-operations step of `npm run bench`). split's chunk writes stay asynchronous so NAS
   // latency overlaps.
@@ -153,24 +153,20 @@ export class NasDir {
   }
 
   /**
-   * Writes `data` at byte `at` of `rel` (created if missing), after cutting anything past `at`
-   * (a torn tail of a writer that died mid-append). `check(step)` runs before the truncate and
-   * before the write, so a caller can re-check its lock; it may throw to abort. Returns the bytes
-   * cut off. Throws if the file is shorter than `at` (bytes the caller counts on are gone).
+   * Writes `data` at byte `at` of `rel` (created if missing) in one positional write + fsync, but
+   * only if the file is exactly `at` bytes long; otherwise writes nothing and returns the size
+   * found (the caller repairs from the file: complete members past `at` are adopted, never cut).
+   * `check()` runs just before the write, so a caller can re-check its lock; it may throw to abort.
    * `midWrite`, when given, runs after the first half is written (crash tests tear appends there).
    */
-  async appendAt(rel: string, at: number, data: Uint8Array, check: (step: "truncate" | "append") => Promise<void>, midWrite?: () => void, mode = 0o640): Promise<number> {
+  async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode = 0o640): Promise<{ ok: true } | { ok: false; size: number }> {
     const abs = this.abs(rel);
     await this.ensureParent(abs);
     const fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
     try {
       const { size } = fstatSync(fd);
-      if (size < at) throw new Error(`${rel} is ${size} bytes but ${at} are committed: NAS lost data`);
-      if (size > at) {
-        await check("truncate");
-        ftruncateSync(fd, at);
-      }
-      await check("append");
+      if (size !== at) return { ok: false, size };
+      await check();
       let written = 0;
       if (midWrite) {
         written = writeSync(fd, data, 0, data.length >> 1, at);
@@ -178,7 +174,30 @@ export class NasDir {
       }
       while (written < data.length) written += writeSync(fd, data, written, data.length - written, at + written);
       if (this.fsyncEnabled) fsyncSync(fd);
-      return size - at;
+      return { ok: true };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Bytes [pos, pos + len) of `rel` (fewer if the file is shorter); undefined when the file is gone. */
+  async readRange(rel: string, pos: number, len: number): Promise<Buffer | undefined> {
+    let fd: number;
+    try {
+      fd = openSync(this.abs(rel), constants.O_RDONLY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = readSync(fd, buf, got, len - got, pos + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === len ? buf : buf.subarray(0, got);
     } finally {
       closeSync(fd);
     }

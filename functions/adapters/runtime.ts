@@ -7,7 +7,7 @@
  * bundle carries only the SDKs it uses: split's has no OSS client, compress's neither the OSS
  * client nor the FC SDK (smaller artifacts, less memory and load time at cold start).
  */
-import { compressChunk } from "../core/compress.js";
+import { compressTask } from "../core/compress.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "../core/config.js";
 import type { CompressInvoker, PipelineDeps } from "../core/deps.js";
 import { createLogger, type Logger } from "../core/logger.js";
@@ -44,7 +44,7 @@ interface Instance {
   logger: Logger;
   nas: NasDir;
   coord: CoordStore;
-  appCache: Map<string, boolean>;
+  appCache: Map<string, number>;
   credentialsId?: string;
   objects?: ObjectStore;
   invoker?: CompressInvoker;
@@ -103,7 +103,7 @@ export function setCompressInvoker(invoker: CompressInvoker | undefined): void {
 function invokerFor(fn: FunctionName, inst: Instance, ctx: FcContext, clients: HandlerClients, deps: () => PipelineDeps): CompressInvoker {
   if (compressInvokerOverride) return compressInvokerOverride;
   if (inst.config.invokeMode === "inline") {
-    return (inst.invoker ??= { invokeCompress: async (p) => void (await compressChunk(deps(), p)) });
+    return (inst.invoker ??= { invokeCompress: async (t) => void (await compressTask(deps(), t)) });
   }
   if (!clients.fcInvoker) throw new Error(`the ${fn} handler was defined without an FC invoker`);
   const creds = ctx.credentials ?? envCredentials();

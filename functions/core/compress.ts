@@ -1,225 +1,242 @@
 /**
- * compress: one staging chunk → one gzip member appended to one of the app's slot files.
+ * compress: drains apps. One invocation takes a task `{apps}`; for each app it takes one of the
+ * app's slot locks (≤ maxWritersPerApp writers per app) and claims everything pending for the app
+ * (up to LOGPIPE_DRAIN_MAX_BYTES), from any number of staging files — all in one coord-store
+ * round trip for the whole task. Each staging file is read once for all the task's apps; each
+ * app's sections become ONE gzip member appended to its slot file (one positional write + fsync);
+ * one round trip commits every app. Staging files whose last section was consumed are deleted.
  *
- * Protocol (see DESIGN.md "Guarantees"): take a free slot lock (≤ maxWritersPerApp per app),
- * drop records whose offsets the app already committed, gzip, cut any torn tail back to the
- * committed length, write the member with one positional write + fsync, then commit with a
- * script that checks the lock is still ours, the state unchanged and the claimed offsets still
- * free. Only then is the chunk deleted. A crash anywhere leaves either nothing committed (the
- * chunk is redone) or the commit done (the redo finds every offset committed and drops it).
+ * Crash safety (see docs/faults.md): claimed sections stay with the slot until the commit, so a
+ * crashed drain is finished by the next holder of that slot. A member written but not committed
+ * names its sections (core/members.ts), so the next holder adopts it instead of cutting it —
+ * which is also how a slot recovers when Redis forgets commits (failover, restart).
  */
 import { randomUUID } from "node:crypto";
-import { gzipSync } from "node:zlib";
 import { slotOrder } from "../adapters/coord-store.js";
-import type { AcquiredSlot, SlotState } from "../adapters/coord-store.js";
-import { CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import type { ClaimedSection, DrainClaim, DrainCommit, SlotState } from "../adapters/coord-store.js";
+import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { MAX_COMMITTED_INTERVALS, nowOf, RetryableError, type ChunkPointer, type PipelineDeps } from "./deps.js";
-import { contains, subtract, type Interval } from "./intervals.js";
+import { MAX_REFS_PER_DRAIN, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
 import { activeFilePath } from "./layout.js";
+import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
-import { ensureLockTime, LockLostError, sealSlot } from "./seal.js";
+import { ensureLockTime, LockLostError, prepareSlot } from "./seal.js";
+import { sectionLines, stagingPath } from "./staging.js";
 
-export class NoFreeSlotError extends RetryableError {
-  constructor(app: string, waitedMs: number) {
-    super(`no free writer slot for app ${app} after ${waitedMs} ms; the async retry will take it`);
-    this.name = "NoFreeSlotError";
-  }
-}
-
-export class BadPointerError extends Error {
+export class BadTaskError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "BadPointerError";
+    this.name = "BadTaskError";
   }
 }
 
 export interface CompressResult {
-  status: "committed" | "duplicate" | "gone" | "dead-lettered";
-  app?: string;
-  slot?: number;
+  /** apps asked for, apps drained (a lock taken), apps skipped because every slot was busy */
+  requested: number;
+  apps: number;
+  busy: number;
+  members: number;
   records: number;
-  dropped: number;
+  sections: number;
+  /** staging files read, and staging files deleted (all their sections consumed) */
+  filesRead: number;
+  filesDeleted: number;
   bytesIn: number;
   bytesOut: number;
-  attempts: number;
+  errors: string[];
   durationMs: number;
 }
 
-const CHUNK_PATH = /^staging\/([A-Za-z0-9._-]{1,64})\/[A-Za-z0-9._-]+\.chunk$/;
+const MAX_APPS_PER_TASK = 5000;
 
-/** Validates the async payload: a pointer to a chunk inside the staging directory, never data. */
-export function parsePointer(event: unknown): ChunkPointer {
+/** Validates the async payload: a list of app directory names, never paths or data. */
+export function parseTask(event: unknown): DrainTask {
   let doc: unknown = event;
   if (Buffer.isBuffer(event) || typeof event === "string") {
     try {
       doc = JSON.parse(event.toString());
     } catch {
-      throw new BadPointerError("compress payload is not JSON");
+      throw new BadTaskError("compress payload is not JSON");
     }
   }
-  const p = doc as Partial<ChunkPointer>;
-  if (typeof p !== "object" || p === null || typeof p.chunk !== "string") throw new BadPointerError("compress payload has no chunk path");
-  const m = CHUNK_PATH.exec(p.chunk);
-  if (!m || p.chunk.includes("..") || !isSafeSegment(m[1]!)) throw new BadPointerError(`chunk path ${JSON.stringify(p.chunk.slice(0, 200))} is not a staging chunk`);
-  return { v: 1, chunk: p.chunk, app: m[1]!, records: Number(p.records) || 0, bytes: Number(p.bytes) || 0 };
+  const t = doc as Partial<DrainTask>;
+  if (typeof t !== "object" || t === null || t.v !== 2 || !Array.isArray(t.apps)) throw new BadTaskError('compress payload is not a drain task ({"v":2,"apps":[…]})');
+  if (t.apps.length > MAX_APPS_PER_TASK) throw new BadTaskError(`drain task lists ${t.apps.length} apps, over ${MAX_APPS_PER_TASK}`);
+  const bad = t.apps.find((a) => typeof a !== "string" || !isSafeSegment(a));
+  if (bad !== undefined) throw new BadTaskError(`drain task names ${JSON.stringify(String(bad).slice(0, 100))}, which is not an app directory name`);
+  return { v: 2, apps: [...new Set(t.apps as string[])], reason: t.reason === "hot" ? "hot" : "sweep" };
 }
 
-export function pointerForChunk(chunkPath: string, bytes = 0): ChunkPointer {
-  const app = chunkPath.split("/")[1] ?? "";
-  return { v: 1, chunk: chunkPath, app, records: 0, bytes };
+interface Prepared {
+  claim: DrainClaim;
+  state: SlotState;
+  sections: ClaimedSection[];
+  /** refs consumed without being in this member (file gone, or a corrupt section dead-lettered) */
+  consumedOnly: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Takes a free slot. `lockDeadline` (performance.now() ms) is when the lock expires at the
- * earliest: the request was sent before Redis set the TTL, so the lock lives at least until then.
- */
-async function acquireSlot(deps: PipelineDeps, app: string, token: string, field: string): Promise<AcquiredSlot & { lockDeadline: number }> {
-  const started = nowOf(deps);
-  const order = slotOrder(deps.config.maxWritersPerApp);
-  for (let attempt = 0; ; attempt++) {
-    const requestedAt = performance.now();
-    const got = await deps.coord.tryAcquireSlot(app, order, token, deps.config.lockTtlMs, field);
-    if (got) {
-      deps.onSlotEvent?.({ app, slot: got.slot, event: "acquire", at: performance.timeOrigin + performance.now() });
-      return { ...got, lockDeadline: requestedAt + deps.config.lockTtlMs };
+/** Reads every section the task claimed, each staging file once (one positional read per file). */
+async function readSections(deps: PipelineDeps, prepared: Prepared[], result: CompressResult): Promise<Map<string, Buffer | undefined>> {
+  const byFile = new Map<string, ClaimedSection[]>();
+  for (const p of prepared) for (const s of p.sections) (byFile.get(s.file) ?? byFile.set(s.file, []).get(s.file)!).push(s);
+  const out = new Map<string, Buffer | undefined>();
+  for (const [file, sections] of byFile) {
+    let lo = Infinity, hi = 0, sum = 0;
+    for (const s of sections) {
+      lo = Math.min(lo, s.off);
+      hi = Math.max(hi, s.off + s.len);
+      sum += s.len;
     }
-    const waited = nowOf(deps) - started;
-    if (waited >= deps.config.slotWaitMs) throw new NoFreeSlotError(app, waited);
-    // exponential backoff with full jitter, capped, so contending writers spread out
-    await sleep(Math.random() * Math.min(1000, 10 * 2 ** Math.min(attempt, 7)));
+    // one read of the span when the sections fill most of it (the sweep reads whole files),
+    // else one read per section (a hot app's sections are a small part of each file)
+    if (hi - lo <= 2 * sum) {
+      const span = await deps.nas.readRange(stagingPath(file), lo, hi - lo);
+      result.filesRead++;
+      for (const s of sections) out.set(s.ref, span && span.length >= s.off - lo + s.len ? span.subarray(s.off - lo, s.off - lo + s.len) : undefined);
+    } else {
+      for (const s of sections) out.set(s.ref, await deps.nas.readRange(stagingPath(file), s.off, s.len).then((b) => (b && b.length === s.len ? b : undefined)));
+      result.filesRead++;
+    }
+    result.bytesIn += sum;
   }
+  return out;
 }
 
-/** Records to keep: not yet committed for the app, first copy within the chunk. */
-function keptIndexes(chunk: DecodedChunk, committed: Interval[]): number[] {
-  const keep: number[] = [];
-  // split writes offsets in ascending order, so a duplicate within the chunk is the previous
-  // offset repeated; only an unordered chunk needs the Set
-  let seen: Set<number> | undefined;
-  let prev = -1;
-  for (let i = 0; i < chunk.offsets.length; i++) {
-    const o = chunk.offsets[i]!;
-    if (!seen && o <= prev) seen = new Set(keep.map((k) => chunk.offsets[k]!));
-    prev = o;
-    if (seen?.has(o) || (committed.length > 0 && contains(committed, o))) continue;
-    seen?.add(o);
-    keep.push(i);
-  }
-  return keep;
-}
-
-function compressKept(deps: PipelineDeps, chunk: DecodedChunk, keep: number[]): Buffer {
-  const lines = keep.length === chunk.offsets.length ? chunk.body : selectLines(chunk, ((set) => (i: number) => set.has(i))(new Set(keep)));
-  return gzipSync(lines, { level: deps.config.gzipLevel });
-}
-
-/** Cuts a torn tail, writes `member` at the committed length in one positional write, fsyncs. */
-async function appendMember(deps: PipelineDeps, app: string, slot: number, token: string, lockDeadline: number, state: SlotState, member: Buffer): Promise<void> {
-  // active/<app>/ is never pruned, so NasDir's cached mkdir answer holds
-  const torn = await deps.nas.appendAt(
-    activeFilePath(app, slot, state.gen),
-    state.len,
-    member,
-    async (step) => {
-      await ensureLockTime(deps, app, slot, token, step, lockDeadline);
-      crashPoint(step === "truncate" ? "compress.before-truncate" : "compress.before-write");
-    },
-    crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined,
-  );
-  if (torn > 0) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: torn }, "repaired torn tail");
-  crashPoint("compress.after-append");
-}
-
-export async function compressChunk(deps: PipelineDeps, pointer: ChunkPointer, meta: { requestId?: string } = {}): Promise<CompressResult> {
+export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { requestId?: string } = {}): Promise<CompressResult> {
   const started = performance.now();
-  const result: CompressResult = { status: "gone", app: pointer.app, records: 0, dropped: 0, bytesIn: 0, bytesOut: 0, attempts: 0, durationMs: 0 };
-  const done = () => ((result.durationMs = performance.now() - started), result);
-
-  const raw = await deps.nas.read(pointer.chunk);
-  if (!raw) return done(); // already compressed and deleted by an earlier (duplicate) invocation
-  result.bytesIn = raw.length;
-  let chunk: DecodedChunk;
-  try {
-    chunk = decodeChunk(raw);
-    if (chunk.header.app !== pointer.app) throw new CorruptChunkError(`chunk header app ${JSON.stringify(chunk.header.app)} does not match its path`);
-  } catch (e) {
-    if (!(e instanceof CorruptChunkError)) throw e;
-    await writeDeadLetter(deps, { kind: "chunk", reason: e.message, payload: raw, details: { chunk: pointer.chunk }, requestId: meta.requestId });
-    await deps.nas.remove(pointer.chunk);
-    result.status = "dead-lettered";
-    return done();
-  }
-
-  const { app, topic, partition, covered } = chunk.header;
-  const field = `${topic}/${partition}`;
-  // Compress before taking the lock, assuming no duplicates (the common case): the lock is then
-  // held only for the write and the commit.
-  let keep = keptIndexes(chunk, []);
-  let member = keep.length > 0 ? compressKept(deps, chunk, keep) : Buffer.alloc(0);
-  let memberFor: Interval[] = [];
-
+  const result: CompressResult = { requested: task.apps.length, apps: 0, busy: 0, members: 0, records: 0, sections: 0, filesRead: 0, filesDeleted: 0, bytesIn: 0, bytesOut: 0, errors: [], durationMs: 0 };
+  const { config } = deps;
   const token = randomUUID();
-  const acquired = await acquireSlot(deps, app, token, field);
-  const { slot } = acquired;
-  result.slot = slot;
-  let released = false;
+  const requestedAt = performance.now();
+  const claims = await deps.coord.acquireDrains(task.apps, {
+    order: slotOrder(config.maxWritersPerApp), token, ttlMs: config.lockTtlMs,
+    maxBytes: config.drainMaxBytes, budget: config.taskMaxBytes, maxRefs: MAX_REFS_PER_DRAIN, now: nowOf(deps),
+  });
+  const lockDeadline = requestedAt + config.lockTtlMs;
+  result.apps = claims.length;
+  result.busy = task.apps.length - claims.length;
+  for (const c of claims) deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "acquire", at: performance.timeOrigin + performance.now() });
+  crashPoint("compress.after-claim");
+
+  const held = new Set(claims.map((c) => c.app));
+  const release = async (c: DrainClaim) => {
+    if (!held.delete(c.app)) return;
+    deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
+    await deps.coord.release(c.app, c.slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app: c.app }, "lock release failed; it will expire"));
+  };
+  const failed = (c: DrainClaim, e: unknown) => {
+    result.errors.push(`${c.app}: ${(e as Error).message}`);
+    deps.logger.error({ app: c.app, slot: c.slot, err: (e as Error).message }, "drain failed; its claimed sections stay with the slot for the next drain");
+  };
+
   try {
-    let state = acquired.state;
-    // A seal left half-done, or a tainted generation (a frozen earlier holder may still write
-    // into its file): finish / retire it first, so this writer gets a file of its own.
-    if (state.sealing || state.tainted) state = (await sealSlot(deps, app, slot, token, state)).state;
-    let committed = acquired.committed;
-    for (;;) {
-      result.attempts++;
-      if (result.attempts > 20) throw new RetryableError(`offsets of ${field} kept changing under app ${app}; giving up this attempt`);
-      if (committed.length > 0 && committed !== memberFor) {
-        const k = keptIndexes(chunk, committed);
-        if (k.length !== keep.length) {
-          keep = k;
-          member = keep.length > 0 ? compressKept(deps, chunk, keep) : Buffer.alloc(0);
+    // 1. Bring each slot to a clean state (finish a half-done seal, retire a tainted generation,
+    //    adopt members a crashed writer or a forgetful Redis left past the committed length).
+    const prepared: Prepared[] = [];
+    for (const c of claims) {
+      try {
+        const p = await prepareSlot(deps, c.app, c.slot, token, c.state, lockDeadline);
+        const adopted = new Set(p.adoptedRefs);
+        prepared.push({ claim: c, state: p.state, sections: c.sections.filter((s) => !adopted.has(s.ref)), consumedOnly: [] });
+      } catch (e) {
+        failed(c, e);
+        await release(c);
+      }
+    }
+
+    // 2. Read each staging file once for every app of the task.
+    const sectionBytes = await readSections(deps, prepared, result);
+
+    // 3. One member per app, appended at the committed length.
+    const commits: DrainCommit[] = [];
+    for (const p of prepared) {
+      const { app, slot } = p.claim;
+      try {
+        const parts: Buffer[] = [];
+        const refs: string[] = [];
+        let records = 0, minTs = 0, stagedAt = 0;
+        for (const s of p.sections) {
+          const bytes = sectionBytes.get(s.ref);
+          if (!bytes) {
+            // The staging file is gone: it is deleted only once every section of it was consumed,
+            // so this section was archived in a history the coord store forgot.
+            p.consumedOnly.push(s.ref);
+            reportReconcile(deps, { kind: "missing-staging-file", app, possibleDuplicates: 0, detail: { ref: s.ref } });
+            continue;
+          }
+          try {
+            const x = sectionLines(bytes, s.keep);
+            if (x.records > 0) parts.push(x.lines);
+            records += x.records;
+            refs.push(s.ref);
+            if (s.minTs > 0 && (minTs === 0 || s.minTs < minTs)) minTs = s.minTs;
+            if (stagedAt === 0 || s.stagedAt < stagedAt) stagedAt = s.stagedAt;
+          } catch (e) {
+            if (!(e instanceof CorruptChunkError)) throw e;
+            await writeDeadLetter(deps, { kind: "chunk", reason: `staging section ${s.ref}: ${e.message}`, payload: bytes, details: { ref: s.ref }, requestId: meta.requestId });
+            p.consumedOnly.push(s.ref);
+          }
         }
-        memberFor = committed;
+        let addLen = 0;
+        if (records > 0) {
+          const member = buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel);
+          const path = activeFilePath(app, slot, p.state.gen);
+          const check = async () => {
+            await ensureLockTime(deps, app, slot, token, "append", lockDeadline);
+            crashPoint("compress.before-write");
+          };
+          let w = await deps.nas.appendExact(path, p.state.len, member, check, crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined);
+          if (!w.ok) {
+            // the file changed since prepareSlot looked (it should not, we hold the lock): repair again once
+            const again = await prepareSlot(deps, app, slot, token, p.state, lockDeadline);
+            p.state = again.state;
+            w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
+            if (!w.ok) throw new RetryableError(`${path} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
+          }
+          crashPoint("compress.after-append");
+          addLen = member.length;
+          result.members++;
+          result.records += records;
+          result.bytesOut += member.length;
+        }
+        result.sections += refs.length;
+        commits.push({ app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: true });
+      } catch (e) {
+        failed(p.claim, e);
+        await release(p.claim);
       }
-      const claim = subtract(covered, committed);
-      if (claim.length === 0 && keep.length === 0) {
-        result.status = "duplicate";
-        break;
-      }
-      if (member.length > 0) await appendMember(deps, app, slot, token, acquired.lockDeadline, state, member);
-      // The commit gives the lock back when it succeeds, and nothing is written to the slot after
-      // it is sent, so a tracer hears "release" now, before another writer can get the slot.
-      deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
-      const r = await deps.coord.commit(app, slot, token, {
-        gen: state.gen, expectLen: state.len, addLen: member.length, now: nowOf(deps),
-        offsetsField: field, claim, maxIntervals: MAX_COMMITTED_INTERVALS, release: true,
-      });
-      if (r.ok) {
-        released = true;
-        state = r.state;
-        result.status = keep.length > 0 ? "committed" : "duplicate";
-        result.records = keep.length;
-        result.bytesOut = member.length;
-        break;
-      }
-      deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() }); // not committed: still ours
-      if (r.reason === "conflict") {
-        committed = r.committed; // another slot committed some of these offsets meanwhile: drop them and redo
-        continue;
-      }
-      throw new LockLostError("commit");
     }
-    crashPoint("compress.after-commit");
-    result.dropped = chunk.offsets.length - result.records;
-    await deps.nas.remove(pointer.chunk);
+
+    // 4. One commit for every app; the commit also gives each lock back.
+    if (commits.length > 0) {
+      for (const c of commits) {
+        held.delete(c.app); // the commit releases it (or, if it fails, the lock has expired anyway)
+        deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
+      }
+      const results = await deps.coord.commitDrains(token, commits, nowOf(deps));
+      crashPoint("compress.after-commit");
+      const gone = new Set<string>();
+      for (const r of results) {
+        if (r.ok) r.gone.forEach((g) => gone.add(g));
+        else {
+          result.errors.push(`${r.app}: commit refused (${r.reason}); the member stays uncommitted and the next holder adopts it`);
+          await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
+        }
+      }
+      for (const f of gone) await deps.nas.remove(stagingPath(f));
+      result.filesDeleted = gone.size;
+    }
   } finally {
-    if (!released) {
-      deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
-      await deps.coord.release(app, slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app, slot }, "lock release failed; it will expire"));
-    }
+    for (const c of claims) if (held.has(c.app)) await release(c);
   }
-  return done();
+  result.durationMs = performance.now() - started;
+  if (result.errors.length > 0 && result.members === 0 && claims.length > 0 && result.errors.length >= claims.length) {
+    // nothing of the task succeeded: let FC's async retry run it again (claims wait with their slots)
+    throw new RetryableError(`drain failed for every app: ${result.errors.slice(0, 3).join("; ")}`);
+  }
+  if (result.errors.length > 0) deps.logger.warn({ errors: result.errors.length }, "some apps of the drain failed; the sweep retries them");
+  return result;
 }
+
+export { LockLostError };

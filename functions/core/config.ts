@@ -70,6 +70,18 @@ export const envSchema = z.object({
   LOGPIPE_LOCK_MARGIN: duration.default("20s"),
   LOGPIPE_SLOT_WAIT: duration.default("20s"),
   LOGPIPE_REDRIVE_AGE: duration.default("10m"),
+  /** An app is drained at once when this much of it is pending (split invokes compress for it). */
+  LOGPIPE_DRAIN_BYTES: size.default("8MB"),
+  /** The sweep drains every app whose oldest pending record was staged this long ago. */
+  LOGPIPE_DRAIN_AGE: duration.default("60s"),
+  /** Most pending bytes one drain takes for one app (the rest waits for the next drain). */
+  LOGPIPE_DRAIN_MAX_BYTES: size.default("64MB"),
+  /** Most pending bytes one compress invocation reads over all its apps (bounds its memory). */
+  LOGPIPE_TASK_MAX_BYTES: size.default("256MB"),
+  /** Apps per compress invocation the sweep sends (one lock + one member per app, one commit for all). */
+  LOGPIPE_SWEEP_APPS_PER_TASK: int(1, 2000).default(200),
+  /** Routing decisions (admitted / overflowed) unused this long are forgotten. */
+  LOGPIPE_APP_TTL: duration.default("7d"),
   LOGPIPE_TIMEZONE: z.string().default("UTC").refine((tz) => {
     try { new Intl.DateTimeFormat("en-US", { timeZone: tz }); return true; } catch { return false; }
   }, "expected an IANA time zone such as UTC or Asia/Shanghai"),
@@ -114,6 +126,12 @@ export interface PipelineConfig {
   lockMarginMs: number;
   slotWaitMs: number;
   redriveAgeMs: number;
+  drainBytes: number;
+  drainAgeMs: number;
+  drainMaxBytes: number;
+  taskMaxBytes: number;
+  sweepAppsPerTask: number;
+  appTtlMs: number;
   timeZone: string;
   oss: { bucket?: string; endpoint?: string; region?: string };
   prefix: string;
@@ -161,6 +179,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockMarginMs: c.LOGPIPE_LOCK_MARGIN,
     slotWaitMs: c.LOGPIPE_SLOT_WAIT,
     redriveAgeMs: c.LOGPIPE_REDRIVE_AGE,
+    drainBytes: c.LOGPIPE_DRAIN_BYTES,
+    drainAgeMs: c.LOGPIPE_DRAIN_AGE,
+    drainMaxBytes: c.LOGPIPE_DRAIN_MAX_BYTES,
+    taskMaxBytes: c.LOGPIPE_TASK_MAX_BYTES,
+    sweepAppsPerTask: c.LOGPIPE_SWEEP_APPS_PER_TASK,
+    appTtlMs: c.LOGPIPE_APP_TTL,
     timeZone: c.LOGPIPE_TIMEZONE,
     oss: { bucket: c.LOGPIPE_OSS_BUCKET, endpoint: c.LOGPIPE_OSS_ENDPOINT, region: c.LOGPIPE_OSS_REGION },
     prefix: c.LOGPIPE_OSS_PREFIX,

@@ -12,7 +12,8 @@
 export const CRASH_POINTS = [
   "split.after-temp-write",
   "split.after-rename",
-  "compress.before-truncate",
+  "split.after-register",
+  "compress.after-claim",
   "compress.before-write",
   "compress.mid-append",
   "compress.after-append",

@@ -9,41 +9,47 @@ import type { ObjectStore } from "../adapters/object-store.js";
 import type { PipelineConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 
-/** Pointer payload split sends to compress (async invoke; a few hundred bytes, never data). */
-export interface ChunkPointer {
-  v: 1;
-  /** NAS-relative path of the staging chunk */
-  chunk: string;
-  app: string;
-  records: number;
-  bytes: number;
+/**
+ * Async payload of compress: drain these apps (each: one slot lock, everything pending for it
+ * from any number of staging files → one gzip member, one commit for the whole task). A few
+ * hundred bytes to a few KB, never data.
+ */
+export interface DrainTask {
+  v: 2;
+  apps: string[];
+  /** hot: split saw an app cross the drain threshold; sweep: the uploader's periodic drain */
+  reason: "hot" | "sweep";
 }
 
 export interface CompressInvoker {
-  invokeCompress(pointer: ChunkPointer): Promise<void>;
-  /**
-   * Hands several chunks over at once. The FC invoker packs them into a few invocations (one
-   * per ≤ MAX_POINTERS_PER_INVOCATION chunks): FC bills per invocation, and one batch can hold
-   * chunks for hundreds of apps.
-   */
-  invokeCompressMany?(pointers: ChunkPointer[]): Promise<void>;
+  invokeCompress(task: DrainTask): Promise<void>;
 }
 
-/** Hands chunks to compress the cheapest way the invoker offers (grouped when it can). */
-export async function invokeCompressAll(invoker: CompressInvoker, pointers: ChunkPointer[]): Promise<void> {
-  if (pointers.length === 0) return;
-  if (invoker.invokeCompressMany) return invoker.invokeCompressMany(pointers);
-  const limit = pLimit(16);
-  await Promise.all(pointers.map((p) => limit(() => invoker.invokeCompress(p))));
+/** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
+export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {
+  const tasks: DrainTask[] = [];
+  for (let i = 0; i < apps.length; i += perTask) tasks.push({ v: 2, apps: apps.slice(i, i + perTask), reason });
+  const limit = pLimit(8);
+  await Promise.all(tasks.map((t) => limit(() => invoker.invokeCompress(t))));
+  return tasks.length;
 }
 
-/** Async payload of compress: one pointer (`ChunkPointer`) or a group of them. */
-export interface CompressTask {
-  v: 1;
-  pointers: ChunkPointer[];
+/** Something the pipeline noticed and repaired that an operator should know (see docs/faults.md). */
+export interface ReconcileEvent {
+  kind:
+    | "adopted-members" // complete members past the committed length (a crash before commit, or Redis forgot)
+    | "unknown-refs" // members name sections Redis had consumed elsewhere or never knew: possible duplicates
+    | "generation-already-sealed" // Redis forgot a seal: the slot moves on to a new generation
+    | "file-shorter-than-committed" // NAS holds less than Redis says: what is there is sealed, nothing cut
+    | "untracked-generation-sealed" // an active file Redis does not know (gen ahead): sealed as it is
+    | "orphan-staging-registered" // a staging file Redis did not know: registered again (dedup by offsets)
+    | "topic-reset" // offsets restarted below the watermark with newer timestamps
+    | "missing-staging-file"; // a pending section whose staging file is gone (consumed in a forgotten history)
+  app?: string;
+  detail: Record<string, unknown>;
+  /** records that may now be archived twice because of what was repaired (0 when none) */
+  possibleDuplicates: number;
 }
-
-export const MAX_POINTERS_PER_INVOCATION = 64;
 
 export interface PipelineDeps {
   config: PipelineConfig;
@@ -51,20 +57,30 @@ export interface PipelineDeps {
   coord: CoordStore;
   /** Needed by upload only. */
   objects?: ObjectStore;
-  /** Needed by split and by upload's re-drive. */
+  /** Needed by split (hot apps) and by upload's sweep. */
   invoker?: CompressInvoker;
   logger: Logger;
   now?: () => number;
-  /** Admission decisions cached per instance: an app once admitted (or overflowed) stays so. */
-  appCache?: Map<string, boolean>;
+  /** Apps this instance saw admitted, with when it last asked (only "admitted" is cached). */
+  appCache?: Map<string, number>;
   /** Test instrumentation: called when a slot lock is taken and released. */
   onSlotEvent?: (e: { app: string; slot: number; event: "acquire" | "release"; at: number }) => void;
+  /** Repairs worth an operator's attention (besides the warn log line each gets). */
+  onReconcile?: (e: ReconcileEvent) => void;
 }
 
 export const nowOf = (deps: Pick<PipelineDeps, "now">): number => (deps.now ?? Date.now)();
 
-/** Offsets kept per (app, topic, partition) before the oldest are aged out. */
-export const MAX_COMMITTED_INTERVALS = 2000;
+export function reportReconcile(deps: Pick<PipelineDeps, "logger" | "onReconcile">, e: ReconcileEvent): void {
+  deps.logger.warn({ reconcile: e.kind, app: e.app, possibleDuplicates: e.possibleDuplicates, ...e.detail }, `reconcile: ${e.kind}`);
+  deps.onReconcile?.(e);
+}
+
+/** Per (topic, partition) dedup state bounds (see core/partition-state.ts). */
+export const PARTITION_MAX_RANGES = 64;
+export const PARTITION_MAX_GAPS = 256;
+/** Section refs per member (its FEXTRA metadata must stay under 64 KB). */
+export const MAX_REFS_PER_DRAIN = 400;
 
 export class RetryableError extends Error {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 /**
- * Sets of Kafka offsets as sorted, merged, inclusive intervals `[first, last]`. They record which
- * offsets of a (topic, partition) an app has committed, so redelivered records are dropped.
- * The Redis Lua scripts implement the same union/overlap over the same text encoding.
+ * Sets of Kafka offsets as sorted, merged, inclusive intervals `[first, last]`: what a
+ * (topic, partition) has staged (core/partition-state.ts) and which offsets of a staging file to
+ * keep. The Redis Lua scripts implement the same operations over the same text encoding.
  */
 export type Interval = [number, number];
 
@@ -71,6 +71,20 @@ export function subtract(a: Interval[], b: Interval[]): Interval[] {
       k++;
     }
     if (s <= e) out.push([s, e]);
+  }
+  return out;
+}
+
+/** a ∩ b */
+export function intersect(a: Interval[], b: Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    const s = Math.max(a[i]![0], b[j]![0]);
+    const e = Math.min(a[i]![1], b[j]![1]);
+    if (s <= e) out.push([s, e]);
+    if (a[i]![1] < b[j]![1]) i++;
+    else j++;
   }
   return out;
 }

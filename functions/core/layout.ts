@@ -4,8 +4,8 @@
  * appSegment/topicSegment first, so data never becomes a raw path.
  *
  * NAS root:
- *   staging/<app>/<topic>.<partition>.<first>-<last>.chunk     split → compress
- *   active/<app>/slot-<slot>.gen-<gen>.log.gz                   compress appends here
+ *   staging/<topic>.<partition>/<first>-<last>.<crc32>.batch    split → compress (all apps, one file per batch-partition)
+ *   active/<app>/slot-<slot>.gen-<gen>.log.gz                   compress appends self-describing members here
  *   outbox/<object key>                                         sealed files and dead letters, uploaded as-is
  *   uploads/<sha1(key)>.checkpoint.json                         multipart checkpoints
  */
@@ -21,10 +21,6 @@ export const DEADLETTER_APP = "_deadletter";
 
 export function topicSegment(topic: string): string {
   return isSafeSegment(topic) && !topic.startsWith("_") ? topic : appSegment(topic);
-}
-
-export function stagingChunkPath(app: string, topic: string, partition: number, first: number, last: number): string {
-  return `${STAGING_DIR}/${app}/${topicSegment(topic)}.${partition}.${first}-${last}.chunk`;
 }
 
 export function activeFilePath(app: string, slot: number, gen: number): string {
@@ -53,10 +49,15 @@ export function timeParts(epochMs: number, timeZone: string): TimeParts {
   return { dt: `${p.year}-${p.month}-${p.day}`, hour: p.hour! };
 }
 
-/** `<prefix>/<app>/dt=YYYY-MM-DD/hour=HH/<app>-<slot>-<gen>.log.gz`, hour of the generation's first commit. */
-export function archiveObjectKey(prefix: string, app: string, slot: number, gen: number, t0: number, timeZone: string): string {
+/**
+ * `<prefix>/<app>/dt=YYYY-MM-DD/hour=HH/<app>-<slot>-<gen>-<digest12>.log.gz`, hour of the
+ * generation's first commit. The digest is of the sealed bytes: the same file always gets the
+ * same key (a redone seal or upload rewrites it with the same bytes), and different bytes never
+ * share a key, even when the coordination state forgot a generation or a run reuses a directory.
+ */
+export function archiveObjectKey(prefix: string, app: string, slot: number, gen: number, t0: number, timeZone: string, digest: string): string {
   const { dt, hour } = timeParts(t0, timeZone);
-  return `${prefix ? prefix + "/" : ""}${app}/dt=${dt}/hour=${hour}/${app}-${slot}-${gen}.log.gz`;
+  return `${prefix ? prefix + "/" : ""}${app}/dt=${dt}/hour=${hour}/${app}-${slot}-${gen}-${digest.slice(0, 12)}.log.gz`;
 }
 
 const ARCHIVE_KEY = /(?:^|\/)([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/]+)$/;

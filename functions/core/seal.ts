@@ -1,16 +1,26 @@
 /**
- * Sealing a slot's active file: record the seal (key) in the coord store, cut the file to its
- * committed length, move it into the outbox under its object key, bump the generation. Every
- * step can be redone after a crash: the recorded seal marker tells the next lock holder to
- * finish the job. A tainted generation (an earlier holder's lock expired unreleased, so a frozen
- * writer may still touch the file) is sealed by copying its committed prefix instead of moving
- * the file, and compress seals it before writing anything: a late write can only land in a
- * file that nobody reads any more.
+ * A slot's active file, from the lock holder's side: bring it to a clean state before writing
+ * (prepareSlot), and seal it (sealSlot): record the seal, move the file into the outbox under its
+ * object key, bump the generation. Every step can be redone after a crash.
+ *
+ * The file is the truth, Redis the coordinator: bytes past the length Redis knows are walked as
+ * self-describing members (core/members.ts). Complete members are adopted — committed now, their
+ * sections consumed — whether a writer died before its commit or Redis forgot the commit; only an
+ * incomplete tail is cut. Object keys end in a hash of the sealed bytes, so a key can never be
+ * written twice with different bytes, whatever Redis remembers.
+ *
+ * A tainted generation (an earlier holder's lock expired unreleased, so a frozen writer may still
+ * touch the file) is sealed by copying its committed prefix instead of moving the file: a late
+ * write can only land in a file nobody reads any more.
  */
-import { crashPoint } from "./crash-points.js";
-import { nowOf, RetryableError, type PipelineDeps } from "./deps.js";
-import { activeFilePath, archiveObjectKey, outboxPath } from "./layout.js";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import type { SlotState } from "../adapters/coord-store.js";
+import { crashPoint } from "./crash-points.js";
+import { nowOf, reportReconcile, RetryableError, type PipelineDeps } from "./deps.js";
+import { activeFilePath, archiveObjectKey, outboxPath } from "./layout.js";
+import { scanMembers } from "./members.js";
+import { stagingPath } from "./staging.js";
 
 export class LockLostError extends RetryableError {
   constructor(what: string) {
@@ -32,42 +42,123 @@ export async function ensureLockTime(deps: PipelineDeps, app: string, slot: numb
   }
 }
 
-/** Seals the slot's current generation (caller holds the lock). Returns the state after the bump. */
-export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState): Promise<{ state: SlotState; key?: string }> {
+/** Hex SHA-1 of the first `len` bytes of a file (the sealed content). */
+export async function hashPrefix(abs: string, len: number): Promise<string> {
+  const h = createHash("sha1");
+  if (len > 0) for await (const part of createReadStream(abs, { start: 0, end: len - 1, highWaterMark: 1 << 20 })) h.update(part as Buffer);
+  return h.digest("hex");
+}
+
+export interface PreparedSlot {
+  state: SlotState;
+  /** refs of members adopted from the file (their sections are consumed) */
+  adoptedRefs: string[];
+}
+
+/**
+ * Caller holds the lock. Returns the state to append at: a finished pending seal, a retired
+ * tainted generation, adopted members past `len`, no torn tail; a generation whose file is gone
+ * while Redis counts bytes in it is skipped (it was sealed in a history Redis forgot).
+ */
+export async function prepareSlot(deps: PipelineDeps, app: string, slot: number, token: string, start: SlotState, lockDeadline?: number): Promise<PreparedSlot> {
+  let state = start;
+  const adoptedRefs: string[] = [];
+  for (let round = 0; round < 8; round++) {
+    if (state.sealing) {
+      state = (await sealSlot(deps, app, slot, token, state, lockDeadline)).state;
+      continue;
+    }
+    const path = activeFilePath(app, slot, state.gen);
+    const size = await deps.nas.size(path);
+    if (size === undefined) {
+      if (state.len === 0) return { state: state.tainted ? (await sealSlot(deps, app, slot, token, state, lockDeadline)).state : state, adoptedRefs };
+      reportReconcile(deps, { kind: "generation-already-sealed", app, possibleDuplicates: 0, detail: { slot, gen: state.gen, committedBytes: state.len } });
+      if (!(await deps.coord.skipGeneration(app, slot, token, state.gen))) throw new LockLostError("skip generation");
+      state = { gen: state.gen + 1, len: 0, t0: 0 };
+      continue;
+    }
+    if (size < state.len) {
+      // NAS holds less than Redis counts: never cut, never guess. Seal what is there (complete
+      // members only) as its own object and go on with a new generation.
+      reportReconcile(deps, { kind: "file-shorter-than-committed", app, possibleDuplicates: 0, detail: { slot, gen: state.gen, fileBytes: size, committedBytes: state.len } });
+      state = (await sealSlot(deps, app, slot, token, state, lockDeadline, { wholeFile: true })).state;
+      continue;
+    }
+    if (size > state.len) {
+      // Complete members past the committed length: a writer died between its append and its
+      // commit, a frozen holder finished its write, or Redis forgot commits. Adopt them all
+      // (their sections are consumed now); only an incomplete tail is left out.
+      const tail = (await deps.nas.readRange(path, state.len, size - state.len)) ?? Buffer.alloc(0);
+      const { members, end } = scanMembers(tail);
+      if (members.length > 0) {
+        const refs = members.flatMap((m) => m.meta.r);
+        const r = await deps.coord.adopt(token, { app, slot, gen: state.gen, len: state.len + end, refs, now: nowOf(deps) });
+        if (!r) throw new LockLostError("adopt");
+        for (const f of r.gone) await deps.nas.remove(stagingPath(f));
+        adoptedRefs.push(...refs);
+        const unknown = new Set(r.unknown);
+        const dupRecords = members.filter((m) => m.meta.r.some((x) => unknown.has(x))).reduce((n, m) => n + m.meta.n, 0);
+        reportReconcile(deps, {
+          kind: unknown.size > 0 ? "unknown-refs" : "adopted-members", app, possibleDuplicates: dupRecords,
+          detail: { slot, gen: state.gen, members: members.length, bytes: end, refs: refs.length, unknownRefs: unknown.size },
+        });
+        state = { ...r.state, tainted: state.tainted };
+      }
+      if (state.len < size && !state.tainted) {
+        await ensureLockTime(deps, app, slot, token, "cut torn tail", lockDeadline);
+        deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "cut an incomplete member (a writer died mid-append)");
+        await deps.nas.truncate(path, state.len);
+      }
+    }
+    // a tainted generation is sealed by copy (its committed prefix) before anything is written
+    if (state.tainted) {
+      state = (await sealSlot(deps, app, slot, token, state, lockDeadline)).state;
+      continue;
+    }
+    return { state, adoptedRefs };
+  }
+  throw new RetryableError(`slot ${app}/${slot} did not settle after repeated repairs`);
+}
+
+/**
+ * Seals the slot's current generation (caller holds the lock). With `wholeFile`, the file's
+ * complete members are sealed whatever `len` says (repair of a file shorter than Redis counts).
+ * Returns the state after the bump and the object key (when anything was sealed).
+ */
+export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean } = {}): Promise<{ state: SlotState; key?: string }> {
+  const active = activeFilePath(app, slot, state.gen);
+  let len = state.len;
+  if (opts.wholeFile) {
+    const all = (await deps.nas.read(active)) ?? Buffer.alloc(0);
+    len = scanMembers(all).end;
+  }
   let key: string;
   if (state.sealing && state.sealing.gen === state.gen) {
     key = state.sealing.key; // a previous holder crashed mid-seal: finish its work
   } else {
-    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone);
+    const size = (await deps.nas.size(active)) ?? 0;
+    if (size < len) throw new Error(`${active} is ${size} bytes but ${len} are committed`);
+    const digest = len > 0 ? await hashPrefix(deps.nas.abs(active), len) : "empty";
+    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone, digest);
     if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
     crashPoint("seal.after-record");
   }
-  const active = activeFilePath(app, slot, state.gen);
   const size = await deps.nas.size(active);
   if (size !== undefined) {
-    if (size < state.len) throw new Error(`${active} is ${size} bytes but ${state.len} are committed: NAS lost data`);
-    if (size > state.len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "seal drops a torn tail");
-    if (state.tainted) {
-      // An earlier holder lost its lock without releasing it: it may be frozen with this file
-      // open and write (or truncate) it when it wakes up. Never hand that inode to the uploader:
-      // copy the committed prefix into a new file, then drop the active file.
-      if (state.len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), state.len);
+    if (state.tainted || opts.wholeFile || size > len) {
+      // copy the committed prefix into a new file: a frozen earlier holder may still have this
+      // inode open, and a torn tail (or bytes past a short count) must not reach the archive
+      if (len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), len);
       await deps.nas.remove(active);
+    } else if (len > 0) {
+      await deps.nas.syncFile(active);
+      await deps.nas.rename(active, outboxPath(key));
     } else {
-      if (size > state.len) {
-        await ensureLockTime(deps, app, slot, token, "seal truncate");
-        await deps.nas.truncate(active, state.len); // drop a torn, uncommitted tail
-      }
-      if (state.len > 0) {
-        await deps.nas.syncFile(active);
-        await deps.nas.rename(active, outboxPath(key));
-      } else {
-        await deps.nas.remove(active);
-      }
+      await deps.nas.remove(active);
     }
     crashPoint("seal.after-rename");
   }
   if (!(await deps.coord.finishSeal(app, slot, token, state.gen))) throw new LockLostError("seal finish");
-  deps.logger.info({ app, slot, gen: state.gen, bytes: state.len, key }, "sealed");
-  return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: state.len > 0 ? key : undefined };
+  deps.logger.info({ app, slot, gen: state.gen, bytes: len, key }, "sealed");
+  return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: len > 0 ? key : undefined };
 }

@@ -1,30 +1,41 @@
 /**
- * split: one trigger batch → one staging chunk per (app, topic, partition) on NAS → one async
- * compress invocation per chunk with a pointer payload. Idempotent: a redelivered batch with
- * the same boundaries rewrites the same chunk names with the same bytes.
+ * split: one trigger batch → one staging file per (topic, partition) on NAS, all apps' records
+ * grouped by app with an index (core/staging.ts), fsynced once → one coord-store round trip that
+ * dedups it by offsets per partition and registers its sections as pending → compress invoked
+ * only for apps whose pending bytes crossed the drain threshold (the rest wait for the sweep).
+ * Idempotent: a redelivered batch with the same boundaries rewrites the same file with the same
+ * bytes (registration answers "known"); with other boundaries only its new offsets are kept.
  */
 import pLimit from "p-limit";
 import { encodeChunkRows } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { invokeCompressAll, type ChunkPointer, type PipelineDeps } from "./deps.js";
+import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
-import { intervalsFromSorted, type Interval } from "./intervals.js";
-import { stagingChunkPath } from "./layout.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegmentAt, type Router } from "./routing.js";
+import { encodeStagingFile, registrationOf, type StagingFile } from "./staging.js";
 
 export interface SplitResult {
   records: number;
   apps: number;
-  chunks: number;
+  /** staging files written (one per topic-partition of the batch) */
+  files: number;
   bytesIn: number;
-  chunkBytes: number;
+  stagedBytes: number;
+  /** records dropped because their offsets were already staged (redelivery) */
+  duplicates: number;
+  /** apps split asked compress to drain now */
+  hot: number;
   rejected: number;
   oversize: number;
   overflowed: number;
   deadLetters: string[];
   durationMs: number;
 }
+
+export const emptySplitResult = (): SplitResult => ({
+  records: 0, apps: 0, files: 0, bytesIn: 0, stagedBytes: 0, duplicates: 0, hot: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0,
+});
 
 interface PartitionGroup {
   topic: string;
@@ -34,26 +45,8 @@ interface PartitionGroup {
   byApp: Map<string, number[]>;
 }
 
-/** Chunk files written at the same time by one split invocation. */
-const CHUNK_WRITE_CONCURRENCY = 4;
-
-/**
- * Buffers chunks are encoded into, one per write in flight, kept by a warm instance: no fresh
- * allocation per chunk (peak memory and GC stay flat however many apps a batch has).
- */
-const chunkBuffers: Buffer[] = [];
-const CHUNK_BUFFER_ROUND = 64 * 1024;
-async function withChunkBuffer<T>(use: (scratch: (size: number) => Buffer) => Promise<T>): Promise<T> {
-  let buf = chunkBuffers.pop();
-  try {
-    return await use((size) => {
-      if (!buf || buf.length < size) buf = Buffer.allocUnsafeSlow(Math.ceil(size / CHUNK_BUFFER_ROUND) * CHUNK_BUFFER_ROUND);
-      return buf;
-    });
-  } finally {
-    if (buf && chunkBuffers.length < CHUNK_WRITE_CONCURRENCY) chunkBuffers.push(buf);
-  }
-}
+/** Staging files written at the same time (a batch usually holds one or a few partitions). */
+const FILE_WRITE_CONCURRENCY = 4;
 
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
 function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
@@ -74,23 +67,34 @@ function routerFor(deps: PipelineDeps): Router {
   return r;
 }
 
-/** Maps candidate app segments to themselves or `_overflow`, past the configured cap. */
+/**
+ * Maps candidate app segments to themselves or `_overflow`. The decision is durable (coord
+ * store): once made it holds for every instance and version until the app is unused for
+ * LOGPIPE_APP_TTL, so routing is a pure function of the record and that state. Only "admitted"
+ * is cached per instance (it cannot change while the app is in use); an overflowed app is
+ * asked again, so a raised cap or an aged-out app takes effect everywhere at once.
+ */
 async function admit(deps: PipelineDeps, segments: Iterable<string>): Promise<Map<string, string>> {
   const cache = (deps.appCache ??= new Map());
-  const unknown = [...segments].filter((s) => !RESERVED_APPS.has(s) && !cache.has(s));
-  if (unknown.length > 0) {
-    const admitted = await deps.coord.admitApps(unknown, deps.config.maxApps);
-    for (const s of unknown) cache.set(s, admitted.has(s));
+  const now = nowOf(deps);
+  const refreshBefore = now - deps.config.appTtlMs / 4;
+  const ask = [...segments].filter((s) => !RESERVED_APPS.has(s) && !((cache.get(s) ?? 0) > refreshBefore));
+  if (ask.length > 0) {
+    const decided = await deps.coord.admitApps(ask, deps.config.maxApps, now, deps.config.appTtlMs);
+    for (const s of ask) {
+      if (decided.get(s)) cache.set(s, now);
+      else cache.delete(s);
+    }
   }
   const out = new Map<string, string>();
-  for (const s of segments) out.set(s, RESERVED_APPS.has(s) || cache.get(s) ? s : OVERFLOW_APP);
+  for (const s of segments) out.set(s, RESERVED_APPS.has(s) || cache.has(s) ? s : OVERFLOW_APP);
   return out;
 }
 
 export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { requestId?: string } = {}): Promise<SplitResult> {
   const started = performance.now();
   const bytesIn = Buffer.isBuffer(payload) ? payload.length : typeof payload === "string" ? Buffer.byteLength(payload) : 0;
-  const result: SplitResult = { records: 0, apps: 0, chunks: 0, bytesIn, chunkBytes: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0 };
+  const result: SplitResult = { ...emptySplitResult(), bytesIn };
 
   let table: RecordTable;
   try {
@@ -126,7 +130,7 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
 export async function splitTable(
   deps: PipelineDeps,
   table: RecordTable,
-  result: SplitResult = { records: 0, apps: 0, chunks: 0, bytesIn: 0, chunkBytes: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0 },
+  result: SplitResult = emptySplitResult(),
   meta: { requestId?: string } = {},
   started = performance.now(),
 ): Promise<SplitResult> {
@@ -187,46 +191,90 @@ export async function splitTable(
     }
   }
 
-  // One chunk per (app, topic, partition), written a few at a time (each write is several
-  // file-system round trips; overlapping them matters far more on NAS than locally). A chunk is
-  // encoded only when its write starts, so few chunk buffers are alive at once.
-  const jobs: { app: string; g: PartitionGroup; covered: Interval[]; first: number; last: number; rows: number[] }[] = [];
+  // One staging file per (topic, partition): every app's rows as one section each. Rows of an
+  // app keep the batch's order; a record repeated within the batch is kept once.
+  const files: StagingFile[] = [];
   const apps = new Set<string>();
   for (const g of groups.values()) {
-    const sorted = Float64Array.from(g.offsets).sort();
-    const covered = intervalsFromSorted(sorted);
-    const first = covered[0]![0];
-    const last = covered[covered.length - 1]![1];
+    let first = Infinity, last = -Infinity, minTs = Infinity, maxTs = 0;
+    for (const o of g.offsets) {
+      if (o < first) first = o;
+      if (o > last) last = o;
+    }
+    const sections: { app: string; records: number; minTs: number; bytes: Buffer }[] = [];
     for (const [app, list] of g.byApp) {
       apps.add(app);
-      jobs.push({ app, g, covered, first, last, rows: firstOfEachOffset(table.offset, list) });
+      const rows = firstOfEachOffset(table.offset, list);
+      let appMin = Infinity;
+      for (const r of rows) {
+        const ts = table.timestamp[r]!;
+        if (ts > 0 && ts < appMin) appMin = ts;
+        if (ts > maxTs) maxTs = ts;
+      }
+      if (appMin < minTs) minTs = appMin;
+      const bytes = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered: [] }, table, rows, rows.length);
+      sections.push({ app, records: rows.length, minTs: Number.isFinite(appMin) ? appMin : 0, bytes });
+      result.records += rows.length;
     }
+    if (g.offsets.length === 0) continue;
+    files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, sections));
   }
-  const pointers = new Array<ChunkPointer>(jobs.length);
-  const writeLimit = pLimit(CHUNK_WRITE_CONCURRENCY);
+  result.apps = apps.size;
+  result.files = files.length;
+
+  const writeLimit = pLimit(FILE_WRITE_CONCURRENCY);
   await Promise.all(
-    jobs.map((job, k) =>
-      writeLimit(() =>
-        withChunkBuffer(async (scratch) => {
-          const { app, g, covered, first, last, rows } = job;
-          const chunk = stagingChunkPath(app, g.topic, g.partition, first, last);
-          const buf = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered }, table, rows, rows.length, scratch);
-          await deps.nas.writeAtomic(chunk, buf, () => crashPoint("split.after-temp-write"));
-          crashPoint("split.after-rename");
-          pointers[k] = { v: 1, chunk, app, records: rows.length, bytes: buf.length };
-          result.records += rows.length;
-          result.chunkBytes += buf.length;
-        }),
-      ),
+    files.map((f) =>
+      writeLimit(async () => {
+        await deps.nas.writeAtomic(f.path, f.bytes, () => crashPoint("split.after-temp-write"));
+        result.stagedBytes += f.bytes.length;
+      }),
     ),
   );
-  result.chunks = pointers.length;
-  result.apps = apps.size;
+  crashPoint("split.after-rename");
+  if (files.length === 0) {
+    result.durationMs = performance.now() - started;
+    return result;
+  }
 
-  if (pointers.length > 0) {
+  const { config } = deps;
+  const reg = await deps.coord.registerFiles(files.map(registrationOf), {
+    now: nowOf(deps), drainBytes: config.drainBytes, scheduleTtlMs: config.functionTimeoutMs,
+    maxRanges: PARTITION_MAX_RANGES, maxGaps: PARTITION_MAX_GAPS,
+  });
+  for (const [k, r] of reg.results.entries()) {
+    const f = files[k]!;
+    if (r.reset) {
+      reportReconcile(deps, {
+        kind: "topic-reset", possibleDuplicates: 0,
+        detail: { topic: f.index.topic, partition: f.index.partition, previousWatermark: r.reset.previousHw, incarnation: r.reset.incarnation, firstOffset: f.index.first },
+      });
+    }
+    if (r.status === "duplicate") {
+      result.duplicates += f.index.sections.reduce((n, x) => n + x.records, 0);
+      await deps.nas.remove(f.path); // nothing new in it: every offset was staged before
+    } else if (r.status === "partial") {
+      result.duplicates += countOutside(f, table, r.keep);
+    }
+  }
+  crashPoint("split.after-register");
+  result.hot = reg.hot.length;
+  if (reg.hot.length > 0) {
     if (!deps.invoker) throw new Error("split needs a compress invoker");
-    await invokeCompressAll(deps.invoker, pointers);
+    await invokeDrains(deps.invoker, reg.hot, config.sweepAppsPerTask, "hot");
   }
   result.durationMs = performance.now() - started;
   return result;
+}
+
+/** Records of a partially new staging file whose offsets were staged before (reporting only). */
+function countOutside(f: StagingFile, table: RecordTable, keep: [number, number][]): number {
+  let n = 0;
+  const topic = f.index.topic, partition = f.index.partition;
+  for (let i = 0; i < table.count; i++) {
+    if (table.partition[i] !== partition || table.topics[table.topicOf[i]!] !== topic) continue;
+    const o = table.offset[i]!;
+    if (!keep.some(([a, b]) => o >= a && o <= b)) n++;
+  }
+  return n;
 }

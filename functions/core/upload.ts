@@ -1,26 +1,37 @@
 /**
- * upload (timer): seal active files that are big or old enough, ship the outbox (sealed files,
- * dead letters) to the object store under their deterministic keys, verify, delete locally.
- * It is also the reconciler: staging chunks that no compress finished are re-driven (grouped, as
- * split sends them), and temp files and orphaned active files left by crashed writers are removed.
- * One uploader runs at a time (a lease in the coord store).
+ * upload (timer): seal active files that are big or old enough, sweep (invoke compress drains
+ * for every app whose oldest pending section is older than LOGPIPE_DRAIN_AGE), ship the outbox
+ * (sealed files, dead letters) to the object store under their keys, verify, delete locally.
+ * It is also the reconciler: staging files Redis does not know are registered again (dedup by
+ * offsets makes that safe), files of generations Redis does not know are sealed as they are, and
+ * temp files and orphaned active files left by crashed writers are removed. One app's or slot's
+ * trouble is reported and never stops the others. One uploader runs at a time (a lease).
  */
 import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
-import { invokeCompressAll, nowOf, type ChunkPointer, type PipelineDeps } from "./deps.js";
-import { ACTIVE_DIR, checkpointPath, OUTBOX_DIR, parseActiveFileName, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
-import { pointerForChunk } from "./compress.js";
-import { LockLostError, sealSlot } from "./seal.js";
+import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
+import { ACTIVE_DIR, archiveObjectKey, checkpointPath, OUTBOX_DIR, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
+import { readMemberHeader, scanMembers } from "./members.js";
+import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
+import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
 
 export interface UploadOptions {
   /** Seal every non-empty active file regardless of size/age (end of a local run, drain). */
   sealAll?: boolean;
-  /** Re-drive chunks regardless of age (end of a local run). */
+  /** Drain every app with anything pending now, whatever its age (end of a local run). */
+  sweepAll?: boolean;
+  /** Treat every unregistered staging file as an orphan now, whatever its age (end of a local run). */
   redriveAll?: boolean;
   /** Skip the lease (the caller guarantees a single uploader). */
   skipLease?: boolean;
+}
+
+/** Age at upload of the records of one member (ms since split staged the oldest of them). */
+export interface RecordAge {
+  ageMs: number;
+  records: number;
 }
 
 export interface UploadResult {
@@ -29,9 +40,14 @@ export interface UploadResult {
   uploaded: number;
   uploadedBytes: number;
   failed: number;
+  /** compress tasks the sweep invoked */
+  swept: number;
+  /** staging files registered again (Redis did not know them) */
   redriven: number;
   orphansRemoved: number;
   errors: string[];
+  /** per uploaded member: record age at upload (freshness) */
+  ages: RecordAge[];
   durationMs: number;
 }
 
@@ -39,7 +55,7 @@ const LEASE = "uploader";
 
 export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): Promise<UploadResult> {
   const started = performance.now();
-  const result: UploadResult = { sealed: 0, uploaded: 0, uploadedBytes: 0, failed: 0, redriven: 0, orphansRemoved: 0, errors: [], durationMs: 0 };
+  const result: UploadResult = { sealed: 0, uploaded: 0, uploadedBytes: 0, failed: 0, swept: 0, redriven: 0, orphansRemoved: 0, errors: [], ages: [], durationMs: 0 };
   const token = randomUUID();
   const leaseMs = deps.config.lockTtlMs;
   if (!opts.skipLease && !(await deps.coord.acquireLease(LEASE, token, leaseMs))) {
@@ -48,14 +64,29 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
     return result;
   }
   try {
-    await sealDue(deps, opts, result);
-    await reconcileStaging(deps, opts, result);
-    await uploadOutbox(deps, result);
+    // each phase isolates its own failures; a failing phase is reported and the next still runs
+    for (const phase of [reconcileStaging, sweep, sealDue, uploadOutbox]) {
+      try {
+        await phase(deps, opts, result);
+      } catch (e) {
+        result.errors.push(`${phase.name}: ${(e as Error).message}`);
+        deps.logger.error({ phase: phase.name, err: (e as Error).message }, "upload phase failed; the other phases went on");
+      }
+    }
   } finally {
     if (!opts.skipLease) await deps.coord.releaseLease(LEASE, token).catch(() => {});
   }
   result.durationMs = performance.now() - started;
   return result;
+}
+
+/** Invokes drains for apps whose oldest pending section is older than the drain age. */
+async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
+  const before = opts.sweepAll ? Number.MAX_SAFE_INTEGER : nowOf(deps) - deps.config.drainAgeMs;
+  const apps = await deps.coord.dueApps(before, 100_000);
+  if (apps.length === 0) return;
+  if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
+  result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
 }
 
 async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
@@ -65,64 +96,101 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   await Promise.all(
     files.map((f) =>
       limit(async () => {
-        const [, app, name] = f.rel.split("/");
-        const parsed = name ? parseActiveFileName(name) : undefined;
-        if (!app || !parsed) return;
-        const { slot, gen } = parsed;
-        const state = await deps.coord.readSlotState(app, slot);
-        if (gen < state.gen) {
-          // Written by a writer that lost its lock after the seal: never committed. Remove once no live lock can own it.
-          if (now - f.mtimeMs > deps.config.lockTtlMs) {
-            await deps.nas.remove(f.rel);
-            result.orphansRemoved++;
-          }
-          return;
-        }
-        if (gen > state.gen) {
-          result.errors.push(`${f.rel}: generation ahead of the coordination state (was Redis reset?); left in place`);
-          return;
-        }
-        // A tail past the committed length that nobody has touched for a lock TTL was left by a
-        // writer that died before its commit: cut it (seal) even if no record ever gets committed
-        // to this slot again, or it would stay on NAS for ever.
-        const torn = f.size > state.len && now - f.mtimeMs > deps.config.lockTtlMs;
-        const due = state.sealing !== undefined || torn ||
-          (state.len > 0 && (opts.sealAll || state.len >= deps.config.sealBytes || now - state.t0 >= deps.config.sealAgeMs));
-        if (!due) return;
-        const token = randomUUID();
-        const deadline = Date.now() + Math.min(deps.config.slotWaitMs, 5000);
-        for (;;) {
-          const got = await deps.coord.tryAcquireSlot(app, [slot], token, deps.config.lockTtlMs, "");
-          if (got) {
-            deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() });
-            try {
-              // Holding the lock now: bytes past the committed length belong to no live writer.
-              const size = (await deps.nas.size(f.rel)) ?? 0;
-              if (got.state.gen === gen && (got.state.len > 0 || got.state.sealing || size > got.state.len)) {
-                const r = await sealSlot(deps, app, slot, token, got.state);
-                if (r.key) result.sealed++;
-              }
-            } catch (e) {
-              if (!(e instanceof LockLostError)) throw e;
-              result.errors.push(`${f.rel}: ${(e as Error).message}`);
-            } finally {
-              deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
-              await deps.coord.release(app, slot, token).catch(() => {});
-            }
-            return;
-          }
-          if (Date.now() > deadline) return; // a writer is busy on it; next tick
-          await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        try {
+          await sealOne(deps, opts, result, f, now);
+        } catch (e) {
+          result.errors.push(`${f.rel}: ${(e as Error).message}`);
+          deps.logger.error({ file: f.rel, err: (e as Error).message }, "seal failed; other slots go on");
         }
       }),
     ),
   );
 }
 
+async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, f: { rel: string; size: number; mtimeMs: number }, now: number): Promise<void> {
+  const [, app, name] = f.rel.split("/");
+  const parsed = name ? parseActiveFileName(name) : undefined;
+  if (!app || !parsed) return;
+  const { slot, gen } = parsed;
+  const idle = now - f.mtimeMs > deps.config.lockTtlMs;
+  const state = await deps.coord.readSlotState(app, slot);
+  if (gen < state.gen) {
+    // Left by a writer that lost its lock after the generation was sealed: everything committed
+    // to it was sealed before the bump, so what remains was never committed. Remove once no live
+    // lock can own it.
+    if (idle) {
+      await deps.nas.remove(f.rel);
+      result.orphansRemoved++;
+    }
+    return;
+  }
+  if (gen > state.gen) {
+    // Redis does not know this generation (it forgot the bumps): its complete members may hold
+    // committed records. Seal them as they are once nobody can be writing.
+    if (idle || opts.sealAll) await sealUntracked(deps, result, app, slot, gen, f);
+    return;
+  }
+  // Bytes past the committed length that nobody touched for a lock TTL: a writer died before its
+  // commit (or Redis forgot it). prepareSlot adopts or cuts them even if the app stays quiet.
+  const torn = f.size > state.len && idle;
+  const due = state.sealing !== undefined || torn || f.size < state.len ||
+    (state.len > 0 && (opts.sealAll || state.len >= deps.config.sealBytes || now - state.t0 >= deps.config.sealAgeMs));
+  if (!due) return;
+  const token = randomUUID();
+  const deadline = Date.now() + Math.min(deps.config.slotWaitMs, 5000);
+  for (;;) {
+    const got = await deps.coord.acquireSlot(app, slot, token, deps.config.lockTtlMs);
+    if (got) {
+      deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() });
+      const lockDeadline = performance.now() + deps.config.lockTtlMs - 1000;
+      try {
+        if (got.gen !== gen) return;
+        const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
+        if (p.state.gen === gen && p.state.len > 0) {
+          const r = await sealSlot(deps, app, slot, token, p.state, lockDeadline);
+          if (r.key) result.sealed++;
+        }
+      } catch (e) {
+        if (!(e instanceof LockLostError)) throw e;
+        result.errors.push(`${f.rel}: ${(e as Error).message}`);
+      } finally {
+        deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+        await deps.coord.release(app, slot, token).catch(() => {});
+      }
+      return;
+    }
+    if (Date.now() > deadline) return; // a writer is busy on it; next tick
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+  }
+}
+
+/** Seals the complete members of a generation Redis does not know, under a content key. */
+async function sealUntracked(deps: PipelineDeps, result: UploadResult, app: string, slot: number, gen: number, f: { rel: string }): Promise<void> {
+  const buf = (await deps.nas.read(f.rel)) ?? Buffer.alloc(0);
+  const { members, end } = scanMembers(buf);
+  if (end > 0) {
+    const digest = await hashPrefix(deps.nas.abs(f.rel), end);
+    const key = archiveObjectKey(deps.config.prefix, app, slot, gen, nowOf(deps), deps.config.timeZone, digest);
+    await deps.nas.copyPrefixAtomic(f.rel, `${OUTBOX_DIR}/${key}`, end);
+    result.sealed++;
+  }
+  await deps.nas.remove(f.rel);
+  reportReconcile(deps, {
+    kind: "untracked-generation-sealed", app, possibleDuplicates: members.reduce((n, m) => n + m.meta.n, 0),
+    detail: { slot, gen, members: members.length, bytes: end, tornBytes: buf.length - end },
+  });
+}
+
+/**
+ * Staging files the coord store does not know (a split died between its write and its
+ * registration, a commit died before deleting a finished file, or Redis forgot them) are
+ * registered again: dedup by offsets keeps only what was never staged, and a file with nothing
+ * new is deleted. Old temp files (a writer died before its rename) are removed.
+ */
 async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
   const old = (mtimeMs: number) => now - mtimeMs >= deps.config.redriveAgeMs;
-  const redrive: ChunkPointer[] = [];
+  const candidates: string[] = [];
   for (const dir of [STAGING_DIR, UPLOADS_DIR]) {
     for (const f of await deps.nas.walk(dir)) {
       const name = f.rel.split("/").pop()!;
@@ -133,16 +201,50 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
         }
         continue;
       }
-      if (dir === STAGING_DIR && name.endsWith(".chunk") && (opts.redriveAll || old(f.mtimeMs))) redrive.push(pointerForChunk(f.rel, f.size));
+      if (dir === STAGING_DIR && stagingIdOf(f.rel) && (opts.redriveAll || old(f.mtimeMs))) candidates.push(f.rel);
     }
   }
-  if (redrive.length === 0) return;
-  if (!deps.invoker) throw new Error("upload needs a compress invoker to re-drive staging chunks");
-  await invokeCompressAll(deps.invoker, redrive);
-  result.redriven += redrive.length;
+  if (candidates.length === 0) return;
+  const known = await deps.coord.registeredFiles(candidates.map((c) => stagingIdOf(c)!));
+  for (const rel of candidates) {
+    const id = stagingIdOf(rel)!;
+    if (known.has(id)) continue;
+    try {
+      const head = await deps.nas.readRange(rel, 0, 64 * 1024);
+      if (!head) continue;
+      const full = indexLengthOf(head) > head.length ? await deps.nas.readRange(rel, 0, indexLengthOf(head)) : head;
+      const index = decodeStagingIndex(full!);
+      const reg = await deps.coord.registerFiles([registrationOf({ id, index })], {
+        now, drainBytes: deps.config.drainBytes, scheduleTtlMs: deps.config.functionTimeoutMs, maxRanges: PARTITION_MAX_RANGES, maxGaps: PARTITION_MAX_GAPS,
+      });
+      const r = reg.results[0]!;
+      if (r.status === "duplicate") await deps.nas.remove(rel);
+      else {
+        result.redriven++;
+        const records = index.sections.reduce((n, s) => n + s.records, 0);
+        reportReconcile(deps, { kind: "orphan-staging-registered", possibleDuplicates: 0, detail: { file: id, status: r.status, records } });
+      }
+    } catch (e) {
+      result.errors.push(`${rel}: ${(e as Error).message}`);
+    }
+  }
 }
 
-async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<void> {
+/** Record ages of the members of a sealed file (reads member headers only). */
+async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number): Promise<RecordAge[]> {
+  const ages: RecordAge[] = [];
+  let pos = 0;
+  while (pos < size) {
+    const head = await deps.nas.readRange(rel, pos, Math.min(65_600, size - pos));
+    const h = head && readMemberHeader(head, 0);
+    if (!h) break;
+    if (h.meta.s > 0) ages.push({ ageMs: Math.max(0, at - h.meta.s), records: h.meta.n });
+    pos += h.headerLength + h.meta.z;
+  }
+  return ages;
+}
+
+async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: UploadResult): Promise<void> {
   const objects = deps.objects;
   if (!objects) throw new Error("upload needs an object store");
   const files = [];
@@ -169,7 +271,9 @@ async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<v
             checkpointPath: deps.nas.abs(checkpointPath(key)),
           });
           crashPoint("upload.after-upload");
+          const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps)).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
+          for (const a of ages) result.ages.push(a);
           result.uploaded++;
           result.uploadedBytes += expected.size;
           deps.logger.info({ key, bytes: expected.size }, "uploaded");
@@ -183,3 +287,8 @@ async function uploadOutbox(deps: PipelineDeps, result: UploadResult): Promise<v
   );
   await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
 }
+
+const isArchiveObject = (key: string): boolean => {
+  const k = parseArchiveKey(key);
+  return k !== undefined && !k.app.startsWith("_") && k.file.endsWith(".log.gz");
+};

@@ -1,0 +1,97 @@
+/**
+ * Self-describing gzip members. Every member compress appends to a slot file carries, in a gzip
+ * FEXTRA subfield "LP" (RFC 1952 §2.3.1.1), which staging sections it holds and its own length:
+ *
+ *   {"v":1,"n":<records>,"r":[<section refs>],"t":<oldest Kafka timestamp>,"s":<oldest staging time>,"z":<bytes after the header>}
+ *
+ * So the file itself says what was written: a repair after Redis forgot a commit walks the
+ * members past the length Redis knows, adopts every complete one (gunzip checks its CRC-32 and
+ * size) and cuts only a torn, incomplete tail. gzip readers ignore FEXTRA: `zcat`, `gzip -t`
+ * and Node's gunzip read the concatenated members as one stream.
+ */
+import { gunzipSync, gzipSync } from "node:zlib";
+
+export interface MemberMeta {
+  v: 1;
+  /** records in the member */
+  n: number;
+  /** section refs (`<staging file id>#<index>`) the member holds */
+  r: string[];
+  /** oldest Kafka timestamp of its records (ms), 0 if unknown */
+  t: number;
+  /** when split staged the oldest of its sections (ms): freshness is measured from here */
+  s: number;
+  /** bytes of the member after its header (deflate data + 8-byte trailer) */
+  z: number;
+}
+
+export interface ScannedMember {
+  pos: number;
+  size: number;
+  meta: MemberMeta;
+}
+
+const FEXTRA = 0x04;
+const SUBFIELD = [0x4c, 0x50]; // "LP"
+/** FEXTRA holds at most 65535 bytes; refs are capped well below (see compress's maxRefs). */
+const MAX_META = 65535 - 4;
+
+export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, level: number): Buffer {
+  const gz = gzipSync(lines, { level });
+  if (gz[3] !== 0) throw new Error("unexpected gzip header flags from zlib");
+  const json = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
+  if (json.length > MAX_META) throw new Error(`member metadata is ${json.length} bytes, over the gzip FEXTRA limit`);
+  const out = Buffer.allocUnsafe(10 + 2 + 4 + json.length + gz.length - 10);
+  gz.copy(out, 0, 0, 10);
+  out[3] = FEXTRA;
+  out.writeUInt16LE(4 + json.length, 10);
+  out[12] = SUBFIELD[0]!;
+  out[13] = SUBFIELD[1]!;
+  out.writeUInt16LE(json.length, 14);
+  json.copy(out, 16);
+  gz.copy(out, 16 + json.length, 10);
+  return out;
+}
+
+/** Header length and metadata of the member starting at `pos`, if its header is complete and ours. */
+export function readMemberHeader(buf: Buffer, pos: number): { headerLength: number; meta: MemberMeta } | undefined {
+  if (pos + 12 > buf.length || buf[pos] !== 0x1f || buf[pos + 1] !== 0x8b || buf[pos + 2] !== 8 || buf[pos + 3] !== FEXTRA) return undefined;
+  const xlen = buf.readUInt16LE(pos + 10);
+  const headerLength = 12 + xlen;
+  if (pos + headerLength > buf.length || xlen < 4 || buf[pos + 12] !== SUBFIELD[0] || buf[pos + 13] !== SUBFIELD[1]) return undefined;
+  const len = buf.readUInt16LE(pos + 14);
+  if (16 + len > headerLength) return undefined;
+  try {
+    const meta = JSON.parse(buf.toString("utf8", pos + 16, pos + 16 + len)) as MemberMeta;
+    if (meta.v !== 1 || !Array.isArray(meta.r) || !Number.isInteger(meta.z)) return undefined;
+    return { headerLength, meta };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Walks the members of `buf` from its start: each complete member (header ours, all bytes
+ * present, and — with `verify` — gunzip accepts its CRC-32 and length) is returned; `end` is the
+ * byte after the last complete member. Anything after `end` is a torn tail.
+ */
+export function scanMembers(buf: Buffer, verify = true): { members: ScannedMember[]; end: number } {
+  const members: ScannedMember[] = [];
+  let pos = 0;
+  for (;;) {
+    const h = readMemberHeader(buf, pos);
+    if (!h) break;
+    const size = h.headerLength + h.meta.z;
+    if (pos + size > buf.length) break;
+    if (verify) {
+      try {
+        gunzipSync(buf.subarray(pos, pos + size));
+      } catch {
+        break;
+      }
+    }
+    members.push({ pos, size, meta: h.meta });
+    pos += size;
+  }
+  return { members, end: pos };
+}

@@ -1,0 +1,125 @@
+/**
+ * Staging file: one trigger batch's records of one (topic, partition), all apps, grouped by app.
+ * split writes it once (temp + fsync + rename) and registers it in one coord-store round trip;
+ * compress drains each app's section, possibly from many staging files at once.
+ *
+ *   "LPBATCH1" | u32 indexLength | index JSON | section 0 | section 1 | …
+ *
+ * Each section is one app's records in the staging-chunk layout of chunk.ts (offsets, line ends,
+ * framed body), so a drain reads a section with one positional read and gzips its body as is.
+ * The name derives from (topic, partition, first offset, last offset, CRC-32 of the bytes): a
+ * redelivery with the same boundaries rewrites the same name with the same bytes, and a
+ * recreated topic that reuses offsets can never overwrite a file still waiting to be drained.
+ */
+import { crc32 } from "node:zlib";
+import type { RegisterFile } from "../adapters/coord-store.js";
+import { CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import { contains, type Interval } from "./intervals.js";
+import { STAGING_DIR, topicSegment } from "./layout.js";
+
+const MAGIC = Buffer.from("LPBATCH1");
+export const STAGING_SUFFIX = ".batch";
+
+export interface StagingSectionIndex {
+  app: string;
+  /** absolute byte offset of the section in the file, and its length */
+  off: number;
+  len: number;
+  records: number;
+  minTs: number;
+}
+
+export interface StagingIndex {
+  v: 1;
+  topic: string;
+  partition: number;
+  first: number;
+  last: number;
+  minTs: number;
+  maxTs: number;
+  sections: StagingSectionIndex[];
+}
+
+export interface StagingFile {
+  /** id = path below staging/ without the suffix */
+  id: string;
+  path: string;
+  bytes: Buffer;
+  index: StagingIndex;
+}
+
+export function stagingPath(id: string): string {
+  return `${STAGING_DIR}/${id}${STAGING_SUFFIX}`;
+}
+
+/** The id of a staging file path (`staging/<id>.batch`), or undefined for anything else. */
+export function stagingIdOf(rel: string): string | undefined {
+  if (!rel.startsWith(STAGING_DIR + "/") || !rel.endsWith(STAGING_SUFFIX)) return undefined;
+  return rel.slice(STAGING_DIR.length + 1, -STAGING_SUFFIX.length);
+}
+
+/**
+ * Builds the file from already-encoded sections (one per app, chunk layout). Section offsets in
+ * the index are absolute, so the index length is settled first (offsets are written with a fixed
+ * width, so the JSON length does not depend on them).
+ */
+export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, sections: { app: string; records: number; minTs: number; bytes: Buffer }[]): StagingFile {
+  const pad = (n: number) => n.toString().padStart(15, "0");
+  const draft = (base: number) => {
+    let pos = base;
+    return sections.map((s) => {
+      const e = { app: s.app, off: pos, len: s.bytes.length, records: s.records, minTs: s.minTs };
+      pos += s.bytes.length;
+      return e;
+    });
+  };
+  // JSON numbers cannot carry leading zeros, so measure with padded placeholders, then place
+  // the real numbers and pad the index with spaces up to the measured length.
+  const placeholder = JSON.stringify({ v: 1, ...meta, sections: draft(0).map((e) => ({ ...e, off: pad(e.off) })) });
+  const headerLength = MAGIC.length + 4 + Buffer.byteLength(placeholder);
+  const index: StagingIndex = { v: 1, ...meta, sections: draft(headerLength) };
+  const json = JSON.stringify(index);
+  const indexBytes = Buffer.alloc(Buffer.byteLength(placeholder), 0x20);
+  indexBytes.write(json, 0, "utf8");
+  const head = Buffer.allocUnsafe(MAGIC.length + 4);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(indexBytes.length, MAGIC.length);
+  const bytes = Buffer.concat([head, indexBytes, ...sections.map((s) => s.bytes)]);
+  const id = `${topicSegment(meta.topic)}.${meta.partition}/${meta.first}-${meta.last}.${crc32(bytes).toString(16).padStart(8, "0")}`;
+  return { id, path: stagingPath(id), bytes, index };
+}
+
+/** Reads the index from the first bytes of a staging file (`head` must hold the whole index). */
+export function decodeStagingIndex(head: Buffer): StagingIndex {
+  if (head.length < MAGIC.length + 4 || !head.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptChunkError("not a staging file (bad magic)");
+  const n = head.readUInt32LE(MAGIC.length);
+  if (MAGIC.length + 4 + n > head.length) throw new CorruptChunkError("staging index runs past the bytes read");
+  try {
+    const index = JSON.parse(head.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + n)) as StagingIndex;
+    if (index.v !== 1 || !Array.isArray(index.sections)) throw new Error("bad version");
+    return index;
+  } catch {
+    throw new CorruptChunkError("staging index is not valid JSON");
+  }
+}
+
+export function indexLengthOf(head: Buffer): number {
+  return MAGIC.length + 4 + head.readUInt32LE(MAGIC.length);
+}
+
+export function registrationOf(file: StagingFile | { id: string; index: StagingIndex }): RegisterFile {
+  const x = file.index;
+  return {
+    file: file.id, topic: x.topic, partition: x.partition, first: x.first, last: x.last, minTs: x.minTs, maxTs: x.maxTs,
+    sections: x.sections.map((s) => ({ app: s.app, off: s.off, len: s.len, records: s.records, minTs: s.minTs })),
+  };
+}
+
+/** A section's framed lines, keeping only offsets in `keep` (all when empty), and how many records. */
+export function sectionLines(section: Buffer, keep: Interval[]): { lines: Buffer; records: number } {
+  const chunk: DecodedChunk = decodeChunk(section);
+  if (keep.length === 0) return { lines: chunk.body, records: chunk.offsets.length };
+  let records = 0;
+  const lines = selectLines(chunk, (i) => (contains(keep, chunk.offsets[i]!) ? (records++, true) : false));
+  return { lines, records };
+}
