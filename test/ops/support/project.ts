@@ -30,6 +30,7 @@ ${opts.compress ?? `      stable: ${D.a}  # current release`}
     ${D.a}:
       bucket: logpipe-artifacts
       object: logpipe/artifacts/${D.a.slice(7)}.zip
+      checksum: "11051210869376104954"
 ${opts.extra ?? ""}`;
 }
 
