@@ -57,8 +57,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 }
 
 export interface RedisServerOptions {
-  /** Keep an append-only file (fsync on every write) so a restart keeps the state. */
+  /** Keep an append-only file so a restart keeps the state. */
   appendonly?: boolean;
+  /** AOF fsync policy (default always); everysec is what managed Redis and infra/ deploy (may lose ~1 s). */
+  appendfsync?: "always" | "everysec";
   port?: number;
   /** Data directory to use and keep (default: a temp directory removed on stop). */
   dir?: string;
@@ -73,11 +75,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const port = opts.port ?? (await freePort());
   const args = [
     "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfilename", "coord.aof", "--appendfsync", "always", "--daemonize", "no",
+    "--appendonly", opts.appendonly ? "yes" : "no", "--appendfilename", "coord.aof", "--appendfsync", opts.appendfsync ?? "always", "--daemonize", "no",
     "--protected-mode", "yes", "--logfile", "",
   ];
   const launch = async () => {
-    const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"] });
+    // Own process group: a terminal's Ctrl-C reaches only logpipe, which stops the run and then this
+    // server in order (redis-server would otherwise shut down under the handlers still using it).
+    const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
     await waitForPort(port, child, 10_000);
     return child;
   };

@@ -1,0 +1,82 @@
+// The `logpipe` commands, in the order --help lists them. Plain JavaScript on purpose: `--help`,
+// `--version` and an unknown command are answered from this table without loading TypeScript;
+// a command's module (cli/commands/<name>.ts, exporting register(program)) is loaded only when
+// that command runs. test/cli/startup.test.ts checks the table against cli/commands/.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+
+/** @type {readonly { name: string; args?: string; summary: string }[]} */
+export const COMMANDS = [
+  { name: "local", summary: "run the whole pipeline on this machine (no cloud account), then read the archive back and prove every record is there exactly once" },
+  { name: "logs", args: "<app>", summary: "stream one app's archived records back from the object store (local run directory or OSS)" },
+  { name: "invoke", args: "<function>", summary: "run one handler (split, compress or upload) once on one event with the local stores, like `sam local invoke`" },
+  { name: "build", args: "[functions...]", summary: "bundle split/compress/upload with esbuild into deterministic zips under dist/artifacts (digest = sha256 of the zip)" },
+  { name: "plan", summary: "list every resource a stack would create (Pulumi program under mocks; secrets masked)" },
+  { name: "cost", summary: "price what a stack would create (program under mocks) with a dated price table and a usage profile" },
+  { name: "publish", summary: "build, upload the artifacts to logpipe:artifactStore and pin digest + CRC-64 checksum in the stack file" },
+  { name: "canary", summary: "shift a function's live alias to a new release step by step, gated on CloudMonitor metrics" },
+  { name: "promote", args: "<from> <to>", summary: "copy the artifact digests stack <from> runs into <to>'s config (no rebuild); --yes also runs pulumi up on <to>" },
+  { name: "bench", summary: "benchmark split / compress / append against gzip, zstd and JSON.parse baselines measured in the same run" },
+];
+
+const NAMES = new Set(COMMANDS.map((c) => c.name));
+
+/** The command `args` (argv without node and script) selects, if any: `help <cmd>` selects <cmd>. */
+export function commandOf(args) {
+  const first = args.find((a) => !a.startsWith("-"));
+  if (first === "help") {
+    const next = args[args.indexOf(first) + 1];
+    return NAMES.has(next) ? next : undefined;
+  }
+  return NAMES.has(first) ? first : undefined;
+}
+
+/**
+ * Errors as one line with a pointer to the failing command's --help, instead of the message
+ * followed by the whole help. (Commands share one output configuration, so the command is
+ * tracked through preSubcommand hooks rather than configured per command.)
+ */
+export function oneLineErrors(program, usage) {
+  let current = usage;
+  const track = (cmd, prefix) => {
+    if (cmd.commands.length === 0) return;
+    cmd.hook("preSubcommand", (_parent, sub) => void (current = `${prefix} ${sub.name()}`));
+    for (const sub of cmd.commands) track(sub, `${prefix} ${sub.name()}`);
+  };
+  track(program, usage);
+  program.configureOutput({
+    outputError: (str, write) => write(`${current}: ${str.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()} (see 'npx ${current} --help')\n`),
+  });
+}
+
+/**
+ * The top-level program: every command of the table as a one-line stub, except those given in
+ * `loaded` (name → register function of its module), registered for real in their place.
+ */
+export function topLevelProgram(loaded = {}) {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  const program = new Command("logpipe")
+    .version(pkg.version)
+    .description("Archive each application's logs from Kafka into its own compressed OSS objects (Function Compute 3.0)")
+    .exitOverride()
+    .addHelpText("after", `
+Run 'npx logpipe <command> --help' for a command's flags.
+Exit codes: 0 ok; 1 failure or failed check; 2 bad flags or configuration; 130/143 interrupted.`);
+  for (const c of COMMANDS) {
+    if (loaded[c.name]) loaded[c.name](program);
+    else program.command(c.args ? `${c.name} ${c.args}` : c.name).description(c.summary);
+  }
+  oneLineErrors(program, "logpipe");
+  return program;
+}
+
+/** Parses argv with the table only (help, version, unknown or missing command) and returns the exit code. */
+export async function runWithoutCommand(argv) {
+  try {
+    await topLevelProgram().parseAsync(argv);
+    return 2; // a stub command never runs: commandOf would have selected it
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
+  }
+}
