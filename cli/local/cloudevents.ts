@@ -1,6 +1,7 @@
 /**
- * Wraps source records in the FC Kafka trigger's envelope: a JSON array of CloudEvents (see
- * shared/reference/fc-events.md). A value that is not valid UTF-8 cannot travel in a JSON
+ * Wraps source records in the FC Kafka trigger's envelope: a JSON array of CloudEvents (event
+ * format: https://help.aliyun.com/en/functioncompute/fc/user-guide/apsaramq-for-kafka-triggers,
+ * checked 2026-12-01). A value that is not valid UTF-8 cannot travel in a JSON
  * string, so the emulator sends it as `data.valueBase64` (a logpipe extension split accepts).
  */
 import { createHash, randomUUID } from "node:crypto";

@@ -94,7 +94,7 @@ const started = performance.now();
 try {
   const mod = (await import(pathToFileURL(handlerModule).href)) as { handler: Handler };
   const event = readFileSync(spec.eventFile);
-  // the FC 3.0 context fields (reference/fc-events.md); no credentials: local stores need none
+  // the FC 3.0 context fields (https://www.alibabacloud.com/help/en/functioncompute/user-guide/context, checked 2026-12-01); no credentials: local stores need none
   const ctx = {
     requestId: spec.requestId,
     function: { name: `logpipe-${spec.fn}`, handler: "index.handler", memory: spec.memoryMB, timeout: spec.timeoutSeconds },
