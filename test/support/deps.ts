@@ -9,7 +9,7 @@ import { NasDir } from "../../functions/adapters/nas.js";
 import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { OssObjectStore } from "../../functions/adapters/oss-store.js";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
-import { compressChunk } from "../../functions/core/compress.js";
+import { compressTask } from "../../functions/core/compress.js";
 import { loadConfig } from "../../functions/core/config.js";
 import type { PipelineDeps } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
@@ -33,7 +33,7 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-/** Split → (queued) compress → upload deps on a temp NAS dir, private Redis namespace, and a unique OSS prefix. */
+/** Split → (queued) compress drains → upload deps on a temp NAS dir, private Redis namespace, and a unique OSS prefix. */
 export function testPipeline(opts: { env?: Record<string, string>; objects?: ObjectStore; concurrency?: number } = {}): TestPipeline {
   const dir = mkdtempSync(path.join(os.tmpdir(), "logpipe-test-"));
   const prefix = `t${randomUUID().slice(0, 8)}`;
@@ -48,7 +48,7 @@ export function testPipeline(opts: { env?: Record<string, string>; objects?: Obj
     logger: silentLogger,
     appCache: new Map(),
   };
-  const emulator = new AsyncInvokeEmulator((p) => compressChunk(deps, p), { concurrency: opts.concurrency ?? 4, backoffMs: 20 });
+  const emulator = new AsyncInvokeEmulator((t) => compressTask(deps, t), { concurrency: opts.concurrency ?? 4, backoffMs: 20 });
   deps.invoker = emulator;
   return { deps, emulator, dir, prefix, close: () => coord.close() };
 }
@@ -59,6 +59,6 @@ export function testPipeline(opts: { env?: Record<string, string>; objects?: Obj
  * overlap and a test could not show the writer cap being reached.
  */
 export function withAppendLatency(nas: NasDir, ms: number): void {
-  const appendAt = nas.appendAt.bind(nas);
-  nas.appendAt = async (...args) => (await new Promise((r) => setTimeout(r, ms)), appendAt(...args));
+  const appendExact = nas.appendExact.bind(nas);
+  nas.appendExact = async (...args: Parameters<NasDir["appendExact"]>) => (await new Promise((r) => setTimeout(r, ms)), appendExact(...args));
 }

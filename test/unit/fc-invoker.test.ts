@@ -1,24 +1,79 @@
 import { describe, expect, it } from "vitest";
-import { encodePointer, MAX_POINTER_BYTES, packPointers } from "../../functions/adapters/fc-invoker.js";
-import { MAX_POINTERS_PER_INVOCATION, type ChunkPointer } from "../../functions/core/deps.js";
+import { encodeTask, MAX_TASK_BYTES } from "../../functions/adapters/fc-invoker.js";
+import { parseTask } from "../../functions/core/compress.js";
+import { loadConfig } from "../../functions/core/config.js";
+import { invokeDrains, type DrainTask } from "../../functions/core/deps.js";
 
-const pointer = (i: number, app = `app-${i}`): ChunkPointer => ({ v: 1, chunk: `staging/${app}/logs.3.1000-5999.chunk`, app, records: 100, bytes: 20_000 });
+/** The longest app directory name routing allows (64 safe characters). */
+const longApp = (i: number) => `a-very-long-application-identifier-${String(i).padStart(29, "0")}`;
+/** FC's async invocation payload limit (the guard stays well below it). */
+const FC_ASYNC_PAYLOAD_LIMIT = 128 * 1024;
 
-describe("compress payloads", () => {
-  it("a pointer is tiny: far under FC's 128 KB async limit", () => {
-    expect(encodePointer(pointer(1)).length).toBeLessThan(200);
+async function recordDrains(apps: string[], perTask: number): Promise<{ tasks: DrainTask[]; invoked: number }> {
+  const tasks: DrainTask[] = [];
+  const invoked = await invokeDrains({ invokeCompress: async (t) => void tasks.push(t) }, apps, perTask, "sweep");
+  return { tasks, invoked };
+}
+
+/** The largest LOGPIPE_SWEEP_APPS_PER_TASK the configuration accepts. */
+function largestAcceptedAppsPerTask(): number {
+  let lo = 1, hi = 100_000;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    let ok = true;
+    try {
+      loadConfig({ LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_SWEEP_APPS_PER_TASK: String(mid) });
+    } catch {
+      ok = false;
+    }
+    if (ok) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+describe("compress payloads (drain tasks)", () => {
+  it("a drain task names apps only, is tiny, and parses back to itself", () => {
+    const task: DrainTask = { v: 2, apps: ["pay-gw", "order-svc"], reason: "hot" };
+    const body = encodeTask(task);
+    expect(body.length).toBeLessThan(100);
+    expect(JSON.parse(body.toString())).toEqual(task);
+    expect(parseTask(body)).toEqual(task);
   });
-  it("packs a batch's chunks into few invocations, each under the payload limit", () => {
-    const pointers = Array.from({ length: 900 }, (_, i) => pointer(i, `a-very-long-application-identifier-${String(i).padStart(20, "0")}`));
-    const tasks = packPointers(pointers);
-    expect(tasks.length).toBe(Math.ceil(900 / MAX_POINTERS_PER_INVOCATION));
-    expect(tasks.flatMap((t) => t.pointers)).toEqual(pointers);
-    for (const t of tasks) expect(encodePointer(t).length).toBeLessThanOrEqual(MAX_POINTER_BYTES);
+
+  it("the default sweep task (200 apps of the longest allowed name) stays far under FC's 128 KB async limit", async () => {
+    const config = loadConfig({ LOGPIPE_INVOKE_MODE: "inline" });
+    expect(config.sweepAppsPerTask).toBe(200);
+    const apps = Array.from({ length: config.sweepAppsPerTask }, (_, i) => longApp(i));
+    expect(apps.every((a) => a.length === 64)).toBe(true);
+    const body = encodeTask({ v: 2, apps, reason: "sweep" });
+    expect(body.length).toBeLessThan(MAX_TASK_BYTES / 4);
+    expect(MAX_TASK_BYTES).toBeLessThan(FC_ASYNC_PAYLOAD_LIMIT);
   });
-  it("splits by size before count when pointers are large", () => {
-    const big = Array.from({ length: 64 }, (_, i) => ({ ...pointer(i), chunk: `staging/x/${"t".repeat(400)}.${i}.chunk` }));
-    const tasks = packPointers(big);
-    expect(tasks.length).toBeGreaterThan(1);
-    for (const t of tasks) expect(encodePointer(t).length).toBeLessThanOrEqual(MAX_POINTER_BYTES);
+
+  it("refuses a task over the guard, naming its size", () => {
+    const apps = Array.from({ length: 2000 }, (_, i) => longApp(i));
+    expect(() => encodeTask({ v: 2, apps, reason: "sweep" })).toThrow(new RegExp(`compress payload is \\d+ bytes, over ${MAX_TASK_BYTES}`));
+  });
+
+  it("invokeDrains splits apps into tasks of at most perTask apps, all apps once and in order", async () => {
+    const apps = Array.from({ length: 901 }, (_, i) => longApp(i));
+    const { tasks, invoked } = await recordDrains(apps, 200);
+    expect(invoked).toBe(Math.ceil(901 / 200));
+    expect(tasks).toHaveLength(invoked);
+    expect(tasks.every((t) => t.v === 2 && t.reason === "sweep" && t.apps.length <= 200)).toBe(true);
+    expect(tasks.map((t) => t.apps.length)).toEqual([200, 200, 200, 200, 101]);
+    expect(tasks.flatMap((t) => t.apps)).toEqual(apps);
+    expect((await recordDrains([], 200)).invoked).toBe(0);
+  });
+
+  it("every task the configuration allows fits the payload guard, even with the longest app names", async () => {
+    // LOGPIPE_SWEEP_APPS_PER_TASK is the only bound on a task's size: its largest accepted value
+    // with 64-character app names must still encode (else every sweep of many apps would fail)
+    const perTask = largestAcceptedAppsPerTask();
+    const apps = Array.from({ length: perTask }, (_, i) => longApp(i));
+    const { tasks } = await recordDrains(apps, perTask);
+    expect(tasks).toHaveLength(1);
+    for (const t of tasks) expect(encodeTask(t).length).toBeLessThanOrEqual(MAX_TASK_BYTES);
   });
 });
