@@ -89,11 +89,6 @@ export function intersect(a: Interval[], b: Interval[]): Interval[] {
   return out;
 }
 
-/** Keeps the newest `max` intervals (highest offsets); older history is aged out. */
-export function capIntervals(list: Interval[], max: number): Interval[] {
-  return list.length > max ? list.slice(list.length - max) : list;
-}
-
 export function encodeIntervals(list: Interval[]): string {
   return list.map(([s, e]) => `${s}-${e}`).join(",");
 }

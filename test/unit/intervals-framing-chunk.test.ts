@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decodeChunk, encodeChunk, selectLines, CorruptChunkError } from "../../functions/core/chunk.js";
 import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
 import {
-  capIntervals, contains, decodeIntervals, encodeIntervals, intervalsFromSorted, overlaps, subtract, union, type Interval,
+  contains, decodeIntervals, encodeIntervals, intersect, intervalsFromSorted, normalize, overlaps, subtract, union, type Interval,
 } from "../../functions/core/intervals.js";
 
 const toSet = (list: Interval[]) => {
@@ -15,7 +15,7 @@ describe("intervals", () => {
   it("merges sorted offsets into runs", () => {
     expect(intervalsFromSorted([1, 2, 3, 3, 5, 7, 8])).toEqual([[1, 3], [5, 5], [7, 8]]);
   });
-  it("unions, subtracts and detects overlap like sets do", () => {
+  it("unions, intersects, subtracts and detects overlap like sets do", () => {
     const rand = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const r = rand(7);
     for (let t = 0; t < 300; t++) {
@@ -24,14 +24,25 @@ describe("intervals", () => {
       const A = toSet(a), B = toSet(b);
       expect(toSet(union(a, b))).toEqual(new Set([...A, ...B]));
       expect(toSet(subtract(a, b))).toEqual(new Set([...A].filter((x) => !B.has(x))));
+      const both = intersect(a, b);
+      expect(toSet(both)).toEqual(new Set([...A].filter((x) => B.has(x))));
+      expect(intersect(b, a)).toEqual(both);
+      // already sorted and merged (what the Redis scripts store)
+      expect(normalize(both)).toEqual(both);
       expect(overlaps(a, b)).toBe([...A].some((x) => B.has(x)));
       for (let x = 0; x < 60; x++) expect(contains(a, x)).toBe(A.has(x));
     }
   });
-  it("round-trips the text encoding used in Redis and ages out the oldest", () => {
+  it("intersects at shared ends, with an open-ended range, and with nothing", () => {
+    expect(intersect([[0, 9], [20, 29]], [[9, 20]])).toEqual([[9, 9], [20, 20]]);
+    expect(intersect([[5, 10], [40, 50]], [[8, Number.MAX_SAFE_INTEGER]])).toEqual([[8, 10], [40, 50]]);
+    expect(intersect([[0, 3]], [[4, 9]])).toEqual([]);
+    expect(intersect([], [[0, 9]])).toEqual([]);
+  });
+  it("round-trips the text encoding used in Redis", () => {
     const list: Interval[] = [[0, 9], [20, 20], [2 ** 52, 2 ** 52 + 5]];
     expect(decodeIntervals(encodeIntervals(list))).toEqual(list);
-    expect(capIntervals(list, 2)).toEqual(list.slice(1));
+    expect(decodeIntervals("")).toEqual([]);
     expect(() => decodeIntervals("1-2,x")).toThrow(/bad interval/);
   });
 });

@@ -1,0 +1,170 @@
+/**
+ * The two on-disk formats of data path v2: the staging file (one batch-partition, every app's
+ * section, indexed) and the self-describing gzip member compress appends to slot files.
+ */
+import { spawnSync } from "node:child_process";
+import { crc32, gunzipSync, gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { CorruptChunkError, decodeChunk, encodeChunk } from "../../functions/core/chunk.js";
+import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
+import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
+import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
+import {
+  decodeStagingIndex, encodeStagingFile, indexLengthOf, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath,
+} from "../../functions/core/staging.js";
+
+const TOPIC = "app-logs";
+const PARTITION = 7;
+
+/** One app's section in the chunk layout, records at the given offsets. */
+function section(app: string, offsets: number[], body = (o: number) => `{"appId":"${app}","o":${o}}`) {
+  const records = offsets.map((o) => ({ offset: o, value: Buffer.from(body(o)) }));
+  return { app, records: offsets.length, minTs: 1_714_532_400_000 + offsets[0]!, bytes: encodeChunk({ app, topic: TOPIC, partition: PARTITION, covered: [] }, records) };
+}
+
+function sampleFile(mutate?: (o: number) => string) {
+  const sections = [section("pay", [100, 103, 104]), section("order", [101, 105], mutate), section("user", [102])];
+  return { sections, file: encodeStagingFile({ topic: TOPIC, partition: PARTITION, first: 100, last: 105, minTs: 1_714_532_400_100, maxTs: 1_714_532_400_105 }, sections) };
+}
+
+const values = (lines: Buffer) => [...unframeRecords(lines)].map((b) => b.toString());
+
+describe("staging file", () => {
+  it("encodes an index that decodes back, from the head of the file alone", () => {
+    const { file } = sampleFile();
+    const headLength = indexLengthOf(file.bytes);
+    expect(file.index).toMatchObject({ v: 1, topic: TOPIC, partition: PARTITION, first: 100, last: 105, minTs: 1_714_532_400_100, maxTs: 1_714_532_400_105 });
+    expect(file.index.sections.map((s) => [s.app, s.records])).toEqual([["pay", 3], ["order", 2], ["user", 1]]);
+    expect(decodeStagingIndex(file.bytes)).toEqual(file.index);
+    expect(decodeStagingIndex(file.bytes.subarray(0, headLength))).toEqual(file.index);
+    expect(() => decodeStagingIndex(file.bytes.subarray(0, headLength - 1))).toThrow(CorruptChunkError);
+    expect(() => decodeStagingIndex(Buffer.from("LPCHUNK1 something else entirely"))).toThrow(/bad magic/);
+  });
+
+  it("section offsets are absolute: each (off, len) is exactly that app's section, back to back after the index", () => {
+    // a big first section moves the later offsets to more digits than the placeholder pass saw
+    const big = section("big", Array.from({ length: 20_000 }, (_, i) => 1000 + i), (o) => `${o}:${"x".repeat(50)}`);
+    const small = section("small", [30_000]);
+    const file = encodeStagingFile({ topic: TOPIC, partition: 0, first: 1000, last: 30_000, minTs: 1, maxTs: 2 }, [big, small]);
+    const [a, b] = file.index.sections;
+    expect(a!.off).toBe(indexLengthOf(file.bytes));
+    expect(b!.off).toBe(a!.off + a!.len);
+    expect(b!.off + b!.len).toBe(file.bytes.length);
+    expect(b!.off).toBeGreaterThan(1_000_000);
+    expect(file.bytes.subarray(a!.off, a!.off + a!.len).equals(big.bytes)).toBe(true);
+    expect(file.bytes.subarray(b!.off, b!.off + b!.len).equals(small.bytes)).toBe(true);
+    expect(decodeChunk(file.bytes.subarray(b!.off, b!.off + b!.len)).offsets).toEqual([30_000]);
+    expect(registrationOf(file)).toEqual({
+      file: file.id, topic: TOPIC, partition: 0, first: 1000, last: 30_000, minTs: 1, maxTs: 2,
+      sections: file.index.sections.map((s) => ({ app: s.app, off: s.off, len: s.len, records: s.records, minTs: s.minTs })),
+    });
+  });
+
+  it("is named by topic, partition, offsets and the CRC-32 of its bytes: stable for the same bytes, different for different bytes", () => {
+    const one = sampleFile().file;
+    const same = sampleFile().file;
+    const other = sampleFile((o) => `{"appId":"order","o":${o},"changed":true}`).file;
+    expect(one.bytes.equals(same.bytes)).toBe(true);
+    expect(same.id).toBe(one.id);
+    expect(one.id).toBe(`${TOPIC}.${PARTITION}/100-105.${crc32(one.bytes).toString(16).padStart(8, "0")}`);
+    expect(one.path).toBe(`${STAGING_DIR}/${one.id}${STAGING_SUFFIX}`);
+    expect(stagingPath(one.id)).toBe(one.path);
+    expect(stagingIdOf(one.path)).toBe(one.id);
+    expect(stagingIdOf(`active/pay/slot-0.gen-0.log.gz`)).toBeUndefined();
+    expect(stagingIdOf(`${STAGING_DIR}/${one.id}.tmp`)).toBeUndefined();
+    // the same boundaries with other bytes (a recreated topic reusing offsets) never share a name
+    expect(other.id).not.toBe(one.id);
+    expect(other.id.startsWith(`${TOPIC}.${PARTITION}/100-105.`)).toBe(true);
+  });
+
+  it("a topic name that is not a safe path segment is encoded, so the file stays one directory below staging/", () => {
+    const f = encodeStagingFile({ topic: "../../etc", partition: 1, first: 0, last: 0, minTs: 0, maxTs: 0 }, [section("pay", [0])]);
+    expect(topicSegment("../../etc")).not.toContain("/");
+    expect(f.path.startsWith(`${STAGING_DIR}/${topicSegment("../../etc")}.1/0-0.`)).toBe(true);
+    expect(f.path.split("/")).toHaveLength(3);
+    expect(f.index.topic).toBe("../../etc"); // the index keeps the real name
+  });
+
+  it("sectionLines gives a section's framed lines, all of them or only the offsets to keep", () => {
+    const { file } = sampleFile();
+    const pay = file.index.sections[0]!;
+    const bytes = file.bytes.subarray(pay.off, pay.off + pay.len);
+    const all = sectionLines(bytes, []);
+    expect(all.records).toBe(3);
+    expect(values(all.lines)).toEqual([100, 103, 104].map((o) => `{"appId":"pay","o":${o}}`));
+    const kept = sectionLines(bytes, [[101, 103]]);
+    expect(kept.records).toBe(1);
+    expect(values(kept.lines)).toEqual([`{"appId":"pay","o":103}`]);
+    const none = sectionLines(bytes, [[200, 300]]);
+    expect(none).toEqual({ lines: Buffer.alloc(0), records: 0 });
+    expect(() => sectionLines(bytes.subarray(0, bytes.length - 1), [])).toThrow(CorruptChunkError);
+  });
+});
+
+describe("gzip members", () => {
+  const lines = (n: number, tag: string) => frameRecords(Array.from({ length: n }, (_, i) => Buffer.from(`{"appId":"pay","tag":"${tag}","i":${i}}`)));
+  const meta = (k: number): Omit<MemberMeta, "v" | "z"> => ({ n: 10 + k, r: [`app-logs.7/100-199.0000abc${k}#0`, `app-logs.7/200-299.0000abc${k}#2`], t: 1_714_532_400_000 + k, s: 1_714_532_401_000 + k });
+  const bodies = [lines(10, "a"), lines(11, "b"), lines(12, "c")];
+  const members = bodies.map((b, k) => buildMember(b, meta(k), 6));
+  const file = Buffer.concat(members);
+
+  it("a member gunzips to exactly its lines", () => {
+    for (const [k, m] of members.entries()) expect(gunzipSync(m).equals(bodies[k]!)).toBe(true);
+  });
+
+  it("concatenated members are one gzip stream to zcat, gzip -t and Node", () => {
+    const all = Buffer.concat(bodies);
+    expect(gunzipSync(file).equals(all)).toBe(true);
+    const zcat = spawnSync("zcat", { input: file });
+    expect(zcat.status, zcat.stderr?.toString()).toBe(0);
+    expect(zcat.stdout.equals(all)).toBe(true);
+    expect(spawnSync("gzip", ["-t"], { input: file }).status).toBe(0);
+  });
+
+  it("carries its metadata in FEXTRA: read back from the header, with its own length", () => {
+    expect(members[0]![3]).toBe(0x04); // FLG.FEXTRA, nothing else
+    let pos = 0;
+    for (const [k, m] of members.entries()) {
+      const h = readMemberHeader(file, pos)!;
+      expect(h).toBeDefined();
+      expect(h.meta).toEqual({ v: 1, ...meta(k), z: m.length - h.headerLength });
+      pos += h.headerLength + h.meta.z;
+    }
+    expect(pos).toBe(file.length);
+    expect(readMemberHeader(gzipSync(bodies[0]!), 0)).toBeUndefined(); // a plain gzip member is not ours
+    expect(() => buildMember(bodies[0]!, { ...meta(0), r: Array.from({ length: 3000 }, (_, i) => `${"f".repeat(30)}#${i}`) }, 6)).toThrow(/FEXTRA limit/);
+  });
+
+  it("scanMembers returns every complete member and where they end", () => {
+    const { members: found, end } = scanMembers(file);
+    expect(end).toBe(file.length);
+    expect(found.map((m) => [m.pos, m.size, m.meta.n, m.meta.r])).toEqual(
+      members.map((m, k) => [members.slice(0, k).reduce((n, x) => n + x.length, 0), m.length, meta(k).n, meta(k).r]),
+    );
+    expect(scanMembers(Buffer.alloc(0))).toEqual({ members: [], end: 0 });
+  });
+
+  it("scanMembers stops at a torn member: its header alone, or half its bytes", () => {
+    const fourth = buildMember(lines(50, "d"), meta(3), 6);
+    const complete = file.length;
+    for (const cut of [5, 20, fourth.length >> 1, fourth.length - 1]) {
+      const torn = Buffer.concat([file, fourth.subarray(0, cut)]);
+      const r = scanMembers(torn);
+      expect(r.end, `cut at ${cut}`).toBe(complete);
+      expect(r.members).toHaveLength(3);
+    }
+    expect(scanMembers(Buffer.concat([file, fourth])).end).toBe(complete + fourth.length);
+  });
+
+  it("rejects a member whose CRC-32 does not match its data, and everything after it", () => {
+    const bad = Buffer.from(file);
+    const second = members[0]!.length;
+    const crcAt = second + members[1]!.length - 8; // first byte of member 2's CRC-32 trailer
+    bad[crcAt] = bad[crcAt]! ^ 0xff;
+    const r = scanMembers(bad);
+    expect(r.members).toHaveLength(1);
+    expect(r.end).toBe(second);
+    // the structure alone still looks complete: it is the CRC check that refuses it
+    expect(scanMembers(bad, false).members).toHaveLength(3);
+  });
+});
