@@ -25,6 +25,8 @@ export const priceTableSchema = z.object({
   notes: z.array(z.string()).default([]),
   items: z.record(item),
   unpriced: z.record(z.string()).default({}),
+  /** in a template written by `logpipe cost --init-prices`: items still to fill in (ignored) */
+  todo: z.record(z.unknown()).optional(),
 }).strict();
 export type PriceTable = z.infer<typeof priceTableSchema>;
 export type PriceItem = z.infer<typeof item>;
