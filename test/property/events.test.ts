@@ -2,8 +2,8 @@
  * Property tests (fast-check) for event parsing and split: any bytes in → either records and
  * rejected elements that account for every element, or an UnreadableEventError (which split
  * dead-letters) — never another exception, never a lost element; what the trigger emulator
- * encodes comes back byte for byte; split files every record it accepts under a safe staging
- * path inside the NAS root or dead-letters it. Run by `npm test` and `npm run test:faults`.
+ * encodes comes back byte for byte; split files every record it accepts once, in a safe app's
+ * section of a staging file inside the NAS root, or dead-letters it. Run by `npm test` and `npm run test:faults`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -15,11 +15,13 @@ import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js
 import { NasDir } from "../../functions/adapters/nas.js";
 import { decodeChunk } from "../../functions/core/chunk.js";
 import { loadConfig } from "../../functions/core/config.js";
-import type { ChunkPointer, PipelineDeps } from "../../functions/core/deps.js";
+import type { DrainTask, PipelineDeps } from "../../functions/core/deps.js";
 import { parseKafkaBatch, UnreadableEventError } from "../../functions/core/events.js";
 import { silentLogger } from "../../functions/core/logger.js";
 import { isSafeSegment } from "../../functions/core/routing.js";
+import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { splitBatch } from "../../functions/core/split.js";
+import { decodeStagingIndex, stagingIdOf } from "../../functions/core/staging.js";
 
 const RUNS = Number(process.env.LOGPIPE_PROPERTY_RUNS ?? "300");
 
@@ -116,7 +118,7 @@ describe("split on hostile batches", () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let run = 0;
 
-  it("files every accepted record once under staging/<safe app>/ or dead-letters it; nothing escapes the NAS root", async () => {
+  it("files every accepted record once in a safe app's section of a staging file, or dead-letters it; nothing escapes the NAS root", async () => {
     const idArb = fc.oneof(fc.constantFrom("pay", "../x", "/etc", ".", "..", "_overflow", "a/b", ""), fc.string({ unit: "binary", maxLength: 70 }));
     const recArb = fc.record({
       appId: fc.option(idArb, { nil: undefined }),
@@ -125,12 +127,13 @@ describe("split on hostile batches", () => {
       raw: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), async (recs, junk) => {
+      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), fc.boolean(), async (recs, junk, hot) => {
         const dir = path.join(root, String(run++));
-        const config = loadConfig({ LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4" });
-        const pointers: ChunkPointer[] = [];
+        // hot: every app crosses the drain threshold, so split asks compress for it at once
+        const config = loadConfig({ LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4", ...(hot ? { LOGPIPE_DRAIN_BYTES: "1" } : {}) });
+        const tasks: DrainTask[] = [];
         const nas = new NasDir(dir, false);
-        const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), logger: silentLogger, invoker: { invokeCompress: async (p) => void pointers.push(p) } };
+        const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), logger: silentLogger, invoker: { invokeCompress: async (t) => void tasks.push(t) } };
         const elements = [
           ...recs.map((r, i) => ({
             specversion: "1.0", id: String(i), source: "acs:alikafka", type: "alikafka:Topic:Message",
@@ -141,13 +144,31 @@ describe("split on hostile batches", () => {
         const result = await splitBatch(deps, Buffer.from(JSON.stringify(elements)));
         const parsed = parseKafkaBatch(Buffer.from(JSON.stringify(elements)));
         let inChunks = 0;
-        for (const p of pointers) {
-          expect(p.chunk).toMatch(/^staging\/[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9._-]+\.chunk$/);
-          expect(isSafeSegment(p.app)).toBe(true);
-          expect(nas.abs(p.chunk).startsWith(path.resolve(dir) + path.sep)).toBe(true);
-          const chunk = decodeChunk((await nas.read(p.chunk))!);
-          inChunks += chunk.offsets.length;
+        const stagedApps = new Set<string>();
+        const files = await nas.walk(STAGING_DIR);
+        expect(files.length).toBe(result.files);
+        for (const f of files) {
+          expect(f.rel).toMatch(/^staging\/[A-Za-z0-9._-]+\/\d+-\d+\.[0-9a-f]{8}\.batch$/);
+          expect(stagingIdOf(f.rel)).toBeDefined();
+          expect(nas.abs(f.rel).startsWith(path.resolve(dir) + path.sep)).toBe(true);
+          const bytes = (await nas.read(f.rel))!;
+          const index = decodeStagingIndex(bytes);
+          expect(f.rel.split("/")[1]).toBe(`${topicSegment(index.topic)}.${index.partition}`);
+          for (const s of index.sections) {
+            expect(isSafeSegment(s.app)).toBe(true);
+            stagedApps.add(s.app);
+            const chunk = decodeChunk(bytes.subarray(s.off, s.off + s.len));
+            expect(chunk.offsets.length).toBe(s.records);
+            expect(chunk.offsets.every((o) => o >= index.first && o <= index.last)).toBe(true);
+            inChunks += chunk.offsets.length;
+          }
         }
+        // drain tasks name safe app directories, only apps that were staged, each once
+        const asked = tasks.flatMap((t) => t.apps);
+        expect(asked.every((a) => isSafeSegment(a) && stagedApps.has(a))).toBe(true);
+        expect(new Set(asked).size).toBe(asked.length);
+        expect(asked.length).toBe(result.hot);
+        if (hot) expect(new Set(asked)).toEqual(stagedApps);
         // records of the same (topic, partition, offset) count once; oversize ones are dead letters
         const unique = new Set(parsed.records.map((r) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`)).size;
         expect(inChunks + result.oversize).toBe(unique);

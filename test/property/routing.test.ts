@@ -4,12 +4,14 @@
  * no app id — whatever its bytes — may become a path outside the NAS root or the archive prefix.
  * Run by `npm test` and by `npm run test:faults`.
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { NasDir } from "../../functions/adapters/nas.js";
 import { validateObjectKey } from "../../functions/adapters/local-object-store.js";
-import { activeFilePath, archiveObjectKey, stagingChunkPath } from "../../functions/core/layout.js";
+import { activeFilePath, archiveObjectKey, parseArchiveKey, STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
+import { encodeStagingFile, stagingIdOf, stagingPath } from "../../functions/core/staging.js";
 import {
   appIdFromSegment, appSegment, compileFieldPath, createRouter, extractJsonField, INVALID_APP, isSafeSegment, referenceJsonField, RESERVED_APPS, routeSegment,
 } from "../../functions/core/routing.js";
@@ -100,11 +102,26 @@ describe("app ids never become paths outside the store", () => {
         expect(seg === id || seg.startsWith("_")).toBe(true);
         if (seg !== INVALID_APP) expect(appIdFromSegment(seg)).toBe(id);
         if (id.startsWith("_") || !isSafeSegment(id)) expect(RESERVED_APPS.has(seg) && seg !== INVALID_APP).toBe(false);
-        for (const rel of [stagingChunkPath(seg, topic, partition, 0, 9), activeFilePath(seg, 0, 0)]) {
-          expect(nas.abs(rel).startsWith(root + path.sep)).toBe(true);
-          expect(path.relative(root, nas.abs(rel)).split(path.sep)[1]).toBe(seg);
-        }
-        expect(() => validateObjectKey(archiveObjectKey("logs", seg, 0, 0, 0, "UTC"))).not.toThrow();
+        const active = activeFilePath(seg, 0, 0);
+        expect(nas.abs(active).startsWith(root + path.sep)).toBe(true);
+        expect(path.relative(root, nas.abs(active)).split(path.sep)[1]).toBe(seg);
+        // staging files are per (topic, partition), all apps: whatever the topic's bytes, the file
+        // is one directory below staging/, in the topic's safe segment, and its name maps back to its id
+        const staged = encodeStagingFile({ topic, partition, first: 0, last: 9, minTs: 0, maxTs: 0 }, [{ app: seg, records: 1, minTs: 0, bytes: Buffer.from("x") }]);
+        expect(staged.path).toBe(stagingPath(staged.id));
+        expect(stagingIdOf(staged.path)).toBe(staged.id);
+        expect(nas.abs(staged.path).startsWith(root + path.sep)).toBe(true);
+        const parts = path.relative(root, nas.abs(staged.path)).split(path.sep);
+        expect(parts).toHaveLength(3);
+        expect(parts[0]).toBe(STAGING_DIR);
+        expect(parts[1]).toBe(`${topicSegment(topic)}.${partition}`);
+        expect(parts[1]).toMatch(/^[A-Za-z0-9._-]+$/);
+        expect(parts[2]).toMatch(/^0-9\.[0-9a-f]{8}\.batch$/);
+        const digest = createHash("sha1").update(seg).digest("hex");
+        const key = archiveObjectKey("logs", seg, 0, 0, 0, "UTC", digest);
+        expect(() => validateObjectKey(key)).not.toThrow();
+        expect(key.endsWith(`/${seg}-0-0-${digest.slice(0, 12)}.log.gz`)).toBe(true);
+        expect(parseArchiveKey(key)?.app).toBe(seg);
       }),
       { numRuns: RUNS * 2 },
     );
