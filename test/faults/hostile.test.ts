@@ -16,7 +16,7 @@ import type { SourceRecord } from "../../cli/sources/types.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
-import { compressChunk } from "../../functions/core/compress.js";
+import { compressTask } from "../../functions/core/compress.js";
 import { loadConfig } from "../../functions/core/config.js";
 import type { PipelineDeps } from "../../functions/core/deps.js";
 import { parseArchiveKey } from "../../functions/core/layout.js";
@@ -40,15 +40,18 @@ async function pipeline(payloads: (Buffer | string)[], expectedRecords: SourceRe
     const nas = new NasDir(config.nasRoot, false);
     const pending: Promise<unknown>[] = [];
     const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), objects, logger: silentLogger, appCache: new Map() };
-    deps.invoker = { invokeCompress: async (p) => void pending.push(compressChunk(deps, p)) };
+    deps.invoker = { invokeCompress: async (p) => void pending.push(compressTask(deps, p)) };
     const splits: SplitResult[] = [];
     for (const p of payloads) {
       splits.push(await splitBatch(deps, p));
       await Promise.all(pending.splice(0));
     }
-    const up = await runUpload(deps, { sealAll: true, redriveAll: true, skipLease: true });
+    // sweep everything pending, let the drains run, then seal and upload what they wrote
+    const swept = await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true, skipLease: true });
     await Promise.all(pending.splice(0));
-    expect(up.failed, up.errors.join("; ")).toBe(0);
+    const up = await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true, skipLease: true });
+    expect(pending).toEqual([]);
+    expect(swept.failed + up.failed, [...swept.errors, ...up.errors].join("; ")).toBe(0);
 
     const expected = new ExpectedRecords();
     const router = createRouter(config.appIdSources);
@@ -108,7 +111,7 @@ describe("hostile batches", () => {
 
   test("an empty batch ([]) → nothing archived, nothing dead-lettered", async () => {
     const r = await pipeline(["[]"], []);
-    expect(r.splits[0]).toMatchObject({ records: 0, chunks: 0, rejected: 0 });
+    expect(r.splits[0]).toMatchObject({ records: 0, files: 0, rejected: 0 });
     expect(r.keys).toEqual([]);
     expectExactlyOnce(r);
   });

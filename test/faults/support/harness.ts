@@ -17,15 +17,15 @@ import { ExpectedRecords, verifyArchive, type VerifyReport } from "../../../cli/
 import { NasDir } from "../../../functions/adapters/nas.js";
 import type { ObjectStore } from "../../../functions/adapters/object-store.js";
 import { RedisCoordStore } from "../../../functions/adapters/redis-coord-store.js";
-import { compressChunk } from "../../../functions/core/compress.js";
+import { compressTask } from "../../../functions/core/compress.js";
 import { loadConfig } from "../../../functions/core/config.js";
-import { RetryableError, type ChunkPointer, type PipelineDeps } from "../../../functions/core/deps.js";
+import { RetryableError, type DrainTask, type PipelineDeps } from "../../../functions/core/deps.js";
 import { createLogger } from "../../../functions/core/logger.js";
 import { createRouter, routeSegment } from "../../../functions/core/routing.js";
 import { splitBatch } from "../../../functions/core/split.js";
 import { runUpload } from "../../../functions/core/upload.js";
 import { objectStoreFrom, type ObjectsSpec } from "./objects.js";
-import { plainBatches, recordsOf, recordValue, type BatchDescriptor } from "./records.js";
+import { offsetsOf, plainBatches, recordsOf, recordValue, type BatchDescriptor } from "./records.js";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const DRIVER = path.join(REPO, "test/faults/support/pipeline-proc.ts");
@@ -86,6 +86,8 @@ export interface ScenarioResult {
   crashes: number;
   crashPoints: Record<string, number>;
   tornTails: number;
+  /** repairs the instances reported (log lines `reconcile: …`) and the possible duplicates they counted */
+  reconcile: { events: number; possibleDuplicates: number; kinds: Record<string, number> };
   verify: VerifyReport;
   leftOnNas: string[];
   seconds: number;
@@ -116,6 +118,9 @@ export function scenarioEnv(dir: string, redisUrl: string, overrides: Record<str
     LOGPIPE_SEAL_BYTES: "256KB",
     LOGPIPE_SEAL_AGE: "1s",
     LOGPIPE_REDRIVE_AGE: "8s",
+    // drains happen during the run: hot apps past 48 KB, the long tail swept after 500 ms
+    LOGPIPE_DRAIN_BYTES: "48KB",
+    LOGPIPE_DRAIN_AGE: "500ms",
     LOGPIPE_MAX_WRITERS_PER_APP: "4",
     LOGPIPE_MULTIPART_THRESHOLD: "256KB",
     // a process crash (SIGKILL) keeps the page cache; power loss is out of scope (see docs/faults.md)
@@ -134,7 +139,7 @@ export function expectedOf(seed: number, apps: number, batches: BatchDescriptor[
     for (const r of b.parts) {
       let s = seen.get(r.partition);
       if (!s) seen.set(r.partition, (s = new Set()));
-      for (let o = r.from; o < r.to; o++) {
+      for (const o of offsetsOf(r)) {
         if (s.has(o)) continue;
         s.add(o);
         const value = recordValue(seed, apps, r.partition, o);
@@ -286,7 +291,8 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const verify = await verifyArchive(objects, env.LOGPIPE_OSS_PREFIX!, expected).catch((e: Error) => {
     throw new Error(`${s.name}: the archive is unreadable (${e.message}); workdir kept: ${dir}`);
   });
-  const tornTails = countInLogs(dir, /torn tail/);
+  const tornTails = countInLogs(dir, /incomplete member|torn tail/);
+  const reconcile = reconcileInLogs(dir);
   const logCounts: Record<string, number> = {};
   for (const [k, re] of Object.entries(s.countLogs ?? {})) logCounts[k] = countInLogs(dir, re);
   const slotEvents: SlotTrace[] = [];
@@ -294,13 +300,28 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     for (const line of readFileSync(path.join(dir, "trace", f), "utf8").split("\n")) if (line) slotEvents.push(JSON.parse(line) as SlotTrace);
   }
   const result: ScenarioResult = {
-    name: s.name, dir, records: expected.total, spawns, crashes, crashPoints, tornTails, verify, leftOnNas,
+    name: s.name, dir, records: expected.total, spawns, crashes, crashPoints, tornTails, reconcile, verify, leftOnNas,
     seconds: (performance.now() - started) / 1000, slotEvents, keyPrefix, logCounts, phaseSeconds,
   };
   if (verify.lost === 0 && verify.duplicated === 0 && verify.misrouted === 0 && leftOnNas.length === 0) {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
   return result;
+}
+
+/** Reconcile events from every instance's JSON log lines. */
+export function reconcileInLogs(dir: string): ScenarioResult["reconcile"] {
+  const out: ScenarioResult["reconcile"] = { events: 0, possibleDuplicates: 0, kinds: {} };
+  for (const f of readdirSync(path.join(dir, "logs"))) {
+    for (const line of readFileSync(path.join(dir, "logs", f), "utf8").split("\n")) {
+      if (!line.includes('"reconcile"')) continue;
+      const e = JSON.parse(line) as { reconcile: string; possibleDuplicates?: number };
+      out.events++;
+      out.possibleDuplicates += e.possibleDuplicates ?? 0;
+      out.kinds[e.reconcile] = (out.kinds[e.reconcile] ?? 0) + 1;
+    }
+  }
+  return out;
 }
 
 function countInLogs(dir: string, re: RegExp): number {
@@ -326,14 +347,14 @@ export async function finalDrain(s: Pick<Scenario, "name" | "seed" | "redisUrl">
       await unlink(path.join(dir, "q/trigger", name));
     }
     for (const name of await listQueue(dir, "compress")) {
-      const p = JSON.parse(await readFile(path.join(dir, "q/compress", name), "utf8")) as ChunkPointer;
-      await deps.invoker!.invokeCompress(p);
+      const t = JSON.parse(await readFile(path.join(dir, "q/compress", name), "utf8")) as DrainTask;
+      await deps.invoker!.invokeCompress(t);
       await unlink(path.join(dir, "q/compress", name));
     }
     await drainInvocations();
     const flushDeadline = Date.now() + 60_000;
     for (let round = 0; round < 200 && Date.now() < flushDeadline; round++) {
-      const r = await runUpload(deps, { sealAll: true, redriveAll: true });
+      const r = await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true });
       await drainInvocations();
       const left = [...(await nas.walk("staging")), ...(await nas.walk("outbox")), ...(await nas.walk("active")).filter((f) => f.size > 0)];
       if (!r.skipped && r.failed === 0 && left.length === 0) break;
@@ -342,9 +363,9 @@ export async function finalDrain(s: Pick<Scenario, "name" | "seed" | "redisUrl">
     // Reconciler pass once crashed writers' locks and temp files are old enough to be orphans.
     await sleep(config.lockTtlMs + 300);
     for (let round = 0; round < 5; round++) {
-      const r = await runUpload(deps, { sealAll: true, redriveAll: true });
+      const r = await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true });
       await drainInvocations();
-      if (!r.skipped && r.orphansRemoved === 0 && r.sealed === 0 && r.uploaded === 0 && r.redriven === 0) break;
+      if (!r.skipped && r.swept === 0 && r.orphansRemoved === 0 && r.sealed === 0 && r.uploaded === 0 && r.redriven === 0) break;
     }
     const all = [];
     for (const top of await nas.listNames(".")) all.push(...(await nas.walk(top)));
@@ -366,10 +387,10 @@ export function inProcessDeps(dir: string, env: Record<string, string>, redisUrl
   const coord = new RedisCoordStore({ url: redisUrl, keyPrefix });
   const nas = new NasDir(config.nasRoot, config.fsync);
   const inflight = new Set<Promise<void>>();
-  const compressWithRetry = async (p: ChunkPointer) => {
+  const compressWithRetry = async (t: DrainTask) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await compressChunk(deps, p);
+        await compressTask(deps, t);
         return;
       } catch (e) {
         if (!(e instanceof RetryableError) || attempt >= 8) throw e;
@@ -459,6 +480,7 @@ export class Summary {
 export function describeResult(r: ScenarioResult): string {
   const pts = Object.entries(r.crashPoints).map(([k, v]) => `${k}×${v}`).join(" ");
   return `${r.name}: ${r.records} records, ${r.spawns} instances, ${r.crashes} kills [${pts}], torn tails ${r.tornTails}, ` +
+    `reconcile ${r.reconcile.events} (possible dup ${r.reconcile.possibleDuplicates}), ` +
     `lost ${r.verify.lost}, dup ${r.verify.duplicated}, misrouted ${r.verify.misrouted}, objects ${r.verify.objects}, left ${r.leftOnNas.length}, ${r.seconds.toFixed(1)} s (instances ${r.phaseSeconds.toFixed(1)} s)` +
     (r.verify.examples.length ? `\n  ${r.verify.examples.join("\n  ")}` : "") + (r.leftOnNas.length ? `\n  left: ${r.leftOnNas.slice(0, 10).join(", ")}` : "") +
     (r.verify.lost || r.verify.duplicated || r.leftOnNas.length ? `\n  workdir kept: ${r.dir}` : "");

@@ -6,8 +6,8 @@
  *   q/trigger/<batch>.json   a trigger batch (descriptor; the records are rebuilt from the seed).
  *                            Acked (deleted) only after split returns, like the Kafka trigger's
  *                            offset commit; a crash before that redelivers it.
- *   q/compress/<id>.json     an accepted async invocation of compress (pointer payload), retried
- *                            up to 4 attempts then dropped (the reconciler re-drives the chunk).
+ *   q/compress/<id>.json     an accepted async invocation of compress (drain task), retried up to
+ *                            4 attempts then dropped (the sweep drains those apps again).
  *   q/inflight/<pid>/...     work this process has claimed (atomic rename). When the process
  *                            dies, the orchestrator moves it back: FC retries the invocation.
  * The process runs the upload timer too (one uploader at a time through the Redis lease).
@@ -22,9 +22,9 @@ import path from "node:path";
 import { toCloudEventsBatch } from "../../../cli/local/cloudevents.js";
 import { NasDir } from "../../../functions/adapters/nas.js";
 import { RedisCoordStore } from "../../../functions/adapters/redis-coord-store.js";
-import { compressChunk, parsePointer } from "../../../functions/core/compress.js";
+import { compressTask, parseTask } from "../../../functions/core/compress.js";
 import { loadConfig } from "../../../functions/core/config.js";
-import type { ChunkPointer, PipelineDeps } from "../../../functions/core/deps.js";
+import type { DrainTask, PipelineDeps } from "../../../functions/core/deps.js";
 import { createLogger } from "../../../functions/core/logger.js";
 import { splitBatch } from "../../../functions/core/split.js";
 import { runUpload } from "../../../functions/core/upload.js";
@@ -73,7 +73,7 @@ async function main() {
     appCache: new Map(),
     onSlotEvent: (e) => appendFileSync(traceFile, JSON.stringify({ ...e, pid: process.pid, mono: Number(process.hrtime.bigint()) / 1e6 }) + "\n"),
     invoker: {
-      async invokeCompress(p: ChunkPointer) {
+      async invokeCompress(p: DrainTask) {
         const name = `${Date.now()}-${randomBytes(4).toString("hex")}.a1.json`;
         const tmp = path.join(q, "compress", `.tmp.${name}`);
         await writeFile(tmp, JSON.stringify(p));
@@ -127,15 +127,15 @@ async function main() {
   };
 
   const runCompress = async (job: { file: string; name: string }) => {
-    const pointer = parsePointer(await readFile(job.file, "utf8"));
+    const task = parseTask(await readFile(job.file, "utf8"));
     const attempt = Number(/\.a(\d+)\.json$/.exec(job.name)?.[1] ?? "1");
     try {
-      await compressChunk(deps, pointer);
+      await compressTask(deps, task);
       await unlink(job.file);
     } catch (e) {
-      logger.warn({ err: (e as Error).message, name: (e as Error).name, chunk: pointer.chunk, attempt }, "compress failed");
+      logger.warn({ err: (e as Error).message, name: (e as Error).name, apps: task.apps.length, attempt }, "compress failed");
       if (attempt >= 4) {
-        await unlink(job.file); // FC gives up on the async invocation; the reconciler re-drives the chunk
+        await unlink(job.file); // FC gives up on the async invocation; the sweep drains the apps again
         return;
       }
       await sleep(30 * 2 ** attempt * (0.5 + Math.random()));

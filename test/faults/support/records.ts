@@ -15,6 +15,13 @@ export interface PartRange {
   partition: number;
   from: number;
   to: number;
+  /** offsets o with o % gapEvery === gapEvery - 1 do not exist (transaction markers, compaction) */
+  gapEvery?: number;
+}
+
+/** Offsets of a range that carry a record. */
+export function* offsetsOf(r: PartRange): Generator<number> {
+  for (let o = r.from; o < r.to; o++) if (!r.gapEvery || o % r.gapEvery !== r.gapEvery - 1) yield o;
 }
 
 /** One trigger batch: a list of partition ranges, delivered as one CloudEvents array. */
@@ -62,7 +69,7 @@ export function recordValue(seed: number, apps: number, partition: number, offse
 export function recordsOf(seed: number, apps: number, parts: PartRange[]): SourceRecord[] {
   const out: SourceRecord[] = [];
   for (const r of parts) {
-    for (let o = r.from; o < r.to; o++) {
+    for (const o of offsetsOf(r)) {
       out.push({ topic: TOPIC, partition: r.partition, offset: o, timestamp: Date.UTC(2026, 0, 1) + o * 7, key: null, headers: {}, value: recordValue(seed, apps, r.partition, o) });
     }
   }
