@@ -1,15 +1,46 @@
 /**
- * CoordStore on Redis (ioredis). Every key of an app carries the hash tag `{app}` so one Lua
- * script touches one cluster slot; each operation is one round trip.
+ * CoordStore on Redis (ioredis), with exactly the semantics of MemoryCoordStore: every method is
+ * one round trip (one Lua script, or one plain command), so split registers a whole batch with one
+ * call and a drain task claims and commits many apps with two.
+ *
+ * Keys (ns = keyPrefix, default "lp"). One script touches many apps' keys, so every key carries
+ * the same hash tag `{ns}`: a cluster would keep them in one slot. The scripts compute key names
+ * from ARGV (only the tag is passed as KEYS[1]), which Redis accepts on a standalone or
+ * master-replica deployment — what infra deploys — but which a cluster proxy that checks declared
+ * keys would refuse.
+ *
+ *   {ns}:part:<topic>/<partition>  hash hw, ranges, gaps, maxTs, inc   (partition dedup state)
+ *   {ns}:file:<id>                 hash rem (sections still pending), keep ("" = all offsets)
+ *   {ns}:pend:<app>                list of pending sections (ENTRY below)
+ *   {ns}:pendb                     hash app → pending bytes
+ *   {ns}:due                       zset app → oldest stagedAt of its pending or claimed sections
+ *   {ns}:claims:<app>              hash slot → stagedAt of the head of the slot's claim (non-empty claims only)
+ *   {ns}:sched:<app>               string: epoch ms until which the app is not hot again (PX ttl)
+ *   {ns}:slot:<app>:<n>            hash gen, len, t0, sgen, skey, tainted, holder, claim
+ *   {ns}:lock:<app>:<n>            string token (PX ttl)
+ *   {ns}:apps / {ns}:over          zset admitted / overflowed app → last use
+ *   {ns}:lease:<name>              string token (PX ttl)
+ *
+ * A pending section is `index \t off \t len \t records \t stagedAt \t minTs \t keep \t file` (keep:
+ * the file's offsets to keep, "" = all); a claim is such sections, one per line. Offsets may
+ * exceed 2^31: Lua numbers are doubles (exact to 2^53) and are written with %.0f, never tostring
+ * (which would print 1e+15).
  */
 import { Redis, type RedisOptions } from "ioredis";
-import type { Interval } from "../core/intervals.js";
-import { decodeIntervals, encodeIntervals } from "../core/intervals.js";
-import type { AcquiredSlot, CommitRequest, CommitResult, CoordStore, SlotState } from "./coord-store.js";
+import { decodeIntervals, type Interval } from "../core/intervals.js";
+import type {
+  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
+  RegisterFile, RegisterOptions, RegisterResult, SlotState,
+} from "./coord-store.js";
 
-// Shared Lua: parse "a-b,c-d" into a list of {a, b}; merge a sorted list.
-const LUA_INTERVALS = `
-local function parse(s)
+const LUA_PRELUDE = `
+local P = KEYS[1] .. ':'
+local BIG = 9007199254740991
+local function fmt(n) return string.format('%.0f', n) end
+local function num(s) return tonumber(s or '0') or 0 end
+
+-- intervals (functions/core/intervals.ts): sorted, merged, inclusive, encoded "a-b,c-d"
+local function decode(s)
   local out = {}
   if s and s ~= '' then
     for a, b in string.gmatch(s, '(%d+)-(%d+)') do out[#out + 1] = {tonumber(a), tonumber(b)} end
@@ -18,22 +49,13 @@ local function parse(s)
 end
 local function encode(list)
   local parts = {}
-  for i = 1, #list do parts[i] = string.format('%.0f-%.0f', list[i][1], list[i][2]) end
+  for i = 1, #list do parts[i] = fmt(list[i][1]) .. '-' .. fmt(list[i][2]) end
   return table.concat(parts, ',')
-end
-local function overlaps(x, y)
-  local i, j = 1, 1
-  while i <= #x and j <= #y do
-    if x[i][2] < y[j][1] then i = i + 1
-    elseif y[j][2] < x[i][1] then j = j + 1
-    else return true end
-  end
-  return false
 end
 local function union(x, y)
   local all = {}
-  for i = 1, #x do all[#all + 1] = x[i] end
-  for i = 1, #y do all[#all + 1] = y[i] end
+  for i = 1, #x do all[#all + 1] = {x[i][1], x[i][2]} end
+  for i = 1, #y do all[#all + 1] = {y[i][1], y[i][2]} end
   table.sort(all, function(p, q) return p[1] < q[1] end)
   local out = {}
   for i = 1, #all do
@@ -41,127 +63,523 @@ local function union(x, y)
     if last and all[i][1] <= last[2] + 1 then
       if all[i][2] > last[2] then last[2] = all[i][2] end
     else
-      out[#out + 1] = {all[i][1], all[i][2]}
+      out[#out + 1] = all[i]
     end
   end
   return out
 end
-`;
+local function subtract(a, b)
+  local out = {}
+  local j = 1
+  for i = 1, #a do
+    local s, e = a[i][1], a[i][2]
+    while j <= #b and b[j][2] < s do j = j + 1 end
+    local k = j
+    while k <= #b and b[k][1] <= e do
+      if b[k][1] > s then out[#out + 1] = {s, b[k][1] - 1} end
+      s = b[k][2] + 1
+      if s > e then break end
+      k = k + 1
+    end
+    if s <= e then out[#out + 1] = {s, e} end
+  end
+  return out
+end
+local function intersect(a, b)
+  local out = {}
+  local i, j = 1, 1
+  while i <= #a and j <= #b do
+    local s = math.max(a[i][1], b[j][1])
+    local e = math.min(a[i][2], b[j][2])
+    if s <= e then out[#out + 1] = {s, e} end
+    if a[i][2] < b[j][2] then i = i + 1 else j = j + 1 end
+  end
+  return out
+end
 
-// KEYS: lock_1..lock_n, state_1..state_n, offsets. ARGV: token, ttl, n, field
-// The state's 'holder' names the last lock holder until it releases. Taking a lock while a
-// holder is still recorded (its lock expired: crashed, or frozen and possibly still writing)
-// taints the generation: see SlotState.tainted.
-const ACQUIRE = `
-local n = tonumber(ARGV[3])
-for i = 1, n do
-  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    if redis.call('HEXISTS', KEYS[n + i], 'holder') == 1 then redis.call('HSET', KEYS[n + i], 'tainted', '1') end
-    redis.call('HSET', KEYS[n + i], 'holder', ARGV[1])
-    local st = redis.call('HMGET', KEYS[n + i], 'gen', 'len', 't0', 'sgen', 'skey', 'tainted')
-    local off = ''
-    if ARGV[4] ~= '' then off = redis.call('HGET', KEYS[2 * n + 1], ARGV[4]) or '' end
-    return {i, st[1] or '0', st[2] or '0', st[3] or '0', st[4] or '', st[5] or '', off, st[6] or ''}
+-- sections
+local function parse_entry(raw)
+  local idx, len, at, file = string.match(raw, '^(%d+)\\t%d+\\t(%d+)\\t%d+\\t(%d+)\\t%-?%d+\\t[%d,%-]*\\t(.*)$')
+  return {raw = raw, file = file, ref = file .. '#' .. idx, len = tonumber(len), at = tonumber(at)}
+end
+local function parse_claim(s)
+  local out = {}
+  if s and s ~= '' then
+    for line in string.gmatch(s, '[^\\n]+') do out[#out + 1] = parse_entry(line) end
+  end
+  return out
+end
+
+-- keys
+local function slot_key(app, slot) return P .. 'slot:' .. app .. ':' .. slot end
+local function lock_key(app, slot) return P .. 'lock:' .. app .. ':' .. slot end
+local function pend_key(app) return P .. 'pend:' .. app end
+local function claims_key(app) return P .. 'claims:' .. app end
+local function file_key(file) return P .. 'file:' .. file end
+local PENDB = P .. 'pendb'
+local DUE = P .. 'due'
+
+local function holds(app, slot, token) return redis.call('GET', lock_key(app, slot)) == token end
+local function view(app, slot)
+  local st = redis.call('HMGET', slot_key(app, slot), 'gen', 'len', 't0', 'sgen', 'skey', 'tainted')
+  return {st[1] or '0', st[2] or '0', st[3] or '0', st[4] or '', st[5] or '', st[6] or ''}
+end
+-- the lock is free: take it; a holder that never released taints the generation
+local function take_lock(app, slot, token, ttl)
+  if not redis.call('SET', lock_key(app, slot), token, 'NX', 'PX', ttl) then return false end
+  local sk = slot_key(app, slot)
+  -- HSET answers 0 when it replaced a holder
+  if redis.call('HSET', sk, 'holder', token) == 0 then redis.call('HSET', sk, 'tainted', '1') end
+  return true
+end
+-- one section of the file consumed; the file is gone with its last section. A file Redis does
+-- not know (already gone) comes back from HINCRBY at exactly -1 (a known one has rem >= 1).
+local function consume(file, gone)
+  local fk = file_key(file)
+  local rem = redis.call('HINCRBY', fk, 'rem', -1)
+  if rem <= 0 then
+    redis.call('DEL', fk)
+    if rem == 0 then gone[#gone + 1] = file end
   end
 end
-return false
-`;
-
-// KEYS: lock, state, offsets. ARGV: token, gen, expectLen, addLen, now, field, claim, maxIntervals, release
-// (release = '1': on success also do what RELEASE_SLOT does)
-const COMMIT = LUA_INTERVALS + `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost-lock'} end
-local st = redis.call('HMGET', KEYS[2], 'gen', 'len', 't0', 'sgen')
-local gen = tonumber(st[1] or '0')
-local len = tonumber(st[2] or '0')
-if gen ~= tonumber(ARGV[2]) or len ~= tonumber(ARGV[3]) or st[4] then return {'stale-state'} end
-if ARGV[6] ~= '' and ARGV[7] ~= '' then
-  local cur = redis.call('HGET', KEYS[3], ARGV[6]) or ''
-  local have = parse(cur)
-  local claim = parse(ARGV[7])
-  if overlaps(have, claim) then return {'conflict', cur} end
-  local merged = union(have, claim)
-  local max = tonumber(ARGV[8])
-  if #merged > max then
-    local kept = {}
-    for i = #merged - max + 1, #merged do kept[#kept + 1] = merged[i] end
-    merged = kept
+-- an app is due while it has pending sections or a slot with a claim; score = oldest head
+local function recompute_due(app)
+  local best = nil
+  local head = redis.call('LINDEX', pend_key(app), 0)
+  if head then best = parse_entry(head).at end
+  local heads = redis.call('HVALS', claims_key(app))
+  for i = 1, #heads do
+    local at = tonumber(heads[i])
+    if best == nil or at < best then best = at end
   end
-  redis.call('HSET', KEYS[3], ARGV[6], encode(merged))
+  if best == nil then redis.call('ZREM', DUE, app) else redis.call('ZADD', DUE, fmt(best), app) end
 end
-local add = tonumber(ARGV[4])
-local t0 = tonumber(st[3] or '0')
-if t0 == 0 and add > 0 then t0 = tonumber(ARGV[5]) end
-local newlen = len + add
-redis.call('HSET', KEYS[2], 'gen', string.format('%.0f', gen), 'len', string.format('%.0f', newlen), 't0', string.format('%.0f', t0))
-if ARGV[9] == '1' then
-  if redis.call('HGET', KEYS[2], 'holder') == ARGV[1] then redis.call('HDEL', KEYS[2], 'holder') end
-  redis.call('DEL', KEYS[1])
+local function save_claim(app, slot, claim)
+  local sk = slot_key(app, slot)
+  if #claim == 0 then
+    redis.call('HDEL', sk, 'claim')
+    redis.call('HDEL', claims_key(app), slot)
+    return
+  end
+  local lines = {}
+  for i = 1, #claim do lines[i] = claim[i].raw end
+  redis.call('HSET', sk, 'claim', table.concat(lines, '\\n'))
+  redis.call('HSET', claims_key(app), slot, fmt(claim[1].at))
 end
-return {'ok', string.format('%.0f', gen), string.format('%.0f', newlen), string.format('%.0f', t0)}
+local function forget_empty_queue(app)
+  if redis.call('LLEN', pend_key(app)) == 0 then redis.call('HDEL', PENDB, app) end
+end
+local function bump_gen(app, slot, gen)
+  local sk = slot_key(app, slot)
+  redis.call('HSET', sk, 'gen', fmt(gen + 1), 'len', '0', 't0', '0')
+  redis.call('HDEL', sk, 'sgen', 'skey', 'tainted')
+end
 `;
 
-// KEYS: lock, state. ARGV: token, gen, key
-const BEGIN_SEAL = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local gen = tonumber(redis.call('HGET', KEYS[2], 'gen') or '0')
-if gen ~= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[2], 'sgen', ARGV[2], 'skey', ARGV[3])
-return 1
-`;
-
-// KEYS: lock, state. ARGV: token, gen
-const FINISH_SEAL = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local st = redis.call('HMGET', KEYS[2], 'gen', 'sgen')
-if tonumber(st[1] or '0') ~= tonumber(ARGV[2]) or st[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[2], 'gen', string.format('%.0f', tonumber(ARGV[2]) + 1), 'len', '0', 't0', '0')
-redis.call('HDEL', KEYS[2], 'sgen', 'skey', 'tainted')
-return 1
-`;
-
-// KEYS: lock, state. ARGV: token. The holder is done writing: forget it, then free the lock.
-const RELEASE_SLOT = `
-if redis.call('HGET', KEYS[2], 'holder') == ARGV[1] then redis.call('HDEL', KEYS[2], 'holder') end
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-const REMAINING = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PTTL', KEYS[1]) end
-return -1
-`;
-
-// KEYS: registry. ARGV: cap, apps...
-const ADMIT = `
-local cap = tonumber(ARGV[1])
+// ARGV: cap, now, ttlMs, apps... → 1/0 per app
+const ADMIT = LUA_PRELUDE + `
+local cap, now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local APPS, OVER = P .. 'apps', P .. 'over'
+redis.call('ZREMRANGEBYSCORE', APPS, '-inf', '(' .. fmt(now - ttl))
+redis.call('ZREMRANGEBYSCORE', OVER, '-inf', '(' .. fmt(now - ttl))
+local admitted = redis.call('ZCARD', APPS)
 local out = {}
-for i = 2, #ARGV do
-  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
-    out[#out + 1] = ARGV[i]
-  elseif redis.call('SCARD', KEYS[1]) < cap then
-    redis.call('SADD', KEYS[1], ARGV[i])
-    out[#out + 1] = ARGV[i]
+for i = 4, #ARGV do
+  local app = ARGV[i]
+  if redis.call('ZSCORE', APPS, app) then
+    out[#out + 1] = 1
+    redis.call('ZADD', APPS, fmt(now), app)
+  elseif redis.call('ZSCORE', OVER, app) then
+    out[#out + 1] = 0
+    redis.call('ZADD', OVER, fmt(now), app)
+  elseif admitted < cap then
+    admitted = admitted + 1
+    out[#out + 1] = 1
+    redis.call('ZADD', APPS, fmt(now), app)
+  else
+    out[#out + 1] = 0
+    redis.call('ZADD', OVER, fmt(now), app)
   end
 end
 return out
 `;
 
+// ARGV[1]: JSON {now, drainBytes, ttl, maxRanges, maxGaps, files: [{file, topic, partition, first,
+// last, minTs, maxTs, sections: [[app, "off\\tlen\\trecords", len, "minTs"]]}]}
+// → {{status, keep, previousHw, incarnation} per file, hot apps}
+const REGISTER = LUA_PRELUDE + `
+local a = cjson.decode(ARGV[1])
+local now = a.now
+-- core/partition-state.ts registerRange(), line for line
+local function register_range(st, first, last, minTs, maxTs, maxRanges, maxGaps)
+  local reset = nil
+  if first < st.hw and minTs > 0 and st.maxTs > 0 and minTs > st.maxTs then
+    reset = {st.hw, st.inc + 1}
+    st = {hw = 0, ranges = {}, gaps = {}, maxTs = 0, inc = st.inc + 1}
+  end
+  local range = {{first, last}}
+  local above = {{st.hw, BIG}}
+  local open = union(st.gaps, above)
+  local keep = subtract(intersect(range, open), st.ranges)
+  st.ranges = union(st.ranges, intersect(range, above))
+  st.gaps = subtract(st.gaps, range)
+  while #st.ranges > 0 and st.ranges[1][1] <= st.hw do
+    st.hw = math.max(st.hw, st.ranges[1][2] + 1)
+    table.remove(st.ranges, 1)
+  end
+  while #st.ranges > maxRanges do
+    local r = table.remove(st.ranges, 1)
+    st.gaps[#st.gaps + 1] = {st.hw, r[1] - 1}
+    st.hw = r[2] + 1
+  end
+  while #st.gaps > maxGaps do table.remove(st.gaps, 1) end
+  st.maxTs = math.max(st.maxTs, maxTs)
+  return st, keep, reset
+end
+
+local results, touched, seen, pending = {}, {}, {}, {}
+local nowText = fmt(now)
+for _, f in ipairs(a.files) do
+  local fk = file_key(f.file)
+  if redis.call('EXISTS', fk) == 1 then
+    results[#results + 1] = {'known', redis.call('HGET', fk, 'keep') or '', '', ''}
+  else
+    local pk = P .. 'part:' .. f.topic .. '/' .. fmt(f.partition)
+    local h = redis.call('HMGET', pk, 'hw', 'ranges', 'gaps', 'maxTs', 'inc')
+    local st = {hw = num(h[1]), ranges = decode(h[2]), gaps = decode(h[3]), maxTs = num(h[4]), inc = num(h[5])}
+    local keep, reset
+    st, keep, reset = register_range(st, f.first, f.last, f.minTs, f.maxTs, a.maxRanges, a.maxGaps)
+    redis.call('HSET', pk, 'hw', fmt(st.hw), 'ranges', encode(st.ranges), 'gaps', encode(st.gaps), 'maxTs', fmt(st.maxTs), 'inc', fmt(st.inc))
+    local full = #keep == 1 and keep[1][1] == f.first and keep[1][2] == f.last
+    local status = 'partial'
+    if #keep == 0 then status = 'duplicate' elseif full then status = 'registered' end
+    if reset then results[#results + 1] = {status, encode(keep), fmt(reset[1]), fmt(reset[2])}
+    else results[#results + 1] = {status, encode(keep), '', ''} end
+    if #keep > 0 and #f.sections > 0 then
+      local keepText = ''
+      if not full then keepText = encode(keep) end
+      redis.call('HSET', fk, 'rem', #f.sections, 'keep', keepText)
+      local tail = '\\t' .. keepText .. '\\t' .. f.file
+      for i, s in ipairs(f.sections) do
+        local app = s[1]
+        -- the queue was empty: this section is its head, the app is due from now (or earlier, by a claim)
+        if redis.call('RPUSH', pend_key(app), (i - 1) .. '\\t' .. s[2] .. '\\t' .. nowText .. '\\t' .. s[4] .. tail) == 1 then
+          redis.call('ZADD', DUE, 'LT', nowText, app)
+        end
+        pending[app] = redis.call('HINCRBY', PENDB, app, s[3])
+        if not seen[app] then
+          seen[app] = true
+          touched[#touched + 1] = app
+        end
+      end
+    end
+  end
+end
+local hot = {}
+for _, app in ipairs(touched) do
+  if pending[app] >= a.drainBytes then
+    local sk = P .. 'sched:' .. app
+    if num(redis.call('GET', sk)) <= now then
+      if a.ttl > 0 then redis.call('SET', sk, fmt(now + a.ttl), 'PX', fmt(a.ttl)) end
+      hot[#hot + 1] = app
+    end
+  end
+end
+return {results, hot}
+`;
+
+// ARGV: files... → 1/0 per file
+const REGISTERED = LUA_PRELUDE + `
+local out = {}
+for i = 1, #ARGV do out[i] = redis.call('EXISTS', file_key(ARGV[i])) end
+return out
+`;
+
+// ARGV: token, ttl, maxBytes, budget, maxRefs, order ("0,1,2"), apps...
+// → per claimed app {app, slot, inherited, claim, state...}
+const ACQUIRE_DRAINS = LUA_PRELUDE + `
+local token, ttl = ARGV[1], ARGV[2]
+local maxBytes, budget, maxRefs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local order = {}
+for s in string.gmatch(ARGV[6], '[^,]+') do order[#order + 1] = s end
+local out = {}
+for i = 7, #ARGV do
+  if budget <= 0 then break end
+  local app = ARGV[i]
+  local pk = pend_key(app)
+  local queued = redis.call('LLEN', pk)
+  local claimed = {}
+  for _, s in ipairs(redis.call('HKEYS', claims_key(app))) do claimed[s] = true end
+  -- the first free slot (in order) whose previous holder left a claim, else the first free slot
+  local slot, withClaim = nil, false
+  if next(claimed) ~= nil then
+    for _, s in ipairs(order) do
+      if claimed[s] and redis.call('EXISTS', lock_key(app, s)) == 0 then
+        slot, withClaim = s, true
+        break
+      end
+    end
+  end
+  if slot == nil and queued > 0 then
+    for _, s in ipairs(order) do
+      if redis.call('EXISTS', lock_key(app, s)) == 0 then
+        slot = s
+        break
+      end
+    end
+  end
+  if slot ~= nil then
+    take_lock(app, slot, token, ttl)
+    redis.call('DEL', P .. 'sched:' .. app)
+    local claim = {}
+    if withClaim then claim = parse_claim(redis.call('HGET', slot_key(app, slot), 'claim')) end
+    local inherited = #claim
+    local bytes = 0
+    for _, c in ipairs(claim) do bytes = bytes + c.len end
+    if queued > 0 and #claim < maxRefs then
+      local taken, takenBytes, nextHead = 0, 0, nil
+      -- one more than can be taken: the queue's next head
+      for _, raw in ipairs(redis.call('LRANGE', pk, 0, math.min(queued, maxRefs - #claim))) do
+        local e = parse_entry(raw)
+        if #claim >= maxRefs or (#claim > 0 and (bytes + e.len > maxBytes or bytes + e.len > budget)) then
+          nextHead = e
+          break
+        end
+        bytes = bytes + e.len
+        takenBytes = takenBytes + e.len
+        taken = taken + 1
+        claim[#claim + 1] = e
+      end
+      queued = queued - taken
+      if queued == 0 then redis.call('DEL', pk) else redis.call('LTRIM', pk, taken, -1) end
+      if queued > 0 then redis.call('HINCRBY', PENDB, app, fmt(-takenBytes)) end
+      -- the due score was min(old head, claim heads); the old head now heads this claim, so only
+      -- the new head can lower it (when split's clocks disagree)
+      if nextHead then redis.call('ZADD', DUE, 'LT', fmt(nextHead.at), app) end
+    end
+    if queued == 0 then redis.call('HDEL', PENDB, app) end
+    budget = budget - bytes
+    save_claim(app, slot, claim)
+    local lines = {}
+    for j = 1, #claim do lines[j] = claim[j].raw end
+    out[#out + 1] = {app, slot, inherited, table.concat(lines, '\\n'), view(app, slot)}
+  end
+end
+return out
+`;
+
+// ARGV: app, slot, token, ttl → state or false
+const ACQUIRE_SLOT = LUA_PRELUDE + `
+if not take_lock(ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return false end
+return view(ARGV[1], ARGV[2])
+`;
+
+// ARGV: app, slot, token
+// A lock with less than a millisecond left answers PTTL 0 yet still exists: it is given up now,
+// so that "<= 0" always means the lock is free (as in the memory store).
+const REMAINING = LUA_PRELUDE + `
+if not holds(ARGV[1], ARGV[2], ARGV[3]) then return -1 end
+local left = redis.call('PTTL', lock_key(ARGV[1], ARGV[2]))
+if left <= 0 then redis.call('DEL', lock_key(ARGV[1], ARGV[2])) end
+return left
+`;
+
+// ARGV: token, now, then 7 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release
+// → per commit {'ok', state, gone} or {reason}
+const COMMIT_DRAINS = LUA_PRELUDE + `
+local token, now = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV, 7 do
+  local app, slot = ARGV[i], ARGV[i + 1]
+  local gen, expectLen, addLen = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local sk = slot_key(app, slot)
+  if not holds(app, slot, token) then
+    out[#out + 1] = {'lost-lock'}
+  else
+    local st = redis.call('HMGET', sk, 'gen', 'len', 't0', 'sgen', 'claim', 'tainted', 'holder')
+    if num(st[1]) ~= gen or num(st[2]) ~= expectLen or st[4] then
+      out[#out + 1] = {'stale-state'}
+    else
+      local refs = {}
+      for r in string.gmatch(ARGV[i + 5], '[^\\n]+') do refs[r] = true end
+      local gone, rest = {}, {}
+      local claim = parse_claim(st[5])
+      for _, c in ipairs(claim) do
+        if refs[c.ref] then consume(c.file, gone) else rest[#rest + 1] = c end
+      end
+      local t0 = num(st[3])
+      if t0 == 0 and addLen > 0 then t0 = now end
+      redis.call('HSET', sk, 'len', fmt(expectLen + addLen), 't0', fmt(t0))
+      if #rest < #claim then
+        save_claim(app, slot, rest)
+        recompute_due(app)
+      end
+      if ARGV[i + 6] == '1' then
+        if st[7] == token then redis.call('HDEL', sk, 'holder') end
+        redis.call('DEL', lock_key(app, slot))
+      end
+      out[#out + 1] = {'ok', {fmt(gen), fmt(expectLen + addLen), fmt(t0), '', '', st[6] or ''}, gone}
+    end
+  end
+end
+return out
+`;
+
+// ARGV: token, app, slot, gen, len, now, refs... → false or {state, found, unknown, gone}
+const ADOPT = LUA_PRELUDE + `
+local token, app, slot = ARGV[1], ARGV[2], ARGV[3]
+local gen, len, now = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if not holds(app, slot, token) then return false end
+local sk = slot_key(app, slot)
+local st = redis.call('HMGET', sk, 'gen', 'len', 't0', 'claim')
+local oldLen = num(st[2])
+if num(st[1]) ~= gen or len < oldLen then return false end
+local claim = parse_claim(st[4])
+local pk = pend_key(app)
+local queue = nil
+local gone, unknown = {}, {}
+local found = 0
+for i = 7, #ARGV do
+  local ref = ARGV[i]
+  local ci = nil
+  for j = 1, #claim do if claim[j].ref == ref then ci = j break end end
+  local file = nil
+  if ci then
+    file = claim[ci].file
+    table.remove(claim, ci)
+  else
+    if queue == nil then
+      queue = {}
+      for _, raw in ipairs(redis.call('LRANGE', pk, 0, -1)) do
+        local e = parse_entry(raw)
+        if queue[e.ref] == nil then queue[e.ref] = e end
+      end
+    end
+    local e = queue[ref]
+    if e then
+      file = e.file
+      queue[ref] = nil
+      redis.call('LREM', pk, 1, e.raw)
+      redis.call('HINCRBY', PENDB, app, fmt(-e.len))
+    end
+  end
+  if file then
+    found = found + 1
+    consume(file, gone)
+  else
+    unknown[#unknown + 1] = ref
+  end
+end
+forget_empty_queue(app)
+save_claim(app, slot, claim)
+recompute_due(app)
+local t0 = num(st[3])
+if t0 == 0 and len > oldLen then t0 = now end
+redis.call('HSET', sk, 'len', fmt(len), 't0', fmt(t0))
+return {view(app, slot), found, unknown, gone}
+`;
+
+// ARGV: app, slot, token, gen → 1/0
+const SKIP_GENERATION = LUA_PRELUDE + `
+local app, slot = ARGV[1], ARGV[2]
+if not holds(app, slot, ARGV[3]) then return 0 end
+local gen = num(redis.call('HGET', slot_key(app, slot), 'gen'))
+if gen ~= tonumber(ARGV[4]) then return 0 end
+bump_gen(app, slot, gen)
+return 1
+`;
+
+// ARGV: app, slot, token, gen, key → 1/0
+const BEGIN_SEAL = LUA_PRELUDE + `
+local app, slot = ARGV[1], ARGV[2]
+if not holds(app, slot, ARGV[3]) then return 0 end
+local sk = slot_key(app, slot)
+if num(redis.call('HGET', sk, 'gen')) ~= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', sk, 'sgen', fmt(tonumber(ARGV[4])), 'skey', ARGV[5])
+return 1
+`;
+
+// ARGV: app, slot, token, gen → 1/0
+const FINISH_SEAL = LUA_PRELUDE + `
+local app, slot = ARGV[1], ARGV[2]
+if not holds(app, slot, ARGV[3]) then return 0 end
+local st = redis.call('HMGET', slot_key(app, slot), 'gen', 'sgen')
+local gen = tonumber(ARGV[4])
+if num(st[1]) ~= gen or st[2] == false or tonumber(st[2]) ~= gen then return 0 end
+bump_gen(app, slot, gen)
+return 1
+`;
+
+// ARGV: app, slot, token. The holder is done writing: forget it, then free the lock.
+const RELEASE_SLOT = LUA_PRELUDE + `
+local sk = slot_key(ARGV[1], ARGV[2])
+if redis.call('HGET', sk, 'holder') == ARGV[3] then redis.call('HDEL', sk, 'holder') end
+if holds(ARGV[1], ARGV[2], ARGV[3]) then redis.call('DEL', lock_key(ARGV[1], ARGV[2])) end
+return 1
+`;
+
+// ARGV: topic/partition → {previous hw, new incarnation}
+const RESET_PARTITION = LUA_PRELUDE + `
+local pk = P .. 'part:' .. ARGV[1]
+local h = redis.call('HMGET', pk, 'hw', 'inc')
+local inc = num(h[2]) + 1
+redis.call('HSET', pk, 'hw', '0', 'ranges', '', 'gaps', '', 'maxTs', '0', 'inc', fmt(inc))
+return {h[1] or '0', fmt(inc)}
+`;
+
+// ARGV: name, token, ttl → 1/0 (the holder renews)
+const ACQUIRE_LEASE = LUA_PRELUDE + `
+local k = P .. 'lease:' .. ARGV[1]
+local v = redis.call('GET', k)
+if v and v ~= ARGV[2] then return 0 end
+redis.call('SET', k, ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+// ARGV: name, token
+const RELEASE_LEASE = LUA_PRELUDE + `
+local k = P .. 'lease:' .. ARGV[1]
+if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end
+return 1
+`;
+
+type Arg = string | number;
+type StateRow = [string, string, string, string, string, string];
 interface Scripts {
-  lpAcquire(...args: (string | number)[]): Promise<[number, string, string, string, string, string, string, string] | null>;
-  lpReleaseSlot(...args: (string | number)[]): Promise<number>;
-  lpCommit(...args: (string | number)[]): Promise<string[]>;
-  lpBeginSeal(...args: (string | number)[]): Promise<number>;
-  lpFinishSeal(...args: (string | number)[]): Promise<number>;
-  lpRelease(...args: (string | number)[]): Promise<number>;
-  lpRemaining(...args: (string | number)[]): Promise<number>;
-  lpAdmit(...args: (string | number)[]): Promise<string[]>;
+  lpAdmit(tag: string, ...args: Arg[]): Promise<number[]>;
+  lpRegister(tag: string, json: string): Promise<[[string, string, string, string][], string[]]>;
+  lpRegistered(tag: string, ...files: string[]): Promise<number[]>;
+  lpAcquireDrains(tag: string, ...args: Arg[]): Promise<[string, string, number, string, StateRow][]>;
+  lpAcquireSlot(tag: string, ...args: Arg[]): Promise<StateRow | null>;
+  lpRemaining(tag: string, ...args: Arg[]): Promise<number>;
+  lpCommitDrains(tag: string, ...args: Arg[]): Promise<([string] | ["ok", StateRow, string[]])[]>;
+  lpAdopt(tag: string, ...args: Arg[]): Promise<[StateRow, number, string[], string[]] | null>;
+  lpSkipGeneration(tag: string, ...args: Arg[]): Promise<number>;
+  lpBeginSeal(tag: string, ...args: Arg[]): Promise<number>;
+  lpFinishSeal(tag: string, ...args: Arg[]): Promise<number>;
+  lpReleaseSlot(tag: string, ...args: Arg[]): Promise<number>;
+  lpResetPartition(tag: string, partitionKey: string): Promise<[string, string]>;
+  lpAcquireLease(tag: string, ...args: Arg[]): Promise<number>;
+  lpReleaseLease(tag: string, ...args: Arg[]): Promise<number>;
 }
+
+const SCRIPTS: Record<keyof Scripts, string> = {
+  lpAdmit: ADMIT,
+  lpRegister: REGISTER,
+  lpRegistered: REGISTERED,
+  lpAcquireDrains: ACQUIRE_DRAINS,
+  lpAcquireSlot: ACQUIRE_SLOT,
+  lpRemaining: REMAINING,
+  lpCommitDrains: COMMIT_DRAINS,
+  lpAdopt: ADOPT,
+  lpSkipGeneration: SKIP_GENERATION,
+  lpBeginSeal: BEGIN_SEAL,
+  lpFinishSeal: FINISH_SEAL,
+  lpReleaseSlot: RELEASE_SLOT,
+  lpResetPartition: RESET_PARTITION,
+  lpAcquireLease: ACQUIRE_LEASE,
+  lpReleaseLease: RELEASE_LEASE,
+};
 
 export interface RedisCoordStoreOptions {
   url: string;
@@ -171,21 +589,60 @@ export interface RedisCoordStoreOptions {
   redisOptions?: RedisOptions;
 }
 
-function stateFrom(gen: string, len: string, t0: string, sgen?: string, skey?: string, tainted?: string): SlotState {
+function stateFrom([gen, len, t0, sgen, skey, tainted]: StateRow): SlotState {
   const s: SlotState = { gen: Number(gen || 0), len: Number(len || 0), t0: Number(t0 || 0) };
-  if (sgen) s.sealing = { gen: Number(sgen), key: skey ?? "" };
+  if (sgen) s.sealing = { gen: Number(sgen), key: skey };
   if (tainted) s.tainted = true;
   return s;
 }
 
+/** Parses a claim as the scripts store it: one `index\toff\tlen\trecords\tstagedAt\tminTs\tkeep\tfile` per line. */
+function claimFrom(text: string): ClaimedSection[] {
+  if (!text) return [];
+  return text.split("\n").map((line) => {
+    const f = line.split("\t");
+    const [index, off, len, records, stagedAt, minTs, keep] = f.splice(0, 7);
+    const file = f.join("\t");
+    return {
+      ref: `${file}#${index}`, file, off: Number(off), len: Number(len), records: Number(records),
+      stagedAt: Number(stagedAt), minTs: Number(minTs), keep: decodeIntervals(keep),
+    };
+  });
+}
+
+/** Names stored one per line inside a Redis value: a line break would split them. */
+function checkName(kind: string, name: string): void {
+  if (name.length === 0 || /[\n\r]/.test(name)) throw new Error(`coord store: ${kind} ${JSON.stringify(name)} must be non-empty and on one line`);
+}
+
+/** Offsets, lengths and timestamps are stored as decimal integers. */
+function checkInteger(field: string, value: number, min = 0): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`coord store: ${field} must be an integer >= ${min}, got ${value}`);
+}
+
+function checkFile(f: RegisterFile): void {
+  checkName("staging file id", f.file);
+  checkInteger(`${f.file}: partition`, f.partition);
+  checkInteger(`${f.file}: first`, f.first);
+  checkInteger(`${f.file}: last`, f.last);
+  f.sections.forEach((s, i) => {
+    checkName(`${f.file}: sections[${i}].app`, s.app);
+    checkInteger(`${f.file}: sections[${i}].off`, s.off);
+    checkInteger(`${f.file}: sections[${i}].len`, s.len);
+    checkInteger(`${f.file}: sections[${i}].records`, s.records);
+    checkInteger(`${f.file}: sections[${i}].minTs`, s.minTs, -1);
+  });
+}
+
 export class RedisCoordStore implements CoordStore {
   readonly redis: Redis & Scripts;
-  private readonly ns: string;
-  /** Round trips made (for the benchmark: they should grow with apps, not records). */
+  /** The hash tag every key starts with: `{ns}` */
+  readonly tag: string;
+  /** Round trips made (for the benchmark: they should grow with batches and drains, not apps or records). */
   roundTrips = 0;
 
   constructor(opts: RedisCoordStoreOptions) {
-    this.ns = opts.keyPrefix ?? "lp";
+    this.tag = `{${opts.keyPrefix ?? "lp"}}`;
     this.redis = new Redis(opts.url, {
       password: opts.password,
       maxRetriesPerRequest: 3,
@@ -194,95 +651,138 @@ export class RedisCoordStore implements CoordStore {
       ...opts.redisOptions,
     }) as Redis & Scripts;
     this.redis.on("error", () => {}); // surfaced through the failing command instead of an unhandled event
-    this.redis.defineCommand("lpAcquire", { lua: ACQUIRE });
-    this.redis.defineCommand("lpCommit", { lua: COMMIT, numberOfKeys: 3 });
-    this.redis.defineCommand("lpBeginSeal", { lua: BEGIN_SEAL, numberOfKeys: 2 });
-    this.redis.defineCommand("lpFinishSeal", { lua: FINISH_SEAL, numberOfKeys: 2 });
-    this.redis.defineCommand("lpRelease", { lua: RELEASE, numberOfKeys: 1 });
-    this.redis.defineCommand("lpReleaseSlot", { lua: RELEASE_SLOT, numberOfKeys: 2 });
-    this.redis.defineCommand("lpRemaining", { lua: REMAINING, numberOfKeys: 1 });
-    this.redis.defineCommand("lpAdmit", { lua: ADMIT, numberOfKeys: 1 });
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { lua, numberOfKeys: 1 });
   }
 
-  private lockKey(app: string, slot: number) { return `${this.ns}:{${app}}:lock:${slot}`; }
-  private stateKey(app: string, slot: number) { return `${this.ns}:{${app}}:slot:${slot}`; }
-  private offsetsKey(app: string) { return `${this.ns}:{${app}}:offsets`; }
+  private key(...parts: (string | number)[]) { return [this.tag, ...parts].join(":"); }
 
-  async admitApps(apps: string[], cap: number): Promise<Set<string>> {
-    if (apps.length === 0) return new Set();
+  async admitApps(apps: string[], cap: number, now: number, ttlMs: number): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    if (apps.length === 0) return out;
     this.roundTrips++;
-    const admitted = await this.redis.lpAdmit(`${this.ns}:apps`, cap, ...apps);
-    return new Set(admitted);
+    const r = await this.redis.lpAdmit(this.tag, cap, now, ttlMs, ...apps);
+    apps.forEach((app, i) => out.set(app, r[i] === 1));
+    return out;
   }
 
-  async tryAcquireSlot(app: string, order: number[], token: string, ttlMs: number, offsetsField: string): Promise<AcquiredSlot | null> {
-    const n = order.length;
-    const keys = [...order.map((s) => this.lockKey(app, s)), ...order.map((s) => this.stateKey(app, s)), this.offsetsKey(app)];
+  async registerFiles(files: RegisterFile[], opts: RegisterOptions): Promise<{ results: RegisterResult[]; hot: string[] }> {
+    if (files.length === 0) return { results: [], hot: [] };
+    files.forEach(checkFile);
+    const payload = {
+      now: opts.now, drainBytes: opts.drainBytes, ttl: opts.scheduleTtlMs, maxRanges: opts.maxRanges, maxGaps: opts.maxGaps,
+      files: files.map((f) => ({
+        file: f.file, topic: f.topic, partition: f.partition, first: f.first, last: f.last, minTs: f.minTs, maxTs: f.maxTs,
+        sections: f.sections.map((s) => [s.app, `${s.off}\t${s.len}\t${s.records}`, s.len, String(s.minTs)]),
+      })),
+    };
     this.roundTrips++;
-    const r = await this.redis.lpAcquire(keys.length, ...keys, token, ttlMs, n, offsetsField);
-    if (!r) return null;
-    const [i, gen, len, t0, sgen, skey, off, tainted] = r;
-    return { slot: order[i - 1]!, token, state: stateFrom(gen, len, t0, sgen, skey, tainted), committed: decodeIntervals(off) };
+    const [rows, hot] = await this.redis.lpRegister(this.tag, JSON.stringify(payload));
+    const results = rows.map(([status, keep, previousHw, incarnation], i): RegisterResult => {
+      const r: RegisterResult = { file: files[i]!.file, status: status as RegisterResult["status"], keep: decodeIntervals(keep) };
+      if (previousHw !== "") r.reset = { previousHw: Number(previousHw), incarnation: Number(incarnation) };
+      return r;
+    });
+    return { results, hot };
+  }
+
+  async registeredFiles(files: string[]): Promise<Set<string>> {
+    if (files.length === 0) return new Set();
+    this.roundTrips++;
+    const r = await this.redis.lpRegistered(this.tag, ...files);
+    return new Set(files.filter((_, i) => r[i] === 1));
+  }
+
+  async acquireDrains(apps: string[], o: { order: number[]; token: string; ttlMs: number; maxBytes: number; budget: number; maxRefs: number; now: number }): Promise<DrainClaim[]> {
+    if (apps.length === 0 || o.order.length === 0) return [];
+    this.roundTrips++;
+    const rows = await this.redis.lpAcquireDrains(this.tag, o.token, o.ttlMs, o.maxBytes, o.budget, o.maxRefs, o.order.join(","), ...apps);
+    return rows.map(([app, slot, inherited, claim, state]) => ({ app, slot: Number(slot), state: stateFrom(state), sections: claimFrom(claim), inherited: Number(inherited) }));
+  }
+
+  async acquireSlot(app: string, slot: number, token: string, ttlMs: number): Promise<SlotState | null> {
+    this.roundTrips++;
+    const r = await this.redis.lpAcquireSlot(this.tag, app, slot, token, ttlMs);
+    return r ? stateFrom(r) : null;
   }
 
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
     this.roundTrips++;
-    return Number(await this.redis.lpRemaining(this.lockKey(app, slot), token));
+    return Number(await this.redis.lpRemaining(this.tag, app, slot, token));
   }
 
-  async commit(app: string, slot: number, token: string, req: CommitRequest): Promise<CommitResult> {
+  async commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]> {
+    if (commits.length === 0) return [];
+    const args: Arg[] = [token, now];
+    for (const c of commits) args.push(c.app, c.slot, c.gen, c.expectLen, c.addLen, c.refs.join("\n"), c.release ? "1" : "0");
     this.roundTrips++;
-    const r = await this.redis.lpCommit(
-      this.lockKey(app, slot), this.stateKey(app, slot), this.offsetsKey(app),
-      token, req.gen, req.expectLen, req.addLen, req.now, req.offsetsField, encodeIntervals(req.claim), req.maxIntervals, req.release ? "1" : "0",
-    );
-    if (r[0] === "ok") return { ok: true, state: stateFrom(r[1]!, r[2]!, r[3]!) };
-    if (r[0] === "conflict") return { ok: false, reason: "conflict", committed: decodeIntervals(r[1]) };
-    return { ok: false, reason: r[0] as "lost-lock" | "stale-state" };
+    const rows = await this.redis.lpCommitDrains(this.tag, ...args);
+    return rows.map((r, i): DrainCommitResult => {
+      const app = commits[i]!.app;
+      if (r[0] === "ok") return { app, ok: true, state: stateFrom(r[1] as StateRow), gone: r[2] as string[] };
+      return { app, ok: false, reason: r[0] as "lost-lock" | "stale-state" };
+    });
+  }
+
+  async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {
+    this.roundTrips++;
+    const r = await this.redis.lpAdopt(this.tag, token, req.app, req.slot, req.gen, req.len, req.now, ...req.refs);
+    if (!r) return null;
+    const [state, found, unknown, gone] = r;
+    return { state: stateFrom(state), found: Number(found), unknown, gone };
+  }
+
+  async skipGeneration(app: string, slot: number, token: string, gen: number): Promise<boolean> {
+    this.roundTrips++;
+    return (await this.redis.lpSkipGeneration(this.tag, app, slot, token, gen)) === 1;
   }
 
   async beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean> {
     this.roundTrips++;
-    return (await this.redis.lpBeginSeal(this.lockKey(app, slot), this.stateKey(app, slot), token, gen, key)) === 1;
+    return (await this.redis.lpBeginSeal(this.tag, app, slot, token, gen, key)) === 1;
   }
 
   async finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean> {
     this.roundTrips++;
-    return (await this.redis.lpFinishSeal(this.lockKey(app, slot), this.stateKey(app, slot), token, gen)) === 1;
+    return (await this.redis.lpFinishSeal(this.tag, app, slot, token, gen)) === 1;
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {
     this.roundTrips++;
-    await this.redis.lpReleaseSlot(this.lockKey(app, slot), this.stateKey(app, slot), token);
+    await this.redis.lpReleaseSlot(this.tag, app, slot, token);
   }
 
   async readSlotState(app: string, slot: number): Promise<SlotState> {
     this.roundTrips++;
-    const [gen, len, t0, sgen, skey] = await this.redis.hmget(this.stateKey(app, slot), "gen", "len", "t0", "sgen", "skey");
-    return stateFrom(gen ?? "0", len ?? "0", t0 ?? "0", sgen ?? undefined, skey ?? undefined);
+    const r = await this.redis.hmget(this.key("slot", app, slot), "gen", "len", "t0", "sgen", "skey", "tainted");
+    return stateFrom(r.map((v) => v ?? "") as StateRow);
   }
 
-  async readCommitted(app: string, offsetsField: string): Promise<Interval[]> {
+  async dueApps(stagedBefore: number, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
     this.roundTrips++;
-    return decodeIntervals(await this.redis.hget(this.offsetsKey(app), offsetsField));
+    return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
+  }
+
+  async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {
+    this.roundTrips++;
+    const [hw, incarnation] = await this.redis.lpResetPartition(this.tag, `${topic}/${partition}`);
+    return { hw: Number(hw), incarnation: Number(incarnation) };
+  }
+
+  async readPartition(topic: string, partition: number): Promise<{ hw: number; ranges: Interval[]; gaps: Interval[]; maxTs: number; incarnation: number }> {
+    this.roundTrips++;
+    const [hw, ranges, gaps, maxTs, inc] = await this.redis.hmget(this.key("part", `${topic}/${partition}`), "hw", "ranges", "gaps", "maxTs", "inc");
+    return { hw: Number(hw ?? 0), ranges: decodeIntervals(ranges), gaps: decodeIntervals(gaps), maxTs: Number(maxTs ?? 0), incarnation: Number(inc ?? 0) };
   }
 
   async acquireLease(name: string, token: string, ttlMs: number): Promise<boolean> {
     this.roundTrips++;
-    const key = `${this.ns}:lease:${name}`;
-    const r = await this.redis.set(key, token, "PX", ttlMs, "NX");
-    if (r === "OK") return true;
-    // renewal by the current holder
-    if ((await this.redis.get(key)) === token) {
-      await this.redis.pexpire(key, ttlMs);
-      return true;
-    }
-    return false;
+    return (await this.redis.lpAcquireLease(this.tag, name, token, ttlMs)) === 1;
   }
 
   async releaseLease(name: string, token: string): Promise<void> {
     this.roundTrips++;
-    await this.redis.lpRelease(`${this.ns}:lease:${name}`, token);
+    await this.redis.lpReleaseLease(this.tag, name, token);
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,18 @@
 /**
- * The coordination contract, run against the real Redis store (private redis-server) and the
- * in-process store: both must behave the same, since `logpipe local` falls back to the latter.
+ * The coordination contract, run against the real Redis store (the private redis-server of the
+ * global setup) and the in-process store: both must behave the same, since `logpipe local` falls
+ * back to the latter. The Redis store's Lua port of the partition dedup is checked against the
+ * pure registerRange() over thousands of registrations.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CoordStore } from "../../functions/adapters/coord-store.js";
+import type { CoordStore, DrainClaim, DrainCommit, RegisterFile, RegisterOptions } from "../../functions/adapters/coord-store.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
+import type { Interval } from "../../functions/core/intervals.js";
+import { emptyPartition, registerRange, type PartitionState } from "../../functions/core/partition-state.js";
+import { startRedisServer } from "../../cli/services/redis-server.js";
+import { seededRandom } from "../../cli/sources/synthetic.js";
 
 const redisUrl = process.env.LOGPIPE_TEST_REDIS_URL!;
 const stores: { name: string; make: () => CoordStore }[] = [
@@ -17,7 +23,35 @@ const opened: CoordStore[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((s) => s.close()));
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `done` until it holds (progress, not a fixed sleep). */
+async function until(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let fileSeq = 0;
+/** A staging file of (topic, partition) covering [first, last], one section per [app, bytes]. */
+function batch(topic: string, partition: number, first: number, last: number, apps: [string, number][], ts: [number, number] = [1000, 2000]): RegisterFile {
+  let off = 64;
+  return {
+    file: `${topic}.${partition}.${first}-${last}.${fileSeq++}`, topic, partition, first, last, minTs: ts[0], maxTs: ts[1],
+    sections: apps.map(([app, len]) => {
+      const s = { app, off, len, records: Math.max(1, Math.floor(len / 10)), minTs: ts[0] };
+      off += len;
+      return s;
+    }),
+  };
+}
+const reg = (now: number, over: Partial<RegisterOptions> = {}): RegisterOptions => ({ now, drainBytes: 1e12, scheduleTtlMs: 60_000, maxRanges: 8, maxGaps: 32, ...over });
+const drain = (token: string, over: Partial<Parameters<CoordStore["acquireDrains"]>[1]> = {}) => ({ order: [0], token, ttlMs: 10_000, maxBytes: 1e9, budget: 1e12, maxRefs: 1000, now: Date.now(), ...over });
+const commitOf = (c: DrainClaim, addLen: number, release = false, refs = c.sections.map((x) => x.ref)): DrainCommit => ({
+  app: c.app, slot: c.slot, gen: c.state.gen, expectLen: c.state.len, addLen, refs, release,
+});
+const refsOf = (c: DrainClaim | undefined) => c?.sections.map((x) => x.ref);
 
 describe.each(stores)("coord store contract: $name", ({ make }) => {
   const open = () => {
@@ -25,118 +59,335 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     opened.push(s);
     return s;
   };
-  const order = [0, 1, 2];
 
-  it("gives each writer its own slot and never more than the slots offered", async () => {
+  it("registers a file once, keeps only the new offsets of a shifted redelivery, and knows a file it holds", async () => {
     const s = open();
-    const got = await Promise.all(Array.from({ length: 5 }, () => s.tryAcquireSlot("app", order, randomUUID(), 10_000, "")));
-    const slots = got.filter(Boolean).map((g) => g!.slot).sort();
-    expect(slots).toEqual([0, 1, 2]);
-    expect(got.filter((g) => g === null)).toHaveLength(2);
+    const f1 = batch("t", 0, 0, 99, [["a", 100], ["b", 50]]);
+    const f2 = batch("t", 0, 50, 149, [["a", 60]]);
+    expect((await s.registerFiles([f1], reg(1000))).results).toEqual([{ file: f1.file, status: "registered", keep: [[0, 99]] }]);
+    expect((await s.registerFiles([f2, f1], reg(1001))).results).toEqual([
+      { file: f2.file, status: "partial", keep: [[100, 149]] },
+      { file: f1.file, status: "known", keep: [] },
+    ]);
+    const f3 = batch("t", 0, 0, 149, [["a", 10]]);
+    expect((await s.registerFiles([f3, f2], reg(1002))).results).toEqual([
+      { file: f3.file, status: "duplicate", keep: [] },
+      { file: f2.file, status: "known", keep: [[100, 149]] },
+    ]);
+    expect(await s.registeredFiles([f1.file, f2.file, f3.file, "never"])).toEqual(new Set([f1.file, f2.file]));
+    const [a] = await s.acquireDrains(["a"], drain("w"));
+    expect(a!.sections).toEqual([
+      { ref: `${f1.file}#0`, file: f1.file, off: 64, len: 100, records: 10, stagedAt: 1000, minTs: 1000, keep: [] },
+      { ref: `${f2.file}#0`, file: f2.file, off: 64, len: 60, records: 6, stagedAt: 1001, minTs: 1000, keep: [[100, 149]] },
+    ]);
+    // another partition and topic have their own watermark
+    expect((await s.registerFiles([batch("t", 1, 0, 9, [["a", 1]]), batch("u", 0, 0, 9, [["a", 1]])], reg(1003))).results.map((r) => r.status)).toEqual(["registered", "registered"]);
   });
 
-  it("lets a lock expire after its TTL and reports remaining time only to its holder", async () => {
+  it("matches the pure dedup over thousands of registrations with a gap in ten, out-of-order and shifted redeliveries, and stays bounded", async () => {
     const s = open();
-    const a = (await s.tryAcquireSlot("exp", [0], "tok-a", 150, ""))!;
-    expect(await s.lockRemainingMs("exp", 0, "tok-a")).toBeGreaterThan(50);
-    expect(await s.lockRemainingMs("exp", 0, "tok-b")).toBeLessThanOrEqual(0);
-    expect(await s.tryAcquireSlot("exp", [0], "tok-b", 10_000, "")).toBeNull();
-    await sleep(250);
-    expect(await s.lockRemainingMs("exp", 0, "tok-a")).toBeLessThanOrEqual(0);
-    const b = await s.tryAcquireSlot("exp", [0], "tok-b", 10_000, "");
-    expect(b?.slot).toBe(a.slot);
-  });
-
-  it("commits length and offsets atomically, and rejects a writer whose lock was taken over", async () => {
-    const s = open();
-    await s.tryAcquireSlot("fence", [0], "old", 100, "t/0");
-    await sleep(180);
-    const fresh = (await s.tryAcquireSlot("fence", [0], "new", 10_000, "t/0"))!;
-    const stale = await s.commit("fence", 0, "old", { gen: 0, expectLen: 0, addLen: 99, now: 1, offsetsField: "t/0", claim: [[0, 9]], maxIntervals: 100 });
-    expect(stale).toEqual({ ok: false, reason: "lost-lock" });
-    const ok = await s.commit("fence", 0, "new", { gen: fresh.state.gen, expectLen: 0, addLen: 10, now: 1234, offsetsField: "t/0", claim: [[0, 9]], maxIntervals: 100 });
-    expect(ok).toEqual({ ok: true, state: { gen: 0, len: 10, t0: 1234 } });
-    expect(await s.readCommitted("fence", "t/0")).toEqual([[0, 9]]);
-    expect(await s.readSlotState("fence", 0)).toEqual({ gen: 0, len: 10, t0: 1234 });
-  });
-
-  it("refuses a claim that overlaps committed offsets (another slot won) and returns them", async () => {
-    const s = open();
-    await s.tryAcquireSlot("dup", [0], "w0", 10_000, "t/1");
-    await s.tryAcquireSlot("dup", [1], "w1", 10_000, "t/1");
-    const first = await s.commit("dup", 0, "w0", { gen: 0, expectLen: 0, addLen: 5, now: 1, offsetsField: "t/1", claim: [[100, 199]], maxIntervals: 100 });
-    expect(first.ok).toBe(true);
-    const second = await s.commit("dup", 1, "w1", { gen: 0, expectLen: 0, addLen: 5, now: 1, offsetsField: "t/1", claim: [[150, 249]], maxIntervals: 100 });
-    expect(second).toEqual({ ok: false, reason: "conflict", committed: [[100, 199]] });
-    expect(await s.readSlotState("dup", 1)).toEqual({ gen: 0, len: 0, t0: 0 });
-    const retry = await s.commit("dup", 1, "w1", { gen: 0, expectLen: 0, addLen: 5, now: 1, offsetsField: "t/1", claim: [[200, 249]], maxIntervals: 100 });
-    expect(retry.ok).toBe(true);
-    expect(await s.readCommitted("dup", "t/1")).toEqual([[100, 249]]);
-  });
-
-  it("rejects a commit based on a stale length", async () => {
-    const s = open();
-    await s.tryAcquireSlot("stale", [0], "w", 10_000, "");
-    await s.commit("stale", 0, "w", { gen: 0, expectLen: 0, addLen: 7, now: 1, offsetsField: "", claim: [], maxIntervals: 10 });
-    expect(await s.commit("stale", 0, "w", { gen: 0, expectLen: 0, addLen: 7, now: 1, offsetsField: "", claim: [], maxIntervals: 10 })).toEqual({ ok: false, reason: "stale-state" });
-  });
-
-  it("gives the lock back with a committing release, so the next holder's generation is not tainted", async () => {
-    const s = open();
-    await s.tryAcquireSlot("rel", [0], "w1", 10_000, "t/0");
-    const r = await s.commit("rel", 0, "w1", { gen: 0, expectLen: 0, addLen: 3, now: 1, offsetsField: "t/0", claim: [[0, 2]], maxIntervals: 10, release: true });
-    expect(r.ok).toBe(true);
-    expect(await s.lockRemainingMs("rel", 0, "w1")).toBeLessThanOrEqual(0);
-    const next = (await s.tryAcquireSlot("rel", [0], "w2", 10_000, "t/0"))!;
-    expect(next.slot).toBe(0);
-    expect(next.state.tainted).toBeFalsy();
-    expect(next.state.len).toBe(3);
-  });
-
-  it("keeps the lock when a committing release fails", async () => {
-    const s = open();
-    await s.tryAcquireSlot("relf", [0], "w1", 10_000, "");
-    const r = await s.commit("relf", 0, "w1", { gen: 0, expectLen: 5, addLen: 3, now: 1, offsetsField: "", claim: [], maxIntervals: 10, release: true });
-    expect(r).toEqual({ ok: false, reason: "stale-state" });
-    expect(await s.lockRemainingMs("relf", 0, "w1")).toBeGreaterThan(0);
-  });
-
-  it("ages out the oldest intervals beyond the cap", async () => {
-    const s = open();
-    await s.tryAcquireSlot("cap", [0], "w", 10_000, "");
-    let len = 0;
-    for (let i = 0; i < 5; i++) {
-      const r = await s.commit("cap", 0, "w", { gen: 0, expectLen: len, addLen: 1, now: 1, offsetsField: "t/0", claim: [[i * 10, i * 10]], maxIntervals: 3 });
-      expect(r.ok).toBe(true);
-      len++;
+    const rnd = seededRandom(7);
+    const base = 2 ** 40; // offsets far beyond 2^31
+    const model = new Map<number, PartitionState>();
+    const next = new Map<number, number>();
+    const history = new Map<number, [number, number][]>();
+    const held: RegisterFile[] = [];
+    let ts = 1_700_000_000_000;
+    const maxRanges = 4, maxGaps = 16;
+    for (let call = 0; call < 400; call++) {
+      const files: RegisterFile[] = [];
+      const count = 1 + Math.floor(rnd() * 12);
+      for (let i = 0; i < count; i++) {
+        const p = Math.floor(rnd() * 3);
+        const apps: [string, number][] = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => [`app${Math.floor(rnd() ** 3 * 500)}`, 100]);
+        const x = rnd();
+        const hist = history.get(p) ?? [];
+        if (x < 0.05 && held.length > 0) files.push(held.shift()!);
+        else if (x < 0.08 && hist.length > 5) {
+          const [a, b] = hist[hist.length - 1 - Math.floor(rnd() * 5)]!;
+          files.push(batch("t", p, a - Math.floor(rnd() * 50), b + Math.floor(rnd() * 50), apps, [ts - 50_000, ts - 40_000]));
+        } else {
+          const first = (next.get(p) ?? base) + (rnd() < 0.1 ? 1 + Math.floor(rnd() * 3) : 0);
+          const last = first + 50 + Math.floor(rnd() * 100);
+          next.set(p, last + 1);
+          hist.push([first, last]);
+          history.set(p, hist);
+          ts += 1000;
+          const f = batch("t", p, first, last, apps, [ts - 500, ts]);
+          if (rnd() < 0.05) held.push(f);
+          else files.push(f);
+        }
+      }
+      const r = await s.registerFiles(files, reg(ts, { maxRanges, maxGaps }));
+      const expected = files.map((f) => {
+        const m = registerRange(model.get(f.partition) ?? emptyPartition(), f.first, f.last, f.minTs, f.maxTs, maxRanges, maxGaps);
+        model.set(f.partition, m.state);
+        const full = m.keep.length === 1 && m.keep[0]![0] === f.first && m.keep[0]![1] === f.last;
+        return { file: f.file, status: m.keep.length === 0 ? "duplicate" : full ? "registered" : "partial", keep: m.keep, ...(m.reset ? { reset: m.reset } : {}) };
+      });
+      expect(r.results).toEqual(expected);
     }
-    expect(await s.readCommitted("cap", "t/0")).toEqual([[20, 20], [30, 30], [40, 40]]);
+    for (const [p, m] of model) {
+      const got = await s.readPartition("t", p);
+      expect(got).toEqual({ hw: m.hw, ranges: m.ranges, gaps: m.gaps, maxTs: m.maxTs, incarnation: 0 });
+      expect(got.hw).toBeGreaterThan(base);
+      expect(got.ranges.length).toBeLessThanOrEqual(maxRanges);
+      expect(got.gaps.length).toBeLessThanOrEqual(maxGaps);
+    }
+    // the run did exercise the bounds: gaps were moved out of the ranges and the oldest forgotten
+    expect([...model.values()].some((m) => m.gaps.length === maxGaps)).toBe(true);
+  });
+
+  it("detects a topic reset, and an operator reset forgets the partition", async () => {
+    const s = open();
+    await s.registerFiles([batch("t", 0, 0, 999, [["a", 10]], [1000, 2000])], reg(1));
+    const again = batch("t", 0, 0, 99, [["a", 10]], [1500, 2000]);
+    expect((await s.registerFiles([again], reg(2))).results[0]).toEqual({ file: again.file, status: "duplicate", keep: [] });
+    const fresh = batch("t", 0, 0, 99, [["a", 10]], [5000, 6000]);
+    expect((await s.registerFiles([fresh], reg(3))).results[0]).toEqual({ file: fresh.file, status: "registered", keep: [[0, 99]], reset: { previousHw: 1000, incarnation: 1 } });
+    expect(await s.readPartition("t", 0)).toEqual({ hw: 100, ranges: [], gaps: [], maxTs: 6000, incarnation: 1 });
+    expect(await s.resetPartition("t", 0)).toEqual({ hw: 100, incarnation: 2 });
+    expect(await s.readPartition("t", 0)).toEqual({ hw: 0, ranges: [], gaps: [], maxTs: 0, incarnation: 2 });
+    const after = batch("t", 0, 0, 99, [["a", 10]], [5000, 6000]);
+    expect((await s.registerFiles([after], reg(4))).results[0]!.status).toBe("registered");
+    expect(await s.readPartition("nope", 3)).toEqual({ hw: 0, ranges: [], gaps: [], maxTs: 0, incarnation: 0 });
+  });
+
+  it("returns a hot app once per schedule ttl, and again as soon as it was drained", async () => {
+    const s = open();
+    const t = Date.now();
+    const o = (now: number) => reg(now, { drainBytes: 100, scheduleTtlMs: 60_000 });
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    expect((await s.registerFiles([f([["a", 150], ["b", 50]])], o(t))).hot).toEqual(["a"]);
+    expect((await s.registerFiles([f([["a", 10], ["b", 60]])], o(t + 10))).hot).toEqual(["b"]);
+    expect((await s.registerFiles([f([["a", 10]])], o(t + 59_999))).hot).toEqual([]);
+    expect((await s.registerFiles([f([["a", 10]])], o(t + 60_000))).hot).toEqual(["a"]);
+    const [claim] = await s.acquireDrains(["b"], drain("w"));
+    expect(claim!.sections).toHaveLength(2);
+    expect((await s.registerFiles([f([["b", 99]])], o(t + 60_001))).hot).toEqual([]);
+    expect((await s.registerFiles([f([["b", 1]])], o(t + 60_002))).hot).toEqual(["b"]);
+  });
+
+  it("claims pending sections within maxBytes, maxRefs and the budget, at least one per app", async () => {
+    const s = open();
+    const files = Array.from({ length: 3 }, (_, i) => batch("t", 0, i * 10, i * 10 + 9, [["a", 100], ["b", 100], ["c", 100]]));
+    await s.registerFiles(files, reg(1000));
+    const byBudget = await s.acquireDrains(["a", "b", "c"], drain("w1", { budget: 250 }));
+    expect(byBudget.map((c) => [c.app, c.sections.length, c.inherited])).toEqual([["a", 2, 0], ["b", 1, 0]]);
+    await s.commitDrains("w1", byBudget.map((c) => commitOf(c, 1, true)), 2000);
+    expect((await s.acquireDrains(["c"], drain("w2", { maxBytes: 150 })))[0]!.sections.map((x) => x.ref)).toEqual([`${files[0]!.file}#2`]);
+    expect((await s.acquireDrains(["c"], drain("w3", { order: [1], maxRefs: 1 })))[0]!.sections.map((x) => x.ref)).toEqual([`${files[1]!.file}#2`]);
+    // a section bigger than maxBytes still goes, alone
+    await s.registerFiles([batch("t", 0, 100, 109, [["d", 5000]]), batch("t", 0, 110, 119, [["d", 10]])], reg(1001));
+    const [big] = await s.acquireDrains(["d"], drain("w4", { maxBytes: 1000 }));
+    expect(big!.sections.map((x) => x.len)).toEqual([5000]);
+    // what the budget left is still pending; then nothing is
+    expect((await s.acquireDrains(["a", "zz"], drain("w5", { order: [1] }))).map((c) => [c.app, refsOf(c)])).toEqual([["a", [`${files[2]!.file}#0`]]]);
+    expect(await s.acquireDrains(["a", "zz"], drain("w6", { order: [2] }))).toEqual([]);
+  });
+
+  it("skips apps whose slots are all busy and takes the lowest free slot", async () => {
+    const s = open();
+    await s.registerFiles([batch("t", 0, 0, 9, [["a", 10], ["b", 10]])], reg(1000));
+    expect(await s.acquireSlot("a", 0, "sealer", 10_000)).toEqual({ gen: 0, len: 0, t0: 0 });
+    expect(await s.acquireSlot("a", 0, "other", 10_000)).toBeNull();
+    const got = await s.acquireDrains(["a", "b"], drain("w", { order: [0] }));
+    expect(got.map((c) => [c.app, c.slot])).toEqual([["b", 0]]);
+    const next = await s.acquireDrains(["a"], drain("w2", { order: [0, 1, 2] }));
+    expect(next.map((c) => [c.app, c.slot, refsOf(c)!.length])).toEqual([["a", 1, 1]]);
+  });
+
+  it("prefers a free slot with a stranded claim and hands it over as inherited", async () => {
+    const s = open();
+    const f1 = batch("t", 0, 0, 9, [["a", 10]]);
+    await s.registerFiles([f1], reg(1000));
+    await s.acquireSlot("a", 0, "busy", 10_000);
+    const [first] = await s.acquireDrains(["a"], drain("w1", { order: [0, 1] }));
+    expect(first!.slot).toBe(1);
+    await s.release("a", 1, "w1"); // gave up without committing: the claim stays with slot 1
+    await s.release("a", 0, "busy");
+    const f2 = batch("t", 0, 10, 19, [["a", 10]]);
+    await s.registerFiles([f2], reg(1001));
+    const [second] = await s.acquireDrains(["a"], drain("w2", { order: [0, 1] }));
+    expect(second).toMatchObject({ app: "a", slot: 1, inherited: 1, state: { gen: 0, len: 0, t0: 0 } });
+    expect(refsOf(second)).toEqual([`${f1.file}#0`, `${f2.file}#0`]);
+    expect(second!.state.tainted).toBeUndefined();
+  });
+
+  it("taints the generation when it takes a slot over from a holder that never released, and fences that holder", async () => {
+    const s = open();
+    const f1 = batch("t", 0, 0, 9, [["a", 10]]);
+    await s.registerFiles([f1], reg(1000));
+    const [crashed] = await s.acquireDrains(["a"], drain("dead", { ttlMs: 100 }));
+    expect(await s.lockRemainingMs("a", 0, "dead")).toBeGreaterThan(0);
+    await until(async () => (await s.lockRemainingMs("a", 0, "dead")) <= 0);
+    const [next] = await s.acquireDrains(["a"], drain("live"));
+    expect(next).toMatchObject({ slot: 0, inherited: 1, state: { gen: 0, len: 0, t0: 0, tainted: true } });
+    expect(refsOf(next)).toEqual(refsOf(crashed));
+    expect(await s.commitDrains("dead", [commitOf(crashed!, 10)], 5)).toEqual([{ app: "a", ok: false, reason: "lost-lock" }]);
+    expect((await s.readSlotState("a", 0)).tainted).toBe(true);
+  });
+
+  it("commits drains atomically per app: refcounts free files, stale state and lost locks are refused, release frees the lock", async () => {
+    const s = open();
+    const f1 = batch("t", 0, 0, 9, [["a", 100], ["b", 100]]);
+    const f2 = batch("t", 0, 10, 19, [["a", 50]]);
+    await s.registerFiles([f1, f2], reg(1000));
+    const claims = await s.acquireDrains(["a", "b"], drain("w"));
+    const [ca, cb] = claims as [DrainClaim, DrainClaim];
+    expect(await s.commitDrains("w", [commitOf(ca, 150)], 5000)).toEqual([{ app: "a", ok: true, state: { gen: 0, len: 150, t0: 5000 }, gone: [f2.file] }]);
+    expect(await s.registeredFiles([f1.file, f2.file])).toEqual(new Set([f1.file]));
+    expect(await s.commitDrains("w", [commitOf(cb, 100, true), commitOf(ca, 1), { ...commitOf(ca, 1), expectLen: 150 }], 6000)).toEqual([
+      { app: "b", ok: true, state: { gen: 0, len: 100, t0: 6000 }, gone: [f1.file] },
+      { app: "a", ok: false, reason: "stale-state" },
+      { app: "a", ok: true, state: { gen: 0, len: 151, t0: 5000 }, gone: [] },
+    ]);
+    expect(await s.registeredFiles([f1.file])).toEqual(new Set());
+    expect(await s.lockRemainingMs("b", 0, "w")).toBeLessThanOrEqual(0);
+    expect(await s.commitDrains("w", [{ ...commitOf(cb, 1), expectLen: 100 }], 7000)).toEqual([{ app: "b", ok: false, reason: "lost-lock" }]);
+    expect(await s.commitDrains("intruder", [{ ...commitOf(ca, 1), expectLen: 151 }], 7000)).toEqual([{ app: "a", ok: false, reason: "lost-lock" }]);
+    // released properly: the next holder's generation is clean
+    await s.registerFiles([batch("t", 0, 20, 29, [["b", 10]])], reg(1001));
+    const [again] = await s.acquireDrains(["b"], drain("w2"));
+    expect(again).toMatchObject({ slot: 0, inherited: 0, state: { gen: 0, len: 100, t0: 6000 } });
+    expect(again!.state.tainted).toBeUndefined();
+  });
+
+  it("keeps the refs a commit did not consume with the slot for the next holder", async () => {
+    const s = open();
+    const files = [0, 1, 2].map((i) => batch("t", 0, i * 10, i * 10 + 9, [["a", 10]]));
+    await s.registerFiles(files, reg(1000));
+    const [c] = await s.acquireDrains(["a"], drain("w"));
+    const r = await s.commitDrains("w", [commitOf(c!, 20, true, refsOf(c)!.slice(0, 2))], 2000);
+    expect(r).toEqual([{ app: "a", ok: true, state: { gen: 0, len: 20, t0: 2000 }, gone: [files[0]!.file, files[1]!.file] }]);
+    const [next] = await s.acquireDrains(["a"], drain("w2"));
+    expect(next).toMatchObject({ inherited: 1, state: { gen: 0, len: 20 } });
+    expect(refsOf(next)).toEqual([`${files[2]!.file}#0`]);
+  });
+
+  it("adopts members found past the committed length: consumes their refs from the claim or the queue, reports unknown ones", async () => {
+    const s = open();
+    const f1 = batch("t", 0, 0, 9, [["a", 100]]);
+    const f2 = batch("t", 0, 10, 19, [["a", 100], ["b", 100]]);
+    const f3 = batch("t", 0, 20, 29, [["a", 100]]);
+    const f4 = batch("t", 0, 30, 39, [["a", 100]]);
+    await s.registerFiles([f1, f2, f3, f4], reg(1000));
+    const [c] = await s.acquireDrains(["a"], drain("w", { maxRefs: 2 }));
+    expect(refsOf(c)).toEqual([`${f1.file}#0`, `${f2.file}#0`]);
+    await s.commitDrains("w", [commitOf(c!, 10, false, [])], 6000);
+    const req = { app: "a", slot: 0, gen: 0, len: 300, refs: [`${f1.file}#0`, `${f3.file}#0`, "ghost#0", `${f1.file}#0`], now: 7000 };
+    expect(await s.adopt("other", req)).toBeNull();
+    expect(await s.adopt("w", { ...req, gen: 1 })).toBeNull();
+    expect(await s.adopt("w", { ...req, len: 5 })).toBeNull();
+    expect(await s.adopt("w", req)).toEqual({ state: { gen: 0, len: 300, t0: 6000 }, found: 2, unknown: ["ghost#0", `${f1.file}#0`], gone: [f1.file, f3.file] });
+    expect(await s.readSlotState("a", 0)).toEqual({ gen: 0, len: 300, t0: 6000 });
+    await s.release("a", 0, "w");
+    // f2#0 is still claimed by slot 0, f4#0 still pending; f3#0 was adopted from the queue
+    const [next] = await s.acquireDrains(["a"], drain("w2"));
+    expect(next).toMatchObject({ inherited: 1, state: { len: 300 } });
+    expect(refsOf(next)).toEqual([`${f2.file}#0`, `${f4.file}#0`]);
+    // adopting everything empties the app: no longer due; t0 is set by a first adoption
+    expect(await s.adopt("w2", { app: "a", slot: 0, gen: 0, len: 400, refs: refsOf(next)!, now: 8000 })).toMatchObject({ found: 2, unknown: [], gone: [f4.file] });
+    expect(await s.dueApps(Number.MAX_SAFE_INTEGER, 10)).toEqual(["b"]);
+    await s.acquireSlot("fresh", 0, "w3", 10_000);
+    expect((await s.adopt("w3", { app: "fresh", slot: 0, gen: 0, len: 50, refs: [], now: 9000 }))!.state).toEqual({ gen: 0, len: 50, t0: 9000 });
+  });
+
+  it("skips a generation for its holder only, clearing the seal marker and the taint", async () => {
+    const s = open();
+    await s.acquireSlot("a", 0, "dead", 100);
+    await until(async () => (await s.lockRemainingMs("a", 0, "dead")) <= 0);
+    const st = (await s.acquireSlot("a", 0, "w", 10_000))!;
+    expect(st.tainted).toBe(true);
+    const [c] = await s.commitDrains("w", [{ app: "a", slot: 0, gen: 0, expectLen: 0, addLen: 5, refs: [], release: false }], 100);
+    expect(c!.ok).toBe(true);
+    expect(await s.beginSeal("a", 0, "w", 0, "k")).toBe(true);
+    expect(await s.skipGeneration("a", 0, "other", 0)).toBe(false);
+    expect(await s.skipGeneration("a", 0, "w", 1)).toBe(false);
+    expect(await s.skipGeneration("a", 0, "w", 0)).toBe(true);
+    expect(await s.readSlotState("a", 0)).toEqual({ gen: 1, len: 0, t0: 0 });
+    expect(await s.skipGeneration("a", 0, "w", 0)).toBe(false);
   });
 
   it("records a seal, hands an unfinished seal to the next holder, then bumps the generation", async () => {
     const s = open();
-    await s.tryAcquireSlot("seal", [0], "w", 10_000, "");
-    await s.commit("seal", 0, "w", { gen: 0, expectLen: 0, addLen: 42, now: 5, offsetsField: "", claim: [], maxIntervals: 10 });
+    await s.acquireSlot("seal", 0, "w", 10_000);
+    await s.commitDrains("w", [{ app: "seal", slot: 0, gen: 0, expectLen: 0, addLen: 42, refs: [], release: false }], 5);
+    expect(await s.beginSeal("seal", 0, "other", 0, "logs/seal/k")).toBe(false);
+    expect(await s.beginSeal("seal", 0, "w", 1, "logs/seal/k")).toBe(false);
     expect(await s.beginSeal("seal", 0, "w", 0, "logs/seal/k")).toBe(true);
-    // a writer crashes here; its commit attempts on a sealing slot are refused
-    expect(await s.commit("seal", 0, "w", { gen: 0, expectLen: 42, addLen: 1, now: 5, offsetsField: "", claim: [], maxIntervals: 10 })).toEqual({ ok: false, reason: "stale-state" });
+    // a commit on a sealing slot is refused
+    expect(await s.commitDrains("w", [{ app: "seal", slot: 0, gen: 0, expectLen: 42, addLen: 1, refs: [], release: false }], 6)).toEqual([{ app: "seal", ok: false, reason: "stale-state" }]);
     await s.release("seal", 0, "w");
-    const next = (await s.tryAcquireSlot("seal", [0], "w2", 10_000, ""))!;
-    expect(next.state).toEqual({ gen: 0, len: 42, t0: 5, sealing: { gen: 0, key: "logs/seal/k" } });
+    expect(await s.acquireSlot("seal", 0, "w2", 10_000)).toEqual({ gen: 0, len: 42, t0: 5, sealing: { gen: 0, key: "logs/seal/k" } });
     expect(await s.finishSeal("seal", 0, "other", 0)).toBe(false);
+    expect(await s.finishSeal("seal", 0, "w2", 1)).toBe(false);
     expect(await s.finishSeal("seal", 0, "w2", 0)).toBe(true);
     expect(await s.readSlotState("seal", 0)).toEqual({ gen: 1, len: 0, t0: 0 });
-    expect(await s.finishSeal("seal", 0, "w2", 0)).toBe(false); // idempotent: no double bump
+    expect(await s.finishSeal("seal", 0, "w2", 0)).toBe(false); // no double bump
+    expect(await s.finishSeal("seal", 0, "w2", 1)).toBe(false); // no marker for gen 1
   });
 
-  it("admits apps up to the cap, permanently, so routing stays deterministic", async () => {
+  it("releases only for the holder", async () => {
     const s = open();
-    expect([...(await s.admitApps(["a", "b", "c"], 2))].sort()).toEqual(["a", "b"]);
-    expect([...(await s.admitApps(["c", "a", "d"], 2))].sort()).toEqual(["a"]);
-    expect([...(await s.admitApps(["b"], 100))]).toEqual(["b"]);
+    await s.acquireSlot("a", 0, "w", 10_000);
+    await s.release("a", 0, "other");
+    expect(await s.lockRemainingMs("a", 0, "w")).toBeGreaterThan(0);
+    expect(await s.acquireSlot("a", 0, "other", 10_000)).toBeNull();
+    await s.release("a", 0, "w");
+    expect(await s.lockRemainingMs("a", 0, "w")).toBeLessThanOrEqual(0);
+    expect(await s.acquireSlot("a", 0, "other", 10_000)).toEqual({ gen: 0, len: 0, t0: 0 });
   });
 
-  it("gives a lease to one holder at a time and lets it renew", async () => {
+  it("lists due apps oldest first, including apps whose claims a drain left behind", async () => {
+    const s = open();
+    let n = 0;
+    const f = (app: string) => batch("t", 0, n * 10, n++ * 10 + 9, [[app, 10]]);
+    await s.registerFiles([f("b")], reg(100));
+    await s.registerFiles([f("a"), f("b")], reg(200));
+    await s.registerFiles([f("c")], reg(300));
+    expect(await s.dueApps(250, 10)).toEqual(["b", "a"]);
+    expect(await s.dueApps(1000, 2)).toEqual(["b", "a"]);
+    expect(await s.dueApps(1000, 10)).toEqual(["b", "a", "c"]);
+    expect(await s.dueApps(99, 10)).toEqual([]);
+    // b's drain dies after claiming: b stays due, at its oldest section's age
+    await s.acquireDrains(["b"], drain("dead"));
+    await s.release("b", 0, "dead");
+    expect(await s.dueApps(1000, 10)).toEqual(["b", "a", "c"]);
+    // c drained and committed: not due
+    const [cc] = await s.acquireDrains(["c"], drain("w"));
+    await s.commitDrains("w", [commitOf(cc!, 1, true)], 400);
+    expect(await s.dueApps(1000, 10)).toEqual(["b", "a"]);
+    // a stranded claim is older than a new pending section: the app is due by the claim's age
+    await s.acquireDrains(["a"], drain("dead2"));
+    await s.release("a", 0, "dead2");
+    await s.registerFiles([f("a")], reg(5000));
+    expect(await s.dueApps(1000, 10)).toEqual(["b", "a"]);
+    // b's claim finished by the next drain: b leaves the list
+    const [cb] = await s.acquireDrains(["b"], drain("w2"));
+    expect(cb!.inherited).toBe(2);
+    await s.commitDrains("w2", [commitOf(cb!, 1, true)], 6000);
+    expect(await s.dueApps(10_000, 10)).toEqual(["a"]);
+    const [ca] = await s.acquireDrains(["a"], drain("w3"));
+    expect(ca!.sections.map((x) => x.stagedAt)).toEqual([200, 5000]);
+    await s.commitDrains("w3", [commitOf(ca!, 1, true)], 6000);
+    expect(await s.dueApps(10_000, 10)).toEqual([]);
+  });
+
+  it("lets a lock expire after its TTL and reports remaining time only to its holder", async () => {
+    const s = open();
+    expect(await s.acquireSlot("exp", 0, "tok-a", 150)).not.toBeNull();
+    expect(await s.lockRemainingMs("exp", 0, "tok-a")).toBeGreaterThan(0);
+    expect(await s.lockRemainingMs("exp", 0, "tok-a")).toBeLessThanOrEqual(150);
+    expect(await s.lockRemainingMs("exp", 0, "tok-b")).toBeLessThanOrEqual(0);
+    expect(await s.acquireSlot("exp", 0, "tok-b", 10_000)).toBeNull();
+    await until(async () => (await s.lockRemainingMs("exp", 0, "tok-a")) <= 0);
+    expect(await s.acquireSlot("exp", 0, "tok-b", 10_000)).toEqual({ gen: 0, len: 0, t0: 0, tainted: true });
+    expect(await s.lockRemainingMs("exp", 0, "tok-b")).toBeGreaterThan(5_000);
+  });
+
+  it("gives a lease to one holder at a time, lets it renew, and lets it lapse", async () => {
     const s = open();
     expect(await s.acquireLease("up", "x", 10_000)).toBe(true);
     expect(await s.acquireLease("up", "y", 10_000)).toBe(false);
@@ -144,27 +395,119 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     await s.releaseLease("up", "y");
     expect(await s.acquireLease("up", "y", 10_000)).toBe(false);
     await s.releaseLease("up", "x");
-    expect(await s.acquireLease("up", "y", 10_000)).toBe(true);
+    expect(await s.acquireLease("up", "y", 100)).toBe(true);
+    expect(await s.acquireLease("other-name", "x", 10_000)).toBe(true);
+    await until(() => s.acquireLease("up", "x", 10_000));
+    expect(await s.acquireLease("up", "y", 10_000)).toBe(false);
+  });
+
+  it("admits apps up to the cap, keeps each decision while used, and forgets unused ones", async () => {
+    const s = open();
+    const asObj = (m: Map<string, boolean>) => Object.fromEntries(m);
+    expect(asObj(await s.admitApps(["a", "b", "c"], 2, 1000, 100))).toEqual({ a: true, b: true, c: false });
+    expect(asObj(await s.admitApps(["c", "a", "d"], 2, 1050, 100))).toEqual({ c: false, a: true, d: false });
+    // a bigger cap does not change an existing decision, but admits new apps
+    expect(asObj(await s.admitApps(["c", "e"], 100, 1090, 100))).toEqual({ c: false, e: true });
+    // b (last used 1000) and d (1050) are forgotten at 1160; a (1050) too; c (1090) and e (1090) are kept
+    expect(asObj(await s.admitApps(["c", "e", "b", "f", "g"], 2, 1160, 100))).toEqual({ c: false, e: true, b: true, f: false, g: false });
+    expect(asObj(await s.admitApps([], 2, 1160, 100))).toEqual({});
   });
 });
 
 describe("redis store specifics", () => {
-  it("hash-tags every key of an app so one cluster slot holds them", async () => {
+  it("puts every key under one hash tag and makes one round trip per call, however many files or apps", async () => {
     const prefix = `ht-${randomUUID()}`;
     const s = new RedisCoordStore({ url: redisUrl, keyPrefix: prefix });
     opened.push(s);
-    await s.tryAcquireSlot("pay-gw", [0], "w", 10_000, "t/0");
-    await s.commit("pay-gw", 0, "w", { gen: 0, expectLen: 0, addLen: 1, now: 1, offsetsField: "t/0", claim: [[1, 1]], maxIntervals: 10 });
-    const keys = await s.redis.keys(`${prefix}:*`);
-    expect(keys.length).toBeGreaterThanOrEqual(3);
-    for (const k of keys) expect(k).toContain("{pay-gw}");
-  });
-  it("makes one round trip per acquire and per commit", async () => {
-    const s = new RedisCoordStore({ url: redisUrl, keyPrefix: `rt-${randomUUID()}` });
-    opened.push(s);
+    const apps = Array.from({ length: 50 }, (_, i) => `app-${i}`);
+    const files = Array.from({ length: 20 }, (_, i) => batch("logs", i % 4, 1000 * i, 1000 * i + 999, apps.map((a) => [a, 10] as [string, number])));
     const before = s.roundTrips;
-    await s.tryAcquireSlot("a", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "w", 10_000, "t/0");
-    await s.commit("a", 0, "w", { gen: 0, expectLen: 0, addLen: 1, now: 1, offsetsField: "t/0", claim: [[0, 99]], maxIntervals: 10 });
+    await s.registerFiles(files, reg(Date.now(), { drainBytes: 100 }));
+    expect(s.roundTrips - before).toBe(1);
+    const claims = await s.acquireDrains(apps, drain("w", { order: [0, 1, 2] }));
+    expect(claims).toHaveLength(50);
     expect(s.roundTrips - before).toBe(2);
+    const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 200, true)), Date.now());
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(s.roundTrips - before).toBe(3);
+    await s.admitApps(apps, 10, Date.now(), 60_000);
+    await s.acquireLease("upload", "w", 10_000);
+    const keys = await s.redis.keys(`*${prefix}*`);
+    expect(keys.length).toBeGreaterThan(50);
+    for (const k of keys) expect(k.startsWith(`{${prefix}}:`)).toBe(true);
+    // all sections consumed: no file, queue or claim is left
+    expect(keys.filter((k) => /:(file|pend|claims):/.test(k))).toEqual([]);
+  });
+
+  it("keeps its state bounded over 1,000,000 records of sparse apps with gaps and redeliveries, drained as it goes", async () => {
+    const server = await startRedisServer();
+    const s = new RedisCoordStore({ url: server.url, keyPrefix: "lp" });
+    try {
+      const apps = 5000, partitions = 12, records = 1_000_000, perBatch = 500;
+      const batches = records / perBatch;
+      const rnd = seededRandom(11);
+      const next = new Array<number>(partitions).fill(2 ** 33);
+      const past: RegisterFile[] = [];
+      const memory = async () => Number(/used_memory:(\d+)/.exec(await s.redis.info("memory"))![1]);
+      const baseline = await memory();
+      let t = 1_700_000_000_000;
+      let at20 = 0, peak = 0, redelivered = 0, drained = 0, sections = 0;
+      const wave = 20;
+      for (let b = 0; b < batches; b += wave) {
+        const files: RegisterFile[] = [];
+        for (let i = b; i < b + wave; i++) {
+          const p = i % partitions;
+          const first = next[p]! + (rnd() < 0.1 ? 1 : 0);
+          const last = first + perBatch - 1 + (rnd() < 0.1 ? 1 : 0); // a gap inside: one more offset covered
+          next[p] = last + 1;
+          const perApp = new Map<string, number>();
+          for (let r = 0; r < perBatch; r++) {
+            // most records come from a few big apps, the rest from a long tail of sparse ones
+            const app = rnd() < 0.9 ? `app-${Math.floor(rnd() ** 2 * 50)}` : `app-${50 + Math.floor(rnd() * (apps - 50))}`;
+            perApp.set(app, (perApp.get(app) ?? 0) + 1);
+          }
+          t += 50;
+          const f = batch("logs", p, first, last, [...perApp].map(([app, n]) => [app, n * 200]), [t - 1000, t]);
+          files.push(f);
+          past.push(f);
+          sections += perApp.size;
+        }
+        // the trigger redelivers an old batch with shifted boundaries now and then
+        if ((b / wave) % 5 === 4) {
+          const old = past[past.length - 1 - Math.floor(rnd() * Math.min(200, past.length))]!;
+          files.push(batch(old.topic, old.partition, old.first - 7, old.last + 3, old.sections.map((x) => [x.app, x.len] as [string, number]), [old.minTs, old.maxTs]));
+          redelivered++;
+        }
+        if (past.length > 400) past.splice(0, past.length - 400);
+        const registered = await s.registerFiles(files, reg(t, { drainBytes: 256 * 1024, maxRanges: 8, maxGaps: 32 }));
+        expect(registered.results.every((r) => r.status !== "known")).toBe(true);
+        // hot apps are drained now; every few waves a sweep drains the apps that waited long enough
+        const sweep = (b / wave) % 5 === 4 ? await s.dueApps(t - 5 * wave * 50, 5000) : [];
+        const due = [...new Set([...registered.hot, ...sweep])];
+        const claims = await s.acquireDrains(due, { order: [0, 1], token: `d${b}`, ttlMs: 60_000, maxBytes: 64 << 20, budget: 1 << 30, maxRefs: 1000, now: t });
+        const results = await s.commitDrains(`d${b}`, claims.map((c) => commitOf(c, c.sections.reduce((n, x) => n + x.len, 0), true)), t);
+        expect(results.every((r) => r.ok)).toBe(true);
+        drained += claims.length;
+        const used = await memory();
+        peak = Math.max(peak, used);
+        if (at20 === 0 && b + wave >= batches * 0.2) at20 = used;
+      }
+      const end = await memory();
+      const keys = await s.redis.dbsize();
+      console.log(`coord-state: ${records} records, ${batches} batches, ${sections} sections, ${redelivered} redeliveries, ${drained} drains, ${s.roundTrips} round trips; used_memory baseline ${(baseline / 2 ** 20).toFixed(2)} MB, at 20% ${(at20 / 2 ** 20).toFixed(2)} MB, end ${(end / 2 ** 20).toFixed(2)} MB, peak ${(peak / 2 ** 20).toFixed(2)} MB (end/20% ${(end / at20).toFixed(3)}), ${keys} keys`);
+      expect(peak).toBeLessThanOrEqual(64 * 2 ** 20);
+      expect(end / at20).toBeLessThan(1.5);
+      for (let p = 0; p < partitions; p++) {
+        const st = await s.readPartition("logs", p);
+        expect(st.ranges.length).toBeLessThanOrEqual(8);
+        expect(st.gaps.length).toBeLessThanOrEqual(32);
+      }
+      // only files whose sections wait for the next sweeps are left (at most two sweep intervals)
+      const files = await s.redis.keys("{lp}:file:*");
+      expect(files.length).toBeLessThanOrEqual(2 * 5 * wave);
+    } finally {
+      await s.close();
+      await server.stop();
+    }
   });
 });
