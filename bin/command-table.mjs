@@ -16,6 +16,7 @@ export const COMMANDS = [
   { name: "publish", summary: "build, upload the artifacts to logpipe:artifactStore and pin digest + CRC-64 checksum in the stack file" },
   { name: "canary", summary: "shift a function's live alias to a new release step by step, gated on CloudMonitor metrics" },
   { name: "promote", args: "<from> <to>", summary: "copy the artifact digests stack <from> runs into <to>'s config (no rebuild); --yes also runs pulumi up on <to>" },
+  { name: "reset-partition", summary: "forget one topic-partition's dedup state after the topic was recreated or its offsets reset (writes an audit entry)" },
   { name: "bench", summary: "benchmark split / compress / append against gzip, zstd and JSON.parse baselines measured in the same run" },
 ];
 

@@ -221,6 +221,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         if (r.ok) r.gone.forEach((g) => gone.add(g));
         else {
           result.errors.push(`${r.app}: commit refused (${r.reason}); the member stays uncommitted and the next holder adopts it`);
+          deps.logger.warn({ app: r.app, reason: r.reason }, r.reason === "lost-lock" ? "slot lock lost before the commit: nothing committed by this writer" : "commit refused: the slot changed under this writer");
           await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
         }
       }

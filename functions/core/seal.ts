@@ -105,7 +105,8 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
         state = { ...r.state, tainted: state.tainted };
       }
       if (state.len < size && !state.tainted) {
-        await ensureLockTime(deps, app, slot, token, "cut torn tail", lockDeadline);
+        crashPoint("repair.before-cut");
+        await ensureLockTime(deps, app, slot, token, "cut torn tail");
         deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - state.len }, "cut an incomplete member (a writer died mid-append)");
         await deps.nas.truncate(path, state.len);
       }

@@ -1,11 +1,14 @@
 /**
- * Redis faults under multi-process pipelines: a private redis-server with AOF (appendfsync
- * always) SIGKILLed and restarted mid-run, client connections dropped again and again, the
+ * Redis faults under multi-process pipelines: a private redis-server with AOF appendfsync
+ * everysec (what infra deploys: the last second of writes can be lost) SIGKILLed and restarted
+ * mid-run at points chosen by progress, client connections dropped again and again, the
  * server frozen (SIGSTOP) past the lock TTL; and two independent instances hammering one app,
  * where the number of concurrent slot holders is measured from a trace (system-wide monotonic
  * clock) and must never exceed LOGPIPE_MAX_WRITERS_PER_APP. (Frozen *writers* are in
  * stale-writer.test.ts.)
  */
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startRedisServer, type RedisServerHandle } from "../../cli/services/redis-server.js";
@@ -14,8 +17,16 @@ import { describeResult, maxConcurrentWriters, runScenario, sleep, Summary, type
 const summary = new Summary("redis faults");
 let redis: RedisServerHandle;
 beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: true });
+  redis = await startRedisServer({ appendonly: true, appendfsync: "everysec" });
 });
+
+/** Trigger batches the instances have not acknowledged yet. */
+function unacked(ctx: RunContext): number {
+  const q = path.join(ctx.dir, "q");
+  let n = readdirSync(path.join(q, "trigger")).filter((f) => !f.startsWith(".tmp.")).length;
+  for (const pid of readdirSync(path.join(q, "inflight"))) n += readdirSync(path.join(q, "inflight", pid)).filter((f) => f.startsWith("trigger~")).length;
+  return n;
+}
 afterAll(async () => {
   summary.flush();
   await redis?.stop();
@@ -30,28 +41,37 @@ async function repeatUntilDone(ctx: RunContext, firstMs: number, everyMs: number
   }
 }
 
-function check(r: Awaited<ReturnType<typeof runScenario>>) {
+function check(r: Awaited<ReturnType<typeof runScenario>>, redisMayForget = false) {
   console.log(describeResult(r));
   summary.addResult(r);
   expect(r.verify.lost).toBe(0);
-  expect(r.verify.duplicated).toBe(0);
   expect(r.verify.misrouted).toBe(0);
   expect(r.leftOnNas).toEqual([]);
+  if (redisMayForget) {
+    // everysec may lose the last second of coordination writes: duplicates are then possible, and reported
+    if (r.verify.duplicated > 0) expect(r.reconcile.events, "duplicates without a reported repair").toBeGreaterThan(0);
+  } else expect(r.verify.duplicated).toBe(0);
 }
 
 describe("Redis faults", () => {
-  test("redis-server (AOF, appendfsync always) SIGKILLed and restarted mid-run", async () => {
+  test("redis-server (AOF, appendfsync everysec) SIGKILLed under load at 75 %, 50 % and 25 % of the batches left", async () => {
     let restarts = 0;
     const r = await runScenario({
       name: "redis-restart", seed: 31, partitions: 4, perPartition: 20_000, batchRecords: 1000,
       procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
-      during: (ctx) => repeatUntilDone(ctx, 1500, 2500, 6, async () => {
-        await redis.restart();
-        restarts++;
-      }),
+      // restarts follow progress, not the clock: every one happens however fast the machine is
+      during: async (ctx) => {
+        const total = unacked(ctx);
+        for (const share of [0.75, 0.5, 0.25]) {
+          while (!ctx.isFinished() && unacked(ctx) > total * share) await Promise.race([sleep(20), ctx.finished]);
+          if (ctx.isFinished()) return;
+          await redis.restart();
+          restarts++;
+        }
+      },
     });
-    check(r);
-    expect(restarts).toBeGreaterThanOrEqual(2);
+    check(r, true);
+    expect(restarts).toBe(3);
   });
 
   test("client connections dropped (CLIENT KILL) every 150 ms", async () => {
@@ -96,7 +116,8 @@ describe("Redis faults", () => {
     const r = await runScenario({
       name: "hammer-one-app", seed: 34, apps: 1, partitions: 4, perPartition: 15_000, batchRecords: 250,
       procs: 2, compressConcurrency: 8, maxSpawns: 2, redisUrl: redis.url, objects: { kind: "local", dir: "" },
-      env: { LOGPIPE_MAX_WRITERS_PER_APP: String(maxWriters), LOGPIPE_SLOT_WAIT: "20s", LOGPIPE_SEAL_BYTES: "128KB", FAULT_NAS_APPEND_DELAY_MS: "40" },
+      // every batch (~60 KB) makes the app hot, so drains overlap while appends are slow
+      env: { LOGPIPE_MAX_WRITERS_PER_APP: String(maxWriters), LOGPIPE_SLOT_WAIT: "20s", LOGPIPE_SEAL_BYTES: "128KB", LOGPIPE_DRAIN_BYTES: "16KB", FAULT_NAS_APPEND_DELAY_MS: "40" },
     });
     check(r);
     const { perApp, sameSlotOverlaps } = maxConcurrentWriters(r.slotEvents);

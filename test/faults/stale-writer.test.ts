@@ -14,7 +14,7 @@ afterAll(() => summary.flush());
 describe("a writer frozen past its lock TTL", () => {
   // One slot per app, so the writer that takes over the lock writes the very file the frozen one was writing.
   const env = { LOGPIPE_MAX_WRITERS_PER_APP: "1", LOGPIPE_LOCK_TTL: "1500ms", LOGPIPE_FUNCTION_TIMEOUT: "1s", LOGPIPE_LOCK_MARGIN: "300ms", LOGPIPE_SLOT_WAIT: "5s" };
-  for (const point of ["compress.before-write", "compress.after-append"] as const) {
+  for (const point of ["compress.after-claim", "compress.before-write", "compress.after-append"] as const) {
     test(`SIGSTOP at ${point}, another writer commits, SIGCONT: the late bytes never end up committed`, async () => {
       const mine: BatchDescriptor = { id: "a", parts: [{ partition: 0, from: 0, to: 3000 }] };
       const other: BatchDescriptor = { id: "b", parts: [{ partition: 0, from: 3000, to: 6000 }] };
@@ -49,7 +49,7 @@ describe("a writer frozen past its lock TTL", () => {
     });
   }
 
-  test("SIGSTOP before truncating a torn tail, another writer commits, SIGCONT: the late truncate cuts nothing committed", async () => {
+  test("SIGSTOP before cutting a torn tail, another writer commits, SIGCONT: the late cut is refused and cuts nothing committed", async () => {
     const pre: BatchDescriptor = { id: "pre", parts: [{ partition: 0, from: 0, to: 3000 }] };
     const mine: BatchDescriptor = { id: "a", parts: [{ partition: 0, from: 3000, to: 6000 }] };
     const other: BatchDescriptor = { id: "b", parts: [{ partition: 0, from: 6000, to: 9000 }] };
@@ -67,7 +67,7 @@ describe("a writer frozen past its lock TTL", () => {
       name: "stale-before-truncate", seed: 8, apps: 1, partitions: 1, perPartition: 6000, batches: [mine], extraExpected: [pre, other],
       countLogs: { lockLost: /LockLostError|slot lock lost/ },
       procs: 1, maxSpawns: 3, timeoutMs: 60_000, env, redisUrl, objects: { kind: "local", dir: "" }, compressConcurrency: 1, uploadIntervalMs: 0,
-      spawnEnv: (n): Record<string, string> => (n === 0 ? { LOGPIPE_PAUSE_AT: "compress.before-truncate", FAULT_IDLE_EXIT_MS: "1500" } : {}),
+      spawnEnv: (n): Record<string, string> => (n === 0 ? { LOGPIPE_PAUSE_AT: "repair.before-cut", FAULT_IDLE_EXIT_MS: "1500" } : {}),
       prepare: async (ctx) => {
         // a committed member, then a torn tail left by a writer that failed mid-write but released its lock
         await inProcess(ctx, "writer-pre", pre);
