@@ -13,6 +13,7 @@ import { compressTask } from "../../functions/core/compress.js";
 import { loadConfig } from "../../functions/core/config.js";
 import type { PipelineDeps } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
+import { runUpload, type UploadResult } from "../../functions/core/upload.js";
 import { localEnv } from "../../cli/local/run.js";
 
 export function testOssStore(): OssObjectStore {
@@ -51,6 +52,18 @@ export function testPipeline(opts: { env?: Record<string, string>; objects?: Obj
   const emulator = new AsyncInvokeEmulator((t) => compressTask(deps, t), { concurrency: opts.concurrency ?? 4, backoffMs: 20 });
   deps.invoker = emulator;
   return { deps, emulator, dir, prefix, close: () => coord.close() };
+}
+
+/**
+ * What the end of a local run does: drain every app with anything pending (the sweep, whatever
+ * its age), wait for those drains, then seal and ship everything. Returns both upload results.
+ */
+export async function flushPipeline(p: Pick<TestPipeline, "deps" | "emulator">): Promise<{ swept: UploadResult; shipped: UploadResult }> {
+  // the sweep's drains run on the emulator even when the test recorded split's invocations instead
+  const swept = await runUpload({ ...p.deps, invoker: p.emulator }, { sweepAll: true });
+  await p.emulator.drain();
+  const shipped = await runUpload(p.deps, { sealAll: true });
+  return { swept, shipped };
 }
 
 /**
