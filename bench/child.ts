@@ -3,25 +3,26 @@
  * TypeScript loader skews time or memory). Reads a JSON task from argv[2], prints one JSON line
  * prefixed with RESULT: on stdout. Data loading happens before the clock starts.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { gzipSync } from "node:zlib";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 import type { CoordStore } from "../functions/adapters/coord-store.js";
+import { LocalObjectStore } from "../functions/adapters/local-object-store.js";
 import { MemoryCoordStore } from "../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../functions/adapters/nas.js";
+import { addNasOpCounts, emptyNasOpCounts, NasLatencyDir, type NasLatencyModel, type NasOpCounts } from "../functions/adapters/nas-latency.js";
 import { RedisCoordStore } from "../functions/adapters/redis-coord-store.js";
-import { compressChunk } from "../functions/core/compress.js";
-import { decodeChunk } from "../functions/core/chunk.js";
-import { createRouter, routeSegmentAt } from "../functions/core/routing.js";
+import { compressTask } from "../functions/core/compress.js";
 import { loadConfig } from "../functions/core/config.js";
-import type { ChunkPointer, PipelineDeps } from "../functions/core/deps.js";
+import type { DrainTask, PipelineDeps } from "../functions/core/deps.js";
+import { parseArchiveKey } from "../functions/core/layout.js";
 import { silentLogger } from "../functions/core/logger.js";
-import { splitBatch, splitTable } from "../functions/core/split.js";
-import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
-import { toCloudEventsBatch } from "../cli/local/cloudevents.js";
-import { SyntheticGenerator } from "../cli/sources/synthetic.js";
-import type { SourceRecord } from "../cli/sources/types.js";
+import { createRouter, routeSegmentAt } from "../functions/core/routing.js";
+import { splitBatch } from "../functions/core/split.js";
+import { scanKafkaBatch } from "../functions/core/events.js";
+import { runUpload } from "../functions/core/upload.js";
 
 export type ChildTask =
   | { kind: "gzip-node"; file: string; level: number; warmup?: boolean }
@@ -29,10 +30,65 @@ export type ChildTask =
   | { kind: "split"; file: string; nasRoot: string; warmup: boolean }
   | { kind: "split-rss"; file: string; nasRoot: string }
   | { kind: "json-parse-rss"; file: string }
-  | { kind: "e2e"; files: string[]; nasRoot: string; redisUrl?: string; keyPrefix?: string; barrier?: boolean; compressConcurrency?: number; decodedBefore?: boolean; profileTo?: string }
-  | { kind: "fs-ops"; dir: string; files: number; bytes: number }
-  | { kind: "floor"; files: string[]; nasRoot: string }
-  | { kind: "roundtrips"; redisUrl: string; keyPrefix: string; nasRoot: string; apps: number; records: number; batches: number; seed: number };
+  | PipelineTask
+  | { kind: "floor"; files: string[] };
+
+/**
+ * The whole data path over trigger batches, on a simulated clock (the records' Kafka
+ * timestamps): split each batch, run the compress tasks it invoked, and an upload tick (seal,
+ * upload, sweep) every `tickMs`; at the end one tick that sweeps every app and one that seals
+ * everything, so every record ends in the object store.
+ */
+export interface PipelineTask {
+  kind: "pipeline";
+  files: string[];
+  nasRoot: string;
+  objectsRoot: string;
+  /** the Redis store (round trips counted) when given, else the in-process store */
+  redisUrl?: string;
+  keyPrefix?: string;
+  /** NAS latency model; counted but not delayed when absent */
+  nasModel?: NasLatencyModel;
+  startTime: number;
+  recordIntervalMs: number;
+  batchRecords: number;
+  tickMs: number;
+  profileTo?: string;
+}
+
+export type FunctionName = "split" | "compress" | "upload";
+
+export interface FunctionStats {
+  invocations: number;
+  ms: number;
+  cpuMs: number;
+  roundTrips: number;
+  nas: NasOpCounts;
+}
+
+export interface PipelineResult {
+  ms: number;
+  cpuMs: number;
+  records: number;
+  batches: number;
+  functions: Record<FunctionName, FunctionStats>;
+  members: number;
+  hotTasks: number;
+  sweepTasks: number;
+  objects: number;
+  objectBytes: number;
+  apps: number;
+  /** objects per (app, hour of the archive key): the most any app got in one hour, and the median */
+  objectsPerAppHour: { max: number; median: number };
+  /** simulated time the run covered */
+  simulatedMs: number;
+  /** records read back from the objects (must equal `records`) */
+  recordsArchived: number;
+  /** freshness: record age at upload, ms */
+  ageP50Ms?: number;
+  ageP99Ms?: number;
+  errors: string[];
+}
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
 function vmHwmKb(): number | undefined {
@@ -44,27 +100,22 @@ function vmHwmKb(): number | undefined {
   }
 }
 
-function depsFor(nasRoot: string, coord: CoordStore, pointers: ChunkPointer[]): PipelineDeps {
-  const config = loadConfig({ LOGPIPE_NAS_ROOT: nasRoot, LOGPIPE_FSYNC: "false", LOGPIPE_LOG_LEVEL: "silent", LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_SEAL_BYTES: "1GB" });
-  return {
-    config,
-    nas: new NasDir(nasRoot, false),
-    coord,
-    logger: silentLogger,
-    appCache: new Map(),
-    invoker: { invokeCompress: async (p) => void pointers.push(p) },
-  };
+function configFor(nasRoot: string) {
+  return loadConfig({ LOGPIPE_NAS_ROOT: nasRoot, LOGPIPE_FSYNC: "false", LOGPIPE_LOG_LEVEL: "silent", LOGPIPE_INVOKE_MODE: "inline" });
 }
 
 async function splitOnce(file: string, nasRoot: string, event: Buffer) {
   rmSync(nasRoot, { recursive: true, force: true });
   mkdirSync(nasRoot, { recursive: true });
-  const pointers: ChunkPointer[] = [];
-  const deps = depsFor(nasRoot, new MemoryCoordStore(), pointers);
+  const tasks: DrainTask[] = [];
+  const deps: PipelineDeps = {
+    config: configFor(nasRoot), nas: new NasDir(nasRoot, false), coord: new MemoryCoordStore(), logger: silentLogger, appCache: new Map(),
+    invoker: { invokeCompress: async (t) => void tasks.push(t) },
+  };
   const t0 = performance.now();
   const r = await splitBatch(deps, event);
   const ms = performance.now() - t0;
-  return { ms, records: r.records, chunks: r.chunks, chunkBytes: r.chunkBytes, file };
+  return { ms, records: r.records, files: r.files, stagedBytes: r.stagedBytes, hot: r.hot, file };
 }
 
 /** A V8 CPU profile of this process from now until `stop` (the timed section only, unlike --cpu-prof). */
@@ -77,193 +128,167 @@ async function startProfiler(): Promise<{ stop: () => Promise<object> }> {
   return { stop: async () => (await post<{ profile: object }>("Profiler.stop")).profile };
 }
 
+function percentileOf(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
 /**
- * split + compress + append of every batch in `files` in this process (pinned to one CPU by the
- * parent). As in FC, split hands chunks over and returns; compress invocations run
- * asynchronously, `compressConcurrency` at a time (like `logpipe local`'s per-worker
- * concurrency), so one invocation's file-system waits overlap another's CPU work. The clock
- * stops when every chunk is committed.
+ * Handlers run one at a time, as each FC instance runs one request: a handler's measured time
+ * is what FC would bill for it (its CPU and its waits on NAS and Redis), with nothing else
+ * competing for the core. So the run's wall time is the sum of the handler times plus the
+ * harness's own bookkeeping.
  */
-async function e2e(task: Extract<ChildTask, { kind: "e2e" }>) {
+async function pipeline(task: PipelineTask): Promise<PipelineResult> {
   const events = await Promise.all(task.files.map((f) => readFile(f)));
-  // decodedBefore: the trigger envelope is decoded before the clock starts, so the run times
-  // what logpipe adds to the record bytes (routing, chunks, gzip, append, commit)
-  const tables: RecordTable[] | undefined = task.decodedBefore ? events.map((e) => scanKafkaBatch(e).table) : undefined;
+  rmSync(task.nasRoot, { recursive: true, force: true });
+  rmSync(task.objectsRoot, { recursive: true, force: true });
   mkdirSync(task.nasRoot, { recursive: true });
-  const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore();
-  const pointers: ChunkPointer[] = [];
-  const deps = depsFor(task.nasRoot, coord, pointers);
-  const concurrency = task.compressConcurrency ?? 4;
-  if (task.barrier) {
-    // tell the parent the data is loaded, then wait for its go (both workers start together)
-    process.stdout.write("READY\n");
-    await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
-  }
+  let now = task.startTime;
+  const clock = () => now;
+  const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore(clock);
+  // fsync as deployed (on) is counted and charged, but not made on the local disk
+  const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true });
+  const queue: DrainTask[] = [];
+  const deps: PipelineDeps = {
+    config: configFor(task.nasRoot), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
+    objects: new LocalObjectStore(task.objectsRoot),
+    invoker: { invokeCompress: async (t) => void queue.push(t) },
+  };
+  const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, nas: emptyNasOpCounts() });
+  const functions: Record<FunctionName, FunctionStats> = { split: fn(), compress: fn(), upload: fn() };
+  const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
+  const errors: string[] = [];
+  const ages: { ageMs: number; records: number }[] = [];
+  let records = 0, members = 0, hotTasks = 0, sweepTasks = 0;
+  /** Runs one handler invocation and books its time, CPU, round trips and NAS operations. */
+  const invoke = async <T>(name: FunctionName, call: () => Promise<T>): Promise<T> => {
+    const f = functions[name];
+    nas.resetCounts();
+    const rt0 = roundTrips();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    try {
+      return await call();
+    } finally {
+      f.ms += performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      f.cpuMs += (cpu.user + cpu.system) / 1000;
+      f.roundTrips += roundTrips() - rt0;
+      f.invocations++;
+      addNasOpCounts(f.nas, nas.counts);
+    }
+  };
+  const drainQueue = async () => {
+    while (queue.length > 0) {
+      const t = queue.shift()!;
+      if (t.reason === "hot") hotTasks++;
+      else sweepTasks++;
+      const r = await invoke("compress", () => compressTask(deps, t));
+      members += r.members;
+      errors.push(...r.errors);
+    }
+  };
+  const tick = async (opts: { sweepAll?: boolean; sealAll?: boolean } = {}) => {
+    const r = await invoke("upload", () => runUpload(deps, { skipLease: true, ...opts }));
+    errors.push(...r.errors);
+    ages.push(...r.ages);
+    await drainQueue();
+  };
+
   const profiler = task.profileTo ? await startProfiler() : undefined;
-  const startedAt = Date.now();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let records = 0, bytesIn = 0, bytesOut = 0, splitMs = 0, compressMs = 0, chunks = 0;
-  const queue: ChunkPointer[] = [];
-  let running = 0;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const pump = () => {
-    while (running < concurrency && queue.length > 0) {
-      const p = queue.shift()!;
-      running++;
-      const a = performance.now();
-      compressChunk(deps, p)
-        .then((c) => {
-          if (c.status !== "committed") throw new Error(`compress of ${p.chunk} ended ${c.status}`);
-          records += c.records;
-          bytesOut += c.bytesOut;
-        })
-        .catch((e: Error) => (failure ??= e))
-        .finally(() => {
-          compressMs += performance.now() - a;
-          running--;
-          pump();
-          wake?.();
-        });
-    }
-  };
-  const waitUntil = async (cond: () => boolean) => {
-    while (!cond()) await new Promise<void>((r) => (wake = r));
-  };
+  let nextTick = task.startTime + task.tickMs;
   for (let b = 0; b < events.length; b++) {
-    // backpressure: split runs ahead of compress by at most about one batch
-    await waitUntil(() => queue.length <= concurrency);
-    const a = performance.now();
-    const s = tables ? await splitTable(deps, tables[b]!, undefined) : await splitBatch(deps, events[b]!);
-    if (tables) s.bytesIn = events[b]!.length;
-    splitMs += performance.now() - a;
-    bytesIn += s.bytesIn;
-    chunks += pointers.length;
-    queue.push(...pointers.splice(0));
-    pump();
-    if (failure) break;
+    // a batch is delivered once its last record is produced
+    now = task.startTime + ((b + 1) * task.batchRecords - 1) * task.recordIntervalMs;
+    while (now >= nextTick) {
+      const at = now;
+      now = nextTick;
+      await tick();
+      now = at;
+      nextTick += task.tickMs;
+    }
+    const s = await invoke("split", () => splitBatch(deps, events[b]!));
+    records += s.records;
+    errors.push(...s.deadLetters.map((d) => `dead letter ${d}`));
+    await drainQueue();
   }
-  await waitUntil(() => running === 0 && queue.length === 0);
-  if (failure) throw failure;
+  now = nextTick;
+  await tick({ sweepAll: true });
+  now += task.tickMs;
+  await tick({ sealAll: true });
   const ms = performance.now() - t0;
-  if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
   const cpu = process.cpuUsage(cpu0);
-  const roundTrips = coord instanceof RedisCoordStore ? coord.roundTrips : undefined;
+  if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
   await coord.close();
-  return { ms, startedAt, endedAt: Date.now(), cpuMs: (cpu.user + cpu.system) / 1000, sysCpuMs: cpu.system / 1000, records, eventBytes: bytesIn, bytesOut, splitMs, compressMs, batches: events.length, roundTrips, concurrency, chunks };
+
+  // read back what was archived (outside the clock): objects per app per hour, records, bytes
+  const perAppHour = new Map<string, number>();
+  const apps = new Set<string>();
+  let objects = 0, objectBytes = 0, recordsArchived = 0;
+  const store = new LocalObjectStore(task.objectsRoot);
+  for await (const o of store.list("")) {
+    const k = parseArchiveKey(o.key);
+    if (!k) continue;
+    objects++;
+    objectBytes += o.size;
+    apps.add(k.app);
+    const bucket = `${k.app}/${k.dt}/${k.hour}`;
+    perAppHour.set(bucket, (perAppHour.get(bucket) ?? 0) + 1);
+    const text = gunzipSync(readFileSync(path.join(task.objectsRoot, o.key)));
+    for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) recordsArchived++;
+  }
+  const counts = [...perAppHour.values()].sort((a, b) => a - b);
+  const sortedAges: number[] = [];
+  for (const a of ages.sort((x, y) => x.ageMs - y.ageMs)) sortedAges.push(a.ageMs);
+  rmSync(task.nasRoot, { recursive: true, force: true });
+  rmSync(task.objectsRoot, { recursive: true, force: true });
+  return {
+    ms, cpuMs: (cpu.user + cpu.system) / 1000, records, batches: events.length, functions, members, hotTasks, sweepTasks,
+    objects, objectBytes, apps: apps.size,
+    objectsPerAppHour: { max: counts[counts.length - 1] ?? 0, median: percentileOf(counts, 50) },
+    simulatedMs: now - task.startTime, recordsArchived,
+    ageP50Ms: ages.length ? percentileOf(sortedAges, 50) : undefined,
+    ageP99Ms: ages.length ? percentileOf(sortedAges, 99) : undefined,
+    errors: errors.slice(0, 20),
+  };
 }
 
 /**
- * The two steps no design of split + compress can skip, timed alone on the end-to-end batches:
- * finding every record's app id (the validating scanner) and gzipping the chunk bodies one
- * call per chunk, as compress does. Their sum is the ceiling for the end-to-end speed.
+ * The floor: what no design can skip, timed on the same trigger batches — decoding the trigger
+ * envelope, finding every record's app id (the validating scanner), and one gzip level 1 per app
+ * over all of that app's bytes (the fewest, largest members possible).
  */
 async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
-  const tables = task.files.map((f) => scanKafkaBatch(readFileSync(f)).table);
-  rmSync(task.nasRoot, { recursive: true, force: true });
-  mkdirSync(task.nasRoot, { recursive: true });
-  const pointers: ChunkPointer[] = [];
-  const deps = depsFor(task.nasRoot, new MemoryCoordStore(), pointers);
-  for (const t of tables) await splitTable(deps, t);
-  const bodies = pointers.map((p) => decodeChunk(readFileSync(`${task.nasRoot}/${p.chunk}`)).body);
-  rmSync(task.nasRoot, { recursive: true, force: true });
-  const router = createRouter(deps.config.appIdSources);
-  let recordBytes = 0, routed = 0;
+  const events = task.files.map((f) => readFileSync(f));
+  const config = configFor("/nonexistent");
+  const router = createRouter(config.appIdSources);
   const t0 = performance.now();
+  const perApp = new Map<string, Buffer[]>();
+  const tables = [];
+  for (const e of events) tables.push(scanKafkaBatch(e).table);
+  const decodeMs = performance.now() - t0;
+  const t1 = performance.now();
+  let recordBytes = 0, records = 0;
   for (const t of tables) {
     for (let i = 0; i < t.count; i++) {
-      routed += routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]).length;
+      const app = routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]);
+      let list = perApp.get(app);
+      if (!list) perApp.set(app, (list = []));
+      list.push(t.values.subarray(t.valueStart[i]!, t.valueEnd[i]!), NEWLINE);
       recordBytes += t.valueEnd[i]! - t.valueStart[i]! + 1;
+      records++;
     }
   }
-  const routeMs = performance.now() - t0;
+  const routeMs = performance.now() - t1;
+  const t2 = performance.now();
   let gzBytes = 0;
-  const t1 = performance.now();
-  for (const b of bodies) gzBytes += gzipSync(b, { level: deps.config.gzipLevel }).length;
-  const gzipMs = performance.now() - t1;
-  return { routeMs, gzipMs, recordBytes, chunks: bodies.length, gzBytes, routed };
+  for (const parts of perApp.values()) gzBytes += gzipSync(Buffer.concat(parts), { level: config.gzipLevel }).length;
+  const gzipMs = performance.now() - t2;
+  return { decodeMs, routeMs, gzipMs, ms: decodeMs + routeMs + gzipMs, recordBytes, records, apps: perApp.size, gzBytes };
 }
-
-/**
- * The file operations of one chunk's life (split: write temp + rename; compress: read, append
- * to the slot file, unlink), done with blocking calls and with promise calls: µs per chunk each.
- * Why compress uses blocking calls (functions/adapters/nas.ts).
- */
-async function fsOps(task: Extract<ChildTask, { kind: "fs-ops" }>) {
-  rmSync(task.dir, { recursive: true, force: true });
-  mkdirSync(task.dir, { recursive: true });
-  const data = Buffer.alloc(task.bytes, 0x61);
-  const member = data.subarray(0, task.bytes >> 2);
-  const rw = constants.O_RDWR | constants.O_CREAT;
-  const blocking = () => {
-    const t0 = performance.now();
-    for (let i = 0; i < task.files; i++) {
-      const f = `${task.dir}/s${i}`;
-      let fd = openSync(`${f}.tmp`, "w");
-      writeSync(fd, data);
-      closeSync(fd);
-      renameSync(`${f}.tmp`, f);
-      readFileSync(f);
-      fd = openSync(`${task.dir}/active-s`, rw, 0o640);
-      writeSync(fd, member, 0, member.length, fstatSync(fd).size);
-      closeSync(fd);
-      unlinkSync(f);
-    }
-    return ((performance.now() - t0) * 1000) / task.files;
-  };
-  const promised = async () => {
-    const t0 = performance.now();
-    for (let i = 0; i < task.files; i++) {
-      const f = `${task.dir}/p${i}`;
-      let fh = await open(`${f}.tmp`, "w");
-      await fh.writeFile(data);
-      await fh.close();
-      await rename(`${f}.tmp`, f);
-      await readFile(f);
-      fh = await open(`${task.dir}/active-p`, rw, 0o640);
-      await fh.write(member, 0, member.length, (await fh.stat()).size);
-      await fh.close();
-      await unlink(f);
-    }
-    return ((performance.now() - t0) * 1000) / task.files;
-  };
-  blocking(); // warm up both
-  await promised();
-  const r = { syncUs: blocking(), asyncUs: await promised() };
-  rmSync(task.dir, { recursive: true, force: true });
-  return r;
-}
-
-/** Round trips per batch for a given number of apps and records per batch (synthetic, in memory). */
-async function roundtrips(task: Extract<ChildTask, { kind: "roundtrips" }>) {
-  const gen = new SyntheticGenerator({ apps: task.apps, seed: task.seed });
-  const events: Buffer[] = [];
-  let offset = 0;
-  for (let b = 0; b < task.batches; b++) {
-    const recs: SourceRecord[] = [];
-    for (let i = 0; i < task.records; i++) {
-      const { value, timestamp } = gen.next();
-      recs.push({ topic: "rt", partition: 0, offset: offset++, timestamp, key: null, headers: {}, value });
-    }
-    events.push(toCloudEventsBatch(recs, { deterministicIds: true }));
-  }
-  mkdirSync(task.nasRoot, { recursive: true });
-  const coord = new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix });
-  const pointers: ChunkPointer[] = [];
-  const deps = depsFor(task.nasRoot, coord, pointers);
-  const perBatch: number[] = [];
-  const chunks: number[] = [];
-  for (const event of events) {
-    const before = coord.roundTrips;
-    await splitBatch(deps, event);
-    chunks.push(pointers.length);
-    for (const p of pointers.splice(0)) await compressChunk(deps, p);
-    perBatch.push(coord.roundTrips - before);
-  }
-  await coord.close();
-  return { apps: task.apps, records: task.records, perBatch, chunks };
-}
+const NEWLINE = Buffer.from("\n");
 
 async function main(): Promise<unknown> {
   const task = JSON.parse(process.argv[2]!) as ChildTask;
@@ -303,12 +328,8 @@ async function main(): Promise<unknown> {
       if (task.kind === "split-rss") rmSync(task.nasRoot, { recursive: true, force: true });
       return r;
     }
-    case "e2e":
-      return e2e(task);
-    case "roundtrips":
-      return roundtrips(task);
-    case "fs-ops":
-      return fsOps(task);
+    case "pipeline":
+      return pipeline(task);
     case "floor":
       return floor(task);
   }

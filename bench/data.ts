@@ -2,7 +2,8 @@
  * Deterministic benchmark data, generated once under bench/data/ (gitignored) and reused while
  * the generator's parameters and DATA_VERSION are unchanged:
  *
- *   ndjson  — N bytes of realistic JSON log lines over 50 Zipf-skewed apps (SyntheticGenerator, seeded)
+ *   ndjson  — N bytes of realistic JSON log lines over A Zipf-skewed apps (SyntheticGenerator,
+ *             seeded; the app-count axis generates the same N bytes for each A)
  *   event   — one FC Kafka trigger payload (JSON array of CloudEvents) of ~M bytes, built from
  *             the first lines of the same NDJSON (same bytes as the baselines)
  *   batches — the whole NDJSON cut into trigger batches of R records, one CloudEvents file each,
@@ -16,11 +17,17 @@ import { SyntheticGenerator } from "../cli/sources/synthetic.js";
 import type { SourceRecord } from "../cli/sources/types.js";
 
 /** Bump when the generator or the layout of the files changes, so stale data is not reused. */
-export const DATA_VERSION = 1;
+export const DATA_VERSION = 2;
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const DATA_DIR = path.join(BENCH_DIR, "data");
 export const TOPIC = "app-logs";
 export const START_TIME = Date.UTC(2026, 10, 25, 3, 0, 0);
+/**
+ * Kafka timestamps are this many ms apart: 1,000 records/s, about 23 GB/day of ~270-byte lines.
+ * The pipeline runs on this simulated clock (drain age, upload ticks, seal age), so the ingest
+ * rate sets how many sweeps a GB pays for.
+ */
+export const RECORD_INTERVAL_MS = 1;
 
 export interface DataSpec {
   ndjsonBytes: number;
@@ -57,6 +64,7 @@ export interface BatchesInfo {
 
 export interface BenchData {
   ndjson: NdjsonInfo;
+  /** absent when not asked for (the app-count axis needs only the NDJSON and the batches) */
   event: EventInfo;
   batches: BatchesInfo;
   generatedSeconds: number;
@@ -120,7 +128,7 @@ function* recordsOf(ndjson: Buffer, spec: Pick<DataSpec, "partitions">, perParti
     let nl = ndjson.indexOf(0x0a, start);
     if (nl === -1) nl = ndjson.length;
     const partition = Math.floor(i / perPartitionRun) % spec.partitions;
-    yield { topic: TOPIC, partition, offset: offsets[partition]!++, timestamp: START_TIME + i * 2, key: null, headers: {}, value: ndjson.subarray(start, nl) };
+    yield { topic: TOPIC, partition, offset: offsets[partition]!++, timestamp: START_TIME + i * RECORD_INTERVAL_MS, key: null, headers: {}, value: ndjson.subarray(start, nl) };
     start = nl + 1;
     i++;
   }
@@ -181,11 +189,11 @@ function ensureBatches(spec: DataSpec, ndjson: NdjsonInfo): { info: BatchesInfo;
   return { info, reused: false };
 }
 
-export function ensureBenchData(spec: DataSpec): BenchData {
+export function ensureBenchData(spec: DataSpec, opts: { event?: boolean } = {}): BenchData {
   mkdirSync(DATA_DIR, { recursive: true });
   const t0 = performance.now();
   const n = ensureNdjson(spec);
-  const e = ensureEvent(spec, n.info);
+  const e = opts.event === false ? { info: { path: "", bytes: 0, records: 0, valueBytes: 0 }, reused: true } : ensureEvent(spec, n.info);
   const b = ensureBatches(spec, n.info);
   return {
     ndjson: n.info,

@@ -1,28 +1,37 @@
 /**
  * `logpipe bench`: baselines and logpipe measured in one run on the same bytes, each timed step
- * in its own process (pinned to one CPU with taskset when available), repeated round-robin so
- * machine noise hits every step alike. Reports medians (and min/max) and ratios to baselines.
+ * in its own process (pinned to one CPU with taskset when available). The baselines repeat
+ * round-robin (medians, min/max, paired ratios); the app-count axis runs the whole data path
+ * over the same bytes at each app count, NAS latency model off and on, and reports what a GB
+ * costs in FC terms, with the issue-11 targets computed in the same run.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
-import { LocalObjectStore } from "../functions/adapters/local-object-store.js";
-import { parseArchiveKey } from "../functions/core/layout.js";
-import { runLocal } from "../cli/local/run.js";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../cli/services/redis-server.js";
-import { fileSource } from "../cli/sources/file.js";
 import { RUNTIME_ENV } from "../infra/runtime-env.js";
-import type { ChildTask } from "./child.js";
-import { BENCH_DIR, DATA_DIR, ensureBenchData, type BenchData, type DataSpec } from "./data.js";
+import { GENERAL_PURPOSE_PERFORMANCE_NAS, NAS_METADATA_KINDS, type NasLatencyModel } from "../functions/adapters/nas-latency.js";
+import { loadConfig } from "../functions/core/config.js";
+import { functionsSchema } from "../infra/config.js";
+import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/profile.js";
+import { loadPriceTable } from "../cli/ops/prices/index.js";
+import type { ChildTask, FunctionName, PipelineResult, PipelineTask } from "./child.js";
+import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { summarizeProfile, type ProfileSummary } from "./profile.js";
 
 export interface BenchOptions {
   quick?: boolean;
   reps?: number;
   cpuProf?: boolean;
-  /** Skip the `logpipe local` run (objects per app). */
+  /** App counts of the app-count axis (default 50, 500, 3000, 5000; quick 50, 500). */
+  apps?: number[];
+  /** NDJSON bytes per app count on the axis (default 16 MB; quick 4 MB). */
+  axisBytes?: number;
+  /** Where to write the usage profile (default bench/profile.json; quick bench/data/profile-quick.json). */
+  profileOut?: string;
+  /** Kept for the command line (the `logpipe local` step was replaced by the app-count axis). */
   skipLocal?: boolean;
   log?: (line: string) => void;
 }
@@ -44,12 +53,60 @@ export interface TargetResult {
   note: string;
 }
 
+/** One function's share of a pipeline run, per GiB of raw records. */
+export interface FunctionPerGb {
+  handlerSecondsPerGb: number;
+  cpuSecondsPerGb: number;
+  invocationsPerGb: number;
+  redisRoundTripsPerGb: number;
+  nasOpsPerGb: number;
+}
+
+/** One pipeline run (an app count, NAS model on or off), per GiB of raw records. */
+export interface AxisRun {
+  nasModel: boolean;
+  seconds: number;
+  mbPerSecond: number;
+  handlerSecondsPerGb: number;
+  cpuSecondsPerGb: number;
+  invocationsPerGb: number;
+  redisRoundTripsPerGb: number;
+  gzipMembersPerGb: number;
+  nasOpsPerGb: Record<string, number>;
+  /** modelled NAS wait (s/GB); 0 with the model off */
+  nasWaitSecondsPerGb: number;
+  functions: Record<FunctionName, FunctionPerGb>;
+  objects: number;
+  objectsPerAppHour: { max: number; median: number };
+  compressedBytes: number;
+  recordsArchived: number;
+  records: number;
+  fcCostPerGb: number;
+  hotTasks: number;
+  sweepTasks: number;
+  ageP50Ms?: number;
+  ageP99Ms?: number;
+  errors: string[];
+}
+
+export interface AxisPoint {
+  apps: number;
+  appsSeen: number;
+  ndjsonBytes: number;
+  records: number;
+  batches: number;
+  gzipCliBytes?: number;
+  floor: { mbPerSecond: number; decodeMs: number; routeMs: number; gzipMs: number; gzBytes: number };
+  off: AxisRun;
+  on: AxisRun;
+}
+
 export interface BenchResults {
-  version: 1;
+  version: 2;
   generatedAt: string;
   quick: boolean;
   machine: { cpu: string; cores: number; memoryGb: number; node: string; os: string; pinned: boolean; loadAvgStart: number[]; loadAvgEnd: number[] };
-  data: { ndjsonBytes: number; ndjsonRecords: number; eventBytes: number; eventRecords: number; batchRecords: number; batches: number; batchEventBytes: number; apps: number; seed: number };
+  data: { ndjsonBytes: number; ndjsonRecords: number; eventBytes: number; eventRecords: number; apps: number; seed: number };
   reps: number;
   /** Throughputs (MB/s of NDJSON bytes unless noted) and times, over the repetitions. */
   steps: Record<string, Stat & { label: string; note?: string; skipped?: string }>;
@@ -58,16 +115,379 @@ export interface BenchResults {
   resources: {
     /** measured with the split function's deployed runtime settings (`runtimeEnv`); Node's defaults alongside */
     splitPeakRss?: { eventBytes: number; maxRssBytes: number; baseRssBytes: number; ratioToEvent: number; jsonParsePeakRssBytes: number; runtimeEnv: string; nodeDefaultsMaxRssBytes: number; nodeDefaultsRatioToEvent: number };
-    compressed?: { logpipeBytes: number; gzipCliBytes: number; zstdCliBytes?: number; nodeGzipBytes: number; ratioToGzipCli: number };
-    roundTrips?: { apps: number; recordsPerBatch: number; perBatch: number; chunksPerBatch: number; perChunk: number }[];
-    localRun?: { seconds: number; mbPerSecond: number; ok: boolean; records: number; apps: number; objects: number; objectsPerApp: { min: number; median: number; max: number }; objectBytes: { min: number; p50: number; p90: number; max: number; total: number }; perApp: { app: string; objects: number; bytes: number }[] };
+  };
+  /** The app-count axis: the same bytes over each app count, the whole data path with the NAS model off and on. */
+  axis: {
+    settings: { axisBytes: number; batchRecords: number; recordIntervalMs: number; tickSeconds: number; ingestMBPerSecond: number; nasModel: NasLatencyModel; coordStore: string; maxWritersPerApp: number; drainBytes: number; drainAgeMs: number; sealAgeMs: number; sealBytes: number; sweepAppsPerTask: number };
+    pricing: { table: string; retrieved: string; currency: string; cuPrice: number; functionSizes: Record<FunctionName, { cpu: number; memoryMb: number }>; source: string };
+    points: AxisPoint[];
   };
   targets: TargetResult[];
+  profileFile?: string;
   profiles?: Record<string, ProfileSummary>;
   notes: string[];
 }
 
+/** FC handler sizes as deployed by default (infra/config.ts) and the CU price of the first tier. */
+function fcPricing() {
+  const table = loadPriceTable("cn");
+  const sizes = functionsSchema.parse(undefined);
+  const item = (k: string) => {
+    const i = table.items[k];
+    if (!i) throw new Error(`price table ${table.table} has no ${k}`);
+    return i;
+  };
+  const cu = item("fc.cu");
+  const cuPrice = cu.price ?? cu.tiers![0]!.price;
+  return {
+    table: table.table, retrieved: table.retrieved, currency: table.currency, cuPrice,
+    cuPerVcpuSecond: item("fc.cuPerVcpuSecond").price ?? 1,
+    cuPerGbSecondMemory: item("fc.cuPerGbSecondMemory").price ?? 0.15,
+    cuPer10kInvocations: item("fc.cuPer10kInvocations").price ?? 75,
+    functionSizes: Object.fromEntries(FUNCTIONS.map((f) => [f, { cpu: sizes[f].cpu, memoryMb: sizes[f].memorySize }])) as Record<FunctionName, { cpu: number; memoryMb: number }>,
+    source: `${cu.source} (first tier, ${cu.asOf})`,
+  };
+}
+type Pricing = ReturnType<typeof fcPricing>;
+const FUNCTIONS: FunctionName[] = ["split", "compress", "upload"];
+
+/** FC cost of one GiB: active time × (vCPU + memory) CU + invocations CU, at the first tier's CU price. */
+function fcCostPerGb(p: Pricing, fns: Record<FunctionName, FunctionPerGb>): number {
+  let cu = 0;
+  for (const f of FUNCTIONS) {
+    const size = p.functionSizes[f];
+    cu += fns[f].handlerSecondsPerGb * (size.cpu * p.cuPerVcpuSecond + (size.memoryMb / 1024) * p.cuPerGbSecondMemory);
+    cu += (fns[f].invocationsPerGb * p.cuPer10kInvocations) / 10_000;
+  }
+  return cu * p.cuPrice;
+}
+
+function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: boolean, seconds: number): AxisRun {
+  const gb = rawBytes / 1024 ** 3;
+  const functions = {} as Record<FunctionName, FunctionPerGb>;
+  const nasOps: Record<string, number> = {};
+  let waitMs = 0;
+  for (const f of FUNCTIONS) {
+    const s = r.functions[f];
+    const ops = s.nas;
+    let total = 0;
+    for (const k of [...NAS_METADATA_KINDS, "read", "write", "fsync"] as const) {
+      nasOps[k] = (nasOps[k] ?? 0) + ops[k] / gb;
+      total += ops[k];
+    }
+    waitMs += ops.modelledMs;
+    functions[f] = { handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb };
+  }
+  nasOps.readMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.readBytes, 0) / MB / gb;
+  nasOps.writeMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.writeBytes, 0) / MB / gb;
+  const sum = (k: keyof FunctionPerGb) => FUNCTIONS.reduce((t, f) => t + functions[f][k], 0);
+  return {
+    nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
+    handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
+    redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, nasWaitSecondsPerGb: waitMs / 1000 / gb,
+    functions, objects: r.objects, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
+    fcCostPerGb: fcCostPerGb(pricing, functions), hotTasks: r.hotTasks, sweepTasks: r.sweepTasks, ageP50Ms: r.ageP50Ms, ageP99Ms: r.ageP99Ms, errors: r.errors,
+  };
+}
+
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
+  const t0 = performance.now();
+  const sink = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
+  const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
+  const quick = !!opts.quick;
+  const reps = opts.reps ?? (quick ? 3 : 5);
+  const spec: DataSpec = quick
+    ? { ndjsonBytes: 16 * MB, eventBytes: 4 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 }
+    : { ndjsonBytes: 256 * MB, eventBytes: 32 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 };
+  const axisApps = opts.apps ?? (quick ? [50, 500] : [50, 500, 3000, 5000]);
+  const axisBytes = opts.axisBytes ?? (quick ? 4 * MB : 16 * MB);
+  const loadAvgStart = os.loadavg();
+  const notes: string[] = [];
+  const pricing = fcPricing();
+
+  log(`bench: ${quick ? "quick" : "full"} run, ${reps} repetitions; generating data under ${path.relative(process.cwd(), DATA_DIR) || DATA_DIR}`);
+  const data: BenchData = ensureBenchData(spec);
+  log(`bench: data ${data.reused ? "reused" : `generated in ${data.generatedSeconds.toFixed(1)} s`}: ${(data.ndjson.bytes / MB).toFixed(0)} MB NDJSON (${data.ndjson.records} records), ` +
+    `${(data.event.bytes / MB).toFixed(1)} MB event (${data.event.records} records)`);
+  await buildChild();
+
+  const work = path.join(DATA_DIR, `work-${process.pid}`); // several runs (e.g. the smoke test) may overlap
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const hasGzip = tool("gzip");
+  const hasZstd = tool("zstd");
+  if (!hasGzip) notes.push("gzip CLI not installed: the gzip -1 baseline and the ratios against it are skipped");
+  if (!hasZstd) notes.push("zstd CLI not installed: the zstd -1 baseline is skipped");
+  if (PINNED) notes.push("every timed step runs under `taskset -c 0` (redis-server unpinned)");
+  else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
+  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts)`);
+
+  let redis: RedisServerHandle | undefined;
+  if (redisServerAvailable()) redis = await startRedisServer();
+  else notes.push("redis-server not installed: the app-count axis runs with the in-process coordination store and reports no Redis round trips");
+
+  const samples: Record<string, number[]> = {};
+  const add = (k: string, v: number) => (samples[k] ??= []).push(v);
+  const ndjsonMB = data.ndjson.bytes / MB;
+  let prefixSeq = 0;
+
+  try {
+    // ---- baselines and split alone, round-robin over the repetitions
+    for (let rep = 1; rep <= reps; rep++) {
+      log(`bench: baselines, repetition ${rep}/${reps}`);
+      if (hasGzip) {
+        const out = path.join(work, "gzip.out");
+        const ms = await runTool(0, "gzip", ["-1", "-c"], data.ndjson.path, out);
+        add("gzipCli", ndjsonMB / (ms / 1000));
+        rmSync(out, { force: true });
+      }
+      if (hasZstd) {
+        const out = path.join(work, "zstd.out");
+        const ms = await runTool(0, "zstd", ["-1", "--single-thread", "-q", "-c"], data.ndjson.path, out);
+        add("zstdCli", ndjsonMB / (ms / 1000));
+        rmSync(out, { force: true });
+      }
+      {
+        const r = await runChild<{ ms: number; bytesOut: number }>({ kind: "gzip-node", file: data.ndjson.path, level: 1, warmup: true }, { cpu: 0 });
+        add("nodeGzip", ndjsonMB / (r.result.ms / 1000));
+      }
+      {
+        const r = await runChild<{ ms: number; parseMs: number; decodeMs: number }>({ kind: "json-parse", file: data.event.path, warmup: true }, { cpu: 0 });
+        add("jsonParse", r.result.ms);
+        add("jsonParseOnly", r.result.parseMs);
+      }
+      {
+        const r = await runChild<{ ms: number }>({ kind: "split", file: data.event.path, nasRoot: path.join(work, "split-nas"), warmup: true }, { cpu: 0, env: RUNTIME_ENV.split });
+        add("split", r.result.ms);
+      }
+    }
+
+    // ---- the app-count axis: the same bytes over each app count, NAS model off and on
+    const points: AxisPoint[] = [];
+    const config = loadConfig({ LOGPIPE_NAS_ROOT: "/unused" });
+    for (const apps of axisApps) {
+      const axisSpec: DataSpec = { ...spec, ndjsonBytes: axisBytes, apps };
+      const d = ensureBenchData(axisSpec, { event: false });
+      const rawBytes = d.batches.valueBytes + d.batches.records;
+      log(`bench: ${apps} apps: ${(rawBytes / MB).toFixed(0)} MB in ${d.batches.files.length} batches${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
+      let gzipCliBytes: number | undefined;
+      if (hasGzip) {
+        const out = path.join(work, "gzip-axis.out");
+        await runTool(0, "gzip", ["-1", "-c"], d.ndjson.path, out);
+        gzipCliBytes = statSync(out).size;
+        rmSync(out, { force: true });
+      }
+      const fl = (await runChild<{ decodeMs: number; routeMs: number; gzipMs: number; ms: number; apps: number; gzBytes: number }>({ kind: "floor", files: d.batches.files }, { cpu: 0 })).result;
+      const run = async (model: boolean): Promise<AxisRun> => {
+        log(`bench: ${apps} apps: data path with the NAS model ${model ? "on" : "off"}`);
+        const task: PipelineTask = {
+          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "axis-nas"), objectsRoot: path.join(work, "axis-objects"),
+          redisUrl: redis?.url, keyPrefix: `axis${++prefixSeq}`, nasModel: model ? NAS_MODEL : undefined,
+          startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+        };
+        const r = await runChild<PipelineResult>(task, { cpu: 0 });
+        if (r.result.recordsArchived !== r.result.records) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.recordsArchived} records archived of ${r.result.records}`);
+        if (r.result.errors.length) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.errors.length} error(s), first: ${r.result.errors[0]}`);
+        return perGb(r.result, rawBytes, pricing, model, r.result.ms / 1000);
+      };
+      const off = await run(false);
+      const on = await run(true);
+      points.push({
+        apps, appsSeen: fl.apps, ndjsonBytes: rawBytes, records: d.batches.records, batches: d.batches.files.length, gzipCliBytes,
+        floor: { mbPerSecond: rawBytes / MB / (fl.ms / 1000), decodeMs: fl.decodeMs, routeMs: fl.routeMs, gzipMs: fl.gzipMs, gzBytes: fl.gzBytes },
+        off, on,
+      });
+    }
+
+    // ---- resources
+    const resources: BenchResults["resources"] = {};
+    log("bench: peak RSS of split");
+    {
+      // with the split function's deployed runtime settings, and with Node's defaults for comparison;
+      // a peak moves by a few MB from run to run, so each is the median of several processes
+      type RssRun = { eventBytes: number; maxRssKb: number; baseRssKb: number; vmHwmKb?: number };
+      const peakOf = (r: { vmHwmKb?: number; maxRssKb: number }) => (r.vmHwmKb ?? r.maxRssKb) * 1024;
+      const medianRun = async (env: Readonly<Record<string, string>> | undefined) => {
+        const runs: RssRun[] = [];
+        for (let i = 0; i < (quick ? 1 : 3); i++) runs.push((await runChild<RssRun>({ kind: "split-rss", file: data.event.path, nasRoot: path.join(work, "rss-nas") }, { cpu: 0, env })).result);
+        return runs.sort((a, b) => peakOf(a) - peakOf(b))[Math.floor(runs.length / 2)]!;
+      };
+      const rss = await medianRun(RUNTIME_ENV.split);
+      const untuned = await medianRun(undefined);
+      const jp = await runChild<{ maxRssKb: number; vmHwmKb?: number }>({ kind: "json-parse-rss", file: data.event.path }, { cpu: 0 });
+      const peak = peakOf(rss);
+      resources.splitPeakRss = {
+        eventBytes: rss.eventBytes, maxRssBytes: peak, baseRssBytes: rss.baseRssKb * 1024,
+        ratioToEvent: peak / rss.eventBytes, jsonParsePeakRssBytes: peakOf(jp.result),
+        runtimeEnv: SPLIT_ENV_TEXT,
+        nodeDefaultsMaxRssBytes: peakOf(untuned), nodeDefaultsRatioToEvent: peakOf(untuned) / untuned.eventBytes,
+      };
+    }
+
+    // ---- profiles (not part of the timings)
+    let profiles: Record<string, ProfileSummary> | undefined;
+    if (opts.cpuProf) {
+      const profApps = axisApps[axisApps.length - 1]!;
+      log(`bench: --cpu-prof runs (split of the event; the data path at 50 and ${profApps} apps, NAS model off)`);
+      profiles = {};
+      const dir = path.join(DATA_DIR, "profiles");
+      const tasks: [string, ChildTask][] = [["split", { kind: "split", file: data.event.path, nasRoot: path.join(work, "prof-split"), warmup: true }]];
+      for (const apps of new Set([axisApps[0]!, profApps])) {
+        const d = ensureBenchData({ ...spec, ndjsonBytes: axisBytes, apps }, { event: false });
+        tasks.push([`pipeline-${apps}`, {
+          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "prof-nas"), objectsRoot: path.join(work, "prof-objects"), redisUrl: redis?.url, keyPrefix: `prof${++prefixSeq}`,
+          startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+        }]);
+      }
+      for (const [name, task] of tasks) {
+        const d = path.join(dir, name);
+        rmSync(d, { recursive: true, force: true });
+        mkdirSync(d, { recursive: true });
+        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0 });
+        else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
+        const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
+        if (file) profiles[name] = { ...summarizeProfile(JSON.parse(readFileSync(path.join(d, file), "utf8"))), file: path.relative(process.cwd(), path.join(d, file)) };
+      }
+    }
+
+    const steps: BenchResults["steps"] = {};
+    const S = (key: string, label: string, unit: string, note?: string) => {
+      if (samples[key]) steps[key] = { ...stat(samples[key]!, unit), label, note };
+    };
+    S("gzipCli", "gzip -1 (CLI)", "MB/s");
+    S("zstdCli", "zstd -1 --single-thread (CLI)", "MB/s");
+    S("nodeGzip", "Node zlib.gzipSync level 1, whole input", "MB/s");
+    S("jsonParse", `JSON.parse of the ${(data.event.bytes / MB).toFixed(0)} MB event (incl. UTF-8 decode)`, "ms");
+    S("jsonParseOnly", "  of which JSON.parse(string) alone", "ms");
+    S("split", `logpipe split of the ${(data.event.bytes / MB).toFixed(0)} MB event (parse, route, write the staging file)`, "ms");
+    if (!hasGzip) steps.gzipCli = { ...stat([], "MB/s"), label: "gzip -1 (CLI)", skipped: "gzip not installed" };
+    if (!hasZstd) steps.zstdCli = { ...stat([], "MB/s"), label: "zstd -1 --single-thread (CLI)", skipped: "zstd not installed" };
+
+    // Paired ratios: repetition i of one step against repetition i of its baseline.
+    const ratios: BenchResults["ratios"] = {};
+    const R = (key: string, label: string, num: string, den: string) => {
+      const a = samples[num], b = samples[den];
+      if (!a || !b) return;
+      const r = a.map((x, i) => x / b[i]!).filter((x) => Number.isFinite(x));
+      ratios[key] = { ...stat(r, "×"), label };
+    };
+    R("splitVsJsonParse", "split time ÷ JSON.parse time (incl. decode)", "split", "jsonParse");
+    R("splitVsJsonParseOnly", "split time ÷ JSON.parse(string) time (decode excluded)", "split", "jsonParseOnly");
+
+    const axis: BenchResults["axis"] = {
+      settings: {
+        axisBytes, batchRecords: spec.batchRecords, recordIntervalMs: RECORD_INTERVAL_MS, tickSeconds: TICK_MS / 1000,
+        ingestMBPerSecond: points[0] ? points[0].ndjsonBytes / MB / ((points[0].records * RECORD_INTERVAL_MS) / 1000) : NaN,
+        nasModel: NAS_MODEL, coordStore: redis ? "Redis (private redis-server)" : "in-process",
+        maxWritersPerApp: config.maxWritersPerApp, drainBytes: config.drainBytes, drainAgeMs: config.drainAgeMs, sealAgeMs: config.sealAgeMs, sealBytes: config.sealBytes, sweepAppsPerTask: config.sweepAppsPerTask,
+      },
+      pricing: { table: pricing.table, retrieved: pricing.retrieved, currency: pricing.currency, cuPrice: pricing.cuPrice, functionSizes: pricing.functionSizes, source: pricing.source },
+      points,
+    };
+    const targets = evaluateTargets(axis, resources, ratios);
+    const results: BenchResults = {
+      version: 2,
+      generatedAt: new Date().toISOString(),
+      quick,
+      machine: {
+        cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+        node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(),
+      },
+      data: { ndjsonBytes: data.ndjson.bytes, ndjsonRecords: data.ndjson.records, eventBytes: data.event.bytes, eventRecords: data.event.records, apps: spec.apps, seed: spec.seed },
+      reps, steps, ratios, resources, axis, targets, profiles, notes,
+    };
+    if (points.length > 0) {
+      const file = opts.profileOut ?? (quick ? QUICK_PROFILE : DEFAULT_PROFILE);
+      writeUsageProfile(results, file);
+      results.profileFile = path.relative(process.cwd(), file) || file;
+    }
+    return results;
+  } finally {
+    await redis?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The usage profile `logpipe cost` prices with (cli/cost/profile.ts): NAS model on, as deployed. */
+function writeUsageProfile(r: BenchResults, file: string): void {
+  const pts = r.axis.points;
+  const raw = pts.reduce((t, p) => t + p.ndjsonBytes, 0);
+  const gz = pts.reduce((t, p) => t + p.on.compressedBytes, 0);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeProfile(file, {
+    format: PROFILE_FORMAT,
+    source: {
+      command: r.quick ? "npm run bench -- --quick" : "npm run bench",
+      dataPath: "data path v2 (staging file per batch-partition, app drains, sweep)",
+      recordedAt: r.generatedAt,
+      machine: `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
+      notes: [
+        `handler time measured with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
+        `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count`,
+        ...(r.quick ? ["QUICK run: small data, not for pricing"] : []),
+      ],
+    },
+    compressionRatio: Math.max(1, raw / gz),
+    points: pts.map((p) => ({
+      apps: p.apps,
+      functions: Object.fromEntries(FUNCTIONS.map((f) => [f, { handlerSecondsPerGb: p.on.functions[f].handlerSecondsPerGb, invocationsPerGb: p.on.functions[f].invocationsPerGb }])) as UsageProfile["points"][number]["functions"],
+    })),
+  });
+}
+
+function evaluateTargets(axis: BenchResults["axis"], res: BenchResults["resources"], ratios: BenchResults["ratios"]): TargetResult[] {
+  const t: TargetResult[] = [];
+  const pts = axis.points;
+  const base = pts.find((p) => p.apps === 50) ?? pts[0];
+  const big = pts.find((p) => p.apps === 3000) ?? pts[pts.length - 1];
+  const stand = big && big.apps !== 3000 ? ` (${big.apps} apps stands in for 3,000: not measured in this run)` : "";
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
+  {
+    const v = ratio(big?.on.handlerSecondsPerGb, base?.on.handlerSecondsPerGb);
+    t.push({
+      id: "handler-seconds-vs-apps", description: "handler s/GB at 3,000 apps ÷ at 50 apps, NAS model on", target: "≤ 1.3×", value: v, met: v === null ? null : v <= 1.3,
+      note: base && big ? `${fmt(big.on.handlerSecondsPerGb, 0)} vs ${fmt(base.on.handlerSecondsPerGb, 0)} s/GB${stand}; NAS model off: ${fmt(ratio(big.off.handlerSecondsPerGb, base.off.handlerSecondsPerGb))}×` : "",
+    });
+  }
+  for (const [model, limit] of [["off", 0.8], ["on", 0.6]] as const) {
+    const v = base ? base[model].mbPerSecond / base.floor.mbPerSecond : null;
+    t.push({
+      id: `e2e-vs-floor-nas-${model}`, description: `end-to-end speed ÷ the floor's at 50 apps, NAS model ${model}`, target: `≥ ${limit}×`, value: v, met: v === null ? null : v >= limit,
+      note: base ? `${fmt(base[model].mbPerSecond, 1)} vs ${fmt(base.floor.mbPerSecond, 1)} MB/s (floor: decode + app-id scan + one gzip -1 per app)` : "",
+    });
+  }
+  {
+    const v = ratio(big?.off.invocationsPerGb, base?.off.invocationsPerGb);
+    t.push({
+      id: "invocations-vs-apps", description: "FC invocations/GB at 3,000 apps ÷ at 50 apps", target: "≤ 2×", value: v, met: v === null ? null : v <= 2,
+      note: base && big ? `${fmt(big.off.invocationsPerGb, 0)} vs ${fmt(base.off.invocationsPerGb, 0)} per GB${stand}` : "",
+    });
+  }
+  {
+    const worst = Math.max(...pts.flatMap((p) => [p.off.objectsPerAppHour.max, p.on.objectsPerAppHour.max]));
+    const limit = axis.settings.maxWritersPerApp;
+    t.push({
+      id: "objects-per-app-hour", description: "objects per app per hour, every app count", target: `≤ ${limit} (maxWritersPerApp)`, value: pts.length ? worst : null, met: pts.length ? worst <= limit : null,
+      note: pts.map((p) => `${p.apps} apps: max ${Math.max(p.off.objectsPerAppHour.max, p.on.objectsPerAppHour.max)}`).join(", ") + `; over ${fmt((pts[0]?.records ?? 0) * axis.settings.recordIntervalMs / 60_000, 1)} simulated minutes, including the final seal of everything`,
+    });
+  }
+  {
+    const rs = pts.filter((p) => p.gzipCliBytes).map((p) => ({ apps: p.apps, r: Math.max(p.off.compressedBytes, p.on.compressedBytes) / p.gzipCliBytes! }));
+    const worst = rs.length ? Math.max(...rs.map((x) => x.r)) : null;
+    t.push({
+      id: "compressed-vs-gzip", description: "compressed bytes ÷ gzip -1 of the raw input, every app count", target: "≤ 1.0×", value: worst, met: worst === null ? null : worst <= 1,
+      note: rs.length ? rs.map((x) => `${x.apps} apps: ${fmt(x.r, 3)}×`).join(", ") : "gzip not installed",
+    });
+  }
+  void res;
+  void ratios;
+  return t;
+}
+
 const MB = 1024 * 1024;
+/** Upload timer interval (the timer trigger's default, every minute). */
+const TICK_MS = 60_000;
+const NAS_MODEL = GENERAL_PURPOSE_PERFORMANCE_NAS;
 
 export function stat(samples: number[], unit: string): Stat {
   const s = [...samples].sort((a, b) => a - b);
@@ -155,431 +575,76 @@ function runTool(cpu: number | undefined, cmd: string, args: string[], input: st
 }
 
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-async function objectsPerApp(root: string) {
-  const store = new LocalObjectStore(root);
-  const perApp = new Map<string, { objects: number; bytes: number }>();
-  for await (const o of store.list("")) {
-    const k = parseArchiveKey(o.key);
-    if (!k) continue;
-    const e = perApp.get(k.app) ?? { objects: 0, bytes: 0 };
-    e.objects++;
-    e.bytes += o.size;
-    perApp.set(k.app, e);
-  }
-  return perApp;
-}
-
-async function listSizes(root: string): Promise<number[]> {
-  const store = new LocalObjectStore(root);
-  const sizes: number[] = [];
-  for await (const o of store.list("")) if (parseArchiveKey(o.key)) sizes.push(o.size);
-  return sizes;
-}
-
-export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
-  const t0 = performance.now();
-  const sink = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
-  const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
-  const quick = !!opts.quick;
-  const reps = opts.reps ?? (quick ? 3 : 5);
-  const spec: DataSpec = quick
-    ? { ndjsonBytes: 16 * MB, eventBytes: 4 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 }
-    : { ndjsonBytes: 256 * MB, eventBytes: 32 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 };
-  const loadAvgStart = os.loadavg();
-  const notes: string[] = [];
-
-  log(`bench: ${quick ? "quick" : "full"} run, ${reps} repetitions; generating data under ${path.relative(process.cwd(), DATA_DIR) || DATA_DIR}`);
-  const data: BenchData = ensureBenchData(spec);
-  log(`bench: data ${data.reused ? "reused" : `generated in ${data.generatedSeconds.toFixed(1)} s`}: ${(data.ndjson.bytes / MB).toFixed(0)} MB NDJSON (${data.ndjson.records} records), ` +
-    `${(data.event.bytes / MB).toFixed(1)} MB event (${data.event.records} records), ${data.batches.files.length} batches of ${spec.batchRecords} records`);
-  await buildChild();
-
-  const work = path.join(DATA_DIR, `work-${process.pid}`); // several runs (e.g. the smoke test) may overlap
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  const hasGzip = tool("gzip");
-  const hasZstd = tool("zstd");
-  if (!hasGzip) notes.push("gzip CLI not installed: the gzip -1 baseline and the ratios against it are skipped");
-  if (!hasZstd) notes.push("zstd CLI not installed: the zstd -1 baseline is skipped");
-  if (PINNED) notes.push("single-core steps run under `taskset -c 0`; the 2-worker step pins its workers to CPUs 0 and 1 (redis-server unpinned)");
-  else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
-  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts)`);
-
-  let redis: RedisServerHandle | undefined;
-  if (redisServerAvailable()) redis = await startRedisServer();
-  else notes.push("redis-server not installed: the Redis-store, worker-scaling and round-trip steps are skipped");
-
-  const samples: Record<string, number[]> = {};
-  const add = (k: string, v: number) => (samples[k] ??= []).push(v);
-  const ndjsonMB = data.ndjson.bytes / MB;
-  let gzipCliBytes = 0, zstdCliBytes = 0, nodeGzipBytes = 0, logpipeBytes = 0;
-  let prefixSeq = 0;
-  const batchFiles = data.batches.files;
-  // The records' bytes as NDJSON (value + newline), the same bytes the baselines compress.
-  const recordMB = (data.batches.valueBytes + data.batches.records) / MB;
-
-  try {
-    for (let rep = 1; rep <= reps; rep++) {
-      log(`bench: repetition ${rep}/${reps}`);
-      if (hasGzip) {
-        const out = path.join(work, "gzip.out");
-        const ms = await runTool(0, "gzip", ["-1", "-c"], data.ndjson.path, out);
-        gzipCliBytes = statSync(out).size;
-        add("gzipCli", ndjsonMB / (ms / 1000));
-        rmSync(out, { force: true });
-      }
-      if (hasZstd) {
-        const out = path.join(work, "zstd.out");
-        const ms = await runTool(0, "zstd", ["-1", "--single-thread", "-q", "-c"], data.ndjson.path, out);
-        zstdCliBytes = statSync(out).size;
-        add("zstdCli", ndjsonMB / (ms / 1000));
-        rmSync(out, { force: true });
-      }
-      {
-        const r = await runChild<{ ms: number; bytesOut: number }>({ kind: "gzip-node", file: data.ndjson.path, level: 1, warmup: true }, { cpu: 0 });
-        nodeGzipBytes = r.result.bytesOut;
-        add("nodeGzip", ndjsonMB / (r.result.ms / 1000));
-      }
-      {
-        const r = await runChild<{ ms: number; parseMs: number; decodeMs: number }>({ kind: "json-parse", file: data.event.path, warmup: true }, { cpu: 0 });
-        add("jsonParse", r.result.ms);
-        add("jsonParseOnly", r.result.parseMs);
-      }
-      {
-        const r = await runChild<{ ms: number }>({ kind: "split", file: data.event.path, nasRoot: path.join(work, "split-nas"), warmup: true }, { cpu: 0, env: RUNTIME_ENV.split });
-        add("split", r.result.ms);
-      }
-      {
-        const nasRoot = path.join(work, `e2e-mem-${rep}`);
-        const r = await runChild<{ ms: number; bytesOut: number; cpuMs: number }>({ kind: "e2e", files: batchFiles, nasRoot }, { cpu: 0 });
-        logpipeBytes = r.result.bytesOut;
-        add("e2eMemory", recordMB / (r.result.ms / 1000));
-        add("e2eMemoryCpuShare", r.result.cpuMs / r.result.ms);
-        rmSync(nasRoot, { recursive: true, force: true });
-      }
-      // Diagnostic steps (where the time goes, not targets): once in a quick run, which must stay
-      // under a minute, every repetition otherwise.
-      if (!quick || rep === 1) {
-        // the same batches with the trigger envelope decoded before the clock starts: what
-        // logpipe adds to the record bytes, comparable with the baselines' work
-        const nasRoot = path.join(work, `e2e-rec-${rep}`);
-        const r = await runChild<{ ms: number }>({ kind: "e2e", files: batchFiles, nasRoot, decodedBefore: true }, { cpu: 0 });
-        add("e2eRecords", recordMB / (r.result.ms / 1000));
-        rmSync(nasRoot, { recursive: true, force: true });
-      }
-      if (!quick || rep === 1) {
-        const r = await runChild<{ routeMs: number; gzipMs: number }>({ kind: "floor", files: batchFiles, nasRoot: path.join(work, `floor-${rep}`) }, { cpu: 0 });
-        add("floorRoute", recordMB / (r.result.routeMs / 1000));
-        add("floorGzip", recordMB / (r.result.gzipMs / 1000));
-        add("floorCeiling", recordMB / ((r.result.routeMs + r.result.gzipMs) / 1000));
-      }
-      if (!quick || rep === 1) {
-        const r = await runChild<{ syncUs: number; asyncUs: number }>({ kind: "fs-ops", dir: path.join(work, "fs-ops"), files: quick ? 300 : 1500, bytes: 50 * 1024 }, { cpu: 0 });
-        add("fsOpsSync", r.result.syncUs);
-        add("fsOpsAsync", r.result.asyncUs);
-      }
-      if (redis) {
-        const nasRoot = path.join(work, `e2e-redis-${rep}`);
-        const r = await runChild<{ ms: number; roundTrips: number; batches: number; cpuMs: number; sysCpuMs: number }>({ kind: "e2e", files: batchFiles, nasRoot, redisUrl: redis.url, keyPrefix: `bench${++prefixSeq}` }, { cpu: 0 });
-        add("e2eRedis", recordMB / (r.result.ms / 1000));
-        add("workers1UserMsPerMB", (r.result.cpuMs - r.result.sysCpuMs) / recordMB);
-        add("workers1SysMsPerMB", r.result.sysCpuMs / recordMB);
-        add("workers1Busy", r.result.cpuMs / r.result.ms);
-        add("e2eRedisRoundTripsPerBatch", r.result.roundTrips / r.result.batches);
-        rmSync(nasRoot, { recursive: true, force: true });
-
-        // Two worker processes, each taking every other batch (so different partitions), one CPU each.
-        const nas2 = path.join(work, `e2e-w2-${rep}`);
-        const keyPrefix = `bench${++prefixSeq}`;
-        const halves = [0, 1].map((w) => batchFiles.filter((_, i) => i % 2 === w));
-        // both workers load their batches, report READY, and start on one GO
-        const gos: (() => void)[] = [];
-        const onReady = (go: () => void) => {
-          gos.push(go);
-          if (gos.length === 2) for (const g of gos) g();
-        };
-        const runs = await Promise.all(halves.map((files, w) => runChild<{ startedAt: number; endedAt: number; ms: number; cpuMs: number; sysCpuMs: number }>({ kind: "e2e", files, nasRoot: nas2, redisUrl: redis!.url, keyPrefix, barrier: true }, { cpu: w, onReady })));
-        const skew = Math.abs(runs[0]!.result.startedAt - runs[1]!.result.startedAt);
-        if (skew > 50) notes.push(`2-worker run ${rep}: the workers started ${skew} ms apart`);
-        const wall = Math.max(...runs.map((x) => x.result.endedAt)) - Math.min(...runs.map((x) => x.result.startedAt));
-        add("workers2", recordMB / (wall / 1000));
-        // where the two workers' time goes, per MB of records (the same work as the 1-worker run's)
-        const cpu2 = runs.reduce((t, x) => t + x.result.cpuMs, 0);
-        const sys2 = runs.reduce((t, x) => t + x.result.sysCpuMs, 0);
-        add("workers2UserMsPerMB", (cpu2 - sys2) / recordMB);
-        add("workers2SysMsPerMB", sys2 / recordMB);
-        add("workers2Busy", cpu2 / (2 * wall));
-        rmSync(nas2, { recursive: true, force: true });
-      }
-    }
-
-    // ---- resources
-    const resources: BenchResults["resources"] = {};
-    log("bench: peak RSS of split");
-    {
-      // with the split function's deployed runtime settings, and with Node's defaults for comparison;
-      // a peak moves by a few MB from run to run, so each is the median of several processes
-      type RssRun = { eventBytes: number; maxRssKb: number; baseRssKb: number; vmHwmKb?: number };
-      const peakOf = (r: { vmHwmKb?: number; maxRssKb: number }) => (r.vmHwmKb ?? r.maxRssKb) * 1024;
-      const medianRun = async (env: Readonly<Record<string, string>> | undefined) => {
-        const runs: RssRun[] = [];
-        for (let i = 0; i < (quick ? 1 : 3); i++) runs.push((await runChild<RssRun>({ kind: "split-rss", file: data.event.path, nasRoot: path.join(work, "rss-nas") }, { cpu: 0, env })).result);
-        return runs.sort((a, b) => peakOf(a) - peakOf(b))[Math.floor(runs.length / 2)]!;
-      };
-      const rss = await medianRun(RUNTIME_ENV.split);
-      const untuned = await medianRun(undefined);
-      const jp = await runChild<{ maxRssKb: number; vmHwmKb?: number }>({ kind: "json-parse-rss", file: data.event.path }, { cpu: 0 });
-      const peak = peakOf(rss);
-      resources.splitPeakRss = {
-        eventBytes: rss.eventBytes, maxRssBytes: peak, baseRssBytes: rss.baseRssKb * 1024,
-        ratioToEvent: peak / rss.eventBytes, jsonParsePeakRssBytes: peakOf(jp.result),
-        runtimeEnv: SPLIT_ENV_TEXT,
-        nodeDefaultsMaxRssBytes: peakOf(untuned), nodeDefaultsRatioToEvent: peakOf(untuned) / untuned.eventBytes,
-      };
-    }
-    resources.compressed = {
-      logpipeBytes, gzipCliBytes, zstdCliBytes: hasZstd ? zstdCliBytes : undefined, nodeGzipBytes,
-      ratioToGzipCli: hasGzip ? logpipeBytes / gzipCliBytes : NaN,
-    };
-
-    if (redis) {
-      log("bench: Redis round trips per batch vs apps and records");
-      resources.roundTrips = [];
-      const batches = quick ? 3 : 4;
-      for (const apps of [5, 50]) {
-        for (const records of quick ? [500, 2000] : [2000, 10000]) {
-          const r = await runChild<{ perBatch: number[]; chunks: number[] }>({ kind: "roundtrips", redisUrl: redis.url, keyPrefix: `rt${++prefixSeq}`, nasRoot: path.join(work, `rt-${apps}-${records}`), apps, records, batches, seed: 7 });
-          // the first batch also registers the apps (one round trip); report the steady state
-          const steady = r.result.perBatch.slice(1);
-          const chunks = r.result.chunks.slice(1);
-          const perBatch = steady.reduce((a, b) => a + b, 0) / steady.length;
-          const chunksPerBatch = chunks.reduce((a, b) => a + b, 0) / chunks.length;
-          resources.roundTrips.push({ apps, recordsPerBatch: records, perBatch, chunksPerBatch, perChunk: perBatch / chunksPerBatch });
-        }
-      }
-    }
-
-    if (!opts.skipLocal && redis) {
-      log("bench: logpipe local run (objects per app)");
-      const outDir = path.join(work, "local");
-      const report = await runLocal({
-        source: fileSource(data.ndjson.path, { topic: "app-logs" }),
-        outDir, redisUrl: redis.url, keyPrefix: `local${++prefixSeq}`,
-        trigger: { batchRecords: spec.batchRecords, batchWindowMs: 500, maximumTasks: 2 },
-        uploadIntervalMs: 500,
-        verify: true,
-      });
-      const perApp = await objectsPerApp(path.join(outDir, "objects"));
-      const sizes = (await listSizes(path.join(outDir, "objects"))).sort((a, b) => a - b);
-      const counts = [...perApp.values()].map((e) => e.objects).sort((a, b) => a - b);
-      resources.localRun = {
-        seconds: report.seconds, mbPerSecond: report.mbPerSecond, ok: report.ok, records: report.records,
-        apps: perApp.size, objects: sizes.length,
-        objectsPerApp: { min: counts[0] ?? 0, median: percentile(counts, 50), max: counts[counts.length - 1] ?? 0 },
-        objectBytes: { min: sizes[0] ?? 0, p50: percentile(sizes, 50), p90: percentile(sizes, 90), max: sizes[sizes.length - 1] ?? 0, total: sizes.reduce((a, b) => a + b, 0) },
-        perApp: [...perApp].map(([app, e]) => ({ app, ...e })).sort((a, b) => b.bytes - a.bytes),
-      };
-      if (!report.ok) notes.push(`logpipe local run did not verify: ${JSON.stringify(report.verify)}`);
-      rmSync(outDir, { recursive: true, force: true });
-    }
-
-    // ---- profiles (not part of the timings)
-    let profiles: Record<string, ProfileSummary> | undefined;
-    if (opts.cpuProf) {
-      log("bench: --cpu-prof runs (split of the event, end-to-end, end-to-end from decoded records)");
-      profiles = {};
-      const dir = path.join(DATA_DIR, "profiles");
-      // split: the whole process (--cpu-prof); end-to-end runs: the timed section only (the
-      // child's inspector), so loading and decoding the batches beforehand is left out
-      for (const [name, task] of [
-        ["split", { kind: "split", file: data.event.path, nasRoot: path.join(work, "prof-split"), warmup: true }],
-        ["e2e", { kind: "e2e", files: batchFiles, nasRoot: path.join(work, "prof-e2e") }],
-        ["e2e-records", { kind: "e2e", files: batchFiles, nasRoot: path.join(work, "prof-e2e-rec"), decodedBefore: true }],
-      ] as [string, ChildTask][]) {
-        const d = path.join(dir, name);
-        rmSync(d, { recursive: true, force: true });
-        mkdirSync(d, { recursive: true });
-        if (task.kind === "e2e") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0 });
-        else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
-        const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
-        if (file) profiles[name] = { ...summarizeProfile(JSON.parse(readFileSync(path.join(d, file), "utf8"))), file: path.relative(process.cwd(), path.join(d, file)) };
-      }
-    }
-
-    const steps: BenchResults["steps"] = {};
-    const S = (key: string, label: string, unit: string, note?: string) => {
-      if (samples[key]) steps[key] = { ...stat(samples[key]!, unit), label, note };
-    };
-    S("gzipCli", "gzip -1 (CLI)", "MB/s");
-    S("zstdCli", "zstd -1 --single-thread (CLI)", "MB/s");
-    S("nodeGzip", "Node zlib.gzipSync level 1, whole input", "MB/s");
-    S("jsonParse", `JSON.parse of the ${(data.event.bytes / MB).toFixed(0)} MB event (incl. UTF-8 decode)`, "ms");
-    S("jsonParseOnly", "  of which JSON.parse(string) alone", "ms");
-    S("split", `logpipe split of the ${(data.event.bytes / MB).toFixed(0)} MB event (parse, route, write chunks)`, "ms");
-    S("e2eMemory", "logpipe split+compress+append, 1 core, in-process coord store", "MB/s");
-    S("e2eRecords", "  the same with the trigger envelope decoded before the clock starts", "MB/s");
-    S("e2eMemoryCpuShare", "  CPU time ÷ wall time of that run (how busy the core was)", "fraction");
-    S("e2eRedis", "logpipe split+compress+append, 1 core, Redis store (= 1 worker)", "MB/s");
-    S("workers2", "logpipe split+compress+append, 2 worker processes, Redis store", "MB/s");
-    S("workers1Busy", "  CPU time ÷ wall time of the worker, 1 worker", "fraction");
-    S("workers2Busy", "  the same, 2 workers (each worker's CPU ÷ the run's wall time, averaged)", "fraction");
-    S("workers1UserMsPerMB", "  user CPU per MB of records, 1 worker", "ms/MB");
-    S("workers2UserMsPerMB", "  user CPU per MB of records, 2 workers together", "ms/MB");
-    S("workers1SysMsPerMB", "  kernel CPU per MB of records (file calls, page faults), 1 worker", "ms/MB");
-    S("workers2SysMsPerMB", "  kernel CPU per MB of records, 2 workers together", "ms/MB");
-    S("floorRoute", "  app-id scan of every record alone (validating JSON scanner)", "MB/s");
-    S("floorGzip", "  gzip level 1 of the chunk bodies alone, one call per chunk", "MB/s");
-    S("floorCeiling", "  ceiling: those two together, with no files, locks or copies", "MB/s");
-    S("fsOpsSync", "file operations of one 50 KB chunk's life, blocking calls", "µs");
-    S("fsOpsAsync", "  the same with fs/promises calls", "µs");
-    S("e2eRedisRoundTripsPerBatch", "Redis round trips per batch (end-to-end run)", "count");
-    if (!hasGzip) steps.gzipCli = { ...stat([], "MB/s"), label: "gzip -1 (CLI)", skipped: "gzip not installed" };
-    if (!hasZstd) steps.zstdCli = { ...stat([], "MB/s"), label: "zstd -1 --single-thread (CLI)", skipped: "zstd not installed" };
-
-    // Paired ratios: repetition i of one step against repetition i of its baseline.
-    const ratios: BenchResults["ratios"] = {};
-    const R = (key: string, label: string, num: string, den: string, invert = false) => {
-      const a = samples[num], b = samples[den];
-      if (!a || !b) return;
-      const r = a.map((x, i) => (invert ? b[i]! / x : x / b[i]!)).filter((x) => Number.isFinite(x));
-      ratios[key] = { ...stat(r, "×"), label };
-    };
-    R("e2eVsGzipCli", "end-to-end (in-process store) ÷ gzip -1 CLI speed", "e2eMemory", "gzipCli");
-    R("e2eRecordsVsGzipCli", "end-to-end, envelope decoded beforehand ÷ gzip -1 CLI speed", "e2eRecords", "gzipCli");
-    R("floorCeilingVsGzipCli", "ceiling (app-id scan + per-chunk gzip only) ÷ gzip -1 CLI speed", "floorCeiling", "gzipCli");
-    R("e2eRedisVsGzipCli", "end-to-end (Redis store) ÷ gzip -1 CLI speed", "e2eRedis", "gzipCli");
-    R("e2eVsNodeGzip", "end-to-end (in-process store) ÷ Node gzipSync speed", "e2eMemory", "nodeGzip");
-    R("e2eVsZstdCli", "end-to-end (in-process store) ÷ zstd -1 CLI speed", "e2eMemory", "zstdCli");
-    R("splitVsJsonParse", "split time ÷ JSON.parse time (incl. decode)", "split", "jsonParse");
-    R("splitVsJsonParseOnly", "split time ÷ JSON.parse(string) time (decode excluded)", "split", "jsonParseOnly");
-    R("fsAsyncVsSync", "fs/promises ÷ blocking calls, time per chunk's file operations", "fsOpsAsync", "fsOpsSync");
-    R("workers2VsWorkers1", "2 workers ÷ 1 worker speed (Redis store)", "workers2", "e2eRedis");
-    R("workers2UserVsWorkers1", "  user CPU per MB, 2 workers ÷ 1 worker (1.00 = no contention)", "workers2UserMsPerMB", "workers1UserMsPerMB");
-    R("workers2SysVsWorkers1", "  kernel CPU per MB, 2 workers ÷ 1 worker", "workers2SysMsPerMB", "workers1SysMsPerMB");
-
-    const targets = evaluateTargets(steps, ratios, resources, hasGzip);
-    const results: BenchResults = {
-      version: 1,
-      generatedAt: new Date().toISOString(),
-      quick,
-      machine: {
-        cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 1024 ** 3),
-        node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(),
-      },
-      data: {
-        ndjsonBytes: data.ndjson.bytes, ndjsonRecords: data.ndjson.records, eventBytes: data.event.bytes, eventRecords: data.event.records,
-        batchRecords: spec.batchRecords, batches: batchFiles.length, batchEventBytes: data.batches.eventBytes, apps: spec.apps, seed: spec.seed,
-      },
-      reps, steps, ratios, resources, targets, profiles, notes,
-    };
-    return results;
-  } finally {
-    await redis?.stop();
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
-function evaluateTargets(steps: BenchResults["steps"], ratios: BenchResults["ratios"], res: BenchResults["resources"], hasGzip: boolean): TargetResult[] {
-  const t: TargetResult[] = [];
-  const e2e = ratios.e2eVsGzipCli?.median;
-  t.push({
-    id: "e2e-vs-gzip", description: "end-to-end split + compress + append vs gzip -1, same bytes", target: "≥ 1.3×",
-    value: hasGzip && e2e !== undefined ? e2e : null, met: hasGzip && e2e !== undefined ? e2e >= 1.3 : null,
-    note: hasGzip
-      ? `median of paired ratios, input = trigger batches in CloudEvents; with the envelope decoded beforehand ${fmt(ratios.e2eRecordsVsGzipCli?.median)}×; Redis store ${fmt(ratios.e2eRedisVsGzipCli?.median)}×; ceiling of app-id scan + per-chunk gzip alone ${fmt(ratios.floorCeilingVsGzipCli?.median)}×`
-      : "gzip not installed",
-  });
-  const sp = ratios.splitVsJsonParse?.median;
-  t.push({
-    id: "split-vs-json-parse", description: "split of the event vs a bare JSON.parse of it", target: "≤ 1.3×",
-    value: sp ?? null, met: sp !== undefined ? sp <= 1.3 : null,
-    note: `against JSON.parse(string) with the decode excluded: ${fmt(ratios.splitVsJsonParseOnly?.median)}×`,
-  });
-  const c = res.compressed;
-  t.push({
-    id: "compressed-vs-gzip", description: "compressed bytes vs gzip -1 of the raw input", target: "≤ 1.0×",
-    value: c && hasGzip ? c.ratioToGzipCli : null, met: c && hasGzip ? c.ratioToGzipCli <= 1.0 : null,
-    note: c ? `${(c.logpipeBytes / MB).toFixed(1)} MB vs ${(c.gzipCliBytes / MB).toFixed(1)} MB` : "",
-  });
-  const rt = res.roundTrips;
-  if (rt && rt.length === 4) {
-    const [a5r1, a5r2, a50r1, a50r2] = rt as [NonNullable<typeof rt>[number], NonNullable<typeof rt>[number], NonNullable<typeof rt>[number], NonNullable<typeof rt>[number]];
-    const recordGrowth = Math.max(a5r2.perBatch / a5r1.perBatch, a50r2.perBatch / a50r1.perBatch);
-    const appGrowth = Math.min(a50r1.perBatch / a5r1.perBatch, a50r2.perBatch / a5r2.perBatch);
-    t.push({
-      id: "roundtrips-scale", description: "Redis round trips per batch grow with apps, not records", target: "records ×N → round trips ≈ same",
-      value: recordGrowth, met: recordGrowth <= 1.25 && appGrowth > 1.5,
-      note: `×${a5r2.recordsPerBatch / a5r1.recordsPerBatch} records/batch → ×${fmt(recordGrowth)} round trips; ×10 apps → ×${fmt(appGrowth)}; ≈${fmt(a50r2.perChunk)} per chunk`,
-    });
-  } else t.push({ id: "roundtrips-scale", description: "Redis round trips per batch grow with apps, not records", target: "", value: null, met: null, note: "redis-server not installed" });
-  const rss = res.splitPeakRss;
-  t.push({
-    id: "split-peak-rss", description: "split peak RSS vs event size", target: "≤ 4×",
-    value: rss ? rss.ratioToEvent : null, met: rss ? rss.ratioToEvent <= 4 : null,
-    note: rss ? `${(rss.maxRssBytes / MB).toFixed(0)} MB peak with split's deployed settings (${rss.runtimeEnv}); ${fmt(rss.nodeDefaultsRatioToEvent)}× (${(rss.nodeDefaultsMaxRssBytes / MB).toFixed(0)} MB) with Node's defaults. The process starts at ${(rss.baseRssBytes / MB).toFixed(0)} MB, so split itself adds ${fmt((rss.maxRssBytes - rss.baseRssBytes) / rss.eventBytes)}×; bare JSON.parse peaks at ${(rss.jsonParsePeakRssBytes / MB).toFixed(0)} MB` : "",
-  });
-  const w = ratios.workers2VsWorkers1?.median;
-  t.push({
-    id: "workers-scaling", description: "2 workers vs 1 worker", target: "≥ 1.8×",
-    value: w ?? null, met: w !== undefined ? w >= 1.8 : null,
-    note: w === undefined ? "redis-server not installed" : `paired per repetition; CPU per MB of records, 2 workers ÷ 1: user ${fmt(ratios.workers2UserVsWorkers1?.median ?? NaN)}×, kernel ${fmt(ratios.workers2SysVsWorkers1?.median ?? NaN)}×`,
-  });
-  void steps;
-  return t;
-}
-
 export function fmt(n: number | undefined | null, digits = 2): string {
   return n === undefined || n === null || !Number.isFinite(n) ? "–" : n.toFixed(digits);
 }
 
-/** The table printed by `logpipe bench` and pasted into docs/bench.md. */
+function num(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
+}
+
+/** The tables printed by `logpipe bench` and pasted into docs/bench.md. */
 export function formatTable(r: BenchResults): string {
   const lines: string[] = [];
   const m = r.machine;
-  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Node ${m.node}${m.pinned ? ", single-core steps pinned with taskset" : ""}; load average ${m.loadAvgStart.map((x) => x.toFixed(1)).join("/")} at start`);
-  lines.push(`Data: ${(r.data.ndjsonBytes / MB).toFixed(0)} MB NDJSON, ${r.data.ndjsonRecords} records over ${r.data.apps} Zipf apps (seed ${r.data.seed}); ` +
-    `${(r.data.eventBytes / MB).toFixed(0)} MB CloudEvents event (${r.data.eventRecords} records); end-to-end input ${r.data.batches} trigger batches of ${r.data.batchRecords} records (${(r.data.batchEventBytes / MB).toFixed(0)} MB of CloudEvents)`);
-  lines.push(`${r.reps} repetitions, median (min–max)${r.quick ? "; QUICK run" : ""}`);
+  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Node ${m.node}${m.pinned ? ", every step pinned to one core with taskset" : ""}; load average ${m.loadAvgStart.map((x) => x.toFixed(1)).join("/")} at start`);
+  lines.push(`Baselines: ${(r.data.ndjsonBytes / MB).toFixed(0)} MB NDJSON, ${r.data.ndjsonRecords} records over ${r.data.apps} Zipf apps (seed ${r.data.seed}); ${(r.data.eventBytes / MB).toFixed(0)} MB CloudEvents event (${r.data.eventRecords} records); ${r.reps} repetitions, median (min–max)${r.quick ? "; QUICK run" : ""}`);
   lines.push("");
   lines.push("| step | median | min–max |");
   lines.push("|---|---:|---:|");
   for (const s of Object.values(r.steps)) {
     if (s.skipped) lines.push(`| ${s.label} | skipped: ${s.skipped} | |`);
-    else lines.push(`| ${s.label} | ${fmt(s.median, s.unit === "fraction" ? 2 : 1)} ${s.unit === "fraction" || s.unit === "count" ? "" : s.unit} | ${fmt(s.min, 1)}–${fmt(s.max, 1)} |`);
+    else lines.push(`| ${s.label} | ${fmt(s.median, 1)} ${s.unit} | ${fmt(s.min, 1)}–${fmt(s.max, 1)} |`);
   }
-  lines.push("");
-  lines.push("| ratio (paired per repetition) | median | min–max |");
-  lines.push("|---|---:|---:|");
   for (const s of Object.values(r.ratios)) lines.push(`| ${s.label} | ${fmt(s.median)}× | ${fmt(s.min)}–${fmt(s.max)} |`);
-  lines.push("");
-  const res = r.resources;
-  if (res.splitPeakRss) {
-    const r = res.splitPeakRss;
-    lines.push(`Split peak RSS: ${(r.maxRssBytes / MB).toFixed(0)} MB for a ${(r.eventBytes / MB).toFixed(0)} MB event (${fmt(r.ratioToEvent)}×) with the split function's deployed settings \`${r.runtimeEnv}\`; ` +
-      `${(r.nodeDefaultsMaxRssBytes / MB).toFixed(0)} MB (${fmt(r.nodeDefaultsRatioToEvent)}×) with Node's defaults. The process starts at ${(r.baseRssBytes / MB).toFixed(0)} MB; a bare JSON.parse peaks at ${(r.jsonParsePeakRssBytes / MB).toFixed(0)} MB`);
-  }
-  if (res.compressed) lines.push(`Compressed: logpipe ${(res.compressed.logpipeBytes / MB).toFixed(1)} MB, gzip -1 ${(res.compressed.gzipCliBytes / MB).toFixed(1)} MB (${fmt(res.compressed.ratioToGzipCli, 3)}×), Node gzipSync ${(res.compressed.nodeGzipBytes / MB).toFixed(1)} MB${res.compressed.zstdCliBytes ? `, zstd -1 ${(res.compressed.zstdCliBytes / MB).toFixed(1)} MB` : ""}`);
-  if (res.roundTrips) {
+  const rss = r.resources.splitPeakRss;
+  if (rss) {
     lines.push("");
-    lines.push("| apps | records/batch | Redis round trips/batch | chunks/batch | per chunk |");
-    lines.push("|---:|---:|---:|---:|---:|");
-    for (const x of res.roundTrips) lines.push(`| ${x.apps} | ${x.recordsPerBatch} | ${fmt(x.perBatch, 1)} | ${fmt(x.chunksPerBatch, 1)} | ${fmt(x.perChunk, 2)} |`);
+    lines.push(`Split peak RSS: ${(rss.maxRssBytes / MB).toFixed(0)} MB for a ${(rss.eventBytes / MB).toFixed(0)} MB event (${fmt(rss.ratioToEvent)}×) with \`${rss.runtimeEnv}\`; ` +
+      `${(rss.nodeDefaultsMaxRssBytes / MB).toFixed(0)} MB (${fmt(rss.nodeDefaultsRatioToEvent)}×) with Node's defaults; the process starts at ${(rss.baseRssBytes / MB).toFixed(0)} MB; a bare JSON.parse peaks at ${(rss.jsonParsePeakRssBytes / MB).toFixed(0)} MB`);
   }
-  if (res.localRun) {
-    const l = res.localRun;
+  const a = r.axis;
+  if (a.points.length) {
+    const st = a.settings;
     lines.push("");
-    lines.push(`logpipe local (${fmt(l.seconds, 1)} s, ${fmt(l.mbPerSecond, 1)} MB/s, verified ${l.ok ? "exactly once" : "FAILED"}): ${l.objects} objects over ${l.apps} apps; ` +
-      `objects per app min/median/max ${l.objectsPerApp.min}/${l.objectsPerApp.median}/${l.objectsPerApp.max}; object size min ${kb(l.objectBytes.min)}, p50 ${kb(l.objectBytes.p50)}, p90 ${kb(l.objectBytes.p90)}, max ${kb(l.objectBytes.max)}`);
+    lines.push(`App-count axis: ${fmt(st.axisBytes / MB, 0)} MB of NDJSON per app count in batches of ${st.batchRecords} records, ${st.coordStore}; simulated clock: ${fmt(st.ingestMBPerSecond)} MB/s ingest ` +
+      `(1 record per ${st.recordIntervalMs} ms), upload tick every ${st.tickSeconds} s; drain at ${fmt(st.drainBytes / MB, 0)} MB or ${st.drainAgeMs / 1000} s, seal at ${fmt(st.sealBytes / MB, 0)} MB or ${st.sealAgeMs / 60_000} min, ${st.sweepAppsPerTask} apps per sweep task. ` +
+      `NAS model: ${st.nasModel.name}, ${fmt(st.nasModel.metadataMs)} ms per metadata op, ${fmt(st.nasModel.dataCallMs)} ms per data call + ${fmt(st.nasModel.readMsPerMB)}/${fmt(st.nasModel.writeMsPerMB)} ms per MB read/written, ${fmt(st.nasModel.fsyncMs)} ms per fsync. ` +
+      `FC cost: ${a.pricing.table} prices of ${a.pricing.retrieved}, ${a.pricing.cuPrice} ${a.pricing.currency}/CU; sizes ${FUNCTIONS.map((f) => `${f} ${a.pricing.functionSizes[f].cpu} vCPU/${a.pricing.functionSizes[f].memoryMb} MB`).join(", ")}`);
+    lines.push("");
+    lines.push("| per GB of raw records | " + a.points.map((p) => `${num(p.apps)} apps off | on`).join(" | ") + " |");
+    lines.push("|---|" + a.points.map(() => "---:|---:").join("|") + "|");
+    const row = (label: string, get: (x: AxisRun, p: AxisPoint) => string) =>
+      lines.push(`| ${label} | ${a.points.map((p) => `${get(p.off, p)} | ${get(p.on, p)}`).join(" | ")} |`);
+    row("handler s (what FC bills)", (x) => num(x.handlerSecondsPerGb, 0));
+    for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
+    row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
+    row("  of which modelled NAS wait s", (x) => num(x.nasWaitSecondsPerGb, 0));
+    row("FC invocations", (x) => num(x.invocationsPerGb, 0));
+    for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
+    row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));
+    for (const k of NAS_METADATA_KINDS) row(`  ${k}`, (x) => num(x.nasOpsPerGb[k] ?? 0, 0));
+    row("NAS read / write calls", (x) => `${num(x.nasOpsPerGb.read ?? 0, 0)} / ${num(x.nasOpsPerGb.write ?? 0, 0)}`);
+    row("NAS MB read / written", (x) => `${num(x.nasOpsPerGb.readMB ?? 0, 0)} / ${num(x.nasOpsPerGb.writeMB ?? 0, 0)}`);
+    row("NAS fsyncs", (x) => num(x.nasOpsPerGb.fsync ?? 0, 0));
+    row("Redis round trips", (x) => num(x.redisRoundTripsPerGb, 0));
+    row("gzip members", (x) => num(x.gzipMembersPerGb, 0));
+    row(`FC cost (${a.pricing.currency})`, (x) => num(x.fcCostPerGb, 3));
+    row("objects per app per hour (max / median)", (x) => `${x.objectsPerAppHour.max} / ${x.objectsPerAppHour.median}`);
+    row("end-to-end MB/s", (x) => num(x.mbPerSecond, 1));
+    row("  ÷ floor", (x, p) => `${fmt(x.mbPerSecond / p.floor.mbPerSecond)}×`);
+    row("compressed ÷ gzip -1", (x, p) => (p.gzipCliBytes ? `${fmt(x.compressedBytes / p.gzipCliBytes, 3)}×` : "–"));
+    row("record age at upload p50 / p99 (s)", (x) => `${fmt((x.ageP50Ms ?? NaN) / 1000, 0)} / ${fmt((x.ageP99Ms ?? NaN) / 1000, 0)}`);
+    lines.push("");
+    lines.push("| floor (same bytes, same run) | " + a.points.map((p) => `${num(p.apps)} apps`).join(" | ") + " |");
+    lines.push("|---|" + a.points.map(() => "---:").join("|") + "|");
+    lines.push(`| MB/s | ${a.points.map((p) => num(p.floor.mbPerSecond, 1)).join(" | ")} |`);
+    lines.push(`| decode / app-id scan / gzip (ms) | ${a.points.map((p) => `${num(p.floor.decodeMs)} / ${num(p.floor.routeMs)} / ${num(p.floor.gzipMs)}`).join(" | ")} |`);
   }
   lines.push("");
   lines.push("| target | required | measured | |");
   lines.push("|---|---|---:|---|");
-  for (const t of r.targets) lines.push(`| ${t.description} | ${t.target} | ${t.value === null ? "–" : fmt(t.value) + "×"} | ${t.met === null ? "not measured" : t.met ? "met" : "MISSED"}${t.note ? ` — ${t.note}` : ""} |`);
+  for (const t of r.targets) lines.push(`| ${t.description} | ${t.target} | ${t.value === null ? "–" : fmt(t.value)} | ${t.met === null ? "not measured" : t.met ? "met" : "MISSED"}${t.note ? ` — ${t.note}` : ""} |`);
   if (r.profiles) {
     for (const [name, p] of Object.entries(r.profiles)) {
       lines.push("");
@@ -587,15 +652,12 @@ export function formatTable(r: BenchResults): string {
       for (const f of p.top.slice(0, 12)) lines.push(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
     }
   }
+  if (r.profileFile) lines.push("", `Usage profile written to ${r.profileFile}`);
   if (r.notes.length) {
     lines.push("");
     for (const n of r.notes) lines.push(`Note: ${n}`);
   }
   return lines.join("\n");
-}
-
-function kb(n: number): string {
-  return n >= MB ? `${(n / MB).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} KB`;
 }
 
 export function writeResults(r: BenchResults, file: string): void {
@@ -605,3 +667,5 @@ export function writeResults(r: BenchResults, file: string): void {
 
 export const DEFAULT_RESULTS = path.join(BENCH_DIR, "results.json");
 export const QUICK_RESULTS = path.join(DATA_DIR, "results-quick.json");
+export const DEFAULT_PROFILE = path.join(BENCH_DIR, "profile.json");
+export const QUICK_PROFILE = path.join(DATA_DIR, "profile-quick.json");

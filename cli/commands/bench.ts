@@ -7,7 +7,7 @@ import type { Command } from "commander";
 
 export function register(program: Command): void {
   program.command("bench")
-    .description("benchmark split / compress / append against gzip, zstd and JSON.parse baselines measured in the same run")
+    .description("benchmark the data path over 50–5,000 apps (NAS latency model off and on, cost per GB, issue-11 targets) and against gzip, zstd and JSON.parse baselines measured in the same run")
     .option("--quick", "small data and 3 repetitions (CI smoke run, under a minute)")
     .option("--json", "print the results as JSON on stdout (progress goes to stderr)")
     .option("--reps <n>", "repetitions of every timed step (default 5, quick 3)", (v) => {
@@ -17,10 +17,20 @@ export function register(program: Command): void {
     })
     .option("--cpu-prof", "also profile split and the end-to-end run (node --cpu-prof) and summarize where the time goes")
     .option("--no-local", "skip the `logpipe local` run (objects per app)")
+    .option("--apps <list>", "app counts of the app-count axis, comma-separated (default 50,500,3000,5000; quick 50,500)", (v) => {
+      const list = v.split(",").map((x) => Number(x.trim()));
+      if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new Error(`--apps expects whole numbers 1–100000 separated by commas, got "${v}"`);
+      return list;
+    })
+    .option("--axis-mb <n>", "MB of NDJSON per app count on the axis (default 16, quick 4)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--axis-mb expects an integer 1–4096, got "${v}"`);
+      return n;
+    })
     .option("--out <file>", "where to write the results JSON")
-    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string }) => {
+    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");
-      const results = await runBench({ quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false });
+      const results = await runBench({ quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps, axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined });
       const out = o.out ?? (o.quick ? QUICK_RESULTS : DEFAULT_RESULTS);
       writeResults(results, out);
       if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
