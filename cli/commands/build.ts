@@ -7,6 +7,8 @@ import type { Command } from "commander";
 import Table from "cli-table3";
 import path from "node:path";
 import { ARTIFACTS_DIR, FUNCTIONS, buildAll, writeArtifacts } from "../build/artifacts.js";
+import { colorEnabled } from "../ops/cost-format.js";
+import { ensureWritableDir } from "../support/run-dir.js";
 
 export function register(program: Command): void {
   program
@@ -25,6 +27,13 @@ export function register(program: Command): void {
       }
       let written;
       try {
+        ensureWritableDir("--out", path.resolve(opts.out));
+      } catch (e) {
+        console.error(`logpipe build: ${(e as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      try {
         written = await writeArtifacts(await buildAll({}, wanted), path.resolve(opts.out));
       } catch (e) {
         console.error(`logpipe build: ${(e as Error).message}`);
@@ -35,11 +44,19 @@ export function register(program: Command): void {
         console.log(JSON.stringify({ dir: written.dir, manifest: written.manifest, artifacts: written.artifacts.map(({ zip, inputs, ...a }) => ({ ...a, zipBytes: zip.length, inputs: inputs.length })) }, null, 2));
         return;
       }
-      const table = new Table({ head: ["function", "digest", "zip", "bundle", "crc64"] });
-      for (const a of written.artifacts) table.push([a.fn, a.digest, kib(a.zip.length), kib(a.bundleBytes), a.crc64]);
+      // cli-table3 paints headers red by default: plain unless stdout is a terminal that wants colour
+      const table = new Table({ head: ["function", "digest", "zip", "bundle", "crc64"], style: { head: colorEnabled(process.stdout) ? ["bold"] : [], border: [], compact: true } });
+      for (const a of written.artifacts) table.push([a.fn, shortDigest(a.digest), kib(a.zip.length), kib(a.bundleBytes), a.crc64]);
       console.log(table.toString());
-      console.log(`wrote ${path.relative(process.cwd(), written.dir) || "."}/{<fn>.zip,<digest>.zip,manifest.json}`);
+      const rel = path.relative(process.cwd(), written.dir);
+      const shown = rel === "" ? "." : rel.startsWith("..") ? written.dir : rel;
+      console.log(`wrote ${shown}/{<fn>.zip,<digest>.zip,manifest.json} (full digests in manifest.json and --json)`);
     });
+}
+
+/** `sha256:c5e06e806e9c…`: enough to tell releases apart, and the table fits 100 columns. */
+function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
 }
 
 function kib(n: number): string {

@@ -6,9 +6,12 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import cliProgress from "cli-progress";
+import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
+import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { OssObjectStore } from "../../functions/adapters/oss-store.js";
-import { parseAppIdSources, parseDuration, parseSize } from "../../functions/core/config.js";
-import { runLocal, type LocalProgress, type RetryStrategy } from "../local/run.js";
+import { loadConfig, parseAppIdSources, parseDuration, parseSize } from "../../functions/core/config.js";
+import { localEnv, runLocal, type LocalProgress, type RetryStrategy } from "../local/run.js";
+import { archiveObjects } from "../local/verify.js";
 import { renderReport } from "../local/report.js";
 import { printJson, runAction } from "../ops/output.js";
 import { UsageError } from "../ops/errors.js";
@@ -167,7 +170,7 @@ async function localAction(flags: LocalFlags): Promise<number> {
   const { cleared } = prepareLocalRunDir(outDir, { keep: flags.keep, clean: flags.clean });
   if (cleared.length > 0 && !flags.json) process.stderr.write(`logpipe local: replaced the previous run in ${cleared.join(", ")} (--keep keeps it)\n`);
   if (typeof flags.redis === "string") await checkRedisReachable("--redis", flags.redis);
-  let objects;
+  let objects: ObjectStore | undefined;
   let prefix = flags.prefix;
   if (flags.ossBucket) {
     const accessKeyId = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
@@ -184,6 +187,14 @@ async function localAction(flags: LocalFlags): Promise<number> {
   if (flags.gzipLevel) env.LOGPIPE_GZIP_LEVEL = String(flags.gzipLevel);
   if (flags.sealBytes) env.LOGPIPE_SEAL_BYTES = String(flags.sealBytes);
   if (flags.appIdSource) env.LOGPIPE_APP_ID_SOURCE = flags.appIdSource;
+  // --keep: what earlier runs archived stays as it is and is not this run's to verify
+  let earlierObjects: Set<string> | undefined;
+  if (flags.keep) {
+    objects ??= new LocalObjectStore(path.join(outDir, "objects"));
+    earlierObjects = new Set<string>();
+    for await (const o of archiveObjects(objects, loadConfig(localEnv(outDir, undefined, env)).prefix)) earlierObjects.add(o.key);
+    if (earlierObjects.size > 0 && !flags.json) process.stderr.write(`logpipe local: --keep: ${earlierObjects.size} object(s) from earlier runs stay as they are and are not verified again\n`);
+  }
 
   // Ctrl-C / SIGTERM / SIGHUP: stop ingesting, clean up (private redis-server included), exit 128+n.
   // A second signal while cleaning up stops at once.
@@ -210,7 +221,7 @@ async function localAction(flags: LocalFlags): Promise<number> {
     }
     abort.signal.throwIfAborted();
     const report = await runLocal({
-      source, outDir, objects, redisUrl, keyPrefix: `lp-${Date.now().toString(36)}`, env,
+      source, outDir, objects, earlierObjects, redisUrl, keyPrefix: `lp-${Date.now().toString(36)}`, env,
       trigger: { batchRecords: flags.batchRecords, batchWindowMs: flags.batchWindow, maximumTasks: flags.maxTasks, retryStrategy: flags.retryStrategy, errorsTolerance: flags.errorsTolerance },
       compressWorkers: flags.workers, verify: flags.verify, traceSlots: true,
       onProgress: (p) => { lastProgress = p; progress.update(p); }, signal: abort.signal,

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import Table from "cli-table3";
 import { PlanError, planStackDetailed, type PlannedResource } from "../plan/index.js";
 import { listStacks } from "../plan/stack-file.js";
+import { colorEnabled } from "../ops/cost-format.js";
 
 /** The inputs worth a glance in the table, per resource type (the JSON has all of them). */
 const KEY_INPUTS: Record<string, string[]> = {
@@ -43,7 +44,7 @@ function keyInputs(r: PlannedResource): string {
     .map((k) => {
       const v = r.inputs[k];
       const s = typeof v === "string" ? v : JSON.stringify(v);
-      return `${k}=${s.length > 70 ? s.slice(0, 67) + "..." : s}`;
+      return `${k}=${s.length > 60 ? s.slice(0, 57) + "..." : s}`;
     })
     .join("\n");
 }
@@ -72,7 +73,11 @@ export function register(program: Command): void {
         return;
       }
       const shown = result.resources.filter((r) => opts.all || !r.type.startsWith("logpipe:"));
-      const table = new Table({ head: ["type", "name", "key inputs"], wordWrap: true, colWidths: [44, 34, 80] });
+      // ≤ 100 columns; cli-table3 paints headers red by default: plain unless stdout is a terminal that wants colour
+      const table = new Table({
+        head: ["type", "name", "key inputs"], wordWrap: true, wrapOnWordBoundary: false, colWidths: [30, 26, 40],
+        style: { head: colorEnabled(process.stdout) ? ["bold"] : [], border: [] },
+      });
       for (const r of shown) table.push([r.type.replace(/^alicloud:/, ""), r.name, keyInputs(r)]);
       console.log(table.toString());
       const counts = new Map<string, number>();

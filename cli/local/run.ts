@@ -70,6 +70,8 @@ export interface LocalRunOptions {
    * rejects with `signal.reason` instead of draining and verifying a partial archive.
    */
   signal?: AbortSignal;
+  /** Object keys an earlier run left (`--keep`): not this run's records, so not verified. */
+  earlierObjects?: ReadonlySet<string>;
 }
 
 export interface LocalProgress {
@@ -365,7 +367,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
 
   if (opts.verify !== false) {
     progress("verify");
-    report.verify = await verifyArchive(objects, config.prefix, expected);
+    report.verify = await verifyArchive(objects, config.prefix, expected, { skipKeys: opts.earlierObjects });
     opts.signal?.throwIfAborted();
     report.ok = report.verify.lost === 0 && report.verify.duplicated === 0 && report.verify.misrouted === 0 && report.leftOnNas === 0;
   } else report.ok = report.leftOnNas === 0;

@@ -33,7 +33,7 @@ export async function planStackDetailed(stack: string, opts: PlanOptions = {}): 
   const req: PlanRequest = { stack, outFile, configFile: opts.configFile, artifacts: opts.artifacts ?? "build", artifactsDir: opts.artifactsDir, mockOverrides: opts.mockOverrides };
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", WORKER], {
+      const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), WORKER], { // tsx resolved from here: plan works from any directory
         env: { ...process.env, LOGPIPE_PLAN_REQUEST: JSON.stringify(req), PULUMI_CONFIG: undefined, PULUMI_NODEJS_STACK: undefined },
         stdio: ["ignore", "ignore", "pipe"],
       });

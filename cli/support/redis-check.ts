@@ -31,6 +31,8 @@ function reasonOf(e: Error & { code?: string }, timeoutMs: number): string {
   if (e.code && REASONS[e.code]) return REASONS[e.code]!;
   if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(e.message)) return "authentication failed (credentials in the URL: redis://user:password@host:port)";
   if (e.code === "ETIMEDOUT" || /timed? ?out/i.test(e.message)) return `no answer within ${timeoutMs / 1000} s`;
+  if (/Protocol error/i.test(e.message)) return "the server there does not speak the Redis protocol";
+  if (/Connection is closed/i.test(e.message)) return "the connection was closed before Redis answered";
   return e.message;
 }
 
@@ -44,7 +46,8 @@ export async function checkRedisReachable(flag: string, url: string, timeoutMs =
     await client.connect();
     await client.ping();
   } catch (e) {
-    const err = (lastError && (lastError as { code?: string }).code ? lastError : (e as Error)) as Error & { code?: string };
+    // the client's "error" event carries the cause; the rejection only says the connection closed
+    const err = (lastError ?? (e as Error)) as Error & { code?: string };
     throw new UsageError(`${flag} ${target}: ${reasonOf(err, timeoutMs)}`);
   } finally {
     client.disconnect();

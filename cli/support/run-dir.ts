@@ -14,11 +14,27 @@ import { UsageError } from "../ops/errors.js";
 export const LOCAL_RUN_MARKER = ".logpipe-local-run";
 const RUN_SUBDIRS = ["nas", "objects"] as const;
 
+/**
+ * mkdir -p one level at a time. Node 20's `mkdirSync(dir, { recursive: true })` never returns
+ * under /proc (the kernel answers ENOENT and Node retries forever, at 100 % CPU).
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!existsSync(d)) {
+    missing.push(d);
+    const parent = path.dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const m of missing.reverse()) mkdirSync(m);
+}
+
 /** Creates DIR if needed and proves it is a writable directory; throws a UsageError naming `flag` and the path. */
 export function ensureWritableDir(flag: string, dir: string): void {
   try {
     if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     accessSync(dir, constants.W_OK | constants.X_OK);
     const probe = path.join(dir, `.logpipe-probe-${process.pid}`);
     writeFileSync(probe, "");
