@@ -149,6 +149,7 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
     if (state.tainted || opts.wholeFile || size > len) {
       // copy the committed prefix into a new file: a frozen earlier holder may still have this
       // inode open, and a torn tail (or bytes past a short count) must not reach the archive
+      if (size > len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - len }, "torn tail left out of the sealed copy");
       if (len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), len);
       await deps.nas.remove(active);
     } else if (len > 0) {

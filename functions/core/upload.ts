@@ -145,9 +145,12 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
       const lockDeadline = performance.now() + deps.config.lockTtlMs - 1000;
       try {
         if (got.gen !== gen) return;
+        // repair first (adopt, cut a torn tail, seal a short file); then seal only what is due by
+        // size or age — the walk's size may be stale (a drain appended since), so it decides nothing
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
-        if (p.state.gen === gen && p.state.len > 0) {
-          const r = await sealSlot(deps, app, slot, token, p.state, lockDeadline);
+        const st = p.state;
+        if (st.gen === gen && st.len > 0 && (opts.sealAll || st.len >= deps.config.sealBytes || now - st.t0 >= deps.config.sealAgeMs)) {
+          const r = await sealSlot(deps, app, slot, token, st, lockDeadline);
           if (r.key) result.sealed++;
         }
       } catch (e) {
@@ -222,7 +225,9 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
       else {
         result.redriven++;
         const records = index.sections.reduce((n, s) => n + s.records, 0);
-        reportReconcile(deps, { kind: "orphan-staging-registered", possibleDuplicates: 0, detail: { file: id, status: r.status, records } });
+        // a split that died before registering is redelivered and registers its own file, so an
+        // orphan with new offsets means Redis forgot it: its records may have been drained already
+        reportReconcile(deps, { kind: "orphan-staging-registered", possibleDuplicates: records, detail: { file: id, status: r.status, records } });
       }
     } catch (e) {
       result.errors.push(`${rel}: ${(e as Error).message}`);
