@@ -7,8 +7,9 @@ import { runUpload } from "../core/upload.js";
 
 export const handler = defineHandler("upload", async (deps, event) => {
   const timer = parseTimerEvent(event);
-  // payload "drain" (manual invoke or a timer payload) seals everything, e.g. before a migration
-  return runUpload(deps, { sealAll: timer.payload === "drain", redriveAll: timer.payload === "drain" });
+  // payload "drain" (manual invoke or a timer payload) drains every pending app and seals everything, e.g. before a migration
+  const drain = timer.payload === "drain";
+  return runUpload(deps, { sealAll: drain, sweepAll: drain, redriveAll: drain });
 }, {
   oss: (options) => new OssObjectStore(options),
   fcInvoker: (options) => new FcInvoker(options), // re-drives chunks whose compress never ran

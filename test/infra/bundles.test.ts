@@ -3,8 +3,8 @@
  * resolves from node_modules), loads in plain `node` — a child process, not vitest — and its
  * handler runs against a sample event with local stores: NAS = a temp dir, OSS = a local
  * object directory, Redis = a private redis-server, each process with its function's deployed
- * runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX). split → compress → upload then round-trip:
- * every record of the sample batch is in the archive exactly once.
+ * runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX). split → compress (drain tasks) → upload then
+ * round-trip: every record of the sample batches is in the archive exactly once.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -14,9 +14,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAll, type Artifact } from "../../cli/build/artifacts.js";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../../cli/services/redis-server.js";
-import { encodeChunk } from "../../functions/core/chunk.js";
-import { pointerForChunk } from "../../functions/core/compress.js";
-import { stagingChunkPath } from "../../functions/core/layout.js";
+import { decodeStagingIndex, stagingIdOf } from "../../functions/core/staging.js";
 import type { FunctionKind } from "../../infra/config.js";
 import { RUNTIME_ENV } from "../../infra/runtime-env.js";
 import { readZip } from "./helpers.js";
@@ -81,7 +79,7 @@ function run(fn: FunctionKind, event: Buffer | string, extraEnv: Record<string, 
   return { status: r.status, stderr: r.stderr, result };
 }
 
-function cloudEvents(records: { app: string; offset: number }[]): string {
+function cloudEvents(records: { app: string; offset: number; partition?: number; msg?: string }[]): string {
   return JSON.stringify(
     records.map((r) => ({
       specversion: "1.0",
@@ -91,7 +89,7 @@ function cloudEvents(records: { app: string; offset: number }[]): string {
       subject: "acs:alikafka:alikafka_pre-cn-test:topic:app-logs",
       datacontenttype: "application/json; charset=utf-8",
       time: "2024-05-01T02:49:51.589Z",
-      data: { topic: "app-logs", partition: 0, offset: r.offset, timestamp: 1714531791589, headers: { headers: [], isReadOnly: false }, key: r.app, value: JSON.stringify({ appId: r.app, level: "INFO", msg: `record ${r.offset}` }) },
+      data: { topic: "app-logs", partition: r.partition ?? 0, offset: r.offset, timestamp: 1714531791589, headers: { headers: [], isReadOnly: false }, key: r.app, value: JSON.stringify({ appId: r.app, level: "INFO", msg: r.msg ?? `record ${r.offset}` }) },
     })),
   );
 }
@@ -109,6 +107,11 @@ function files(dir: string): string[] {
     out = statSync(p).isDirectory() ? out.concat(files(p)) : out.concat([p]);
   }
   return out;
+}
+
+/** Staging files on NAS, relative to the NAS root. */
+function staged(): string[] {
+  return files(path.join(work, "nas", "staging")).map((f) => path.relative(path.join(work, "nas"), f).split(path.sep).join("/")).filter((f) => stagingIdOf(f) !== undefined);
 }
 
 beforeAll(async () => {
@@ -144,33 +147,44 @@ describe("bundles load and run in plain node", () => {
     expect([uses("upload", "ali-oss"), uses("upload", "@alicloud/fc20230330")]).toEqual([true, true]);
   });
 
-  it("split handles a CloudEvents batch (compress inline) and writes the apps' active files", () => {
+  it("split handles a CloudEvents batch (hot apps drained inline) and writes the apps' active files", () => {
     const batch = [...Array.from({ length: 20 }, (_, i) => ({ app, offset: 100 + i })), ...Array.from({ length: 5 }, (_, i) => ({ app: app2, offset: 200 + i }))];
-    const r = run("split", cloudEvents(batch));
+    const hot = { LOGPIPE_DRAIN_BYTES: "1" }; // every app is due at once: split invokes compress for both
+    const r = run("split", cloudEvents(batch), hot);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.result).toMatchObject({ records: 25, apps: 2, rejected: 0 });
+    expect(r.result).toMatchObject({ records: 25, apps: 2, files: 1, duplicates: 0, hot: 2, rejected: 0 });
     // a redelivery of the same batch is harmless (deduplicated by offsets)
-    const again = run("split", cloudEvents(batch));
+    const again = run("split", cloudEvents(batch), hot);
     expect(again.status, again.stderr).toBe(0);
+    expect(again.result).toMatchObject({ records: 25, duplicates: 25, hot: 0 });
     const active = files(path.join(work, "nas")).filter((f) => f.includes(`${path.sep}active${path.sep}`) && f.includes(app));
     expect(active.length).toBeGreaterThan(0);
+    expect(staged()).toEqual([]);
   });
 
-  it("compress takes a pointer to a staging chunk and commits it", () => {
-    const records = Array.from({ length: 7 }, (_, i) => ({ offset: 300 + i, value: Buffer.from(JSON.stringify({ appId: app, msg: `chunk ${300 + i}` })) }));
-    const chunk = stagingChunkPath(app, "app-logs", 1, 300, 306);
-    const buf = encodeChunk({ app, topic: "app-logs", partition: 1, covered: [[300, 306]] }, records);
-    mkdirSync(path.dirname(path.join(work, "nas", chunk)), { recursive: true });
-    writeFileSync(path.join(work, "nas", chunk), buf);
-    const r = run("compress", JSON.stringify(pointerForChunk(chunk, buf.length)));
+  it("compress takes a drain task and drains the app's staged sections", () => {
+    // split stages 7 records without draining them (the app is not hot at the default threshold)
+    const s = run("split", cloudEvents(Array.from({ length: 7 }, (_, i) => ({ app, offset: 300 + i, partition: 1, msg: `staged ${300 + i}` }))));
+    expect(s.status, s.stderr).toBe(0);
+    expect(s.result).toMatchObject({ records: 7, files: 1, hot: 0 });
+    const [file] = staged();
+    expect(file).toMatch(/^staging\/app-logs\.1\/300-306\.[0-9a-f]{8}\.batch$/);
+    expect(decodeStagingIndex(readFileSync(path.join(work, "nas", file!))).sections.map((x) => [x.app, x.records])).toEqual([[app, 7]]);
+
+    const r = run("compress", JSON.stringify({ v: 2, apps: [app], reason: "sweep" }));
     expect(r.status, r.stderr).toBe(0);
-    expect(r.result).toMatchObject({ status: "committed", app, records: 7 });
-    const bad = run("compress", "not a pointer");
+    expect(r.result).toMatchObject({ requested: 1, apps: 1, members: 1, records: 7, filesRead: 1, filesDeleted: 1, errors: [] });
+    expect(staged()).toEqual([]);
+    const bad = run("compress", "not a drain task");
     expect(bad.status, bad.stderr).toBe(0);
     expect(bad.result.status).toBe("dead-lettered");
   });
 
-  it("upload (timer event, drain) seals and ships everything; each record is archived exactly once", () => {
+  it("upload (timer event, drain) drains, seals and ships everything; each record is archived exactly once", () => {
+    // staged but never drained: the drain payload must not leave them behind
+    const s = run("split", cloudEvents(Array.from({ length: 3 }, (_, i) => ({ app, offset: 400 + i, partition: 2, msg: `late ${400 + i}` }))));
+    expect(s.result).toMatchObject({ records: 3, hot: 0 });
+    expect(staged()).toHaveLength(1);
     const r = run("upload", JSON.stringify({ triggerTime: "2024-05-01T03:00:00Z", triggerName: "timer", payload: "drain" }));
     expect(r.status, r.stderr).toBe(0);
     expect(r.result.uploaded).toBeGreaterThan(0);
@@ -179,8 +193,11 @@ describe("bundles load and run in plain node", () => {
     expect(objects.length).toBeGreaterThan(0);
     const lines = objects.flatMap((f) => gunzipSync(readFileSync(f)).toString("utf8").split("\n").filter(Boolean));
     const msgs = lines.map((l) => JSON.parse(l).msg).sort();
-    const expected = [...Array.from({ length: 20 }, (_, i) => `record ${100 + i}`), ...Array.from({ length: 7 }, (_, i) => `chunk ${300 + i}`)].sort();
+    const expected = [
+      ...Array.from({ length: 20 }, (_, i) => `record ${100 + i}`), ...Array.from({ length: 7 }, (_, i) => `staged ${300 + i}`), ...Array.from({ length: 3 }, (_, i) => `late ${400 + i}`),
+    ].sort();
     expect(msgs).toEqual(expected);
+    expect(staged()).toEqual([]);
     expect(files(path.join(work, "oss", "logs", app2)).length).toBeGreaterThan(0);
   });
 });
