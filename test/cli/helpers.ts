@@ -2,6 +2,8 @@
  * Runs `logpipe …` in-process through cli/index.ts `main` with stdout/stderr captured, and
  * builds archive objects by hand (framed records, gzip members) for the `logs` tests.
  */
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
@@ -85,4 +87,94 @@ export function jsonRecords(out: string): { key: string; partition: string; reco
 export function utcPartition(ms: number): { dt: string; hour: string } {
   const iso = new Date(ms).toISOString();
   return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}
+
+/** A real `node bin/logpipe.mjs …` process, for what only a process can show: signals, exit codes, pipes, children. */
+export interface SpawnedCli {
+  child: import("node:child_process").ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited (with its code, or the signal that killed it). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once stdout or stderr has printed text matching `re` (rejects if the process exits first). */
+  printed(re: RegExp): Promise<void>;
+  /** Environment tag inherited by every process it starts (see processesTagged). */
+  tag: string;
+}
+
+const BIN = new URL("../../bin/logpipe.mjs", import.meta.url).pathname;
+
+export function spawnCli(args: string[], opts: { nodeArgs?: string[]; stdout?: "pipe" | "ignore" } = {}): SpawnedCli {
+  const tag = `logpipe-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+    env: { ...process.env, LOGPIPE_TEST_TAG: tag, NO_COLOR: "1", FORCE_COLOR: undefined },
+    stdio: ["ignore", opts.stdout ?? "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  const watchers: { re: RegExp; resolve: () => void }[] = [];
+  const check = () => {
+    for (let i = watchers.length - 1; i >= 0; i--) {
+      const w = watchers[i]!;
+      if (w.re.test(out) || w.re.test(err)) {
+        watchers.splice(i, 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout?.on("data", (d: Buffer) => ((out += d.toString()), check()));
+  child.stderr!.on("data", (d: Buffer) => ((err += d.toString()), check()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    child, tag, exited,
+    stdout: () => out,
+    stderr: () => err,
+    printed: (re) =>
+      new Promise<void>((resolve, reject) => {
+        watchers.push({ re, resolve });
+        check();
+        void exited.then(() => reject(new Error(`exited before printing ${re}; stderr: ${err.slice(-2000)}`)));
+      }),
+  };
+}
+
+/** Pids of live processes whose environment carries `tag` (a CLI run's children inherit it). */
+export function processesTagged(tag: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/environ`).includes(`LOGPIPE_TEST_TAG=${tag}`)) pids.push(Number(d));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return pids;
+}
+
+/** Direct child processes of `pid` (redis-server rewrites its environment, so a tag cannot find it). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+/** Resolves with the process's exit, or kills it and reports `hung` after `ms` (a guard against hangs, not a timing). */
+export async function exitWithin(p: SpawnedCli, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; hung: boolean }> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<"hung">((resolve) => (timer = setTimeout(() => resolve("hung"), ms)));
+  const r = await Promise.race([p.exited, guard]);
+  clearTimeout(timer);
+  if (r === "hung") {
+    p.child.kill("SIGKILL");
+    return { ...(await p.exited), hung: true };
+  }
+  return { ...r, hung: false };
 }
