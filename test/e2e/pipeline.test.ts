@@ -10,10 +10,11 @@ import { describe, expect, it } from "vitest";
 import { maxConcurrency, runLocal } from "../../cli/local/run.js";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { runUpload } from "../../functions/core/upload.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
 import type { SlotEvent } from "../../cli/local/handler-pool.js";
-import { testPipeline, withAppendLatency } from "../support/deps.js";
+import { flushPipeline, testPipeline, withAppendLatency } from "../support/deps.js";
+import { AsyncInvokeEmulator } from "../../functions/adapters/async-invoke-emulator.js";
+import { compressTask, type CompressResult } from "../../functions/core/compress.js";
 import { syntheticSource } from "../../cli/sources/synthetic.js";
 import { testOssStore } from "../support/deps.js";
 
@@ -50,14 +51,22 @@ describe("pipeline end to end", () => {
     expect(v.apps.length).toBe(50);
     expect(report.leftOnNas).toBe(0);
     expect(report.maxConcurrentWritersPerApp).toBeLessThanOrEqual(3);
+    // drains appended members and no repair along the way could have duplicated anything
+    expect(report.drains.members).toBeGreaterThanOrEqual(50);
+    expect(report.reconcile.filter((e) => e.possibleDuplicates > 0)).toEqual([]);
     // sealing by size produced several objects for the hot app, one per slot generation
     expect(v.apps[0]!.objects).toBeGreaterThan(1);
     expect(report.ok).toBe(true);
   });
 
   it("holds one hot app to maxWritersPerApp concurrent writers while 8 invocations contend for it", async () => {
-    // Arrange: 48 batches of one app on 48 partitions, compress with 8 concurrent invocations, limit 2.
-    const { deps, emulator, close } = testPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "2", LOGPIPE_FSYNC: "true" }, concurrency: 8 });
+    // Arrange: 48 batches of one app on 48 partitions; after each, a drain of the app is invoked
+    // (as split does when the app is hot), 8 run at once, each taking at most ~2 batches' sections
+    // so the others find work pending while both slots are held. Writer limit 2.
+    const { deps, close } = testPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "2", LOGPIPE_FSYNC: "true", LOGPIPE_DRAIN_MAX_BYTES: "300KB" } });
+    const drains: CompressResult[] = [];
+    const emulator = new AsyncInvokeEmulator(async (t) => drains.push(await compressTask(deps, t)), { concurrency: 8, backoffMs: 20 });
+    deps.invoker = emulator;
     const events: SlotEvent[] = [];
     deps.onSlotEvent = (e) => events.push(e);
     withAppendLatency(deps.nas, 5);
@@ -71,13 +80,17 @@ describe("pipeline end to end", () => {
     );
 
     // Act
-    for (const b of batches) await splitBatch(deps, toCloudEventsBatch(b));
-    await emulator.drain();
-    await runUpload(deps, { sealAll: true });
+    for (const b of batches) {
+      await splitBatch(deps, toCloudEventsBatch(b));
+      await emulator.invokeCompress({ v: 2, apps: ["hot"], reason: "hot" });
+    }
+    await flushPipeline({ deps, emulator });
 
-    // Assert
+    // Assert: the cap was reached and never passed; every record went through exactly one drain
     const perApp = maxConcurrency(events);
     expect(perApp.get("hot")).toBe(2);
+    expect(drains.length).toBeGreaterThanOrEqual(48);
+    expect(drains.reduce((n, d) => n + d.records, 0)).toBe(48 * 500);
     expect(emulator.stats.failed).toBe(0);
     const v = await verifyArchive(deps.objects!, deps.config.prefix, expected);
     expect({ lost: v.lost, duplicated: v.duplicated, archived: v.archived }).toEqual({ lost: 0, duplicated: 0, archived: 48 * 500 });
