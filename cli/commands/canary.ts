@@ -6,9 +6,9 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { AutomationStackRunner } from "../ops/automation.js";
-import { CanaryEngine, short, type CanaryOutcome, type CanaryPlan } from "../ops/canary.js";
+import { CanaryEngine, defaultStrategy, short, type AliasClient, type CanaryOutcome, type CanaryPlan, type CanaryStrategy, type VersionInvoker } from "../ops/canary.js";
 import { FUNCTIONS, type FunctionKey } from "../ops/contracts.js";
-import { UsageError } from "../ops/errors.js";
+import { ConfigError, UsageError } from "../ops/errors.js";
 import { currentActor, journalPaths, realClock } from "../ops/journal.js";
 import { CmsMetricSource, FakeMetricSource, type MetricSource, type Scenario } from "../ops/metrics.js";
 import { printJson, runAction, table } from "../ops/output.js";
@@ -31,8 +31,43 @@ function engineFor(o: Common & { metrics?: string }, signal?: AbortSignal) {
   const engine = new CanaryEngine({
     project, runner: new AutomationStackRunner(project), metrics, clock: realClock, stateDir, actor: currentActor(), log, signal,
     defaultRegion: process.env.ALIBABA_CLOUD_REGION,
+    invoker: async (region) => fcClient(region).then((c) => c.invoker),
+    aliasClient: async (region) => fcClient(region).then((c) => c.aliases),
+    // the Pulumi program's provider and CloudMonitor need credentials; a rehearsal with fake metrics does not
+    checkCredentials: metricsSpec === "cloudmonitor" ? () => credentials() : undefined,
   });
   return { engine, project, stateDir };
+}
+
+function credentials(env: NodeJS.ProcessEnv = process.env): { id: string; secret: string; token?: string } {
+  const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID, secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+  if (!id || !secret) throw new ConfigError("Alibaba Cloud credentials missing: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)");
+  return { id, secret, token: env.ALIBABA_CLOUD_SECURITY_TOKEN };
+}
+
+/** FC 3.0 API client (@alicloud/fc20230330): InvokeFunction for rehearsals, UpdateAlias for break-glass. */
+async function fcClient(region: string): Promise<{ invoker: VersionInvoker; aliases: AliasClient }> {
+  const c = credentials();
+  const mod = (await import("@alicloud/fc20230330")) as unknown as Record<string, any>;
+  const m = mod.default?.default ? mod.default : mod;
+  const core = (await import("@alicloud/openapi-core")) as unknown as { $OpenApiUtil: { Config: new (o: Record<string, unknown>) => unknown } };
+  const accountId = process.env.ALIBABA_CLOUD_ACCOUNT_ID;
+  if (!accountId) throw new ConfigError("set ALIBABA_CLOUD_ACCOUNT_ID: the FC endpoint is <account>.<region>.fc.aliyuncs.com");
+  const client = new (m.default ?? m.Client)(new core.$OpenApiUtil.Config({ accessKeyId: c.id, accessKeySecret: c.secret, securityToken: c.token, endpoint: `${accountId}.${region}.fc.aliyuncs.com` }));
+  return {
+    invoker: {
+      async invoke(functionName, qualifier, payload) {
+        const res = await client.invokeFunction(functionName, new m.InvokeFunctionRequest({ qualifier, body: Buffer.from(payload) }));
+        const fnError = res.headers?.["x-fc-error-type"];
+        return fnError ? { ok: false, error: `${fnError}` } : { ok: true };
+      },
+    },
+    aliases: {
+      async updateAlias(functionName, alias, versionId, additionalVersionWeight) {
+        await client.updateAlias(functionName, alias, new m.UpdateAliasRequest({ body: new m.UpdateAliasInput({ versionId, additionalVersionWeight }) }));
+      },
+    },
+  };
 }
 
 /** Ctrl-C during a canary: stop waiting, record the interruption, keep the state for resume. */
@@ -92,23 +127,27 @@ export function register(program: Command): void {
     .option("--low-traffic-retries <n>", "extra windows to wait when traffic is too low to judge", "2")
     .option("--on-low-traffic <action>", "rollback | hold, when traffic stays too low to judge", "rollback")
     .option("--metrics <source>", "cloudmonitor (default) or fake:<scenario> for rehearsals")
+    .option("--strategy <s>", "gradual (weights gated on traffic) | rehearse (weight 0, invoke the canary version directly, then 100 % with rollback on any error); default: rehearse for upload, gradual otherwise")
     .option("--dry-run", "print the plan and the config changes; apply nothing")
     .option("--restart", "discard an unfinished run's recorded state and start over")
     .action((o) => runAction("canary start", async () => {
       const fn = parseFunctionArg(o.function);
+      const strategy = (o.strategy ?? defaultStrategy(fn)) as CanaryStrategy;
+      if (strategy !== "gradual" && strategy !== "rehearse") throw new UsageError(`--strategy: expected gradual or rehearse, got "${o.strategy}"`);
       const onNoTraffic = o.onLowTraffic;
       if (onNoTraffic !== "rollback" && onNoTraffic !== "hold") throw new UsageError(`--on-low-traffic: expected rollback or hold, got "${onNoTraffic}"`);
       const opts = {
         stack: o.stack as string, fn, digest: o.digest as string | undefined,
-        steps: parseStepsArg(o.steps), intervalMs: parseDurationArg(o.interval, "--interval"),
+        // rehearse: weight 0 (rehearsal invocation), then 100 % judged on errors alone
+        steps: strategy === "rehearse" ? [0, 100] : parseStepsArg(o.steps), intervalMs: parseDurationArg(o.interval, "--interval"),
         thresholds: {
           maxErrorRate: parsePercentArg(o.maxErrorRate, "--max-error-rate"),
           maxP99Ms: o.maxP99 !== undefined ? parseDurationArg(o.maxP99, "--max-p99") : undefined,
           maxLatencyIncrease: o.maxLatencyIncrease !== undefined ? parsePercentArg(o.maxLatencyIncrease, "--max-latency-increase") : undefined,
-          minInvocations: parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
+          minInvocations: strategy === "rehearse" ? 0 : parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
         },
         noTrafficRetries: parsePositiveNumberArg(o.lowTrafficRetries, "--low-traffic-retries", 100),
-        onNoTraffic: onNoTraffic as "rollback" | "hold", dryRun: !!o.dryRun, restart: !!o.restart,
+        onNoTraffic: onNoTraffic as "rollback" | "hold", dryRun: !!o.dryRun, restart: !!o.restart, strategy,
       };
       if (opts.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.digest)) throw new UsageError(`--digest: expected sha256:<64 hex digits>, got "${opts.digest}"`);
       return interruptible(async (signal) => {
@@ -159,6 +198,17 @@ export function register(program: Command): void {
       const out = await engine.promote(o.stack, parseFunctionArg(o.function));
       if (o.json) printJson({ status: out.status, state: out.state }); else process.stdout.write(summary(out) + "\n");
       return outcomeCode(out);
+    }));
+
+  common(canary.command("rollback").description("weight 0 now; --break-glass: FC UpdateAlias directly (no Pulumi), then weight 0 in the stack file"))
+    .option("--break-glass", "call FC UpdateAlias directly (required: this command is for when Pulumi cannot run)")
+    .option("--reason <text>", "recorded in the audit log", "break-glass rollback")
+    .action((o) => runAction("canary rollback", async () => {
+      if (!o.breakGlass) throw new UsageError("canary rollback: pass --break-glass (with Pulumi working, use `logpipe canary abort`)");
+      const { engine } = engineFor(o);
+      const out = await engine.breakGlass(o.stack, parseFunctionArg(o.function), o.reason);
+      if (o.json) printJson({ status: out.status, state: out.state }); else process.stdout.write(summary(out) + "\n");
+      return 0;
     }));
 
   common(canary.command("abort").description("back to stable: canary and weight removed, pulumi up"))

@@ -19,9 +19,20 @@ export interface UpResult {
   stdoutTail: string;
 }
 
+export interface UpOptions {
+  message?: string;
+  onOutput?: (line: string) => void;
+  /** update only these URNs (Automation API `target`): a canary step touches the alias alone */
+  targets?: string[];
+}
+
 export interface StackRunner {
-  up(stack: string, opts?: { message?: string; onOutput?: (line: string) => void }): Promise<UpResult>;
+  up(stack: string, opts?: UpOptions): Promise<UpResult>;
   outputs(stack: string): Promise<Record<string, unknown>>;
+  /** URNs of the stack's resources (from `pulumi stack export`) */
+  urns(stack: string): Promise<string[]>;
+  /** Prerequisites: the Pulumi CLI runs and the stack exists. Throws ConfigError (exit 2) otherwise. */
+  check(stack: string): Promise<void>;
 }
 
 export interface AutomationOptions {
@@ -37,7 +48,7 @@ export class AutomationStackRunner implements StackRunner {
   private workspace(): Promise<LocalWorkspace> {
     this.ws ??= LocalWorkspace.create({ workDir: this.project.root, envVars: this.opts.envVars }).catch((e: Error) => {
       this.ws = undefined;
-      throw new OpsError(`cannot start the Pulumi CLI: ${cleanCliError(e)}`);
+      throw new ConfigError(`the Pulumi CLI is not usable (${cleanCliError(e)}): install it (https://www.pulumi.com/docs/install/) and put it on PATH`);
     });
     return this.ws;
   }
@@ -53,7 +64,21 @@ export class AutomationStackRunner implements StackRunner {
     }
   }
 
-  async up(stackName: string, opts: { message?: string; onOutput?: (line: string) => void } = {}): Promise<UpResult> {
+  async check(stackName: string): Promise<void> {
+    await this.select(stackName);
+  }
+
+  async urns(stackName: string): Promise<string[]> {
+    const stack = await this.select(stackName);
+    try {
+      const state = await stack.exportStack();
+      return ((state.deployment as { resources?: { urn: string }[] } | undefined)?.resources ?? []).map((r) => r.urn);
+    } catch (e) {
+      throw new OpsError(`pulumi stack export on ${stackName} failed: ${cleanCliError(e as Error)}`);
+    }
+  }
+
+  async up(stackName: string, opts: UpOptions = {}): Promise<UpResult> {
     const stack = await this.select(stackName);
     let changes: Record<string, number> = {};
     let tail = "";
@@ -70,6 +95,7 @@ export class AutomationStackRunner implements StackRunner {
       const res = await stack.up({
         configFile: stackConfigPath(this.project, stackName),
         message: opts.message,
+        ...(opts.targets?.length ? { target: opts.targets } : {}),
         onOutput,
         onEvent,
       });

@@ -2,11 +2,21 @@
  * Canary engine: shifts the `live` alias of one function step by step.
  *
  * Stack config stays the source of truth: each step writes `logpipe:release.<fn>.canaryWeight`
- * into stacks/Pulumi.<stack>.yaml and runs `pulumi up` for that stack (the Pulumi program maps
- * the weight to the alias's additionalVersionWeight), so a later plain `pulumi up` reproduces the
- * canary instead of undoing it. Between steps a health gate reads the canary and stable versions'
- * CloudMonitor metrics; a failed gate rolls back (canary + weight removed, `pulumi up`) and the
- * run exits non-zero. After the last step passes, the canary is promoted (stable := canary).
+ * (with `stableVersionId`, the deployed version that runs stable) into stacks/Pulumi.<stack>.yaml
+ * and runs `pulumi up --target <alias URN>`: only the alias changes, so unrelated drift does not
+ * ride along and a broken resource elsewhere cannot block a step or a rollback. The first step
+ * also targets the function and the canary version (they publish the canary). A later plain
+ * `pulumi up` reproduces the canary instead of undoing it — commit the stack file; every change
+ * is reported. Between steps a health gate reads the canary and stable versions' CloudMonitor
+ * metrics; a failed gate rolls back (weight 0, alias only) and the run exits non-zero. After
+ * the last step passes, the canary is promoted (stable := canary). `abort` removes the canary
+ * from the config with a full `pulumi up`; `breakGlass` sets the alias with FC's UpdateAlias
+ * directly when Pulumi cannot run.
+ *
+ * Strategies, per function: "gradual" (weights, gated on traffic) for functions with traffic;
+ * "rehearse" for timer-driven ones (upload runs once a minute: 5 % of it never reaches a gate's
+ * minimum): publish the canary at weight 0, invoke the canary version directly with a rehearsal
+ * payload, then all at once with a window that rolls back on any error.
  *
  * Every transition is recorded before and after it happens (state file for resume, audit log for
  * people), so an interrupted run — Ctrl-C, a crash, a pulumi failure — resumes from where it was
@@ -14,6 +24,7 @@
  */
 import { OpsError, UsageError, ConfigError } from "./errors.js";
 import type { StackRunner, UpResult } from "./automation.js";
+import { aliasRef, findUrn, functionRef, versionRef } from "../../infra/urns.js";
 import { aliasesOutputSchema, functionNamesOutputSchema, type FunctionKey } from "./contracts.js";
 import { evaluateGate, type GateResult, type GateThresholds } from "./gate.js";
 import {
@@ -51,6 +62,31 @@ export interface CanaryState {
   startedBy: string;
   versions?: { functionName: string; stable: string; canary?: string; region: string };
   lastGate?: { verdict: string; reasons: string[]; at: string };
+  /** the deployed version that runs `stable` (the alias keeps it while the canary is in flight) */
+  stableVersionId?: string;
+  strategy?: CanaryStrategy;
+}
+
+export type CanaryStrategy = "gradual" | "rehearse";
+
+/** Timer-driven functions get the rehearsal strategy: too few calls for a traffic gate. */
+export function defaultStrategy(fn: FunctionKey): CanaryStrategy {
+  return fn === "upload" ? "rehearse" : "gradual";
+}
+
+/** Invokes one version of a function directly (FC InvokeFunction with a qualifier). */
+export interface VersionInvoker {
+  invoke(functionName: string, qualifier: string, payload: string): Promise<{ ok: boolean; error?: string }>;
+}
+
+/** FC UpdateAlias, called directly (break-glass rollback when Pulumi cannot run). */
+export interface AliasClient {
+  updateAlias(functionName: string, alias: string, versionId: string, additionalVersionWeight: Record<string, number>): Promise<void>;
+}
+
+/** The upload function's timer event shape, marked as a rehearsal (upload's tick is idempotent). */
+export function rehearsalPayload(now: number): string {
+  return JSON.stringify({ triggerTime: new Date(now).toISOString().replace(/\.\d{3}Z$/, "Z"), triggerName: "logpipe-canary-rehearsal", payload: "" });
 }
 
 export interface CanaryStartOptions {
@@ -65,6 +101,8 @@ export interface CanaryStartOptions {
   dryRun?: boolean;
   /** Discard an unfinished run's state and start over (config is re-read). */
   restart?: boolean;
+  /** default: defaultStrategy(fn) */
+  strategy?: CanaryStrategy;
 }
 
 export interface CanaryDeps {
@@ -82,6 +120,12 @@ export interface CanaryDeps {
   periodSec?: number;
   /** Region when the stack config has no alicloud:region. */
   defaultRegion?: string;
+  /** Rehearsal invocations of the canary version (created lazily, like metrics). */
+  invoker?: (region: string) => Promise<VersionInvoker>;
+  /** FC UpdateAlias client for the break-glass rollback. */
+  aliasClient?: (region: string) => Promise<AliasClient>;
+  /** Prerequisite: cloud credentials are present (throws ConfigError). Checked before anything is written. */
+  checkCredentials?: () => void;
 }
 
 export interface PlanStep {
@@ -149,6 +193,7 @@ export class CanaryEngine {
     const existing = this.readState(o.stack, o.fn);
     const unfinished = existing && !TERMINAL.includes(existing.status) ? existing : undefined;
 
+    if (unfinished && !o.restart && !o.dryRun) await this.prerequisites(o.stack);
     if (unfinished && !o.restart) {
       if (o.digest && o.digest !== unfinished.canary) {
         throw new UsageError(`a canary of ${short(unfinished.canary)} is unfinished on ${o.stack}/${o.fn} (status ${unfinished.status}); ` +
@@ -162,6 +207,7 @@ export class CanaryEngine {
     }
 
     const canary = o.digest ?? fr.canary;
+    if (!o.dryRun) await this.prerequisites(o.stack);
     if (!canary) throw new UsageError(`no canary digest for ${o.fn}: pass --digest sha256:… or set ${"logpipe:release"}.${o.fn}.canary in ${cfg.relativePath}`);
     if (canary === fr.stable) throw new UsageError(`${short(canary)} is already the stable release of ${o.fn} on ${o.stack}`);
     if (fr.canary && fr.canary !== canary && (fr.canaryWeight ?? 0) > 0) {
@@ -173,10 +219,41 @@ export class CanaryEngine {
       thresholds: o.thresholds, noTrafficRetries: o.noTrafficRetries, onNoTraffic: o.onNoTraffic,
       status: "running", phase: "apply", stepIndex: 0, appliedWeight: fr.canary === canary ? fr.canaryWeight ?? 0 : 0,
       noTrafficChecks: 0, startedAt: now, updatedAt: now, startedBy: this.deps.actor,
+      strategy: o.strategy ?? defaultStrategy(o.fn),
     };
     const plan = this.plan(cfg, state);
     if (o.dryRun) return { status: "running", state, plan };
+    state.stableVersionId = fr.canary === canary && fr.stableVersionId ? fr.stableVersionId : await this.deployedStableVersion(o.stack, o.fn, fr.stable);
     return this.drive(cfg, state, "started");
+  }
+
+  /** Pulumi CLI, the stack, credentials: all present before anything is written (exit 2 otherwise). */
+  private async prerequisites(stack: string): Promise<void> {
+    await this.deps.runner.check(stack);
+    this.deps.checkCredentials?.();
+  }
+
+  /** The version `live` runs now for `stable` (from the stack outputs). */
+  private async deployedStableVersion(stack: string, fn: FunctionKey, stable: string): Promise<string> {
+    const outputs = await this.deps.runner.outputs(stack);
+    const aliases = aliasesOutputSchema.safeParse(outputs.aliases ?? {});
+    const artifacts = outputs.artifacts as Record<string, { digest?: string }> | undefined;
+    const alias = aliases.success ? aliases.data[fn] : undefined;
+    if (!alias) throw new ConfigError(`stack ${stack} has not deployed ${fn} (no outputs.aliases.${fn}): deploy stable first (pulumi up), then start the canary`);
+    if (artifacts?.[fn]?.digest && artifacts[fn]!.digest !== stable) {
+      throw new ConfigError(`stack ${stack} runs ${short(artifacts[fn]!.digest!)} for ${fn} but the config's stable is ${short(stable)}: apply the config (pulumi up) before a canary`);
+    }
+    return alias.versionId;
+  }
+
+  /** URNs for an alias-only update; on the canary's first step also its function and version. */
+  private async targets(s: CanaryState, withCanaryVersion: boolean): Promise<string[]> {
+    const urns = await this.deps.runner.urns(s.stack);
+    const alias = findUrn(urns, aliasRef(s.function));
+    if (!alias) throw new OpsError(`stack ${s.stack} has no alias live for ${s.function} in its state (pulumi stack export); deploy it first`);
+    if (!withCanaryVersion || findUrn(urns, versionRef(s.function, s.canary))) return [alias];
+    const sibling = (ref: { type: string; name: string }) => findUrn(urns, ref) ?? alias.replace(/(?<=[$:])alicloud:fc\/v3Alias:V3Alias::[^:]+$/, `${ref.type}::${ref.name}`);
+    return [sibling(functionRef(s.function)), sibling(versionRef(s.function, s.canary)), alias];
   }
 
   plan(cfg: StackConfigFile, s: CanaryState): CanaryPlan {
@@ -249,6 +326,15 @@ export class CanaryEngine {
         continue;
       }
       if (s.phase === "observe") {
+        // rehearsal: no traffic reaches the canary at weight 0, so there is nothing to wait for
+        if (s.strategy === "rehearse" && s.appliedWeight === 0) {
+          const r = await this.rehearse(s);
+          if (!r.ok) return this.rollback(cfg, s, `rehearsal invocation of the canary version failed: ${r.error ?? "error"}`);
+          s.stepIndex++;
+          s.phase = s.stepIndex < s.steps.length ? "apply" : "promote";
+          this.save(s);
+          continue;
+        }
         const applied = Date.parse(s.stepAppliedAt ?? new Date(this.deps.clock.now()).toISOString());
         const wait = Math.max(0, applied + s.intervalMs * (s.noTrafficChecks + 1) - this.deps.clock.now());
         if (wait > 0) {
@@ -310,17 +396,19 @@ export class CanaryEngine {
   private async applyWeight(cfg: StackConfigFile, s: CanaryState, weight: number): Promise<UpResult | undefined> {
     cfg.reload();
     const before = cfg.toString();
-    cfg.setCanary(s.function, s.canary, weight);
+    cfg.setCanary(s.function, s.canary, weight, s.stableVersionId);
     const after = cfg.toString();
     if (after !== before) cfg.save();
     this.record(s, "config-written", { weight, file: cfg.relativePath, change: { canary: s.canary, canaryWeight: weight }, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length}: ${s.function} canary weight ${formatPercent(weight)} → pulumi up ${s.stack}`);
+    this.reportConfigChange(cfg, after !== before);
     try {
-      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${s.function} ${short(s.canary)} ${formatPercent(weight)}` });
+      const targets = await this.targets(s, true);
+      this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length}: ${s.function} canary weight ${formatPercent(weight)} → pulumi up ${s.stack} (${targets.length === 1 ? "alias only" : "function, canary version, alias"})`);
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${s.function} ${short(s.canary)} ${formatPercent(weight)}`, targets });
       s.appliedWeight = weight;
       this.captureVersions(cfg, s, up.outputs);
       this.save(s);
-      this.record(s, "applied", { weight, changes: up.changes });
+      this.record(s, "applied", { weight, changes: up.changes, targets });
       return up;
     } catch (e) {
       const msg = (e as Error).message;
@@ -358,19 +446,27 @@ export class CanaryEngine {
     return this.toStableOnly(cfg, s, "rolled-back", reason);
   }
 
+  /**
+   * Rollback: weight 0 (canary kept, stable version unchanged), applied to the alias alone.
+   * Abort: canary removed from the config, applied with a full `pulumi up` (stable republished).
+   */
   private async toStableOnly(cfg: StackConfigFile, s: CanaryState, final: "rolled-back" | "aborted", reason: string): Promise<CanaryOutcome> {
     s.phase = "rollback";
     s.reason = reason;
     this.save(s);
     cfg.reload();
     const before = cfg.toString();
-    cfg.clearCanary(s.function);
+    const aliasOnly = final === "rolled-back" && s.stableVersionId !== undefined;
+    if (aliasOnly) cfg.setCanary(s.function, s.canary, 0, s.stableVersionId);
+    else cfg.clearCanary(s.function);
     const after = cfg.toString();
     if (after !== before) cfg.save();
     this.record(s, final === "aborted" ? "abort-config-written" : "rollback-config-written", { reason, file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.deps.log(`  ${final === "aborted" ? "aborting" : "rolling back"} ${s.function} to ${short(s.stable)}: ${reason}`);
+    this.reportConfigChange(cfg, after !== before);
+    this.deps.log(`  ${final === "aborted" ? "aborting" : "rolling back"} ${s.function} to ${short(s.stable)}${aliasOnly ? " (alias only)" : ""}: ${reason}`);
     try {
-      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${final === "aborted" ? "abort" : "rollback"} ${s.function} → ${short(s.stable)}` });
+      const targets = aliasOnly ? await this.targets(s, false) : undefined;
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${final === "aborted" ? "abort" : "rollback"} ${s.function} → ${short(s.stable)}`, targets });
       s.appliedWeight = 0;
       s.status = final;
       s.phase = "done";
@@ -384,7 +480,7 @@ export class CanaryEngine {
       this.save(s);
       this.record(s, "rollback-failed", { reason, error: msg });
       throw new OpsError(`rollback of ${s.stack}/${s.function} is written to ${cfg.relativePath} (canary removed) but pulumi up failed: ${msg}. ` +
-        `The alias may still send ${formatPercent(s.appliedWeight)} to the canary — run \`logpipe canary abort --stack ${s.stack} --function ${s.function}\` (or pulumi up) once pulumi works.`);
+        `The alias may still send ${formatPercent(s.appliedWeight)} to the canary — run \`logpipe canary rollback --break-glass --stack ${s.stack} --function ${s.function}\` now (FC UpdateAlias, no Pulumi), or \`logpipe canary abort\` once pulumi works.`);
     }
   }
 
@@ -397,9 +493,11 @@ export class CanaryEngine {
     const after = cfg.toString();
     if (after !== before) cfg.save();
     this.record(s, "promote-config-written", { file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.deps.log(`  promoting ${s.function}: stable := ${short(s.canary)} → pulumi up ${s.stack}`);
+    this.reportConfigChange(cfg, after !== before);
+    this.deps.log(`  promoting ${s.function}: stable := ${short(s.canary)} → pulumi up ${s.stack} (alias only)`);
     try {
-      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary promote ${s.function} ${short(s.canary)}` });
+      const targets = await this.targets(s, false);
+      const up = await this.deps.runner.up(s.stack, { message: `logpipe canary promote ${s.function} ${short(s.canary)}`, targets });
       s.status = "succeeded";
       s.phase = "done";
       s.appliedWeight = 0;
@@ -413,6 +511,56 @@ export class CanaryEngine {
       this.save(s);
       this.record(s, "promote-failed", { error: msg });
       throw new OpsError(`${s.reason}. Re-run \`logpipe canary promote --stack ${s.stack} --function ${s.function}\` once pulumi works.`);
+    }
+  }
+
+  private reportConfigChange(cfg: StackConfigFile, changed: boolean): void {
+    if (changed) this.deps.log(`  ${cfg.relativePath} changed: commit it, or a later \`pulumi up\` from git reverts the alias`);
+  }
+
+  private async rehearse(s: CanaryState): Promise<{ ok: boolean; error?: string }> {
+    const v = s.versions;
+    if (!v?.canary) return { ok: false, error: `stack outputs of ${s.stack} do not name the canary version of ${s.function}` };
+    if (!this.deps.invoker) return { ok: false, error: "no invoker configured (FC credentials)" };
+    const invoker = await this.deps.invoker(v.region);
+    this.deps.log(`  rehearsal: invoking ${v.functionName} version ${v.canary} directly`);
+    const r = await invoker.invoke(v.functionName, v.canary, rehearsalPayload(this.deps.clock.now())).catch((e: Error) => ({ ok: false, error: e.message }));
+    this.record(s, "rehearsal", { qualifier: v.canary, ok: r.ok, error: r.error });
+    return r;
+  }
+
+  /**
+   * Break-glass rollback: FC UpdateAlias straight to the stable version with no weights, when
+   * Pulumi cannot run. Then writes weight 0 to the stack file so the next `pulumi up` agrees.
+   */
+  async breakGlass(stack: string, fn: FunctionKey, reason = "break-glass rollback"): Promise<CanaryOutcome> {
+    if (!this.deps.aliasClient) throw new ConfigError("break-glass needs FC credentials (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET)");
+    const cfg = StackConfigFile.load(this.deps.project, stack);
+    const s = this.stateForManualAction(cfg, stack, fn, "abort");
+    const fr = cfg.functionRelease(fn);
+    const versionId = s.stableVersionId ?? fr.stableVersionId ?? s.versions?.stable;
+    const functionName = s.versions?.functionName;
+    const region = s.versions?.region || cfg.region() || this.deps.defaultRegion;
+    if (!versionId || !functionName || !region) {
+      throw new ConfigError(`no recorded stable version of ${stack}/${fn} (stableVersionId in ${cfg.relativePath} or the canary state): cannot point the alias without Pulumi`);
+    }
+    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    try {
+      this.record(s, "break-glass-requested", { versionId, reason });
+      await (await this.deps.aliasClient(region)).updateAlias(functionName, "live", versionId, {});
+      s.appliedWeight = 0;
+      s.status = "rolled-back";
+      s.phase = "done";
+      s.reason = reason;
+      this.save(s);
+      this.record(s, "break-glass-rolled-back", { versionId, functionName });
+      cfg.reload();
+      const before = cfg.toString();
+      if (cfg.functionRelease(fn).canary) cfg.setCanary(fn, cfg.functionRelease(fn).canary!, 0, versionId);
+      if (cfg.toString() !== before) { cfg.save(); this.reportConfigChange(cfg, true); }
+      return { status: s.status, state: s };
+    } finally {
+      release();
     }
   }
 

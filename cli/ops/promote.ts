@@ -10,7 +10,7 @@
  */
 import { ConfigError, OpsError, UsageError } from "./errors.js";
 import type { StackRunner } from "./automation.js";
-import { ARTIFACTS_KEY, FUNCTIONS, RELEASE_KEY, artifactsOutputSchema, type ArtifactPin, type FunctionKey } from "./contracts.js";
+import { ARTIFACTS_KEY, FUNCTIONS, RELEASE_KEY, aliasesOutputSchema, artifactsOutputSchema, type ArtifactPin, type FunctionKey } from "./contracts.js";
 import { unifiedDiff } from "./diff.js";
 import { appendAudit, journalPaths, readJson } from "./journal.js";
 import { StackConfigFile, type ProjectInfo } from "./stack-config.js";
@@ -67,7 +67,17 @@ export async function promote(o: PromoteOptions, deps: PromoteDeps): Promise<Pro
   const fns = o.functions?.length ? o.functions : [...FUNCTIONS];
   const warnings: string[] = [];
 
-  const outputs = await deps.runner.outputs(o.from);
+  // Prerequisites before anything is written; a dry run works offline from <from>'s config.
+  let outputs: Record<string, unknown>;
+  try {
+    if (o.yes) await deps.runner.check(o.to);
+    outputs = await deps.runner.outputs(o.from);
+  } catch (e) {
+    if (!o.dryRun || !(e instanceof ConfigError)) throw e;
+    warnings.push(`offline (${e.message.split(":")[0]}): showing what ${o.from}'s config pins, not what it runs`);
+    const rel = fromCfg.release();
+    outputs = { artifacts: Object.fromEntries(FUNCTIONS.map((fn) => [fn, { digest: rel[fn].stable, versionId: "?" }])) };
+  }
   if (outputs.artifacts === undefined) {
     throw new OpsError(`stack ${o.from} has no "artifacts" output: it has not been deployed (pulumi up) with this program, so there is nothing it runs to promote`);
   }
@@ -118,13 +128,22 @@ export async function promote(o: PromoteOptions, deps: PromoteDeps): Promise<Pro
     changes.push({ function: fn, digest: dep.digest, versionIdInFrom: dep.versionId, previous, pin, changed });
   }
 
+  // a canary needs the version that already runs <to>'s stable (the program cannot republish it)
+  let toVersions: Record<string, string> = {};
+  if (o.asCanary && changes.some((c) => c.changed)) {
+    const toOut = await deps.runner.outputs(o.to).catch(() => ({} as Record<string, unknown>));
+    const aliases = aliasesOutputSchema.safeParse(toOut.aliases ?? {});
+    toVersions = aliases.success ? Object.fromEntries(Object.entries(aliases.data).map(([fn, a]) => [fn, a.versionId])) : {};
+    for (const c of changes) {
+      if (c.changed && !toVersions[c.function]) throw new ConfigError(`--as-canary: ${o.to} has not deployed ${c.function} (no outputs.aliases.${c.function}); promote as stable, or deploy ${o.to} first`);
+    }
+  }
   const before = toCfg.toString();
   for (const c of changes) {
     if (!toPins[c.digest]) toCfg.setIn(ARTIFACTS_KEY, [c.digest], { ...c.pin });
     if (!c.changed) continue;
     if (o.asCanary) {
-      toCfg.setIn(RELEASE_KEY, [c.function, "canary"], c.digest);
-      toCfg.setIn(RELEASE_KEY, [c.function, "canaryWeight"], 0);
+      toCfg.setCanary(c.function, c.digest, 0, toVersions[c.function]);
     } else {
       toCfg.setStable(c.function, c.digest);
     }

@@ -143,17 +143,23 @@ export class StackConfigFile {
     if (this.doc.hasIn(["config", key, ...pathInKey])) this.doc.deleteIn(["config", key, ...pathInKey]);
   }
 
-  /** Sets the canary of one function (digest and weight 0..1), leaving every other key alone. */
-  setCanary(fn: FunctionKey, digest: string, weight: number): void {
+  /**
+   * Sets the canary of one function (digest and weight 0..1) next to the version that already
+   * runs stable (`stableVersionId`, which the program needs to realize a canary), leaving every
+   * other key alone.
+   */
+  setCanary(fn: FunctionKey, digest: string, weight: number, stableVersionId?: string): void {
     if (!(weight >= 0 && weight <= 1)) throw new UsageError(`canary weight must be between 0 and 1, got ${weight}`);
+    if (stableVersionId !== undefined) this.setIn(RELEASE_KEY, [fn, "stableVersionId"], stableVersionId);
     this.setIn(RELEASE_KEY, [fn, "canary"], digest);
     this.setIn(RELEASE_KEY, [fn, "canaryWeight"], roundWeight(weight));
   }
 
-  /** Back to stable only: removes canary and canaryWeight. */
+  /** Back to stable only: removes canary, canaryWeight and stableVersionId. */
   clearCanary(fn: FunctionKey): void {
     this.deleteIn(RELEASE_KEY, [fn, "canaryWeight"]);
     this.deleteIn(RELEASE_KEY, [fn, "canary"]);
+    this.deleteIn(RELEASE_KEY, [fn, "stableVersionId"]);
   }
 
   /** stable := digest, canary removed. */

@@ -13,10 +13,10 @@ const REPO = path.resolve(__dirname, "../..");
 let fake: FakePulumi;
 let root: string;
 
-const pinB = { bucket: "logpipe-artifacts", object: `logpipe/artifacts/${D.b.slice(7)}.zip` };
+const pinB = { bucket: "logpipe-artifacts", object: `logpipe/artifacts/${D.b.slice(7)}.zip`, checksum: "4242" };
 const stagingYaml = stackYaml({
   compress: `      stable: ${D.b}`,
-  extra: `    ${D.b}:\n      bucket: ${pinB.bucket}\n      object: ${pinB.object}\n`,
+  extra: `    ${D.b}:\n      bucket: ${pinB.bucket}\n      object: ${pinB.object}\n      checksum: "${pinB.checksum}"\n`,
 });
 
 function deps() {
@@ -89,8 +89,32 @@ describe("logpipe promote with the fake pulumi CLI", () => {
     expect(dry.diff).not.toBe("");
     expect(prodFile()).toBe(before);
 
+    // --as-canary needs the version prod runs now (the program cannot republish stable next to a canary)
+    await expect(run({ asCanary: true, functions: ["compress"] })).rejects.toThrow(/--as-canary: prod has not deployed compress/);
+    fake.setOutputs("prod", { aliases: { compress: { name: "live", versionId: "5", additionalVersionWeight: {} } } });
     await run({ asCanary: true, functions: ["compress"] });
-    expect(prodConfig()["logpipe:release"]!.compress).toEqual({ stable: D.a, canary: D.b, canaryWeight: 0 });
+    expect(prodConfig()["logpipe:release"]!.compress).toEqual({ stable: D.a, stableVersionId: "5", canary: D.b, canaryWeight: 0 });
+    // the pin travels with its checksum
+    expect(prodConfig()["logpipe:artifacts"]![D.b]).toEqual(pinB);
+  }, 60_000);
+
+  it("--dry-run works offline (no Pulumi CLI): from <from>'s config, with a warning, writing nothing", async () => {
+    const before = prodFile();
+    fake.restoreEnv();
+    const savedPath = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const dry = await run({ dryRun: true });
+      expect(dry.warnings[0]).toMatch(/^offline .*showing what staging's config pins, not what it runs/);
+      expect(dry.changes.map((c) => [c.function, c.digest])).toEqual([["split", D.a], ["compress", D.b], ["upload", D.a]]);
+      expect(dry.diff).toContain(`+      stable: ${D.b}`);
+      // without --dry-run the missing CLI is a config error (exit 2) and nothing is written
+      await expect(run({ yes: true })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/Pulumi CLI is not usable/) });
+      await expect(run({})).rejects.toMatchObject({ exitCode: 2 });
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    expect(prodFile()).toBe(before);
   }, 60_000);
 
   it("refuses: never-deployed stack, missing function output, digest without a pin, conflicting pin, unfinished canary", async () => {
@@ -103,10 +127,10 @@ describe("logpipe promote with the fake pulumi CLI", () => {
     await expect(run()).rejects.toThrow(/no pin for sha256:c{64} \(compress, deployed by staging\)/);
 
     stagingDeployed();
-    writeFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), stackYaml({ extra: `    ${D.b}:\n      bucket: other-bucket\n      object: x.zip\n` }));
+    writeFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), stackYaml({ extra: `    ${D.b}:\n      bucket: other-bucket\n      object: x.zip\n      checksum: "4242"\n` }));
     await expect(run()).rejects.toThrow(/resolve the conflict by hand/);
 
-    writeFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), stackYaml({ compress: `      stable: ${D.a}\n      canary: ${D.c}\n      canaryWeight: 0.25` }));
+    writeFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), stackYaml({ compress: `      stable: ${D.a}\n      stableVersionId: "1"\n      canary: ${D.c}\n      canaryWeight: 0.25` }));
     await expect(run()).rejects.toThrow(/prod has an unfinished canary of compress .* at 25%/);
 
     writeFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), stackYaml());

@@ -9,6 +9,9 @@
  *   up --yes --skip-preview … --config-file F → reads F, models the program's outputs from
  *                                               logpipe:release, writes engine events to --event-log
  *   stack output --json [--show-secrets]      → the outputs of the last up (or preset ones)
+ *   stack export --show-secrets               → a deployment whose resources are the program's
+ *                                               alias/function/version URNs for each deployed fn
+ *   up … --target URN …                       → recorded (record.targets)
  *   stack history --json …                    → one entry per up
  *   config get K --json / config --json / config set K V → on the stack file
  * Failure injection: FAKE_PULUMI_FAIL_UP="2,3" fails the 2nd and 3rd `up` of the run.
@@ -66,13 +69,25 @@ if (args[0] === "stack" && args[1] === "select") {
     const r = release[fn];
     o.functionNames[fn] = "logpipe-" + stack + "-" + fn;
     if (!r) continue;
-    const v = versionOf(stack, fn, r.stable);
+    const v = r.canary && r.stableVersionId ? r.stableVersionId : versionOf(stack, fn, r.stable);
     o.artifacts[fn] = { digest: r.stable, versionId: v };
     const w = {};
     if (r.canary) w[versionOf(stack, fn, r.canary)] = r.canaryWeight || 0;
     o.aliases[fn] = { name: "live", versionId: v, additionalVersionWeight: w };
   }
-  state.stacks[stack] = { outputs: o, history: (state.stacks[stack] && state.stacks[stack].history || []).concat([{ version: state.ups, kind: "update", result: "succeeded", message: flag("--message") || "", startTime: new Date(0).toISOString(), endTime: new Date(0).toISOString(), resourceChanges: { update: 1 } }]) };
+  const targets = []; args.forEach((a, i) => { if (a === "--target") targets.push(args[i + 1]); });
+  record.targets = targets;
+  const deployed = [];
+  const P = "urn:pulumi:" + stack + "::logpipe::logpipe:infra:PipelineFunctions$logpipe:infra:PipelineFunction$";
+  for (const fn of Object.keys(o.aliases)) {
+    const r = release[fn];
+    deployed.push(P + "alicloud:fc/v3Function:V3Function::pipeline-" + fn + "-fn", P + "alicloud:fc/v3Alias:V3Alias::pipeline-" + fn + "-live");
+    for (const d of [r.canary && r.stableVersionId ? null : r.stable, r.canary].filter(Boolean)) deployed.push(P + "alicloud:fc/v3FunctionVersion:V3FunctionVersion::pipeline-" + fn + "-v-" + d.slice(7, 19));
+  }
+  const prevUrns = (state.stacks[stack] && state.stacks[stack].urns) || [];
+  // a targeted update leaves the other resources as they were
+  const urns = targets.length ? Array.from(new Set(prevUrns.concat(deployed.filter((u) => targets.includes(u))))) : deployed;
+  state.stacks[stack] = { urns, outputs: o, history: (state.stacks[stack] && state.stacks[stack].history || []).concat([{ version: state.ups, kind: "update", result: "succeeded", message: flag("--message") || "", startTime: new Date(0).toISOString(), endTime: new Date(0).toISOString(), resourceChanges: { update: 1 } }]) };
   const ev = flag("--event-log");
   if (ev) {
     const now = Math.floor(Date.now() / 1000);
@@ -83,6 +98,8 @@ if (args[0] === "stack" && args[1] === "select") {
   out("Updating (" + stack + "):\n    ~ alicloud:fc:V3Alias live updated\nResources:\n    ~ 1 updated\n    40 unchanged\n");
 } else if (args[0] === "stack" && args[1] === "output") {
   out(JSON.stringify((state.stacks[stack] && state.stacks[stack].outputs) || {}, null, 2) + "\n");
+} else if (args[0] === "stack" && args[1] === "export") {
+  out(JSON.stringify({ version: 3, deployment: { resources: ((state.stacks[stack] && state.stacks[stack].urns) || []).map((urn) => ({ urn })) } }) + "\n");
 } else if (args[0] === "stack" && args[1] === "history") {
   out(JSON.stringify(((state.stacks[stack] && state.stacks[stack].history) || []).slice(-1).reverse()) + "\n");
 } else if (args[0] === "config" && (args[1] === undefined || args[1].startsWith("--"))) {
@@ -113,12 +130,14 @@ export interface FakePulumi {
   binDir: string;
   stateDir: string;
   /** Every recorded invocation, in order. */
-  calls(): Array<{ argv: string[]; cwd: string; automation: boolean; configFile?: string; configText?: string | null; exit: number }>;
+  calls(): Array<{ argv: string[]; cwd: string; automation: boolean; configFile?: string; configText?: string | null; exit: number; targets?: string[] }>;
   /** The `up` invocations only. */
-  ups(): Array<{ argv: string[]; configFile?: string; configText?: string | null; exit: number }>;
+  ups(): Array<{ argv: string[]; configFile?: string; configText?: string | null; exit: number; targets?: string[] }>;
   /** Preset a stack's outputs (as if it had been deployed). */
-  setOutputs(stack: string, outputs: Record<string, unknown>): void;
+  setOutputs(stack: string, outputs: Record<string, unknown>, urns?: string[]): void;
   outputs(stack: string): Record<string, unknown> | undefined;
+  /** Forget the recorded invocations (e.g. after deploying a stack's stable release). */
+  clearCalls(): void;
   restoreEnv(): void;
 }
 
@@ -148,13 +167,14 @@ export function installFakePulumi(repoRoot: string, opts: { stacks?: string[]; f
     binDir, stateDir,
     calls: readLines,
     ups: () => readLines().filter((c) => c.argv[0] === "up"),
-    setOutputs(stack, outputs) {
+    setOutputs(stack, outputs, urns) {
       const s = readState();
       s.stacks ??= {};
-      s.stacks[stack] = { ...(s.stacks[stack] ?? {}), outputs };
+      s.stacks[stack] = { ...(s.stacks[stack] ?? {}), outputs, ...(urns ? { urns } : {}) };
       writeFileSync(statePath, JSON.stringify(s, null, 2));
     },
     outputs: (stack) => readState().stacks?.[stack]?.outputs,
+    clearCalls: () => writeFileSync(path.join(stateDir, "calls.jsonl"), ""),
     restoreEnv() {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k]; else process.env[k] = v;
