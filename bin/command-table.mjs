@@ -1,23 +1,24 @@
 // The `logpipe` commands, in the order --help lists them. Plain JavaScript on purpose: `--help`,
 // `--version` and an unknown command are answered from this table without loading TypeScript;
 // a command's module (cli/commands/<name>.ts, exporting register(program)) is loaded only when
-// that command runs. test/cli/startup.test.ts checks the table against cli/commands/.
+// that command runs; its own description shows in `logpipe <command> --help`.
+// test/cli/startup.test.ts checks the table against cli/commands/.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 
 /** @type {readonly { name: string; args?: string; summary: string }[]} */
 export const COMMANDS = [
-  { name: "local", summary: "run the whole pipeline on this machine (no cloud account), then read the archive back and prove every record is there exactly once" },
-  { name: "logs", args: "<app>", summary: "stream one app's archived records back from the object store (local run directory or OSS)" },
-  { name: "invoke", args: "<function>", summary: "run one handler (split, compress or upload) once on one event with the local stores, like `sam local invoke`" },
-  { name: "build", args: "[functions...]", summary: "bundle split/compress/upload with esbuild into deterministic zips under dist/artifacts (digest = sha256 of the zip)" },
-  { name: "plan", summary: "list every resource a stack would create (Pulumi program under mocks; secrets masked)" },
-  { name: "cost", summary: "price what a stack would create (program under mocks) with a dated price table and a usage profile" },
-  { name: "publish", summary: "build, upload the artifacts to logpipe:artifactStore and pin digest + CRC-64 checksum in the stack file" },
-  { name: "canary", summary: "shift a function's live alias to a new release step by step, gated on CloudMonitor metrics" },
-  { name: "promote", args: "<from> <to>", summary: "copy the artifact digests stack <from> runs into <to>'s config (no rebuild); --yes also runs pulumi up on <to>" },
-  { name: "reset-partition", summary: "forget one topic-partition's dedup state after the topic was recreated or its offsets reset (writes an audit entry)" },
-  { name: "bench", summary: "benchmark split / compress / append against gzip, zstd and JSON.parse baselines measured in the same run" },
+  { name: "local", summary: "run the pipeline here; prove each record archived once" },
+  { name: "logs", args: "<app>", summary: "read one app's archived records back (local or OSS)" },
+  { name: "invoke", args: "<function>", summary: "run one handler once on one event, with local stores" },
+  { name: "build", args: "[functions...]", summary: "bundle the functions into deterministic zips" },
+  { name: "plan", summary: "list what a stack would create (no Pulumi CLI needed)" },
+  { name: "cost", summary: "price a stack with dated price tables and a usage mix" },
+  { name: "publish", summary: "upload built artifacts, pin their digests in a stack" },
+  { name: "canary", summary: "move a live alias to a new release in gated steps" },
+  { name: "promote", args: "<from> <to>", summary: "copy the digests one stack runs into another's config" },
+  { name: "reset-partition", summary: "forget a partition's dedup state after a topic reset" },
+  { name: "bench", summary: "benchmark the data path against gzip/zstd/JSON.parse" },
 ];
 
 const NAMES = new Set(COMMANDS.map((c) => c.name));

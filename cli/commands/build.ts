@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const wanted = fns.length > 0 ? fns : [...FUNCTIONS];
       const unknown = wanted.filter((f) => !(FUNCTIONS as readonly string[]).includes(f));
       if (unknown.length > 0) {
-        console.error(`logpipe build: unknown function(s) ${unknown.join(", ")} (expected ${FUNCTIONS.join(", ")})`);
+        process.stderr.write(`logpipe build: unknown function(s) ${unknown.join(", ")} (expected ${FUNCTIONS.join(", ")})\n`);
         process.exitCode = 2;
         return;
       }
@@ -29,28 +29,28 @@ export function register(program: Command): void {
       try {
         ensureWritableDir("--out", path.resolve(opts.out));
       } catch (e) {
-        console.error(`logpipe build: ${(e as Error).message}`);
+        process.stderr.write(`logpipe build: ${(e as Error).message}\n`);
         process.exitCode = 2;
         return;
       }
       try {
         written = await writeArtifacts(await buildAll({}, wanted), path.resolve(opts.out));
       } catch (e) {
-        console.error(`logpipe build: ${(e as Error).message}`);
+        process.stderr.write(`logpipe build: ${(e as Error).message}\n`);
         process.exitCode = 1;
         return;
       }
       if (opts.json) {
-        console.log(JSON.stringify({ dir: written.dir, manifest: written.manifest, artifacts: written.artifacts.map(({ zip, inputs, ...a }) => ({ ...a, zipBytes: zip.length, inputs: inputs.length })) }, null, 2));
+        process.stdout.write(JSON.stringify({ dir: written.dir, manifest: written.manifest, artifacts: written.artifacts.map(({ zip, inputs, ...a }) => ({ ...a, zipBytes: zip.length, inputs: inputs.length })) }, null, 2) + "\n");
         return;
       }
       // cli-table3 paints headers red by default: plain unless stdout is a terminal that wants colour
       const table = new Table({ head: ["function", "digest", "zip", "bundle", "crc64"], style: { head: colorEnabled(process.stdout) ? ["bold"] : [], border: [], compact: true } });
       for (const a of written.artifacts) table.push([a.fn, shortDigest(a.digest), kib(a.zip.length), kib(a.bundleBytes), a.crc64]);
-      console.log(table.toString());
+      process.stdout.write(table.toString() + "\n");
       const rel = path.relative(process.cwd(), written.dir);
       const shown = rel === "" ? "." : rel.startsWith("..") ? written.dir : rel;
-      console.log(`wrote ${shown}/{<fn>.zip,<digest>.zip,manifest.json} (full digests in manifest.json and --json)`);
+      process.stdout.write(`wrote ${shown}/{<fn>.zip,<digest>.zip,manifest.json} (full digests in manifest.json and --json)\n`);
     });
 }
 

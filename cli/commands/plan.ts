@@ -64,12 +64,12 @@ export function register(program: Command): void {
         result = await planStackDetailed(opts.stack, { configFile: opts.configFile, artifacts: opts.placeholderArtifacts ? "placeholder" : "build" });
       } catch (e) {
         const err = e as Error;
-        console.error(`logpipe plan: ${err.message}`);
+        process.stderr.write(`logpipe plan: ${err.message}\n`);
         process.exitCode = e instanceof PlanError && e.kind === "config" ? 2 : 1;
         return;
       }
       if (opts.json) {
-        console.log(JSON.stringify({ stack: result.stack, resources: result.resources, outputs: result.outputs }, null, 2));
+        process.stdout.write(JSON.stringify({ stack: result.stack, resources: result.resources, outputs: result.outputs }, null, 2) + "\n");
         return;
       }
       const shown = result.resources.filter((r) => opts.all || !r.type.startsWith("logpipe:"));
@@ -79,9 +79,9 @@ export function register(program: Command): void {
         style: { head: colorEnabled(process.stdout) ? ["bold"] : [], border: [] },
       });
       for (const r of shown) table.push([r.type.replace(/^alicloud:/, ""), r.name, keyInputs(r)]);
-      console.log(table.toString());
+      process.stdout.write(table.toString() + "\n");
       const counts = new Map<string, number>();
       for (const r of result.resources) if (!r.type.startsWith("logpipe:")) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
-      console.log(`stack ${result.stack}: ${[...counts.values()].reduce((a, b) => a + b, 0)} resources (${result.resources.length - shown.length} components hidden), verified under mocks only`);
+      process.stdout.write(`stack ${result.stack}: ${[...counts.values()].reduce((a, b) => a + b, 0)} resources (${result.resources.length - shown.length} components hidden), verified under mocks only\n`);
     });
 }
