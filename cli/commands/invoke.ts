@@ -10,9 +10,10 @@
  * whose append-only file lives in DIR/coord (started and stopped around the call), else — when
  * redis-server is not installed — the in-process store, with a warning.
  *
- * compress invocations that split (or upload's re-drive) makes are recorded as event files in
- * DIR/events/compress/ and listed, not run — one handler per invoke; `--chain` runs the compress
- * handler on each inline, in the same process, and shows their results.
+ * compress invocations (drain tasks `{v:2, apps, reason}`) that split (hot apps) or upload (its
+ * sweep) makes are recorded as event files in DIR/events/compress/ and listed, not run — one
+ * handler per invoke; `--chain` runs the compress handler on each inline, in the same process,
+ * and shows their results.
  *
  * Exit codes: 0 the handler returned; 1 it threw, timed out or crashed; 2 usage/config error.
  */
@@ -72,11 +73,11 @@ export function register(program: Command): void {
     .command("invoke")
     .description("run one handler (split, compress or upload) once on one event with the local stores, like `sam local invoke`")
     .addArgument(new Argument("<function>", "the handler to run").choices(FUNCTIONS))
-    .option("--event <file>", "the event payload file, or - for stdin (required for split and compress; upload defaults to a timer event)")
-    .option("--payload <text>", "upload without --event: the timer event's payload (\"drain\" seals and ships everything)")
+    .option("--event <file>", "the event payload file, or - for stdin (required for split and compress — a drain task {\"v\":2,\"apps\":[…]}; upload defaults to a timer event)")
+    .option("--payload <text>", "upload without --event: the timer event's payload (\"drain\" drains every app, seals and ships everything)")
     .option("--out <dir>", `local run directory: NAS at DIR/nas, objects at DIR/objects, coordination state at DIR/coord (default ${DEFAULT_OUT_DIR})`)
     .option("--redis <url>", "use this Redis for coordination state instead of the private one in DIR/coord")
-    .option("--chain", "run the compress invocations the handler makes inline (default: record them as event files in DIR/events/compress)")
+    .option("--chain", "run the compress invocations (drain tasks) the handler makes inline (default: record them as event files in DIR/events/compress)")
     .option("-e, --env <KEY=VALUE>", "set a LOGPIPE_* variable for the handler (repeatable), e.g. -e LOGPIPE_APP_ID_SOURCE=key", collect, [])
     .option("--json", "print {function, requestId, ok, durationMs, result, error, logs, invocations, stores} as JSON")
     .action(async (fn: InvokeFunction, flags: InvokeFlags) => {
@@ -299,9 +300,15 @@ function renderReport(r: InvokeReport, chained: boolean): string {
     lines.push("", `── compress invocations (${r.invocations.length}) run inline (--chain) ──`);
     const rows = r.invocations.map((i) => {
       const res = (i.result ?? {}) as Record<string, unknown>;
-      return [String((i.payload as { chunk?: string }).chunk ?? "-"), String(res.status ?? "-"), String(res.records ?? "-"), String(res.slot ?? "-"), String(res.bytesOut ?? "-")];
+      const task = i.payload as { apps?: string[]; reason?: string };
+      const apps = (task.apps ?? []).join(",");
+      return [
+        `${task.reason ?? "-"}: ${apps.length > 40 ? apps.slice(0, 39) + "…" : apps || "-"}`,
+        typeof res.status === "string" ? res.status : Array.isArray(res.errors) && res.errors.length > 0 ? `${res.errors.length} errors` : "ok",
+        String(res.members ?? "-"), String(res.records ?? "-"), String(res.filesRead ?? "-"), String(res.bytesOut ?? "-"),
+      ];
     });
-    lines.push(table(["chunk", "status", "records", "slot", "bytes out"], rows));
+    lines.push(table(["drain task", "status", "members", "records", "files read", "bytes out"], rows));
   }
   return lines.join("\n") + "\n";
 }

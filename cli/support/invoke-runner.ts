@@ -7,12 +7,13 @@
  *
  * argv[3]: JSON InvokeSpec. The environment (LOGPIPE_*) is the one the parent built.
  */
+import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { encodePointer } from "../../functions/adapters/fc-invoker.js";
+import { encodeTask } from "../../functions/adapters/fc-invoker.js";
 import { resetRuntime, setCompressInvoker, type FcContext } from "../../functions/adapters/runtime.js";
-import type { ChunkPointer } from "../../functions/core/deps.js";
+import type { DrainTask } from "../../functions/core/deps.js";
 
 export interface InvokeSpec {
   fn: "split" | "compress" | "upload";
@@ -26,7 +27,7 @@ export interface InvokeSpec {
 
 export interface RecordedInvocation {
   function: "compress";
-  payload: ChunkPointer;
+  payload: DrainTask;
   /** Recorded (default): the event file to run it with. */
   eventFile?: string;
   /** --chain: what the compress handler returned. */
@@ -41,9 +42,14 @@ export interface RunnerOutput {
   invocations: RecordedInvocation[];
 }
 
-/** `staging/<app>/<topic>.<p>.<first>-<last>.chunk` → `<app>--<topic>.<p>.<first>-<last>.json` */
-export function pointerFileName(p: ChunkPointer): string {
-  return p.chunk.replace(/^staging\//, "").replace(/\.chunk$/, "").replace(/\//g, "--") + ".json";
+/**
+ * `{v:2, apps: [pay-gw, order-svc, user], reason: hot}` → `hot-pay-gw+2-<8 hex of the payload>.json`:
+ * readable, and the same task recorded twice is the same file (app names are safe path segments).
+ */
+export function taskFileName(t: DrainTask): string {
+  const more = t.apps.length > 1 ? `+${t.apps.length - 1}` : "";
+  const digest = createHash("sha1").update(JSON.stringify(t)).digest("hex").slice(0, 8);
+  return `${t.reason}-${t.apps[0] ?? "none"}${more}-${digest}.json`;
 }
 
 type Handler = (event: Buffer, ctx: FcContext) => Promise<unknown>;
@@ -67,12 +73,12 @@ const invocations: RecordedInvocation[] = [];
 if (spec.recordDir) {
   const dir = spec.recordDir;
   setCompressInvoker({
-    async invokeCompress(pointer) {
-      const body = encodePointer(pointer); // same payload (and 16 KB guard) as the FC async invoke
+    async invokeCompress(task) {
+      const body = encodeTask(task); // same payload (and size guard) as the FC async invoke
       mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, pointerFileName(pointer));
+      const file = path.join(dir, taskFileName(task));
       writeFileSync(file, body);
-      invocations.push({ function: "compress", payload: pointer, eventFile: file });
+      invocations.push({ function: "compress", payload: task, eventFile: file });
     },
   });
 } else {
@@ -80,10 +86,10 @@ if (spec.recordDir) {
   // (same runtime instance, so the same coordination store), and its result is reported.
   let n = 0;
   setCompressInvoker({
-    async invokeCompress(pointer) {
+    async invokeCompress(task) {
       const { handler } = (await import(pathToFileURL(path.resolve(here(), "../../functions/compress/index.ts")).href)) as { handler: Handler };
-      const raw = await handler(encodePointer(pointer), { requestId: `${spec.requestId}-compress-${++n}` });
-      invocations.push({ function: "compress", payload: pointer, result: parseResult(raw) });
+      const raw = await handler(encodeTask(task), { requestId: `${spec.requestId}-compress-${++n}` });
+      invocations.push({ function: "compress", payload: task, result: parseResult(raw) });
     },
   });
 }

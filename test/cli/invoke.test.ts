@@ -1,7 +1,8 @@
 /**
  * `logpipe invoke`: the real handler exports, one event each, with the local stores. split on
- * the sample CloudEvents batch records its compress invocations as event files; compress on
- * each; upload with the drain payload ships objects; `logpipe logs` reads them back. The
+ * the sample CloudEvents batch (its apps hot) records its compress invocations — drain tasks —
+ * as event files; compress on each; upload with the drain payload ships objects; `logpipe logs`
+ * reads them back. Without hot apps, upload's sweep records the drain tasks instead. The
  * coordination state lives in a private redis-server under DIR/coord between invocations, so a
  * redelivered batch is still archived once.
  */
@@ -18,6 +19,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const SAMPLE = path.join(root, "examples/events/split-cloudevents.json");
 const DRAIN = path.join(root, "examples/events/timer-drain.json");
 const TIMER = path.join(root, "examples/events/timer.json");
+const COMPRESS = path.join(root, "examples/events/compress-drain.json");
+/** Every app of the sample is due at once, so split asks compress to drain it. */
+const HOT = ["-e", "LOGPIPE_DRAIN_BYTES=1"];
 const dirs: string[] = [];
 const tmp = () => {
   const d = mkdtempSync(path.join(os.tmpdir(), "logpipe-invoke-test-"));
@@ -46,6 +50,12 @@ function sampleRecords(): Map<string, string[]> {
 }
 
 const json = (out: string) => JSON.parse(out) as { ok: boolean; result: any; error?: { message: string }; logs: any[]; invocations: { eventFile: string; payload: any }[]; stores: any };
+/** Staging files under DIR/nas/staging (one per batch-partition). */
+function stagingFiles(out: string): string[] {
+  const dir = path.join(out, "nas", "staging");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".batch"));
+}
 
 describe("logpipe invoke", () => {
   it("the sample event is the fc-events.md format: CloudEvents, a JSON-string element, headers as a plain array", () => {
@@ -58,39 +68,43 @@ describe("logpipe invoke", () => {
     expect(parseKafkaBatch(readFileSync(SAMPLE)).records).toHaveLength(doc.length);
   });
 
-  it("split → compress (each recorded pointer) → upload drain → objects that logs reads back exactly once, across redelivery", async () => {
+  it("split → compress (each recorded drain task) → upload drain → objects that logs reads back exactly once, across redelivery", async () => {
     const out = tmp();
     const expected = sampleRecords();
 
-    const split = await cli("invoke", "split", "--event", SAMPLE, "--out", out, "--json");
+    const split = await cli("invoke", "split", "--event", SAMPLE, "--out", out, ...HOT, "--json");
     expect(split.code, split.stderr + split.out).toBe(0);
     const s = json(split.out);
     expect(s.ok).toBe(true);
     expect(s.result.records).toBe(6);
     expect(s.result.apps).toBe(expected.size);
+    expect(s.result.hot).toBe(expected.size);
     expect(s.stores.coord).toContain(path.join(out, "coord"));
     expect(s.logs.some((l) => l.msg === "split done" && l.fn === "split" && typeof l.requestId === "string")).toBe(true);
-    expect(s.invocations).toHaveLength(expected.size);
+    // one drain task for the batch's apps (a task holds up to LOGPIPE_SWEEP_APPS_PER_TASK apps)
+    expect(s.invocations).toHaveLength(1);
     for (const inv of s.invocations) {
+      expect(inv.payload).toMatchObject({ v: 2, reason: "hot" });
+      expect([...inv.payload.apps].sort()).toEqual([...expected.keys()].sort());
       expect(inv.eventFile.startsWith(path.join(out, "events", "compress"))).toBe(true);
       expect(JSON.parse(readFileSync(inv.eventFile, "utf8"))).toEqual(inv.payload);
-      expect(existsSync(path.join(out, "nas", inv.payload.chunk))).toBe(true); // not compressed yet
     }
+    expect(stagingFiles(out)).toEqual([expect.stringMatching(/^app-logs\.7\/25-30\.[0-9a-f]{8}\.batch$/)]); // not drained yet
 
     for (const inv of s.invocations) {
       const c = await cli("invoke", "compress", "--event", inv.eventFile, "--out", out, "--json");
       expect(c.code, c.out).toBe(0);
       const r = json(c.out);
-      expect(r.result.status).toBe("committed");
-      expect(r.result.records).toBe(expected.get(inv.payload.app === "_unrouted" ? "_unrouted" : inv.payload.app)!.length);
-      expect(existsSync(path.join(out, "nas", inv.payload.chunk))).toBe(false);
+      expect(r.result).toMatchObject({ apps: expected.size, members: expected.size, records: 6, filesRead: 1, filesDeleted: 1, errors: [] });
     }
+    expect(stagingFiles(out)).toEqual([]);
 
     const up = await cli("invoke", "upload", "--event", DRAIN, "--out", out, "--json");
     expect(up.code, up.out).toBe(0);
     const u = json(up.out);
     expect(u.result.sealed).toBe(expected.size);
     expect(u.result.uploaded).toBe(expected.size);
+    expect(u.result.swept).toBe(0); // nothing left pending
     expect(readdirSync(path.join(out, "objects", "logs")).sort()).toEqual([...expected.keys()].sort());
 
     const readBack = async () => {
@@ -102,21 +116,60 @@ describe("logpipe invoke", () => {
     };
     await readBack();
 
-    // The trigger redelivers the same batch: split + compress again, then upload — the
-    // committed offsets are in the persistent coordination state, so nothing is archived twice.
-    const again = json((await cli("invoke", "split", "--event", SAMPLE, "--out", out, "--json")).out);
-    for (const inv of again.invocations) {
-      const c = json((await cli("invoke", "compress", "--event", inv.eventFile, "--out", out, "--json")).out);
-      expect(c.result.status).toBe("duplicate");
-    }
+    // The trigger redelivers the same batch: split finds every offset staged before (the
+    // persistent coordination state), asks for no drain, and nothing is archived twice — even
+    // when the earlier drain task is delivered again.
+    const again = json((await cli("invoke", "split", "--event", SAMPLE, "--out", out, ...HOT, "--json")).out);
+    expect(again.result).toMatchObject({ records: 6, duplicates: 6, hot: 0 });
+    expect(again.invocations).toEqual([]);
+    expect(stagingFiles(out)).toEqual([]);
+    const redo = json((await cli("invoke", "compress", "--event", s.invocations[0]!.eventFile, "--out", out, "--json")).out);
+    expect(redo.result).toMatchObject({ members: 0, records: 0 });
     const up2 = json((await cli("invoke", "upload", "--event", DRAIN, "--out", out, "--json")).out);
     expect(up2.result.uploaded).toBe(0);
     await readBack();
   });
 
+  it("the sample drain task drains its apps; upload's sweep records a task for the rest; the next upload ships them", async () => {
+    const out = tmp();
+    const expected = sampleRecords();
+    const sample = JSON.parse(readFileSync(COMPRESS, "utf8")) as { v: number; apps: string[]; reason: string };
+    expect(sample.v).toBe(2);
+    expect(sample.apps.every((a) => expected.has(a))).toBe(true);
+    const rest = [...expected.keys()].filter((a) => !sample.apps.includes(a));
+    expect(rest.length).toBeGreaterThan(0);
+    const count = (apps: string[]) => apps.reduce((n, a) => n + expected.get(a)!.length, 0);
+
+    // no app is hot at the default threshold: split only stages
+    const s = json((await cli("invoke", "split", "--event", SAMPLE, "--out", out, "--json")).out);
+    expect(s.result).toMatchObject({ records: 6, hot: 0 });
+    expect(s.invocations).toEqual([]);
+
+    const c = await cli("invoke", "compress", "--event", COMPRESS, "--out", out, "--json");
+    expect(c.code, c.out).toBe(0);
+    expect(json(c.out).result).toMatchObject({ requested: sample.apps.length, apps: sample.apps.length, members: sample.apps.length, records: count(sample.apps), filesDeleted: 0 });
+    expect(stagingFiles(out)).toHaveLength(1); // the other apps' sections still pending
+
+    const up = json((await cli("invoke", "upload", "--payload", "drain", "--out", out, "--json")).out);
+    expect(up.result).toMatchObject({ swept: 1, uploaded: sample.apps.length });
+    expect(up.invocations).toHaveLength(1);
+    expect(up.invocations[0]!.payload).toEqual({ v: 2, apps: rest, reason: "sweep" });
+
+    const c2 = json((await cli("invoke", "compress", "--event", up.invocations[0]!.eventFile, "--out", out, "--json")).out);
+    expect(c2.result).toMatchObject({ members: rest.length, records: count(rest), filesDeleted: 1 });
+    expect(stagingFiles(out)).toEqual([]);
+    const up2 = json((await cli("invoke", "upload", "--payload", "drain", "--out", out, "--json")).out);
+    expect(up2.result).toMatchObject({ swept: 0, uploaded: rest.length });
+    expect(readdirSync(path.join(out, "objects", "logs")).sort()).toEqual([...expected.keys()].sort());
+    for (const [app, values] of expected) {
+      const l = await cli("logs", app, "--out", out);
+      expect(sorted(l.out.split("\n").filter(Boolean))).toEqual(sorted(values));
+    }
+  });
+
   it("pretty output: handler logs and result in separate sections; --chain runs compress inline", async () => {
     const out = tmp();
-    const split = await cli("invoke", "split", "--event", SAMPLE, "--out", out, "--chain");
+    const split = await cli("invoke", "split", "--event", SAMPLE, "--out", out, ...HOT, "--chain");
     expect(split.code).toBe(0);
     expect(split.out).toMatch(/^logpipe invoke split: ok in [\d.]+ ms \(request local-/);
     const logsAt = split.out.indexOf("── handler logs");
@@ -126,8 +179,9 @@ describe("logpipe invoke", () => {
     expect(split.out.slice(logsAt, resultAt)).toMatch(/INFO\s+compress done/); // chained compress logged
     expect(split.out.slice(logsAt, resultAt)).toMatch(/INFO\s+split done/);
     expect(split.out.slice(resultAt)).toMatch(/│ records\s+│ 6\s+│/);
-    expect(split.out).toMatch(/compress invocations \(3\) run inline \(--chain\)/);
-    expect(split.out).toMatch(/staging\/pay-gw\/app-logs\.7\.25-30\.chunk\s+│ committed\s+│ 3/);
+    expect(split.out).toMatch(/compress invocations \(1\) run inline \(--chain\)/);
+    // one drain task for the 3 apps: 3 members, 6 records, the one staging file read once
+    expect(split.out).toMatch(/│ hot: [\w,.-]*pay-gw[\w,.-]*\s+│ ok\s+│ 3\s+│ 6\s+│ 1\s+│ \d+\s+│/);
     expect(split.out).not.toContain("recorded, not run");
 
     const timer = await cli("invoke", "upload", "--out", out); // default timer event: nothing due yet
@@ -156,13 +210,19 @@ describe("logpipe invoke", () => {
     expect(pretty.out).toContain("split: FAILED");
   });
 
-  it("a bad compress pointer is dead-lettered by the handler (exit 0, status shown)", async () => {
+  it("a bad compress payload (an old v1 pointer, a path for an app) is dead-lettered by the handler (exit 0, status shown)", async () => {
     const out = tmp();
-    const ev = path.join(out, "bad.json");
-    writeFileSync(ev, JSON.stringify({ v: 1, chunk: "../../etc/passwd" }));
-    const r = await cli("invoke", "compress", "--event", ev, "--out", out, "--json");
-    expect(r.code).toBe(0);
-    expect(json(r.out).result.status).toBe("dead-lettered");
+    const cases: [unknown, RegExp][] = [
+      [{ v: 1, chunk: "../../etc/passwd" }, /not a drain task/],
+      [{ v: 2, apps: ["pay-gw", "../../etc"], reason: "sweep" }, /"\.\.\/\.\.\/etc", which is not an app directory name/],
+    ];
+    for (const [payload, reason] of cases) {
+      const ev = path.join(out, "bad.json");
+      writeFileSync(ev, JSON.stringify(payload));
+      const r = await cli("invoke", "compress", "--event", ev, "--out", out, "--json");
+      expect(r.code).toBe(0);
+      expect(json(r.out).result).toMatchObject({ status: "dead-lettered", reason: expect.stringMatching(reason) });
+    }
   });
 
   it("--event - reads stdin (through bin/logpipe.mjs)", () => {
