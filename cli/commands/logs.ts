@@ -11,9 +11,9 @@
  */
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { describeApp, isDeadLetterApp, readAppLogs, segmentFor, type LogsProgress, type LogsStats } from "../logs/reader.js";
+import { closestApps, describeApp, isDeadLetterApp, listApps, readAppLogs, segmentFor, type LogsProgress, type LogsStats } from "../logs/reader.js";
 import { UsageError } from "../ops/errors.js";
-import { runAction } from "../ops/output.js";
+import { printJson, runAction, table } from "../ops/output.js";
 import { addObjectStoreOptions, localStoreMissing, objectStoreFromFlags, type ObjectStoreFlags } from "../support/object-store.js";
 import { checkTimeZone, isoSeconds, parseTimeFlag } from "../support/time.js";
 import { parseDuration } from "../../functions/core/config.js";
@@ -29,6 +29,8 @@ interface LogsFlags extends ObjectStoreFlags {
   interval: string;
   prefix?: string;
   timezone?: string;
+  partitionTimezone?: string;
+  listApps?: boolean;
   json?: boolean;
   limit?: string;
   newestFirst?: boolean;
@@ -40,7 +42,8 @@ export function register(program: Command): void {
   const cmd = program
     .command("logs")
     .description("stream one app's archived records back from the object store (local run directory or OSS)")
-    .argument("<app>", "the app id as it appears in the records (mapped to its key segment exactly as split does)")
+    .argument("[app]", "the app id as it appears in the records (mapped to its key segment exactly as split does)")
+    .option("--list-apps", "list the apps the archive holds (objects, size, newest hour) instead of reading one")
     .option("--since <time>", "start of the range: a duration back from now (30m, 2h, 7d) or an ISO time (2024-05-01T10:00, …Z, …+08:00)", "1h")
     .option("--until <time>", "end of the range (same forms; default now)")
     .option("--grep <regex>", "print only records matching this JavaScript regular expression")
@@ -48,22 +51,44 @@ export function register(program: Command): void {
     .option("-f, --follow", "after the range, poll for new objects until Ctrl-C")
     .option("--interval <duration>", "--follow poll interval", "5s")
     .option("--prefix <prefix>", "key prefix of the archive (default $LOGPIPE_OSS_PREFIX or logs)")
-    .option("--timezone <tz>", "zone of the dt=/hour= partitions and of ISO times without an offset (default $LOGPIPE_TIMEZONE or UTC)")
+    .option("--timezone <tz>", "zone of --since/--until ISO times without an offset (default $LOGPIPE_TIMEZONE or UTC)")
+    .option("--partition-timezone <tz>", "zone the pipeline writes dt=/hour= partitions in: its LOGPIPE_TIMEZONE (default $LOGPIPE_TIMEZONE or UTC)")
     .option("--limit <n>", "stop after N matching records")
     .option("--newest-first", "read the newest partitions first (default: oldest first, like a log file)")
     .option("--json", "one JSON object per record: {app, key, partition, record | recordBase64}");
-  addObjectStoreOptions(cmd).action(async (app: string, flags: LogsFlags, command: Command) => {
-    void command;
-    await runAction("logs", () => logsAction(app, flags));
+  addObjectStoreOptions(cmd).action(async (app: string | undefined, flags: LogsFlags) => {
+    await runAction("logs", () => (flags.listApps ? listAppsAction(app, flags) : logsAction(app, flags)));
   });
 }
 
-function parseFlags(app: string, flags: LogsFlags, now: number) {
+function archivePrefix(flags: LogsFlags): string {
+  const prefix = (flags.prefix ?? process.env.LOGPIPE_OSS_PREFIX ?? "logs").replace(/^\/+|\/+$/g, "");
+  if (!PREFIX.test(prefix)) throw new UsageError(`--prefix: expected a key prefix of letters, digits, . _ - /, got "${flags.prefix}"`);
+  return prefix;
+}
+
+async function listAppsAction(app: string | undefined, flags: LogsFlags): Promise<number> {
+  if (app !== undefined) throw new UsageError("--list-apps lists every app: give no <app> with it");
+  const resolved = objectStoreFromFlags(flags);
+  if (localStoreMissing(resolved)) throw new UsageError(`--out: no local object store at ${resolved.dir} (run \`npx logpipe local --out DIR\` first, or read OSS with --oss-bucket)`);
+  const { apps, truncated } = await listApps(resolved.store, archivePrefix(flags));
+  if (flags.json) printJson({ apps, truncated });
+  else if (apps.length === 0) process.stderr.write(`logpipe logs: no archived apps under ${resolved.description}${archivePrefix(flags)}/\n`);
+  else {
+    process.stdout.write(table(["app", "objects", "MB", "newest hour"], apps.map((a) => [a.app, a.objects, (a.bytes / 1024 ** 2).toFixed(1), a.newest]), { align: ["left", "right", "right", "left"], maxWidth: 60 }) + "\n");
+    if (truncated) process.stderr.write("logpipe logs: listing stopped after 200,000 objects; more apps may exist\n");
+  }
+  return apps.length > 0 ? 0 : EXIT_NO_MATCH;
+}
+
+function parseFlags(app: string | undefined, flags: LogsFlags, now: number) {
+  if (app === undefined) throw new UsageError("<app>: which app's logs? (npx logpipe logs --list-apps lists them)");
   if (app.trim() === "") throw new UsageError("<app>: expected an app id, got an empty string");
   if (isDeadLetterApp(app)) throw new UsageError("<app>: _deadletter holds JSON dead-letter documents, not log records; read them under <prefix>/_deadletter/ directly");
   const timeZone = checkTimeZone("--timezone", flags.timezone ?? process.env.LOGPIPE_TIMEZONE ?? "UTC");
-  const prefix = (flags.prefix ?? process.env.LOGPIPE_OSS_PREFIX ?? "logs").replace(/^\/+|\/+$/g, "");
-  if (!PREFIX.test(prefix)) throw new UsageError(`--prefix: expected a key prefix of letters, digits, . _ - /, got "${flags.prefix}"`);
+  // partitions are named in the pipeline's zone, whatever zone the reader types times in
+  const partitionTimeZone = checkTimeZone("--partition-timezone", flags.partitionTimezone ?? process.env.LOGPIPE_TIMEZONE ?? "UTC");
+  const prefix = archivePrefix(flags);
   const since = parseTimeFlag("--since", flags.since, now, timeZone);
   const until = flags.until !== undefined ? parseTimeFlag("--until", flags.until, now, timeZone) : undefined;
   if (until !== undefined && flags.follow) throw new UsageError("--until and --follow exclude each other: --follow reads up to now and keeps going");
@@ -89,12 +114,13 @@ function parseFlags(app: string, flags: LogsFlags, now: number) {
     throw new UsageError(`--interval: ${(e as Error).message}`);
   }
   if (intervalMs < 100) throw new UsageError(`--interval: at least 100ms, got "${flags.interval}"`);
-  return { timeZone, prefix, since, until, grep, limit, intervalMs };
+  return { app, timeZone, partitionTimeZone, prefix, since, until, grep, limit, intervalMs };
 }
 
-async function logsAction(app: string, flags: LogsFlags): Promise<number> {
+async function logsAction(appArg: string | undefined, flags: LogsFlags): Promise<number> {
   const now = Date.now();
-  const p = parseFlags(app, flags, now);
+  const p = parseFlags(appArg, flags, now);
+  const app = p.app;
   const resolved = objectStoreFromFlags(flags);
   if (localStoreMissing(resolved)) {
     throw new UsageError(`--out: no local object store at ${resolved.dir} (run \`logpipe local --out DIR\` first, or read OSS with --oss-bucket)`);
@@ -139,7 +165,7 @@ async function logsAction(app: string, flags: LogsFlags): Promise<number> {
     stats = await readAppLogs(
       resolved.store,
       {
-        app, prefix: p.prefix, since: p.since, until: p.until, timeZone: p.timeZone, grep: p.grep, limit: p.limit, json: flags.json, newestFirst: flags.newestFirst,
+        app, prefix: p.prefix, since: p.since, until: p.until, timeZone: p.partitionTimeZone, grep: p.grep, limit: p.limit, json: flags.json, newestFirst: flags.newestFirst,
         follow: flags.follow ? { intervalMs: p.intervalMs, signal: controller.signal } : undefined,
       },
       {
@@ -176,9 +202,15 @@ async function logsAction(app: string, flags: LogsFlags): Promise<number> {
   } else {
     const d = await describeApp(resolved.store, p.prefix, stats.segment);
     const where = `${resolved.description}${p.prefix ? p.prefix + "/" : ""}${stats.segment}/`;
+    let suggestion = "";
+    if (d.objects === 0) {
+      const { apps } = await listApps(resolved.store, p.prefix, 20_000);
+      const close = closestApps(app, apps.map((a) => a.app));
+      suggestion = close.length > 0 ? `; did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : apps.length > 0 ? `; ${plural(apps.length, "app")} archived there (--list-apps)` : "";
+    }
     why = d.objects === 0
-      ? `nothing is archived under ${where} — check the app id, --prefix and the object store`
-      : `no objects in that range; this app's archive spans ${span(d.oldest!, d.newest!)} (${plural(d.objects, "object")}${d.truncated ? ", listing capped" : ""}) — widen --since/--until`;
+      ? `nothing is archived under ${where}${suggestion || " — check the app id, --prefix and the object store"}`
+      : `no objects in that range; this app's archive spans ${span(d.oldest!, d.newest!)} (partition hours in ${p.partitionTimeZone}; ${plural(d.objects, "object")}${d.truncated ? ", listing capped" : ""}) — widen --since/--until`;
   }
   process.stderr.write(`logpipe logs: no records for ${who} from ${range}: ${why}\n`);
   return EXIT_NO_MATCH;

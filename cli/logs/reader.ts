@@ -12,8 +12,9 @@
  * 3. Objects are decompressed as they stream in (concatenated gzip members = one gzip stream),
  *    unframed (framing.ts: a 0x1E line is base64 of a record containing a newline), filtered
  *    with the regex, and written out.
- * Order: partitions oldest → newest (newest → oldest with `newestFirst`); within an hour,
- * objects by upload time then key; within an object, commit order.
+ * Order: partitions oldest → newest, within an hour objects by upload time then key, within an
+ * object commit order; `newestFirst` reverses all three (holding one object's matching records
+ * in memory at a time).
  */
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
@@ -23,7 +24,7 @@ import { LocalObjectStore } from "../../functions/adapters/local-object-store.js
 import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { unframeRecords } from "../../functions/core/framing.js";
 import { appPrefix, DEADLETTER_APP, parseArchiveKey } from "../../functions/core/layout.js";
-import { appSegment, RESERVED_APPS } from "../../functions/core/routing.js";
+import { appIdFromSegment, appSegment, RESERVED_APPS } from "../../functions/core/routing.js";
 import { HOUR_MS, partitionStart, zonedDays } from "../support/time.js";
 
 export interface ArchiveObject {
@@ -138,6 +139,59 @@ export async function describeApp(store: ObjectStore, prefix: string, segment: s
     if (++objects >= maxKeys) return { objects, oldest, newest, truncated: true };
   }
   return { objects, oldest, newest, truncated: false };
+}
+
+export interface ArchivedApp {
+  /** The app id as records carry it (decoded from the key segment). */
+  app: string;
+  segment: string;
+  objects: number;
+  bytes: number;
+  newest: string;
+}
+
+/** Every app with archived objects under `prefix` (listing stops after `maxKeys` keys: `truncated`). */
+export async function listApps(store: ObjectStore, prefix: string, maxKeys = 200_000): Promise<{ apps: ArchivedApp[]; truncated: boolean }> {
+  const bySegment = new Map<string, ArchivedApp>();
+  let keys = 0;
+  let truncated = false;
+  for await (const o of store.list(prefix ? `${prefix}/` : "")) {
+    if (++keys > maxKeys) {
+      truncated = true;
+      break;
+    }
+    const p = parseArchiveKey(o.key);
+    if (!p || p.app === DEADLETTER_APP) continue;
+    const part = `dt=${p.dt}/hour=${p.hour}`;
+    const a = bySegment.get(p.app);
+    if (a) {
+      a.objects++;
+      a.bytes += o.size;
+      if (part > a.newest) a.newest = part;
+    } else bySegment.set(p.app, { app: appIdFromSegment(p.app), segment: p.app, objects: 1, bytes: o.size, newest: part });
+  }
+  return { apps: [...bySegment.values()].sort((x, y) => (x.app < y.app ? -1 : x.app > y.app ? 1 : 0)), truncated };
+}
+
+/** Up to `n` app ids closest to `wanted` (edit distance, case-insensitive; substrings count as close). */
+export function closestApps(wanted: string, apps: string[], n = 3): string[] {
+  const w = wanted.toLowerCase();
+  const scored = apps.map((a) => {
+    const l = a.toLowerCase();
+    return { a, d: l.includes(w) || w.includes(l) ? 0 : editDistance(w, l) };
+  });
+  const limit = Math.max(2, Math.floor(w.length / 3));
+  return scored.filter((x) => x.d <= limit).sort((x, y) => x.d - y.d || (x.a < y.a ? -1 : 1)).slice(0, n).map((x) => x.a);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** A readable of an object's compressed bytes: streamed from disk for the local store, else fetched whole (CRC64-verified by the store). */
@@ -261,20 +315,28 @@ export async function readAppLogs(store: ObjectStore, q: LogsQuery, out: LogsOut
       try {
         const source = await open(i);
         opened.delete(i);
-        for await (const rec of objectRecords(source)) {
-          stats.recordsRead++;
-          if (q.grep && !q.grep.test(rec.toString("utf8"))) continue;
+        /** Writes one matching record; true when the output should stop (limit reached or reader gone). */
+        const emit = async (line: Buffer): Promise<boolean> => {
           stats.recordsMatched++;
-          const line = formatRecord(rec, obj, q.app, q.json ?? false);
           buffered.push(line);
           bufferedBytes += line.length;
           if (bufferedBytes >= 64 * 1024) await flush();
           if (q.limit !== undefined && stats.recordsMatched >= q.limit) {
             stats.limitReached = true;
-            break;
+            return true;
           }
-          if (out.closed?.()) break;
+          return out.closed?.() ?? false;
+        };
+        // newest first: an object's matching records are held, then written last to first
+        const held: Buffer[] | undefined = q.newestFirst ? [] : undefined;
+        for await (const rec of objectRecords(source)) {
+          stats.recordsRead++;
+          if (q.grep && !q.grep.test(rec.toString("utf8"))) continue;
+          const line = formatRecord(rec, obj, q.app, q.json ?? false);
+          if (held) held.push(line);
+          else if (await emit(line)) break;
         }
+        for (let k = (held?.length ?? 0) - 1; k >= 0; k--) if (await emit(held![k]!)) break;
         stats.objects++;
         stats.compressedBytes += obj.size;
       } catch (e) {

@@ -58,8 +58,12 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1
 export function parseTimeFlag(flag: string, text: string, now: number, tz: string): number {
   const v = text.trim();
   if (v.toLowerCase() === "now") return now;
-  const dur = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/i.exec(v);
-  if (dur) return now - Math.round(Number(dur[1]) * DURATION_UNITS[dur[2]!.toLowerCase()]!);
+  // one or more number+unit parts, largest first or not: 90m, 2h30m, 1d12h, 1.5h
+  if (/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/i.test(v)) {
+    let ms = 0;
+    for (const part of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gi)) ms += Number(part[1]) * DURATION_UNITS[part[2]!.toLowerCase()]!;
+    return now - Math.round(ms);
+  }
   const m = ISO.exec(v);
   if (m) {
     const [y, mo, d, h = "0", mi = "0", s = "0", frac = "0", zone] = m.slice(1) as string[];
@@ -75,7 +79,7 @@ export function parseTimeFlag(flag: string, text: string, now: number, tz: strin
     }
   }
   throw new UsageError(
-    `${flag}: expected a duration back from now (30m, 2h, 7d) or an ISO time (2024-05-01, 2024-05-01T10:30, 2024-05-01T10:30:00Z), got "${text}"`,
+    `${flag}: expected a duration back from now (30m, 2h, 2h30m, 7d) or an ISO time (2024-05-01, 2024-05-01T10:30, 2024-05-01T10:30:00Z), got "${text}"`,
   );
 }
 

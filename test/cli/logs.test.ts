@@ -269,12 +269,45 @@ describe("logpipe logs: partitions, order, framing", () => {
     expect(j.out).toContain('"recordBase64"');
   });
 
-  it("partitions are read in the archive's time zone (--timezone)", async () => {
+  it("partitions are read in the pipeline's zone (--partition-timezone); --timezone only reads the times typed", async () => {
     const utc = await cli("logs", "sh", "--out", out);
     expect(utc.code).toBe(3);
-    const sh = await cli("logs", "sh", "--out", out, "--timezone", "Asia/Shanghai");
+    expect(utc.stderr).toMatch(/partition hours in UTC/); // the message says which zone it looked in
+    const sh = await cli("logs", "sh", "--out", out, "--partition-timezone", "Asia/Shanghai");
     expect(sh.code).toBe(0);
     expect(lines(sh.out)).toEqual(["shanghai-1"]);
+    // a reader in Shanghai typing local times still finds the UTC-partitioned app
+    const since = new Date(now - 2 * HOUR + 8 * HOUR).toISOString().slice(0, 16); // local wall time, no offset
+    const web = await cli("logs", "web", "--out", out, "--timezone", "Asia/Shanghai", "--since", since);
+    expect(web.code, web.stderr).toBe(0);
+    expect(lines(web.out)).toContain("cur-1");
+  });
+
+  it("--newest-first --limit 1 prints the newest record (last of the newest object), not the oldest of the newest hour", async () => {
+    const r = await cli("logs", "web", "--out", out, "--since", "1d", "--newest-first");
+    const got = lines(r.out);
+    expect(got.indexOf(rs.toString("utf8"))).toBeLessThan(got.indexOf("cur-1")); // within an object too
+    expect(got.indexOf("prev-2")).toBeLessThan(got.indexOf("prev-1"));
+    expect(got.at(-1)).toBe("old-1");
+    const one = await cli("logs", "web", "--out", out, "--since", "1d", "--newest-first", "--limit", "1");
+    const newest = lines((await cli("logs", "web", "--out", out, "--since", "1d")).out).at(-1);
+    expect(lines(one.out)).toEqual([newest]);
+  });
+
+  it("--list-apps lists what the archive holds; an unknown app gets a 'did you mean'", async () => {
+    const r = await cli("logs", "--list-apps", "--out", out, "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const listed = (JSON.parse(r.out) as { apps: { app: string; objects: number }[] }).apps;
+    expect(listed.map((a) => a.app).sort()).toEqual(["../../etc", "api", "sh", "web"]);
+    expect(listed.find((a) => a.app === "web")!.objects).toBe(4);
+    const table = await cli("logs", "--list-apps", "--out", out);
+    expect(table.out).toMatch(/│ web\s+│\s+4 │/);
+    const typo = await cli("logs", "wbe", "--out", out);
+    expect(typo.code).toBe(3);
+    expect(typo.stderr).toMatch(/did you mean "web"\?/);
+    const none = await cli("logs", "--out", out);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--list-apps");
   });
 
   it("the app id is mapped to its key segment like split does (hostile ids never become paths)", async () => {
@@ -360,6 +393,8 @@ describe("time flags", () => {
     expect(parseTimeFlag("--since", "2h", now, "UTC")).toBe(now - 2 * HOUR);
     expect(parseTimeFlag("--since", "30m", now, "UTC")).toBe(now - 30 * 60_000);
     expect(parseTimeFlag("--since", "1d", now, "UTC")).toBe(now - 24 * HOUR);
+    expect(parseTimeFlag("--since", "2h30m", now, "UTC")).toBe(now - 2.5 * HOUR);
+    expect(parseTimeFlag("--since", "1d12h", now, "UTC")).toBe(now - 36 * HOUR);
     expect(parseTimeFlag("--until", "now", now, "UTC")).toBe(now);
     expect(parseTimeFlag("--since", "2024-05-01", now, "UTC")).toBe(Date.UTC(2024, 4, 1));
     expect(parseTimeFlag("--since", "2024-05-01T08:00", now, "Asia/Shanghai")).toBe(Date.UTC(2024, 4, 1, 0));
