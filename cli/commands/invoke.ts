@@ -28,6 +28,8 @@ import { ConfigError, loadConfig } from "../../functions/core/config.js";
 import { localEnv } from "../local/run.js";
 import { UsageError } from "../ops/errors.js";
 import { printJson, runAction, table } from "../ops/output.js";
+import { checkRedisReachable } from "../support/redis-check.js";
+import { disownLocalRunDir, ensureWritableDir } from "../support/run-dir.js";
 import { redisServerAvailable } from "../services/redis-server.js";
 import type { InvokeSpec, RunnerOutput } from "../support/invoke-runner.js";
 import { startPersistentRedis, type PersistentRedis } from "../support/persistent-redis.js";
@@ -119,6 +121,9 @@ async function invokeAction(fn: InvokeFunction, flags: InvokeFlags): Promise<num
   if (flags.redis !== undefined && !/^rediss?:\/\/\S+$/.test(flags.redis)) throw new UsageError(`--redis: expected redis://[:password@]host:port[/db], got "${flags.redis}"`);
   if (overrides.LOGPIPE_REDIS_URL && flags.redis) throw new UsageError("--redis and --env LOGPIPE_REDIS_URL: give one");
   const outDir = path.resolve(flags.out ?? DEFAULT_OUT_DIR);
+  ensureWritableDir("--out", outDir);
+  disownLocalRunDir(outDir); // what invoke writes here is not a `logpipe local` run's to replace
+  if (flags.redis !== undefined) await checkRedisReachable("--redis", flags.redis);
   const objectDir = path.join(outDir, "objects");
 
   // Validate the handler's environment here so a bad value is a usage error naming the variable.

@@ -97,6 +97,20 @@ describe("logpipe local lifecycle", () => {
     expect(second.stderr()).toMatch(/replaced the previous run in .*objects \(--keep keeps it\)/);
   });
 
+  it("what logpipe invoke wrote into DIR is not replaced by a later local run without --keep", async () => {
+    const out = tmp();
+    const first = spawnCli(["local", "--records", "200", "--out", out, "--no-progress"]);
+    expect((await exitWithin(first, 120_000)).code, first.stderr()).toBe(0);
+    const sample = new URL("../../examples/events/split-cloudevents.json", import.meta.url).pathname;
+    const invoke = spawnCli(["invoke", "split", "--event", sample, "--out", out]);
+    expect((await exitWithin(invoke, 120_000)).code, invoke.stderr()).toBe(0);
+    const staged = digests(path.join(out, "nas"));
+    const local = spawnCli(["local", "--records", "200", "--out", out, "--no-progress"]);
+    expect((await exitWithin(local, 60_000)).code).toBe(2);
+    expect(local.stderr()).toMatch(/nas\/ .*already hold files that logpipe local did not write/);
+    expect(digests(path.join(out, "nas"))).toEqual(staged);
+  });
+
   it("--keep: a second run keeps every earlier object byte for byte, and both runs verify", async () => {
     const out = tmp();
     const first = spawnCli(["local", "--records", "5000", "--apps", "20", "--out", out, "--no-progress"]);
