@@ -66,7 +66,11 @@ describe("OSS faults", () => {
       const w = inProcessDeps(dir, env, redisUrl, `lpf-oss-${path.basename(dir)}`, objects, "uploader");
       try {
         for (const b of batches) await splitBatch(w.deps, toCloudEventsBatch(recordsOf(seed, apps, b.parts)));
+        // drain everything now (a sweep of every app), so the runs below only seal and upload
         await w.drainInvocations();
+        await runUpload(w.deps, { sweepAll: true, skipLease: true });
+        await w.drainInvocations();
+        expect(await w.deps.nas.walk("staging"), "every pending section drained before the faults").toEqual([]);
 
         oss.clearFaults();
         for (const f of c.faults) oss.injectFault({ ...f, keyPrefix: prefix });
