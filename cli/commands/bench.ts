@@ -3,7 +3,7 @@
  * to baselines (gzip -1, zstd -1, Node gzipSync, JSON.parse) measured in the same run on the
  * same bytes. Writes bench/results.json (a --quick run writes bench/data/results-quick.json).
  */
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 
 export function register(program: Command): void {
   program.command("bench")
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option("--json", "print the results as JSON on stdout (progress goes to stderr)")
     .option("--reps <n>", "repetitions of every timed step (default 5, quick 3)", (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`--reps expects an integer 1–50, got "${v}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError("expected an integer 1–50");
       return n;
     })
     .option("--cpu-prof", "also profile split and the end-to-end run (node --cpu-prof) and summarize where the time goes")

@@ -97,7 +97,9 @@ function readEvent(fn: InvokeFunction, flags: InvokeFlags): Buffer {
   try {
     return readFileSync(flags.event);
   } catch (e) {
-    throw new UsageError(`--event: cannot read ${flags.event}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "EISDIR" ? "a directory, not an event file" : code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (code ?? (e as Error).message);
+    throw new UsageError(`--event ${flags.event}: ${why}`);
   }
 }
 

@@ -6,13 +6,17 @@
 import { createReadStream } from "node:fs";
 import { parseKafkaBatch } from "../../functions/core/events.js";
 import type { RecordSource, SourceRecord } from "./types.js";
+import { UsageError } from "../ops/errors.js";
 
 export type InputFormat = "ndjson" | "fc-event";
 
+function chunks(path: string): AsyncIterable<Buffer> {
+  return (path === "-" ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 })) as AsyncIterable<Buffer>;
+}
+
 async function* lines(path: string): AsyncGenerator<Buffer> {
-  const stream = path === "-" ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
   let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks(path)) {
     let data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     let start = 0;
     for (;;) {
@@ -34,9 +38,26 @@ export function fileSource(path: string, opts: { format?: InputFormat; topic?: s
     async *batches({ maxRecords }) {
       let batch: SourceRecord[] = [];
       if (opts.format === "fc-event") {
-        for await (const line of lines(path)) {
-          if (line.toString().trim() === "") continue;
-          const parsed = parseKafkaBatch(line);
+        // one JSON array (pretty-printed or not), or one array per line
+        const parts: Buffer[] = [];
+        for await (const c of chunks(path)) parts.push(c);
+        const whole = Buffer.concat(parts);
+        let events: Buffer[];
+        try {
+          JSON.parse(whole.toString("utf8"));
+          events = [whole];
+        } catch {
+          events = whole.toString("utf8").split("\n").map((l) => Buffer.from(l));
+        }
+        for (const [i, event] of events.entries()) {
+          if (event.toString().trim() === "") continue;
+          let parsed;
+          try {
+            parsed = parseKafkaBatch(event);
+          } catch (e) {
+            const where = events.length > 1 ? ` line ${i + 1}` : "";
+            throw new UsageError(`--input ${path}${where}: not a Kafka-trigger batch (--input-format fc-event expects a JSON array of CloudEvents, or one per line): ${(e as Error).message}`);
+          }
           for (const r of parsed.records) {
             batch.push({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key === null ? null : Buffer.from(r.key), headers: r.headers, value: r.value });
             if (batch.length >= maxRecords) {

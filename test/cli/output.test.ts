@@ -48,7 +48,8 @@ describe("CLI output", () => {
       [["local", "--apps", "x"], /^logpipe local: option '--apps <n>' argument 'x' is invalid\. expected an integer 1–100000 \(see/],
       [["local", "--app-id-source", "bogus:x"], /^logpipe local: option '--app-id-source <spec>' argument 'bogus:x' is invalid\. expected field:<path>/],
       [["nope"], /^logpipe: unknown command 'nope'/],
-      [["logs"], /^logpipe logs: missing required argument 'app' \(see 'npx logpipe logs --help'\)\n$/],
+      [["logs"], /^logpipe logs: <app>: which app's logs\? \(npx logpipe logs --list-apps lists them\)\n$/],
+      [["canary", "start"], /^logpipe canary start: required option '--stack <name>' not specified \(see 'npx logpipe canary start --help'\)\n$/],
     ];
     for (const [args, re] of cases) {
       const r = await cli(...args);
@@ -65,6 +66,27 @@ describe("CLI output", () => {
     expect(r.stderr.trim()).toBe(`logpipe local: --input ${dir}: not a file (give an NDJSON file, or - for stdin)`);
     const help = await cli("local", "--help");
     expect(help.out).toMatch(/--batch-window <duration>\s+trigger TimeBasedWindow \(0–15s\) \(default: 500ms\)/);
+  });
+
+  it("more bad input, each a usage error naming the flag: a directory as --event, --reps out of range, a non-batch fc-event file", async () => {
+    const dir = tmp();
+    const ev = await cli("invoke", "split", "--event", dir, "--out", tmp());
+    expect([ev.code, ev.stderr.trim()]).toEqual([2, `logpipe invoke: --event ${dir}: a directory, not an event file`]);
+    const reps = await cli("bench", "--reps", "99");
+    expect(reps.code).toBe(2);
+    expect(reps.stderr).toMatch(/--reps <n>' argument '99' is invalid\. expected an integer 1–50/);
+    const bad = path.join(tmp(), "bad.json");
+    writeFileSync(bad, "not json\n");
+    const fc = await cli("local", "--input", bad, "--input-format", "fc-event", "--out", tmp(), "--no-redis", "--no-progress");
+    expect(fc.code).toBe(2);
+    expect(fc.stderr).toMatch(new RegExp(`--input ${bad} line 1: not a Kafka-trigger batch`));
+  });
+
+  it("local replays the repository's pretty-printed sample trigger batch (--input-format fc-event)", async () => {
+    const sample = new URL("../../examples/events/split-cloudevents.json", import.meta.url).pathname;
+    const r = await cli("local", "--input", sample, "--input-format", "fc-event", "--out", tmp(), "--no-redis", "--no-progress", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.out) as { records: number }).records).toBe(6);
   });
 
   it("local with an empty --input warns that nothing was archived", async () => {
