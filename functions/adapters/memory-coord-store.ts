@@ -151,10 +151,11 @@ export class MemoryCoordStore implements CoordStore {
       const free = o.order.filter((s) => !this.lockHolder(this.k(app, s)));
       const withClaim = free.find((s) => (this.slots.get(this.k(app, s))?.claim.length ?? 0) > 0);
       const queue = this.pending.get(app) ?? [];
+      // the drain asked for came: split may ask again (even if every slot is busy now)
+      this.scheduled.delete(app);
       if (withClaim === undefined && (queue.length === 0 || free.length === 0)) continue;
       const slotNo = withClaim ?? free[0]!;
       const s = this.takeLock(app, slotNo, o.token, o.ttlMs)!;
-      this.scheduled.delete(app);
       const inherited = s.claim.length;
       let bytes = s.claim.reduce((n, c) => n + c.len, 0);
       while (queue.length > 0 && s.claim.length < o.maxRefs && (s.claim.length === 0 || (bytes + queue[0]!.len <= o.maxBytes && bytes + queue[0]!.len <= budget))) {

@@ -328,9 +328,11 @@ for i = 7, #ARGV do
       end
     end
   end
+  -- the drain asked for came: split may ask again (even if every slot is busy now, so a busy
+  -- hot app is not left waiting for the sweep)
+  redis.call('DEL', P .. 'sched:' .. app)
   if slot ~= nil then
     take_lock(app, slot, token, ttl)
-    redis.call('DEL', P .. 'sched:' .. app)
     local claim = {}
     if withClaim then claim = parse_claim(redis.call('HGET', slot_key(app, slot), 'claim')) end
     local inherited = #claim

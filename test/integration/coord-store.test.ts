@@ -169,6 +169,21 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect((await s.registerFiles([f([["b", 1]])], o(t + 60_002))).hot).toEqual(["b"]);
   });
 
+  it("a hot app whose drain found every slot busy is returned as hot again (not left to the sweep)", async () => {
+    const s = open();
+    const t = Date.now();
+    const o = (now: number) => reg(now, { drainBytes: 100, scheduleTtlMs: 60_000 });
+    let n = 0;
+    const f = () => batch("t", 0, n * 10, n++ * 10 + 9, [["a", 150]]);
+    expect((await s.registerFiles([f()], o(t))).hot).toEqual(["a"]);
+    expect(await s.acquireDrains(["a"], drain("holder", { order: [0] }))).toHaveLength(1);
+    expect((await s.registerFiles([f()], o(t + 1))).hot).toEqual(["a"]);
+    // the drain split asked for finds the only slot busy: it takes nothing …
+    expect(await s.acquireDrains(["a"], drain("late", { order: [0] }))).toEqual([]);
+    // … and the next registration asks again, instead of waiting out the schedule ttl
+    expect((await s.registerFiles([f()], o(t + 2))).hot).toEqual(["a"]);
+  });
+
   it("claims pending sections within maxBytes, maxRefs and the budget, at least one per app", async () => {
     const s = open();
     const files = Array.from({ length: 3 }, (_, i) => batch("t", 0, i * 10, i * 10 + 9, [["a", 100], ["b", 100], ["c", 100]]));
