@@ -159,8 +159,17 @@ export class NasLatencyDir extends NasDir {
   private owedMs = 0;
   private readonly seenDirs = new Set<string>();
 
-  constructor(root: string, private readonly syncs = true, readonly model?: NasLatencyModel) {
-    super(root, syncs);
+  /** Whether fsyncs are counted and charged (by default: when they are made). */
+  private readonly syncs: boolean;
+
+  /**
+   * `chargeFsync: true` with `fsyncEnabled: false` counts and charges the fsyncs a deployment
+   * (fsync on) would make without making them on the local disk, whose own fsync time is not
+   * what is being modelled.
+   */
+  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean } = {}) {
+    super(root, fsyncEnabled);
+    this.syncs = opts.chargeFsync ?? fsyncEnabled;
   }
 
   /** Zeroes the counters (e.g. after loading data, before the measured section). */

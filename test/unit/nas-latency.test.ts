@@ -112,6 +112,17 @@ describe("NasLatencyDir", () => {
     expect(turns).toBeGreaterThan(0);
   });
 
+  it("can charge the fsyncs of a deployment without making them on the local disk", async () => {
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, fsyncMs: 4, metadataMs: 0, dataCallMs: 0, writeMsPerMB: 0 }, { chargeFsync: true });
+    await nas.writeAtomic("f", Buffer.from("x"));
+    await nas.syncFile("f");
+    expect(nas.counts.fsync).toBe(2);
+    expect(nas.counts.modelledMs).toBe(8);
+    const plain = new NasLatencyDir(root, false);
+    await plain.writeAtomic("g", Buffer.from("x"));
+    expect(plain.counts.fsync).toBe(0);
+  });
+
   it("carries fractions of a millisecond instead of dropping them", async () => {
     const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 0.25 });
     for (let i = 0; i < 8; i++) await nas.exists("nothing");
