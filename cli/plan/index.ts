@@ -5,14 +5,17 @@
  * run side by side). Used by `logpipe plan`, `logpipe cost` and the infra tests.
  */
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { PlanOptions, PlanRequest, PlanResult, PlannedResource } from "./types.js";
 
 export type { PlanOptions, PlannedResource, PlanResult } from "./types.js";
 
+/** tsx's loader resolved from this package (import.meta.resolve is missing under vitest's SSR transform). */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "worker.ts");
 
 export class PlanError extends Error {
@@ -33,7 +36,7 @@ export async function planStackDetailed(stack: string, opts: PlanOptions = {}): 
   const req: PlanRequest = { stack, outFile, configFile: opts.configFile, artifacts: opts.artifacts ?? "build", artifactsDir: opts.artifactsDir, mockOverrides: opts.mockOverrides };
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), WORKER], { // tsx resolved from here: plan works from any directory
+      const child = spawn(process.execPath, ["--import", TSX_LOADER, WORKER], { // tsx resolved from here: plan works from any directory
         env: { ...process.env, LOGPIPE_PLAN_REQUEST: JSON.stringify(req), PULUMI_CONFIG: undefined, PULUMI_NODEJS_STACK: undefined },
         stdio: ["ignore", "ignore", "pipe"],
       });

@@ -69,7 +69,7 @@ describe("a version is published whenever anything it freezes changes (defect 1)
       expect(after!.inputs.description!.toString().split(" cfg:")[0]).toBe(before!.inputs.description!.toString().split(" cfg:")[0]);
       // the alias routes everything to the version this program publishes (mock ids count per function)
       expect(aliasOf(plans[variant], fn).inputs).toMatchObject({ versionId: "1", additionalVersionWeight: {} });
-      expect(plans[variant].outputs.artifacts[fn].versionId).toBe("1");
+      expect((plans[variant].outputs.artifacts as Record<string, { versionId: string }>)[fn]!.versionId).toBe("1");
     }
     // the change really reached the function's configuration
     if (variant === "writers") expect((fnOf(plans.writers, "split").inputs.environmentVariables as any).LOGPIPE_MAX_WRITERS_PER_APP).toBe("11");
@@ -114,7 +114,7 @@ describe("stateful resources keep their data (defect 7)", () => {
 describe("the canary's targets", () => {
   it("alias, function and version URNs match what the program registers", () => {
     const urns = plans.base.resources.map((r) => r.urn!);
-    const digest = plans.base.outputs.artifacts.compress.digest;
+    const digest = (plans.base.outputs.artifacts as Record<string, { digest: string }>).compress!.digest;
     const byUrn = (u: string | undefined) => plans.base.resources.find((r) => r.urn === u);
     expect(byUrn(findUrn(urns, aliasRef("compress")))).toMatchObject({ type: T.alias, inputs: { functionName: "logpipe-prod-compress" } });
     expect(byUrn(findUrn(urns, functionRef("compress")))).toMatchObject({ type: T.fn, inputs: { functionName: "logpipe-prod-compress" } });

@@ -15,7 +15,8 @@ import { artifactsSchema } from "../../infra/config.js";
 import { makeProject, stackYaml } from "../ops/support/project.js";
 
 const env = process.env;
-const client = () => new OSS({ endpoint: env.LOGPIPE_TEST_OSS_ENDPOINT!, secure: false, sldEnable: true, bucket: env.LOGPIPE_TEST_OSS_BUCKET!, accessKeyId: env.LOGPIPE_TEST_OSS_AK!, accessKeySecret: env.LOGPIPE_TEST_OSS_SK! }) as unknown as ArtifactBucket & OSS;
+// sldEnable (path-style requests to the test server) is an ali-oss option its typings lack
+const client = () => new OSS({ endpoint: env.LOGPIPE_TEST_OSS_ENDPOINT!, secure: false, sldEnable: true, bucket: env.LOGPIPE_TEST_OSS_BUCKET!, accessKeyId: env.LOGPIPE_TEST_OSS_AK!, accessKeySecret: env.LOGPIPE_TEST_OSS_SK! } as OSS.Options) as unknown as ArtifactBucket & OSS;
 
 async function fakeBuild(tag: string) {
   return Promise.all(["split", "compress", "upload"].map(async (fn) => {
@@ -43,7 +44,7 @@ describe("logpipe publish", () => {
       expect(cfg["logpipe:release"][a.fn].stable).toBe(a.digest);
       const stored = await client().get(pin.object);
       expect(Buffer.compare(stored.content as Buffer, a.zip)).toBe(0);
-      expect(String(stored.res.headers["x-oss-hash-crc64ecma"])).toBe(a.crc64);
+      expect(String((stored.res.headers as Record<string, unknown>)["x-oss-hash-crc64ecma"])).toBe(a.crc64);
     }
     // the stack file the program reads accepts the pins (checksum required with bucket/object)
     expect(artifactsSchema.safeParse(cfg["logpipe:artifacts"]).success).toBe(true);
