@@ -79,7 +79,7 @@ export const envSchema = z.object({
   /** Most pending bytes one compress invocation reads over all its apps (bounds its memory). */
   LOGPIPE_TASK_MAX_BYTES: size.default("256MB"),
   /** Apps per compress invocation the sweep sends (one lock + one member per app, one commit for all). */
-  LOGPIPE_SWEEP_APPS_PER_TASK: int(1, 900).default(200), // 900 apps of 64-character names still fit the 64 KB task guard (fc-invoker.ts)
+  LOGPIPE_SWEEP_APPS_PER_TASK: int(1, 900).default(500), // 900 apps of 64-character names still fit the 64 KB task guard (fc-invoker.ts)
   /** Routing decisions (admitted / overflowed) unused this long are forgotten. */
   LOGPIPE_APP_TTL: duration.default("7d"),
   LOGPIPE_TIMEZONE: z.string().default("UTC").refine((tz) => {

@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 
 /** ECMA-182 polynomial, bit-reflected: 0xC96C5795D7870F42. */
 const POLY_REFLECTED_HI = 0xc96c5795;
@@ -140,6 +141,19 @@ export async function md5AndCrc64File(path: string, length?: number): Promise<Fi
   const md5 = createHash("md5");
   let size = 0;
   if (length === 0) return { size: 0, md5: md5.digest(), crc64: crc.digest() };
+  if (length !== undefined && length < READ_CHUNK) {
+    // a small file (most objects of small apps): one read into a buffer of its size, not a
+    // stream with a READ_CHUNK buffer per file
+    const fh = await open(path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, 0);
+      if (bytesRead !== length) throw new Error(`md5AndCrc64File: ${path} has only ${bytesRead} of the ${length} bytes requested`);
+      return md5AndCrc64(buf);
+    } finally {
+      await fh.close();
+    }
+  }
   const stream = createReadStream(path, {
     highWaterMark: READ_CHUNK,
     ...(length !== undefined ? { start: 0, end: length - 1 } : {}),

@@ -269,7 +269,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
         const key = f.rel.slice(OUTBOX_DIR.length + 1);
         const abs = deps.nas.abs(f.rel);
         try {
-          const expected = await md5AndCrc64File(abs);
+          const expected = await md5AndCrc64File(abs, f.size); // outbox files never change once written
           crashPoint("upload.mid-upload");
           await objects.putFile(key, abs, expected, {
             multipartThreshold: deps.config.multipartThreshold,
