@@ -151,8 +151,8 @@ export function register(program: Command): void {
     .option("--no-progress", "no progress output")
     .option("--json", "print the report as JSON (stdout); exit code still tells success")
     .addHelpText("after", `
-Exit codes: 0 every record archived exactly once; 1 something lost, duplicated or failed; 2 bad flags,
-unusable --out or unreachable --redis; 130/143 interrupted (Ctrl-C / SIGTERM; nothing verified).
+Exit codes: 0 every record archived exactly once; 1 something lost, duplicated or failed;
+2 bad flags, unusable --out or unreachable --redis; 130/143 interrupted (Ctrl-C / SIGTERM).
 Examples:
   npx logpipe local                               # synthetic: 300k records over 50 apps
   npx logpipe local --records 2000000 --apps 200

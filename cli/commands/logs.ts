@@ -123,7 +123,7 @@ async function logsAction(appArg: string | undefined, flags: LogsFlags): Promise
   const app = p.app;
   const resolved = objectStoreFromFlags(flags);
   if (localStoreMissing(resolved)) {
-    throw new UsageError(`--out: no local object store at ${resolved.dir} (run \`logpipe local --out DIR\` first, or read OSS with --oss-bucket)`);
+    throw new UsageError(`--out: no local object store at ${resolved.dir} (run \`npx logpipe local --out DIR\` first, or read OSS with --oss-bucket)`);
   }
 
   const stdout = process.stdout;
