@@ -274,13 +274,15 @@ function pipelineShape(ctx: Ctx, recordsPerDay: number, perFn: Record<FunctionRo
   const bw = (runOptions.batchWindow ?? {}) as Record<string, unknown>;
   const count = num(bw.CountBasedWindow) ?? 100;
   const windowSec = num(bw.TimeBasedWindow) ?? 0;
-  const tasks = Math.max(1, num(runOptions.maximumTasks) ?? 1);
+  // concurrent deliveries: FC 3.0 DeliveryOption.concurrency (eventSinkConfig.deliveryOption)
+  const delivery = ((cfg?.eventSinkConfig as Record<string, unknown> | undefined)?.deliveryOption ?? {}) as Record<string, unknown>;
+  const tasks = Math.max(1, num(delivery.concurrency) ?? 1);
   if (!trig) ctx.assumptions.push("No Kafka (eventbridge) trigger in the plan: assumed batches of 100 records.");
   const perTaskPerSec = recordsPerDay / 86_400 / tasks;
   const payloadCap = Math.floor((32 * 1024 * 1024) / u.avgRecordBytes);
   const byTime = windowSec > 0 ? perTaskPerSec * windowSec : 1;
   const batch = Math.max(1, Math.min(count, payloadCap, Math.max(1, byTime)));
-  ctx.assumptions.push(`Kafka trigger batches: min(CountBasedWindow ${count}, ${windowSec}s × ${round(perTaskPerSec, 2)} records/s per task × ${tasks} tasks, 32 MB payload) = ${round(batch, 2)} records per split invocation.`);
+  ctx.assumptions.push(`Kafka trigger batches: min(CountBasedWindow ${count}, ${windowSec}s × ${round(perTaskPerSec, 2)} records/s per delivery × ${tasks} concurrent deliveries, 32 MB payload) = ${round(batch, 2)} records per split invocation.`);
   const monthlyGb = u.gbPerDay * DAYS_PER_MONTH;
   const timer = ctx.resources.find((r) => r.type === "alicloud:fc/v3Trigger:V3Trigger" && r.inputs.triggerType === "timer");
   const cron = String(parseJsonInput(timer?.inputs.triggerConfig)?.cronExpression ?? "@every 1m");
