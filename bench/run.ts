@@ -20,6 +20,7 @@ import { loadPriceTable } from "../cli/ops/prices/index.js";
 import type { ChildTask, FunctionName, PipelineResult, PipelineTask } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { summarizeProfile, type ProfileSummary } from "./profile.js";
+import { measureHelpStartup, type HelpStartup } from "./startup.js";
 
 export interface BenchOptions {
   quick?: boolean;
@@ -123,6 +124,8 @@ export interface BenchResults {
     points: AxisPoint[];
   };
   targets: TargetResult[];
+  /** `logpipe --help` start-up against a bare `node -e 0`, paired runs (bench/startup.ts) */
+  startup?: HelpStartup;
   profileFile?: string;
   profiles?: Record<string, ProfileSummary>;
   notes: string[];
@@ -385,6 +388,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       points,
     };
     const targets = evaluateTargets(axis, resources, ratios);
+    const startup = await measureHelpStartup();
+    targets.push({
+      id: "cli-help-startup", description: "`logpipe --help` start-up ÷ a bare `node -e 0`", target: "≤ 8×", value: startup.ratio, met: startup.ratio <= 8,
+      note: `${startup.helpMs.toFixed(0)} ms vs ${startup.nodeMs.toFixed(0)} ms (median of paired runs)`,
+    });
     const results: BenchResults = {
       version: 2,
       generatedAt: new Date().toISOString(),
@@ -394,7 +402,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(),
       },
       data: { ndjsonBytes: data.ndjson.bytes, ndjsonRecords: data.ndjson.records, eventBytes: data.event.bytes, eventRecords: data.event.records, apps: spec.apps, seed: spec.seed },
-      reps, steps, ratios, resources, axis, targets, profiles, notes,
+      reps, steps, ratios, resources, axis, targets, startup, profiles, notes,
     };
     if (points.length > 0) {
       const file = opts.profileOut ?? (quick ? QUICK_PROFILE : DEFAULT_PROFILE);
