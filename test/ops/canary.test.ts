@@ -147,7 +147,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(gate.verdict).toBe("pass");
     expect((gate.metrics as { canary: { invocations: number } }).canary.invocations).toBe(600);
     expect(audit.find((a) => a.action === "applied")!.changes).toEqual({ update: 1, same: 40 });
-  }, 60_000);
+  }); // the suite default (180 s): real-clock gates run slower when CI runs test files side by side
 
   it("failing gate at step 2 rolls back to stable and reports rolled-back", async () => {
     const out = await engine(metricsBy((n) => (n === 1 ? "healthy" : "failing"))).start(opts());
@@ -166,7 +166,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
     expect(actions.slice(-3)).toEqual(["gate", "rollback-config-written", "rolled-back"]);
     expect(fake.outputs("prod")!.aliases).toMatchObject({ compress: { versionId: "1", additionalVersionWeight: { "2": 0 } } });
-  }, 60_000);
+  });
 
   it("too little traffic is not healthy: rolls back after the retries", async () => {
     const out = await engine(metricsBy("no-traffic")).start(opts({ noTrafficRetries: 1 }));
@@ -176,7 +176,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(releasesSeen()).toEqual([{ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0.05 }, { stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 }]);
     const gates = engine(metricsBy("healthy")).audit("prod", "compress").filter((a) => a.action === "gate");
     expect(gates.map((g) => g.verdict)).toEqual(["insufficient-traffic", "insufficient-traffic"]);
-  }, 60_000);
+  });
 
   it("--on-no-traffic hold pauses at the current weight; the same command resumes with a fresh window", async () => {
     const held = await engine(metricsBy("no-traffic")).start(opts({ onNoTraffic: "hold" }));
@@ -191,7 +191,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
     expect(actions).toContain("paused");
     expect(actions).toContain("resumed");
-  }, 60_000);
+  });
 
   it("a pulumi failure mid-canary rolls back and records it", async () => {
     fake.restoreEnv();
@@ -205,7 +205,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const audit = engine(metricsBy("healthy")).audit("prod", "compress");
     expect(audit.find((a) => a.action === "apply-failed")).toMatchObject({ weight: 0.25 });
     expect(audit.at(-1)!.action).toBe("rolled-back");
-  }, 60_000);
+  });
 
   it("when the rollback's pulumi up fails too, the state says so and the error tells what to run", async () => {
     fake.restoreEnv();
@@ -223,7 +223,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const out = await engine(metricsBy("healthy")).abort("prod", "compress");
     expect(out.status).toBe("aborted");
     expect(releasesSeen()).toEqual([{ stable: D.a }]);
-  }, 60_000);
+  });
 
   it("an interrupted run resumes from its recorded step without re-applying it", async () => {
     clock.onSleep = (n) => { if (n === 2) throw abortError(); };
@@ -239,14 +239,14 @@ describe("canary start with the fake pulumi CLI", () => {
     const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
     expect(actions).toContain("interrupted");
     expect(actions.filter((a) => a === "resumed")).toHaveLength(1);
-  }, 60_000);
+  });
 
   it("metrics API errors do not count as healthy: retried, then rolled back", async () => {
     const out = await engine(metricsBy("error")).start(opts());
     expect(out.status).toBe("rolled-back");
     expect(out.state.reason).toMatch(/health could not be checked: CloudMonitor .*Throttling/);
     expect(clock.sleeps).toEqual([300_000, 2000, 4000]);
-  }, 60_000);
+  });
 
   it("--dry-run prints the plan and config changes and runs nothing", async () => {
     const before = stackFile();
@@ -273,7 +273,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(a.status).toBe("aborted");
     expect(releasesSeen().at(-1)).toEqual({ stable: D.a });
     expect(engine(metricsBy("healthy")).audit("prod", "compress").at(-1)).toMatchObject({ action: "aborted", reason: "bad deploy" });
-  }, 60_000);
+  });
 });
 
 describe("low-traffic functions, break-glass", () => {
@@ -296,7 +296,7 @@ describe("low-traffic functions, break-glass", () => {
     expect(JSON.parse(fc.invoked[0]!.payload)).toMatchObject({ triggerName: "logpipe-canary-rehearsal", triggerTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
     // one observation window, after the rehearsal, at 100 %
     expect(clock.sleeps).toEqual([300_000]);
-  }, 60_000);
+  });
 
   it("a failing rehearsal rolls back before any traffic reaches the canary", async () => {
     const fc = fakeFc({ ok: false, error: "Unhandled: ENOENT /mnt/logpipe" });
@@ -305,7 +305,7 @@ describe("low-traffic functions, break-glass", () => {
     expect(out.state.reason).toMatch(/rehearsal invocation of the canary version failed: Unhandled: ENOENT/);
     const weights = fake.ups().map((u) => (YAML.parse(u.configText!) as any).config["logpipe:release"].upload.canaryWeight);
     expect(weights).toEqual([0, 0]); // never above 0
-  }, 60_000);
+  });
 
   it("break-glass rollback points the alias at the stable version with FC UpdateAlias, no Pulumi, and records weight 0", async () => {
     clock.onSleep = (n) => { if (n === 1) throw abortError(); };
@@ -325,7 +325,7 @@ describe("low-traffic functions, break-glass", () => {
       process.env.PATH = savedPath;
       fake = installFakePulumi(REPO);
     }
-  }, 60_000);
+  });
 });
 
 describe("canary bad input", () => {
@@ -351,7 +351,7 @@ describe("canary bad input", () => {
       await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/locked by pid/);
     } finally { release(); }
     expect(fake.ups()).toHaveLength(0);
-  }, 60_000);
+  });
 
   it("prerequisites first: a stack pulumi does not know, or no Pulumi CLI at all, is a config error (exit 2) and nothing is written", async () => {
     const before = stackFile();
@@ -373,7 +373,7 @@ describe("canary bad input", () => {
     expect(engine(metricsBy("healthy")).readState("prod", "compress")).toBeUndefined();
     expect(engine(metricsBy("healthy")).audit("prod", "compress")).toEqual([]);
     fake = installFakePulumi(REPO);
-  }, 60_000);
+  });
 });
 
 describe("logpipe canary through the command line (real clock, fake pulumi, scripted metrics)", () => {
@@ -397,5 +397,5 @@ describe("logpipe canary through the command line (real clock, fake pulumi, scri
       out.mockRestore();
       err.mockRestore();
     }
-  }, 60_000);
+  });
 });
