@@ -108,12 +108,18 @@ describe("stack config file", () => {
   it("edits keep comments and unrelated keys; a broken release never reaches disk", () => {
     const root = makeProject({ prod: stackYaml() });
     const cfg = StackConfigFile.load(readProject(root), "prod");
+    // a canary without the stable version it runs beside cannot be realized: refused, nothing written
     cfg.setCanary("compress", D.b, 0.05);
+    expect(() => cfg.save()).toThrow(/refusing to write .*stableVersionId/);
+    expect(readFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), "utf8")).toBe(stackYaml());
+    cfg.setCanary("compress", D.b, 0.05, "3");
     cfg.save();
     const text = readFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), "utf8");
     expect(text).toContain("# prod stack — edited by humans and by logpipe; keep the comments");
     expect(text).toContain(`      canary: ${D.b}\n      canaryWeight: 0.05`);
-    expect(unifiedDiff(stackYaml(), text, "f")).toMatch(/\+      canary: sha256:b+\n\+      canaryWeight: 0.05/);
+    const diff = unifiedDiff(stackYaml(), text, "f");
+    expect(diff).toMatch(/^\+      stableVersionId: "?3"?$/m);
+    expect(diff).toMatch(/\+      canary: sha256:b+\n\+      canaryWeight: 0.05/);
     cfg.setIn("logpipe:release", ["compress", "canaryWeight"], 7);
     expect(() => cfg.save()).toThrow(/refusing to write .*logpipe:release.compress.canaryWeight/);
     expect(() => cfg.setCanary("compress", D.b, 2)).toThrow(/between 0 and 1/);
