@@ -171,8 +171,13 @@ export interface CoordStore {
   /** Gives the lock back; the holder is done writing. Claimed sections stay with the slot. */
   release(app: string, slot: number, token: string): Promise<void>;
   readSlotState(app: string, slot: number): Promise<SlotState>;
-  /** Apps with pending sections staged at or before `stagedBefore`, oldest first. */
-  dueApps(stagedBefore: number, limit: number): Promise<string[]>;
+  /**
+   * Apps with pending sections staged at or before `stagedBefore`, oldest first. With `small`, an
+   * app with less than `minBytes` pending waits until its oldest section was staged at or before
+   * `forceBefore` (the long tail is drained less often, in larger members); an app with sections
+   * a crashed drain left claimed is due regardless.
+   */
+  dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]>;
   /** Operator: forget a partition's dedup state (after a topic was recreated by hand). */
   resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }>;
   /** Partition dedup state, for reports and tests. */

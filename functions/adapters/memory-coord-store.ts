@@ -270,9 +270,13 @@ export class MemoryCoordStore implements CoordStore {
     return this.view(this.slots.get(this.k(app, slot)) ?? { gen: 0, len: 0, t0: 0, claim: [] });
   }
 
-  async dueApps(stagedBefore: number, limit: number): Promise<string[]> {
+  async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {
     const due: [string, number][] = [];
-    for (const [app, q] of this.pending) if (q.length > 0 && q[0]!.stagedAt <= stagedBefore) due.push([app, q[0]!.stagedAt]);
+    const stranded = new Set<string>();
+    for (const [key, s] of this.slots) if (s.claim.length > 0) stranded.add(key.slice(0, key.indexOf("\u0000")));
+    const waits = (app: string, oldest: number) =>
+      small !== undefined && !stranded.has(app) && oldest > small.forceBefore && (this.pendingBytes.get(app) ?? 0) < small.minBytes;
+    for (const [app, q] of this.pending) if (q.length > 0 && q[0]!.stagedAt <= stagedBefore && !waits(app, q[0]!.stagedAt)) due.push([app, q[0]!.stagedAt]);
     // a drain that crashed left its claim with the slot: the app is due until someone finishes it
     for (const [key, s] of this.slots) {
       const app = key.slice(0, key.indexOf("\u0000"));

@@ -549,6 +549,7 @@ type Arg = string | number;
 type StateRow = [string, string, string, string, string, string];
 interface Scripts {
   lpAdmit(tag: string, ...args: Arg[]): Promise<number[]>;
+  lpDueApps(tag: string, ...args: Arg[]): Promise<string[]>;
   lpRegister(tag: string, json: string): Promise<[[string, string, string, string][], string[]]>;
   lpRegistered(tag: string, ...files: string[]): Promise<number[]>;
   lpAcquireDrains(tag: string, ...args: Arg[]): Promise<[string, string, number, string, StateRow][]>;
@@ -565,8 +566,29 @@ interface Scripts {
   lpReleaseLease(tag: string, ...args: Arg[]): Promise<number>;
 }
 
+// ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore. Due: oldest pending or
+// claimed section staged ≤ stagedBefore; with the rule, an app with < minBytes pending and no
+// stranded claim waits until its oldest section is ≤ forceBefore.
+const DUE_APPS = LUA_PRELUDE + `
+local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local minBytes, force = tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
+for i = 1, #rows, 2 do
+  if #out >= limit then break end
+  local app, oldest = rows[i], tonumber(rows[i + 1])
+  local ok = true
+  if minBytes ~= nil and oldest > force and redis.call('HLEN', claims_key(app)) == 0 then
+    ok = num(redis.call('HGET', PENDB, app)) >= minBytes
+  end
+  if ok then out[#out + 1] = app end
+end
+return out
+`;
+
 const SCRIPTS: Record<keyof Scripts, string> = {
   lpAdmit: ADMIT,
+  lpDueApps: DUE_APPS,
   lpRegister: REGISTER,
   lpRegistered: REGISTERED,
   lpAcquireDrains: ACQUIRE_DRAINS,
@@ -759,10 +781,11 @@ export class RedisCoordStore implements CoordStore {
     return stateFrom(r.map((v) => v ?? "") as StateRow);
   }
 
-  async dueApps(stagedBefore: number, limit: number): Promise<string[]> {
+  async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {
     if (limit <= 0) return [];
     this.roundTrips++;
-    return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
+    if (!small) return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
+    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore));
   }
 
   async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {

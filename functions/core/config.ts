@@ -74,6 +74,12 @@ export const envSchema = z.object({
   LOGPIPE_DRAIN_BYTES: size.default("8MB"),
   /** The sweep drains every app whose oldest pending record was staged this long ago. */
   LOGPIPE_DRAIN_AGE: duration.default("60s"),
+  /**
+   * The long tail: an app with less than this pending is drained only once its oldest data is
+   * LOGPIPE_DRAIN_MAX_AGE old (fewer, larger members); 0 drains every app at the drain age.
+   */
+  LOGPIPE_DRAIN_MIN_BYTES: size.default("1MB"),
+  LOGPIPE_DRAIN_MAX_AGE: duration.default("10m"),
   /** Most pending bytes one drain takes for one app (the rest waits for the next drain). */
   LOGPIPE_DRAIN_MAX_BYTES: size.default("64MB"),
   /** Most pending bytes one compress invocation reads over all its apps (bounds its memory). */
@@ -128,6 +134,8 @@ export interface PipelineConfig {
   redriveAgeMs: number;
   drainBytes: number;
   drainAgeMs: number;
+  drainMinBytes: number;
+  drainMaxAgeMs: number;
   drainMaxBytes: number;
   taskMaxBytes: number;
   sweepAppsPerTask: number;
@@ -181,6 +189,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redriveAgeMs: c.LOGPIPE_REDRIVE_AGE,
     drainBytes: c.LOGPIPE_DRAIN_BYTES,
     drainAgeMs: c.LOGPIPE_DRAIN_AGE,
+    drainMinBytes: c.LOGPIPE_DRAIN_MIN_BYTES,
+    drainMaxAgeMs: c.LOGPIPE_DRAIN_MAX_AGE,
     drainMaxBytes: c.LOGPIPE_DRAIN_MAX_BYTES,
     taskMaxBytes: c.LOGPIPE_TASK_MAX_BYTES,
     sweepAppsPerTask: c.LOGPIPE_SWEEP_APPS_PER_TASK,

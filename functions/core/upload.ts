@@ -82,8 +82,11 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
 
 /** Invokes drains for apps whose oldest pending section is older than the drain age. */
 async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
-  const before = opts.sweepAll ? Number.MAX_SAFE_INTEGER : nowOf(deps) - deps.config.drainAgeMs;
-  const apps = await deps.coord.dueApps(before, 100_000);
+  const now = nowOf(deps);
+  const { drainAgeMs, drainMinBytes, drainMaxAgeMs } = deps.config;
+  const apps = opts.sweepAll
+    ? await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000)
+    : await deps.coord.dueApps(now - drainAgeMs, 100_000, drainMinBytes > 0 ? { minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs } : undefined);
   if (apps.length === 0) return;
   if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
   result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");

@@ -169,6 +169,22 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect((await s.registerFiles([f([["b", 1]])], o(t + 60_002))).hot).toEqual(["b"]);
   });
 
+  it("the long tail waits: an app under minBytes is due only once its oldest section passes forceBefore (a stranded claim never waits)", async () => {
+    const s = open();
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    await s.registerFiles([f([["big", 5000], ["tiny", 10]])], reg(1000));
+    await s.registerFiles([f([["tiny2", 10]])], reg(1500));
+    // plain rule: both old enough
+    expect(await s.dueApps(2000, 10)).toEqual(["big", "tiny", "tiny2"]);
+    // small-app rule: only the app with enough pending, until the tail is older than forceBefore
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500 })).toEqual(["big"]);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 1200 })).toEqual(["big", "tiny"]);
+    // a drain of tiny that crashed leaves its claim: due at once whatever its size
+    expect(await s.acquireDrains(["tiny2"], drain("crashed"))).toHaveLength(1);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500 })).toEqual(["big", "tiny2"]);
+  });
+
   it("a hot app whose drain found every slot busy is returned as hot again (not left to the sweep)", async () => {
     const s = open();
     const t = Date.now();

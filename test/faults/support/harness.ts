@@ -121,6 +121,7 @@ export function scenarioEnv(dir: string, redisUrl: string, overrides: Record<str
     // drains happen during the run: hot apps past 48 KB, the long tail swept after 500 ms
     LOGPIPE_DRAIN_BYTES: "48KB",
     LOGPIPE_DRAIN_AGE: "500ms",
+    LOGPIPE_DRAIN_MIN_BYTES: "0", // every app at the drain age: the most drains (and crash windows) per run
     LOGPIPE_MAX_WRITERS_PER_APP: "4",
     LOGPIPE_MULTIPART_THRESHOLD: "256KB",
     // a process crash (SIGKILL) keeps the page cache; power loss is out of scope (see docs/faults.md)
