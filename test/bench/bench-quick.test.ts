@@ -61,7 +61,10 @@ describe("logpipe bench --quick --json", () => {
         expect(p.on.nasWaitSecondsPerGb).toBeGreaterThan(0);
       }
       // every issue-11 target is computed (met or missed, never absent)
-      expect(res.targets.map((t: { id: string }) => t.id)).toEqual(["handler-seconds-vs-apps", "e2e-vs-floor-nas-off", "e2e-vs-floor-nas-on", "invocations-vs-apps", "objects-per-app-hour", "compressed-vs-gzip"]);
+      expect(res.targets.map((t: { id: string }) => t.id)).toEqual(["handler-seconds-vs-apps", "e2e-vs-floor-nas-off", "e2e-vs-floor-nas-on", "invocations-vs-apps", "objects-per-app-hour", "compressed-vs-gzip", "cli-help-startup"]);
+      // start-up is measured in the same run, paired against a bare node start
+      expect(res.startup.ratio).toBeGreaterThan(0);
+      expect(res.targets.find((t: { id: string }) => t.id === "cli-help-startup").value).toBe(res.startup.ratio);
       for (const t of res.targets) {
         if (t.id === "compressed-vs-gzip" && t.value === null) continue; // gzip CLI missing
         expect(Number.isFinite(t.value), t.id).toBe(true);
