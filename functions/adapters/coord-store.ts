@@ -57,6 +57,16 @@ export interface ClaimedSection extends SectionRef {
   keep: Interval[];
 }
 
+/** One app's section of a staging file, as its index lists it (byte range absolute in the file). */
+export interface StagedSection {
+  app: string;
+  off: number;
+  len: number;
+  records: number;
+  /** oldest Kafka timestamp of its records */
+  minTs: number;
+}
+
 export interface RegisterFile {
   file: string;
   topic: string;
@@ -67,7 +77,7 @@ export interface RegisterFile {
   /** Kafka timestamps of its records (for topic-incarnation detection) */
   minTs: number;
   maxTs: number;
-  sections: { app: string; off: number; len: number; records: number; minTs: number }[];
+  sections: StagedSection[];
 }
 
 export interface RegisterOptions {

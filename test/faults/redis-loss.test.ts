@@ -25,7 +25,7 @@ import { scanMembers } from "../../functions/core/members.js";
 import { createRouter, OVERFLOW_APP, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
-import { describeResult, inProcessDeps, runScenario, scenarioEnv, sleep, Summary, type RunContext } from "./support/harness.js";
+import { describeResult, inProcessDeps, runScenario, scenarioEnv, sleep, Summary, unackedBatches, type RunContext } from "./support/harness.js";
 import { recordsOf, TOPIC, type BatchDescriptor } from "./support/records.js";
 
 const summary = new Summary("redis loses state");
@@ -38,14 +38,6 @@ afterAll(async () => {
   summary.flush();
   await redis?.stop();
 });
-
-/** Trigger batches not yet acknowledged (queued or being split). */
-function unacked(ctx: RunContext): number {
-  const q = path.join(ctx.dir, "q");
-  let n = readdirSync(path.join(q, "trigger")).filter((f) => !f.startsWith(".tmp.")).length;
-  for (const pid of readdirSync(path.join(q, "inflight"))) n += readdirSync(path.join(q, "inflight", pid)).filter((f) => f.startsWith("trigger~")).length;
-  return n;
-}
 
 function walkFiles(dir: string): string[] {
   const out: string[] = [];
@@ -88,6 +80,24 @@ async function until(ctx: RunContext, cond: () => boolean, timeoutMs = 120_000):
   return false;
 }
 
+/**
+ * Fault injection beside the instances: an admin connection to redis-server and an overwrite watch
+ * on the object store; `inject` runs its faults, then the watch keeps scanning until the run ends.
+ */
+async function injectWatching(ctx: RunContext, watch: OverwriteWatch, inject: (admin: Redis) => Promise<void>): Promise<void> {
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  admin.on("error", () => {});
+  try {
+    await inject(admin);
+    while (!ctx.isFinished()) {
+      watch.scan();
+      await Promise.race([sleep(200), ctx.finished]);
+    }
+  } finally {
+    admin.disconnect();
+  }
+}
+
 function checkNoLoss(r: Awaited<ReturnType<typeof runScenario>>, overwrites: string[]) {
   console.log(describeResult(r) + ` reconcile kinds ${JSON.stringify(r.reconcile.kinds)}`);
   summary.addResult(r);
@@ -104,7 +114,7 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
   // it, then kills redis-server and restarts it from that snapshot: everything in between is
   // forgotten by Redis but already on NAS, in the object store and acknowledged to Kafka.
   const variants: { name: string; after: string; ready: (ctx: RunContext, base: { acked: number; objects: number }, watch: OverwriteWatch) => boolean }[] = [
-    { name: "after commits", after: "batches acknowledged and drained", ready: (ctx, b) => b.acked - unacked(ctx) >= 6 },
+    { name: "after commits", after: "batches acknowledged and drained", ready: (ctx, b) => b.acked - unackedBatches(ctx) >= 6 },
     { name: "after a seal", after: "a file sealed", ready: (ctx, b, w) => walkFiles(path.join(ctx.dir, "nas", "outbox")).length > 0 || w.scan() > b.objects },
     { name: "after uploads", after: "objects uploaded", ready: (_ctx, b, w) => w.scan() >= b.objects + 3 },
   ];
@@ -117,26 +127,18 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
         procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
         during: async (ctx) => {
           watch = new OverwriteWatch(path.join(ctx.dir, "objects"));
-          const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-          admin.on("error", () => {});
-          try {
+          await injectWatching(ctx, watch, async (admin) => {
             for (let round = 0; round < 2 && !ctx.isFinished(); round++) {
-              const total = unacked(ctx);
+              const total = unackedBatches(ctx);
               // let part of the run happen, then snapshot
-              if (!(await until(ctx, () => unacked(ctx) <= total * (round === 0 ? 0.8 : 0.6) && watch.scan() >= 0))) break;
+              if (!(await until(ctx, () => unackedBatches(ctx) <= total * (round === 0 ? 0.8 : 0.6) && watch.scan() >= 0))) break;
               await admin.save();
-              const base = { acked: unacked(ctx), objects: watch.scan() };
+              const base = { acked: unackedBatches(ctx), objects: watch.scan() };
               if (!(await until(ctx, () => v.ready(ctx, base, watch)))) break;
               await redis.restart(); // SIGKILL, then start from the snapshot (dump.rdb)
               rollbacks++;
             }
-            while (!ctx.isFinished()) {
-              watch.scan();
-              await Promise.race([sleep(200), ctx.finished]);
-            }
-          } finally {
-            admin.disconnect();
-          }
+          });
         },
       });
       watch.scan();
@@ -155,22 +157,14 @@ describe("Redis emptied mid-run (restart without persistence)", () => {
       procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
       during: async (ctx) => {
         watch = new OverwriteWatch(path.join(ctx.dir, "objects"));
-        const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-        admin.on("error", () => {});
-        try {
-          const total = unacked(ctx);
+        await injectWatching(ctx, watch, async (admin) => {
+          const total = unackedBatches(ctx);
           for (const share of [0.7, 0.35]) {
-            if (!(await until(ctx, () => unacked(ctx) <= total * share && watch.scan() >= 0))) break;
+            if (!(await until(ctx, () => unackedBatches(ctx) <= total * share && watch.scan() >= 0))) break;
             await admin.flushall();
             flushes++;
           }
-          while (!ctx.isFinished()) {
-            watch.scan();
-            await Promise.race([sleep(200), ctx.finished]);
-          }
-        } finally {
-          admin.disconnect();
-        }
+        });
       },
     });
     watch.scan();

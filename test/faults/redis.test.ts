@@ -7,12 +7,10 @@
  * clock) and must never exceed LOGPIPE_MAX_WRITERS_PER_APP. (Frozen *writers* are in
  * stale-writer.test.ts.)
  */
-import { readdirSync } from "node:fs";
-import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startRedisServer, type RedisServerHandle } from "../../cli/services/redis-server.js";
-import { describeResult, maxConcurrentWriters, runScenario, sleep, Summary, type RunContext } from "./support/harness.js";
+import { describeResult, maxConcurrentWriters, runScenario, sleep, Summary, unackedBatches, type RunContext } from "./support/harness.js";
 
 const summary = new Summary("redis faults");
 let redis: RedisServerHandle;
@@ -20,13 +18,6 @@ beforeAll(async () => {
   redis = await startRedisServer({ appendonly: true, appendfsync: "everysec" });
 });
 
-/** Trigger batches the instances have not acknowledged yet. */
-function unacked(ctx: RunContext): number {
-  const q = path.join(ctx.dir, "q");
-  let n = readdirSync(path.join(q, "trigger")).filter((f) => !f.startsWith(".tmp.")).length;
-  for (const pid of readdirSync(path.join(q, "inflight"))) n += readdirSync(path.join(q, "inflight", pid)).filter((f) => f.startsWith("trigger~")).length;
-  return n;
-}
 afterAll(async () => {
   summary.flush();
   await redis?.stop();
@@ -61,9 +52,9 @@ describe("Redis faults", () => {
       procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
       // restarts follow progress, not the clock: every one happens however fast the machine is
       during: async (ctx) => {
-        const total = unacked(ctx);
+        const total = unackedBatches(ctx);
         for (const share of [0.75, 0.5, 0.25]) {
-          while (!ctx.isFinished() && unacked(ctx) > total * share) await Promise.race([sleep(20), ctx.finished]);
+          while (!ctx.isFinished() && unackedBatches(ctx) > total * share) await Promise.race([sleep(20), ctx.finished]);
           if (ctx.isFinished()) return;
           await redis.restart();
           restarts++;

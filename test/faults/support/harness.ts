@@ -172,6 +172,14 @@ async function pendingWork(dir: string): Promise<number> {
   return (await listQueue(dir, "trigger")).length + (await listQueue(dir, "compress")).length;
 }
 
+/** Trigger batches the instances have not acknowledged yet (queued, or being split). */
+export function unackedBatches(ctx: Pick<RunContext, "dir">): number {
+  const q = path.join(ctx.dir, "q");
+  let n = readdirSync(path.join(q, "trigger")).filter((f) => !f.startsWith(".tmp.")).length;
+  for (const pid of readdirSync(path.join(q, "inflight"))) n += readdirSync(path.join(q, "inflight", pid)).filter((f) => f.startsWith("trigger~")).length;
+  return n;
+}
+
 /** True once /proc says the process is stopped (SIGSTOP). */
 export async function waitStopped(pid: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
