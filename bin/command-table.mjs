@@ -18,7 +18,7 @@ export const COMMANDS = [
   { name: "canary", summary: "move a live alias to a new release in gated steps" },
   { name: "promote", args: "<from> <to>", summary: "copy the digests one stack runs into another's config" },
   { name: "reset-partition", summary: "forget a partition's dedup state after a topic reset" },
-  { name: "bench", summary: "benchmark the data path over 50–5,000 apps (NAS latency model off and on, cost per GB) against gzip, zstd and JSON.parse baselines from the same run" },
+  { name: "bench", summary: "measure cost per GB of the data path across app counts" },
 ];
 
 const NAMES = new Set(COMMANDS.map((c) => c.name));
