@@ -21,7 +21,7 @@ import { MAX_REFS_PER_DRAIN, nowOf, reportReconcile, RetryableError, type DrainT
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
-import { ensureLockTime, LockLostError, prepareSlot } from "./seal.js";
+import { ensureLockTime, prepareSlot } from "./seal.js";
 import { sectionLines, stagingPath } from "./staging.js";
 
 export class BadTaskError extends Error {
@@ -240,4 +240,3 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
   return result;
 }
 
-export { LockLostError };

@@ -1,5 +1,8 @@
 /**
- * Parsing of what FC hands the functions (see shared/reference/fc-events.md). Defensive by
+ * Parsing of what FC hands the functions: the Kafka trigger's batches, CloudEvents or RawData
+ * (https://help.aliyun.com/en/functioncompute/fc/user-guide/apsaramq-for-kafka-triggers and
+ * https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-deliveryoption,
+ * checked 2026-12-01), and timer events. Defensive by
  * design: every element of a batch either becomes a record or a rejected element with a reason,
  * and a payload that cannot be read at all is reported as such — the caller dead-letters it.
  */

@@ -12,7 +12,7 @@
  * recreated topic that reuses offsets can never overwrite a file still waiting to be drained.
  */
 import { crc32 } from "node:zlib";
-import type { RegisterFile, StagedSection } from "../adapters/coord-store.js";
+import type { RegisterFile } from "../adapters/coord-store.js";
 import { CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
 import { contains, type Interval } from "./intervals.js";
 import { STAGING_DIR, topicSegment } from "./layout.js";
@@ -20,18 +20,9 @@ import { STAGING_DIR, topicSegment } from "./layout.js";
 const MAGIC = Buffer.from("LPBATCH1");
 export const STAGING_SUFFIX = ".batch";
 
-/** absolute byte offset of the section in the file, and its length (see StagedSection) */
-export type StagingSectionIndex = StagedSection;
-
-export interface StagingIndex {
+/** The file's index: what its registration carries (sections with absolute byte ranges), versioned. */
+export interface StagingIndex extends Omit<RegisterFile, "file"> {
   v: 1;
-  topic: string;
-  partition: number;
-  first: number;
-  last: number;
-  minTs: number;
-  maxTs: number;
-  sections: StagingSectionIndex[];
 }
 
 export interface StagingFile {
