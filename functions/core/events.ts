@@ -177,10 +177,12 @@ export function parseTimerEvent(event: Buffer | string | unknown): TimerEvent {
 //
 // `scanKafkaBatch` returns the same records as `parseKafkaBatch`, as columns: no object per
 // record, and every value's bytes written once into one arena. A single validating pass over the
-// payload handles the FC Kafka trigger's shape (a JSON array of CloudEvents objects whose `data`
-// is an object); anything else — invalid JSON, RawData elements, JSON-string elements, duplicate
-// keys of interest, odd number forms, values that would be rejected — falls back to
-// `parseKafkaBatch`, so the answer is always exactly its answer.
+// payload handles both shapes the FC Kafka trigger delivers: a JSON array of CloudEvents objects
+// whose `data` is an object, and (`eventSchema: RawData`) a JSON array of those data objects
+// themselves. Anything else — invalid JSON, JSON-string elements, an element with record fields
+// both at its top level and in `data`, duplicate keys of interest, odd number forms, values that
+// are not strings, elements that would be rejected — falls back to `parseKafkaBatch`, so the
+// answer is always exactly its answer.
 
 export interface RecordTable {
   count: number;
@@ -523,20 +525,21 @@ function decodeString(b: Buffer, i: number, n: number): number {
   }
 }
 
-/** Digits-only non-negative integer token of at most 15 digits (always safe), else -1. */
+/** Digits-only non-negative safe integer token (at most 16 digits), else -1. */
 function plainInt(b: Buffer, s: number, e: number): number {
-  if (e - s < 1 || e - s > 15 || (b[s] === 0x30 && e - s > 1)) return -1;
+  if (e - s < 1 || e - s > 16 || (b[s] === 0x30 && e - s > 1)) return -1;
   let v = 0;
   for (let k = s; k < e; k++) {
     const d = b[k]! - 0x30;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }
-  return v;
+  // exact up to 2^53; a 16-digit token above it computes to at least 2^53 (rounding is monotonic)
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
 }
 
 const lit = (s: string) => Buffer.from(s, "latin1");
-const L_type = lit("type"), L_source = lit("source"), L_specversion = lit("specversion"), L_topic = lit("topic"), L_value = lit("value");
+const L_topic = lit("topic"), L_value = lit("value");
 const L_offset = lit("offset"), L_headers = lit("headers"), L_partition = lit("partition"), L_timestamp = lit("timestamp"), L_valueBase64 = lit("valueBase64");
 /** The caller has checked the length. */
 function eqLit(b: Buffer, s: number, l: Buffer): boolean {
@@ -544,21 +547,17 @@ function eqLit(b: Buffer, s: number, l: Buffer): boolean {
   return true;
 }
 
-const enum K { Other, Data, CeAttr, Topic, Partition, Offset, Timestamp, Key, Headers, Value, ValueBase64 }
+const enum K { Other, Data, Topic, Partition, Offset, Timestamp, Key, Headers, Value, ValueBase64 }
 
-function keyKind(b: Buffer, s: number, e: number, inData: boolean): K {
-  const len = e - s;
+/**
+ * The member name at [s, e): `data` only at an element's top level; the Kafka record's fields at
+ * either level (a CloudEvent has them in `data`, a RawData element at its top level).
+ */
+function keyKind(b: Buffer, s: number, e: number, top: boolean): K {
   const c = b[s];
-  if (!inData) {
-    if (len === 4 && c === 0x64 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x61) return K.Data;
-    if (len === 2 && c === 0x69 && b[s + 1] === 0x64) return K.CeAttr; // id
-    if (len === 4 && c === 0x74 && eqLit(b, s, L_type)) return K.CeAttr;
-    if (len === 6 && c === 0x73 && eqLit(b, s, L_source)) return K.CeAttr;
-    if (len === 11 && c === 0x73 && eqLit(b, s, L_specversion)) return K.CeAttr;
-    return K.Other;
-  }
-  switch (len) {
+  switch (e - s) {
     case 3: return c === 0x6b && b[s + 1] === 0x65 && b[s + 2] === 0x79 ? K.Key : K.Other;
+    case 4: return top && c === 0x64 && b[s + 1] === 0x61 && b[s + 2] === 0x74 && b[s + 3] === 0x61 ? K.Data : K.Other;
     case 5: return c === 0x74 && eqLit(b, s, L_topic) ? K.Topic : c === 0x76 && eqLit(b, s, L_value) ? K.Value : K.Other;
     case 6: return c === 0x6f && eqLit(b, s, L_offset) ? K.Offset : K.Other;
     case 7: return c === 0x68 && eqLit(b, s, L_headers) ? K.Headers : K.Other;
@@ -584,11 +583,13 @@ function scanFast(b: Buffer): RecordTable | undefined {
     if (b[i] === 0x5d) i++;
     else {
       for (;;) {
-        // ---- one element: a CloudEvents object
+        // ---- one element: a CloudEvent (the record's fields in its `data` object) or a RawData
+        // element (the record's fields at its top level). One loop reads both levels: `level` is 1
+        // inside `data`.
         if (b[i] !== 0x7b) return undefined;
         if (count === t.topicOf.length) growTable(t);
-        let seenData = false, ce = false;
-        // data fields
+        let seenData = false, topFields = false, level = 0, seen = 0;
+        // the record's fields
         let topicS = -1, topicE = -1, topicEsc = false;
         let partition = -1, offset = -1, timestamp = 0, hasTs = false;
         let keyS = -1, keyE = -1, keyKindTok = 0; // 0 missing, 1 string, 2 null, 3 string escaped
@@ -596,123 +597,106 @@ function scanFast(b: Buffer): RecordTable | undefined {
         let valStart = -1, valEnd = -1, hasValue = false, b64S = -1, b64E = -1;
         S_newline = 0;
         i = ws(b, i + 1);
-        if (b[i] !== 0x7d) {
-          for (;;) {
-            if (b[i] !== 0x22) return undefined;
-            const ks = i + 1;
-            i = skipString(b, i, n);
-            if (i === FAIL || strEscaped) return undefined;
-            const kind = keyKind(b, ks, i - 1, false);
-            i = ws(b, i);
-            if (b[i] !== 0x3a) return undefined;
+        if (b[i] === 0x7d) return undefined; // {}: rejected by the reference path
+        members: for (;;) {
+          if (b[i] !== 0x22) return undefined;
+          const ks = i + 1;
+          i = skipString(b, i, n);
+          if (i === FAIL || strEscaped) return undefined;
+          const dk = keyKind(b, ks, i - 1, level === 0);
+          i = ws(b, i);
+          if (b[i] !== 0x3a) return undefined;
+          i = ws(b, i + 1);
+          if (dk === K.Data) {
+            if (seenData || b[i] !== 0x7b) return undefined;
+            seenData = true;
             i = ws(b, i + 1);
-            if (kind === K.Data) {
-              if (seenData || b[i] !== 0x7b) return undefined;
-              seenData = true;
-              // ---- the data object
-              i = ws(b, i + 1);
-              if (b[i] !== 0x7d) {
-                let seen = 0;
-                for (;;) {
-                  if (b[i] !== 0x22) return undefined;
-                  const ds = i + 1;
-                  i = skipString(b, i, n);
-                  if (i === FAIL || strEscaped) return undefined;
-                  const dk = keyKind(b, ds, i - 1, true);
-                  i = ws(b, i);
-                  if (b[i] !== 0x3a) return undefined;
-                  i = ws(b, i + 1);
-                  if (dk !== K.Other) {
-                    if (seen & (1 << dk)) return undefined; // duplicate key: leave it to JSON.parse's last-wins
-                    seen |= 1 << dk;
-                  }
-                  const vs = i;
-                  const c = b[i];
-                  if (dk === K.Value) {
-                    if (c !== 0x22) return undefined;
-                    if (b64S >= 0) {
-                      i = skipString(b, i, n);
-                    } else {
-                      ensureOut(0);
-                      valStart = S_w;
-                      const r = decodeString(b, i, n);
-                      if (r === SLOW) {
-                        const e = skipString(b, i, n);
-                        if (e === FAIL) return undefined;
-                        const bytes = Buffer.from(JSON.parse(b.toString("utf8", i, e)) as string, "utf8");
-                        S_w = valStart;
-                        ensureOut(bytes.length + 1);
-                        bytes.copy(S_out, S_w);
-                        S_w += bytes.length;
-                        if (bytes.indexOf(0x0a) !== -1) S_newline = 1;
-                        i = e;
-                      } else i = r;
-                      valEnd = S_w;
-                      hasValue = true;
-                    }
-                  } else if (dk === K.ValueBase64) {
-                    if (c !== 0x22) return undefined;
-                    i = skipString(b, i, n);
-                    b64S = vs;
-                    b64E = i;
-                  } else if (c === 0x22) {
-                    i = skipString(b, i, n);
-                    if (dk === K.Topic) {
-                      topicS = vs + 1; topicE = i - 1; topicEsc = strEscaped;
-                    } else if (dk === K.Key) {
-                      keyS = vs; keyE = i; keyKindTok = strEscaped ? 3 : 1;
-                    } else if (dk === K.Partition || dk === K.Offset || dk === K.Timestamp) return undefined;
-                    else if (dk === K.Headers) return undefined;
-                  } else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
-                    i = skipNumber(b, i);
-                    if (i === FAIL) return undefined;
-                    if (dk === K.Partition) {
-                      if ((partition = plainInt(b, vs, i)) < 0) return undefined;
-                    } else if (dk === K.Offset) {
-                      if ((offset = plainInt(b, vs, i)) < 0) return undefined;
-                    } else if (dk === K.Timestamp) {
-                      const v = plainInt(b, vs, i);
-                      timestamp = v >= 0 ? v : Number(b.toString("latin1", vs, i));
-                      hasTs = true;
-                    } else if (dk !== K.Other) return undefined;
-                  } else if (c === 0x6e && dk === K.Key) {
-                    i = skipLiteral(b, i);
-                    keyKindTok = 2;
-                  } else if (dk === K.Headers) {
-                    i = skipValue(b, i, n);
-                    if (i === FAIL) return undefined;
-                    headersS = vs; headersE = i;
-                  } else if (dk === K.Other) {
-                    i = skipValue(b, i, n);
-                  } else return undefined; // a field of interest with an unusual type: JSON.parse decides
-                  if (i === FAIL) return undefined;
-                  i = ws(b, i);
-                  if (b[i] === 0x2c) {
-                    i = ws(b, i + 1);
-                    continue;
-                  }
-                  if (b[i] === 0x7d) break;
-                  return undefined;
-                }
+            if (b[i] !== 0x7d) {
+              level = 1;
+              continue;
+            }
+            i++;
+          } else if (dk === K.Other) {
+            i = skipValue(b, i, n);
+          } else {
+            if (level === 0) topFields = true;
+            if (seen & (1 << dk)) return undefined; // duplicate key: leave it to JSON.parse's last-wins
+            seen |= 1 << dk;
+            const vs = i;
+            const c = b[i];
+            if (dk === K.Value) {
+              if (c !== 0x22) return undefined;
+              if (b64S >= 0) {
+                i = skipString(b, i, n);
+              } else {
+                ensureOut(0);
+                valStart = S_w;
+                const r = decodeString(b, i, n);
+                if (r === SLOW) {
+                  const e = skipString(b, i, n);
+                  if (e === FAIL) return undefined;
+                  const bytes = Buffer.from(JSON.parse(b.toString("utf8", i, e)) as string, "utf8");
+                  S_w = valStart;
+                  ensureOut(bytes.length + 1);
+                  bytes.copy(S_out, S_w);
+                  S_w += bytes.length;
+                  if (bytes.indexOf(0x0a) !== -1) S_newline = 1;
+                  i = e;
+                } else i = r;
+                valEnd = S_w;
+                hasValue = true;
               }
-              i++;
-            } else {
-              if (kind === K.CeAttr) ce = true;
+            } else if (dk === K.ValueBase64) {
+              if (c !== 0x22) return undefined;
+              i = skipString(b, i, n);
+              b64S = vs;
+              b64E = i;
+            } else if (c === 0x22) {
+              i = skipString(b, i, n);
+              if (dk === K.Topic) {
+                topicS = vs + 1; topicE = i - 1; topicEsc = strEscaped;
+              } else if (dk === K.Key) {
+                keyS = vs; keyE = i; keyKindTok = strEscaped ? 3 : 1;
+              } else return undefined; // partition, offset, timestamp or headers as a string: JSON.parse decides
+            } else if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) {
+              i = skipNumber(b, i);
+              if (i === FAIL) return undefined;
+              if (dk === K.Partition) {
+                if ((partition = plainInt(b, vs, i)) < 0) return undefined;
+              } else if (dk === K.Offset) {
+                if ((offset = plainInt(b, vs, i)) < 0) return undefined;
+              } else if (dk === K.Timestamp) {
+                const v = plainInt(b, vs, i);
+                timestamp = v >= 0 ? v : Number(b.toString("latin1", vs, i));
+                hasTs = true;
+              } else return undefined;
+            } else if (c === 0x6e && dk === K.Key) {
+              i = skipLiteral(b, i);
+              keyKindTok = 2;
+            } else if (dk === K.Headers) {
               i = skipValue(b, i, n);
               if (i === FAIL) return undefined;
-            }
+              headersS = vs; headersE = i;
+            } else return undefined; // a field of interest with an unusual type: JSON.parse decides
+          }
+          if (i === FAIL) return undefined;
+          // after a member's value: the next member, or the end of `data` / of the element
+          for (;;) {
             i = ws(b, i);
             if (b[i] === 0x2c) {
               i = ws(b, i + 1);
-              continue;
+              continue members;
             }
-            if (b[i] === 0x7d) break;
-            return undefined;
+            if (b[i] !== 0x7d) return undefined;
+            i++;
+            if (level === 0) break members;
+            level = 0;
           }
         }
-        i++;
-        // ---- the record (or leave the element to the reference path)
-        if (!seenData || !ce || partition < 0 || offset < 0 || topicS < 0 || topicE === topicS) return undefined;
+        // ---- the record (or leave the element to the reference path). Exactly one of: a `data`
+        // object (a CloudEvent: its `data` is the record, whatever else is at the top level) or the
+        // record's fields at the top level (RawData). Both, or neither: JSON.parse decides.
+        if (seenData === topFields || partition < 0 || offset < 0 || topicS < 0 || topicE === topicS) return undefined;
         if (b64S >= 0) {
           const bytes = Buffer.from(JSON.parse(b.toString("utf8", b64S, b64E)) as string, "base64");
           S_w = valStart >= 0 ? valStart : S_w;
