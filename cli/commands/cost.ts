@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option("--site <cn|intl>", "price on the China site (CNY) or the international site (USD); default from alicloud:region")
     .option("--prices <file>", "price overlay (JSON, same shape as the built-in tables): fills what the tables exclude, e.g. Redis classes, OSS, fx.USDCNY")
     .option("--init-prices <file>", "write an overlay template listing every price this stack's report excludes, then exit")
-    .option("--chart <file.svg>", "also write an SVG of monthly cost vs GB/day (logpipe against the comparisons)")
+    .option("--chart <file>", "also write a chart of monthly cost vs GB/day (logpipe against the comparisons): .svg or .png")
     .option("--no-firehose", "skip the Firehose comparison")
     .option("--project-dir <dir>", "repository root (default: nearest directory with Pulumi.yaml)")
     .action((o) => runAction("cost", async () => {

@@ -11,7 +11,7 @@ import { costUsageSchema, describeZodError, type CostUsage } from "./contracts.j
 import { ConfigError, OpsError, UsageError } from "./errors.js";
 import { loadPriceTable, mergePriceTables, type PriceTable } from "./prices/index.js";
 import { DEFAULT_PROFILE_PATH, readProfile, type LoadedProfile } from "../cost/profile.js";
-import { chartData, chartXs, renderSvg, type ChartData } from "../cost/chart.js";
+import { chartData, chartXs, renderPng, renderSvg, type ChartData } from "../cost/chart.js";
 import { StackConfigFile, findProjectRoot, readProject, stackConfigPath, type ProjectInfo } from "./stack-config.js";
 import { parsePositiveNumberArg } from "./units.js";
 import type { PlannedResource } from "../plan/types.js";
@@ -130,7 +130,7 @@ export async function runCost(argv: CostArgs, plan?: (stack: string) => Promise<
   const format = argv.json ? "json" : (argv.format ?? "table");
   if (!["table", "json", "markdown"].includes(format)) throw new UsageError(`--format: expected table, json or markdown, got "${format}"`);
   if (argv.site !== undefined && argv.site !== "cn" && argv.site !== "intl") throw new UsageError(`--site: expected cn or intl, got "${argv.site}"`);
-  if (argv.chart !== undefined && !/\.svg$/i.test(argv.chart)) throw new UsageError(`--chart: expected a file name ending in .svg, got "${argv.chart}"`);
+  if (argv.chart !== undefined && !/\.(svg|png)$/i.test(argv.chart)) throw new UsageError(`--chart: expected a file name ending in .svg or .png, got "${argv.chart}"`);
   const budget = argv.budget !== undefined ? parsePositiveNumberArg(argv.budget, "--budget") : undefined;
   const project = readProject(findProjectRoot(argv.projectDir ?? process.cwd()));
   const base = { usageFile: argv.usage, profileFile: argv.profile, site: argv.site as Site | undefined, pricesOverride: argv.prices, firehose: argv.firehose, plan };
@@ -149,7 +149,8 @@ export async function runCost(argv: CostArgs, plan?: (stack: string) => Promise<
     const xs = chartXs(report.usage.gbPerDay);
     const reports = xs.map((x) => computeCost({ ...priced.input, usage: { ...priced.input.usage, gbPerDay: x } }));
     chart = chartData(reports, xs);
-    writeFileSync(argv.chart, renderSvg(chart, `logpipe cost, stack ${report.stack} (${report.usage.apps} apps): monthly cost vs GB/day`));
+    const svg = renderSvg(chart, `logpipe cost, stack ${report.stack} (${report.usage.apps} apps): monthly cost vs GB/day`);
+    writeFileSync(argv.chart, /\.png$/i.test(argv.chart) ? await renderPng(svg) : svg);
   }
 
   let compare: CostReport | undefined;

@@ -10,6 +10,8 @@ import { fromLocalReport, profileAt, writeProfile } from "../../cli/cost/profile
 import { readFileSync, existsSync } from "node:fs";
 import { diffReports, renderMarkdown, renderTable } from "../../cli/ops/cost-format.js";
 import { readUsageFile, runCost } from "../../cli/ops/cost-run.js";
+import { CHART_COLORS, CHART_SIZE, PNG_SCALE } from "../../cli/cost/chart.js";
+import { inflateSync } from "node:zlib";
 import { loadPriceTable, mergePriceTables, tieredCost, priceTableSchema } from "../../cli/ops/prices/index.js";
 import type { PlannedResource } from "../../cli/plan/types.js";
 
@@ -17,6 +19,38 @@ const REPO = path.resolve(__dirname, "../..");
 const cn = loadPriceTable("cn");
 const intl = loadPriceTable("intl");
 const firehose = loadPriceTable("firehose");
+
+/** [series, x, y, cx, cy] of every <circle> point in a chart SVG, in drawing order. */
+function svgPoints(svg: string): [string, number, number, number, number][] {
+  return [...svg.matchAll(/<circle cx="([^"]+)" cy="([^"]+)" [^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"/g)].map((m) => [m[3]!, Number(m[4]), Number(m[5]), Number(m[1]), Number(m[2])]);
+}
+
+/** Decodes an 8-bit RGBA, non-interlaced PNG (what resvg writes): width, height and pixel bytes. */
+function decodePng(buf: Buffer): { width: number; height: number; rgba: Buffer } {
+  expect(buf.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  let off = 8, width = 0, height = 0;
+  const idat: Buffer[] = [];
+  while (off < buf.length) {
+    const len = buf.readUInt32BE(off), type = buf.toString("latin1", off + 4, off + 8), data = buf.subarray(off + 8, off + 8 + len);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0); height = data.readUInt32BE(4);
+      expect([data[8], data[9], data[12]]).toEqual([8, 6, 0]); // bit depth 8, RGBA, not interlaced
+    }
+    if (type === "IDAT") idat.push(data);
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat)), stride = width * 4, rgba = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)]!, line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= 4 ? rgba[y * stride + x - 4]! : 0, b = y > 0 ? rgba[(y - 1) * stride + x]! : 0, c = x >= 4 && y > 0 ? rgba[(y - 1) * stride + x - 4]! : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f]!;
+      rgba[y * stride + x] = (line[x]! + pred) & 0xff;
+    }
+  }
+  return { width, height, rgba };
+}
 
 /** A small stack, built by hand. */
 function resources(over: { bucket?: Record<string, unknown>; count?: number } = {}): PlannedResource[] {
@@ -86,7 +120,7 @@ describe("cost engine: golden totals computed by hand (1 GB/day, 1 KB records, 4
   });
   it("what is not priced is named on the total, never shown as a number", () => {
     expect(r.excludes).toEqual(["fc.V3Trigger", "oss.Bucket", "nas.FileSystem", "kvstore.Instance", "foo.Bar"]);
-    expect(byName(r, "redis").reason).toMatch(/redis.master.small.default: Tair\/Redis instance prices/);
+    expect(byName(r, "redis").reason).toMatch(/redis.master.small.default: Tair\/Redis instance classes: .*no dated public price per instance class/);
     expect(renderTable(r)).toContain("Total: ¥1.82 / month — excludes: fc.V3Trigger, oss.Bucket");
     expect(renderMarkdown(r)).toContain("excludes: fc.V3Trigger, oss.Bucket");
   });
@@ -144,7 +178,7 @@ describe("tiers and other rules", () => {
   it("OSS without vendor prices is excluded with the reasons grouped, not guessed", () => {
     const b = byName(computeCost(input()), "archive");
     expect(b.status).toBe("unpriced");
-    expect(b.reason).toMatch(/unpriced: storage Standard LRS, storage IA LRS: no dated CNY unit price found on a vendor page/);
+    expect(b.reason).toMatch(/unpriced: storage Standard LRS, storage IA LRS: no dated CNY unit price found: the billing pages .* defer the figures to the pricing page/);
   });
 
   it("international site: USD, Capacity NAS and the event stream priced, expirations free", () => {
@@ -302,14 +336,46 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     expect(j.excludes.length).toBeGreaterThan(0);
     expect(j.overrides).toEqual([]); // the hand-typed CPU figure is gone from the stack file
     expect(j.sources.length).toBeGreaterThan(5);
-    for (const s of j.sources) { expect(s.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/); expect(s.source).toMatch(/https:\/\/(help\.aliyun\.com|www\.alibabacloud\.com|alibabacloud\.com|aws\.amazon\.com|docs\.aws\.amazon\.com)\//); }
+    for (const s of j.sources) {
+      expect(s.asOf).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      // vendor pages for prices; the exchange rate from the Federal Reserve (a central bank's page)
+      expect(s.source).toMatch(s.key === "fx.USDCNY" ? /https:\/\/alfred\.stlouisfed\.org\// : /https:\/\/(help\.aliyun\.com|www\.alibabacloud\.com|alibabacloud\.com|aws\.amazon\.com|docs\.aws\.amazon\.com)\//);
+    }
+    expect(j.sources.map((s: { key: string }) => s.key)).toContain("fx.USDCNY");
     expect(res.stdout).not.toMatch(/shared\/reference|\.\.\/shared|kandaoni/);
     const svg = readFileSync(svgFile, "utf8");
-    const points = [...svg.matchAll(/<circle [^>]*data-series="([^"]+)" data-x="([^"]+)" data-y="([^"]+)"/g)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
+    const points = svgPoints(svg);
     const expected = j.chart.series.flatMap((s: { name: string; y: (number | null)[] }) => s.y.map((y, i) => (y === null || y <= 0 ? null : [s.name, j.chart.xGbPerDay[i], y])).filter(Boolean));
-    expect(points).toEqual(expected);
+    expect(points.map((p) => p.slice(0, 3))).toEqual(expected);
     expect(j.chart.xGbPerDay).toContain(800);
     expect(j.chart.series[0].y[j.chart.xGbPerDay.indexOf(800)]).toBe(j.total);
+    // the USD comparisons are converted with the dated rate and plotted
+    expect(j.fx).toMatchObject({ usdToCny: 7.2734, asOf: "2026-12-01" });
+    expect(j.chart.series.map((s: { name: string }) => s.name)).toEqual(["logpipe", ...j.comparisons.map((c: { name: string }) => c.name)]);
+    const fh = j.comparisons.findIndex((c: { currency: string; monthly: number | null }) => c.currency === "USD" && c.monthly !== null);
+    expect(j.chart.series[fh + 1].y[j.chart.xGbPerDay.indexOf(800)]).toBeCloseTo(j.comparisons[fh].monthly * 7.2734, 2);
+
+    // --chart x.png: the same chart as a PNG, PNG_SCALE× the SVG's size; every point's centre pixel is its series' colour
+    const pngFile = path.join(dir, "cost.png");
+    const resPng = await runCost({ stack: "prod", projectDir: REPO, format: "json", chart: pngFile });
+    const jp = JSON.parse(resPng.stdout);
+    expect(jp.chart).toEqual({ ...j.chart, file: pngFile });
+    const png = decodePng(readFileSync(pngFile));
+    expect([png.width, png.height]).toEqual([CHART_SIZE.width * PNG_SCALE, CHART_SIZE.height * PNG_SCALE]);
+    const names = j.chart.series.map((s: { name: string }) => s.name);
+    const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    let strict = 0;
+    points.forEach(([name, , , cx, cy], i) => {
+      const at = (Math.floor(cy * PNG_SCALE) * png.width + Math.floor(cx * PNG_SCALE)) * 4;
+      const px = [...png.rgba.subarray(at, at + 3)];
+      // a point drawn later within 2 radii may cover this centre: then only "not background"
+      const covered = points.slice(i + 1).some((q) => Math.hypot(q[3] - cx, q[4] - cy) < 6);
+      if (covered) { expect(px, `${name} @ ${cx},${cy}`).not.toEqual([255, 255, 255]); return; }
+      expect(px, `${name} @ ${cx},${cy}`).toEqual(rgb(CHART_COLORS[names.indexOf(name) % CHART_COLORS.length]!));
+      strict++;
+    });
+    expect(strict).toBeGreaterThan(points.length / 2);
+    await expect(runCost({ stack: "prod", projectDir: REPO, chart: path.join(dir, "cost.jpg") })).rejects.toThrow(/--chart: expected a file name ending in \.svg or \.png/);
     const table = (await runCost({ stack: "prod", projectDir: REPO })).stdout;
     for (const line of table.split("\n")) expect([...line].length, line).toBeLessThanOrEqual(100);
     const flat = table.replace(/\s+/g, " "); // grouped rows wrap to fit 100 columns
@@ -317,6 +383,7 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     expect(table).toMatch(/Total: ¥[\d,.]+ \/ month — excludes: /);
     expect(table).not.toMatch(/\b\d{9,}\b/); // no raw 42949672960-style numbers
     expect(table).toContain("Profile: bench/profile.json");
+    expect(flat).toContain("Exchange rate: 1 USD = 7.2734 CNY (Federal Reserve Bank of St. Louis");
     expect(flat).toMatch(/pipeline-compress-fn: 2 vCPU \/ 4096 MB → 1 vCPU/);
   }, 120_000);
 
@@ -335,7 +402,8 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     expect(res.stdout).toMatch(/wrote .*overlay.json: \d+ price\(s\) to fill in/);
     const tpl = JSON.parse(readFileSync(f, "utf8"));
     expect(tpl.todo["kvstore.redis.master.small.default"].why).toMatch(/Tair\/Redis/);
-    expect(Object.keys(tpl.todo)).toEqual(expect.arrayContaining(["kvstore.redis.master.small.default", "oss.storage.standard.LRS", "fx.USDCNY"]));
+    expect(Object.keys(tpl.todo)).toEqual(expect.arrayContaining(["kvstore.redis.master.small.default", "oss.storage.standard.LRS", "oss.request.put.Standard"]));
+    expect(Object.keys(tpl.todo)).not.toContain("fx.USDCNY"); // the built-in CN table carries a dated rate
     expect(priceTableSchema.safeParse({ ...tpl, retrieved: "2026-12-01" }).success).toBe(true); // once dated, it loads as an (empty) overlay
     await expect(runCost({ stack: "prod", projectDir: REPO, initPrices: f }, async () => resources())).rejects.toThrow(/file exists/);
     expect(existsSync(f)).toBe(true);
