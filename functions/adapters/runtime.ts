@@ -10,7 +10,7 @@
 import { compressTask } from "../core/compress.js";
 import { ConfigError, loadConfig, type PipelineConfig } from "../core/config.js";
 import type { CompressInvoker, PipelineDeps } from "../core/deps.js";
-import { createLogger, type Logger } from "../core/logger.js";
+import { createLogger, invocationSignals, type Logger } from "../core/logger.js";
 import type { CoordStore } from "./coord-store.js";
 import type { FcCredentials, FcInvokerOptions } from "./fc-invoker.js";
 import { LocalObjectStore } from "./local-object-store.js";
@@ -27,6 +27,11 @@ export interface FcContext {
   accountId?: string;
   region?: string;
   function?: { name?: string; timeout?: number };
+  /**
+   * `qualifier`: the alias or version the call named; `versionId`: the version that runs
+   * ("Context", Node.js runtime, https://help.aliyun.com/en/functioncompute/context-1-1, checked 2026-12-01).
+   */
+  service?: { qualifier?: string; versionId?: string };
 }
 
 export type FunctionName = "split" | "compress" | "upload";
@@ -119,7 +124,8 @@ function depsFor(fn: FunctionName, ctx: FcContext, clients: HandlerClients, env:
     config: inst.config,
     nas: inst.nas,
     coord: inst.coord,
-    logger: inst.logger.child({ requestId: ctx.requestId }),
+    // every line carries the FC version, so pipeline signals are countable per canary/stable version
+    logger: inst.logger.child({ requestId: ctx.requestId, fcVersion: ctx.service?.versionId, fcQualifier: ctx.service?.qualifier }),
     appCache: inst.appCache,
   };
   if (fn === "upload") deps.objects = objectStoreFor(fn, inst, ctx, clients);
@@ -149,7 +155,7 @@ export function defineHandler<R extends object>(fn: FunctionName, run: (deps: Pi
     }
     try {
       const result = await run(deps, event, context);
-      deps.logger.info({ ...(result as Record<string, unknown>) }, `${fn} done`);
+      deps.logger.info({ ...(result as Record<string, unknown>), metrics: invocationSignals(fn, result) }, `${fn} done`);
       return JSON.stringify(result);
     } catch (e) {
       deps.logger.error({ err: (e as Error).message, name: (e as Error).name }, `${fn} failed`);

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import { sha256Hex } from "./chunk.js";
 import { nowOf, type PipelineDeps } from "./deps.js";
 import { deadLetterKey, outboxPath } from "./layout.js";
+import { SIGNAL_NAMES } from "./logger.js";
 
 export interface DeadLetter {
   kind: "batch" | "elements" | "records" | "chunk" | "pointer";
@@ -34,6 +35,6 @@ export async function writeDeadLetter(deps: Pick<PipelineDeps, "nas" | "config" 
     payload: isUtf8 ? payload.toString("utf8") : payload.toString("base64"),
   };
   await deps.nas.writeAtomic(outboxPath(key), gzipSync(Buffer.from(JSON.stringify(doc))));
-  deps.logger.warn({ deadLetter: key, kind: dl.kind, reason: dl.reason, bytes: payload.length }, "dead-lettered input");
+  deps.logger.warn({ deadLetter: key, kind: dl.kind, reason: dl.reason, bytes: payload.length, metrics: { [SIGNAL_NAMES.deadLetters]: 1 } }, "dead-lettered input");
   return key;
 }

@@ -12,7 +12,7 @@ import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
-import { createRouter, OVERFLOW_APP, RESERVED_APPS, routeSegmentAt, type Router } from "./routing.js";
+import { createRouter, OVERFLOW_APP, RESERVED_APPS, UNROUTED_APP, routeSegmentAt, type Router } from "./routing.js";
 import { encodeStagingFile, registrationOf, type StagingFile } from "./staging.js";
 
 export interface SplitResult {
@@ -29,12 +29,14 @@ export interface SplitResult {
   rejected: number;
   oversize: number;
   overflowed: number;
+  /** records routed to `_unrouted` (no app id): a pipeline signal the canary gate compares */
+  unrouted: number;
   deadLetters: string[];
   durationMs: number;
 }
 
 export const emptySplitResult = (): SplitResult => ({
-  records: 0, apps: 0, files: 0, bytesIn: 0, stagedBytes: 0, duplicates: 0, hot: 0, rejected: 0, oversize: 0, overflowed: 0, deadLetters: [], durationMs: 0,
+  records: 0, apps: 0, files: 0, bytesIn: 0, stagedBytes: 0, duplicates: 0, hot: 0, rejected: 0, oversize: 0, overflowed: 0, unrouted: 0, deadLetters: [], durationMs: 0,
 });
 
 interface PartitionGroup {
@@ -215,6 +217,7 @@ export async function splitTable(
       const bytes = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered: [] }, table, rows, rows.length);
       sections.push({ app, records: rows.length, minTs: Number.isFinite(appMin) ? appMin : 0, bytes });
       result.records += rows.length;
+      if (app === UNROUTED_APP) result.unrouted += rows.length;
     }
     if (g.offsets.length === 0) continue;
     files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, sections));
