@@ -3,7 +3,10 @@
  * builds archive objects by hand (framed records, gzip members) for the `logs` tests.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll } from "vitest";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
@@ -51,6 +54,23 @@ async function runOnce(args: string[]): Promise<CliRun> {
   }
   const stdout = Buffer.concat(out);
   return { code, stdout, stderr: err.join(""), out: stdout.toString("utf8") };
+}
+
+/**
+ * Temp directories for one test file: returns a maker (each call creates a new
+ * `<os.tmpdir()>/<prefix>XXXXXX` directory) and removes every one it made after the file's tests.
+ * Call it at the top level of the test file, so the cleanup is registered for the whole file.
+ */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
 }
 
 /** Writes an archive object whose body is `members` gzip members of framed records. */

@@ -7,13 +7,12 @@
  * redelivered batch is still archived once.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseKafkaBatch } from "../../functions/core/events.js";
-import { cli, sorted } from "./helpers.js";
+import { cli, sorted, tempDirs } from "./helpers.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SAMPLE = path.join(root, "examples/events/split-cloudevents.json");
@@ -22,15 +21,7 @@ const TIMER = path.join(root, "examples/events/timer.json");
 const COMPRESS = path.join(root, "examples/events/compress-drain.json");
 /** Every app of the sample is due at once, so split asks compress to drain it. */
 const HOT = ["-e", "LOGPIPE_DRAIN_BYTES=1"];
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(os.tmpdir(), "logpipe-invoke-test-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("logpipe-invoke-test-");
 
 /** The sample batch's record values per app id (field appId; the rest is _unrouted). */
 function sampleRecords(): Map<string, string[]> {

@@ -4,22 +4,13 @@
  * exit codes, messages and that nothing it started is left running.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../../cli/services/redis-server.js";
-import { alive, childPids, exitWithin, processesTagged, spawnCli } from "./helpers.js";
+import { alive, childPids, exitWithin, processesTagged, spawnCli, tempDirs } from "./helpers.js";
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(os.tmpdir(), "logpipe-lifecycle-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("logpipe-lifecycle-");
 
 /** Every file under `dir` with the sha256 of its bytes. */
 function digests(dir: string): Map<string, string> {

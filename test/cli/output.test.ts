@@ -2,23 +2,14 @@
  * What the CLI prints when things are not the happy path: a closed pipe, a pipe instead of a
  * terminal, bad flags. Through the real bin where the process matters, in-process otherwise.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { peakConcurrency } from "../../cli/local/run.js";
 import type { SlotEvent } from "../../cli/local/handler-pool.js";
-import { cli, exitWithin, spawnCli } from "./helpers.js";
+import { cli, exitWithin, spawnCli, tempDirs } from "./helpers.js";
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(os.tmpdir(), "logpipe-output-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("logpipe-output-");
 
 const ESC = "\u001b[";
 
