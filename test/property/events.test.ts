@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
+import { toCloudEventsBatch, toRawDataBatch } from "../../cli/local/cloudevents.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
 import { decodeChunk } from "../../functions/core/chunk.js";
@@ -90,19 +90,19 @@ describe("parseKafkaBatch never throws anything but UnreadableEventError, and ac
       { numRuns: RUNS },
     );
   });
-  it("round-trips what the trigger emulator encodes: values (any bytes), keys, headers, offsets", () => {
+  it("round-trips what the trigger emulator encodes, as CloudEvents and as RawData: values (any bytes), keys, headers, offsets", () => {
     const recordArb = fc.record({
       topic: fc.string({ unit: "binary", minLength: 1, maxLength: 20 }),
       partition: fc.nat({ max: 1000 }),
-      offset: fc.nat({ max: 2 ** 40 }),
+      offset: fc.oneof(fc.nat({ max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER)),
       timestamp: fc.nat({ max: 2 ** 41 }),
       key: fc.option(fc.string({ maxLength: 20 }).map((s) => Buffer.from(s)), { nil: null }),
       headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
       value: fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), fc.string({ unit: "binary" }).map((s) => Buffer.from(s))),
     });
     fc.assert(
-      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 10 }), (records) => {
-        const r = parseKafkaBatch(toCloudEventsBatch(records));
+      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 10 }), fc.boolean(), (records, raw) => {
+        const r = parseKafkaBatch(raw ? toRawDataBatch(records) : toCloudEventsBatch(records));
         expect(r.rejected).toEqual([]);
         expect(r.records.map((x) => [x.topic, x.partition, x.offset, x.key, x.headers, x.value.toString("base64")])).toEqual(
           records.map((x) => [x.topic, x.partition, x.offset, x.key?.toString("utf8") ?? null, x.headers, x.value.toString("base64")]),
@@ -127,7 +127,7 @@ describe("split on hostile batches", () => {
       raw: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), fc.boolean(), async (recs, junk, hot) => {
+      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), fc.boolean(), fc.boolean(), async (recs, junk, hot, rawData) => {
         const dir = path.join(root, String(run++));
         // hot: every app crosses the drain threshold, so split asks compress for it at once
         const config = loadConfig({ LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4", ...(hot ? { LOGPIPE_DRAIN_BYTES: "1" } : {}) });
@@ -135,10 +135,11 @@ describe("split on hostile batches", () => {
         const nas = new NasDir(dir, false);
         const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), logger: silentLogger, invoker: { invokeCompress: async (t) => void tasks.push(t) } };
         const elements = [
-          ...recs.map((r, i) => ({
-            specversion: "1.0", id: String(i), source: "acs:alikafka", type: "alikafka:Topic:Message",
-            data: { topic: "t-main", partition: r.partition, offset: i, value: r.raw ? r.body : JSON.stringify({ appId: r.appId, msg: r.body }) },
-          })),
+          ...recs.map((r, i) => {
+            const data = { topic: "t-main", partition: r.partition, offset: i, value: r.raw ? r.body : JSON.stringify({ appId: r.appId, msg: r.body }) };
+            // the trigger's two schemas: CloudEvents, or RawData (the record's data only)
+            return rawData ? data : { specversion: "1.0", id: String(i), source: "acs:alikafka", type: "alikafka:Topic:Message", data };
+          }),
           ...junk,
         ];
         const result = await splitBatch(deps, Buffer.from(JSON.stringify(elements)));

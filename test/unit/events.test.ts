@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeHeaders, parseKafkaBatch, parseTimerEvent, UnreadableEventError } from "../../functions/core/events.js";
+import { normalizeHeaders, parseKafkaBatch, parseTimerEvent, recordAt, scanKafkaBatch, UnreadableEventError } from "../../functions/core/events.js";
 
 const cloudEvent = (data: Record<string, unknown>) => ({
   specversion: "1.0", id: "8e215af8", source: "acs:alikafka", type: "alikafka:Topic:Message",
@@ -86,6 +86,38 @@ describe("parseKafkaBatch", () => {
 
   it("returns an empty batch for []", () => {
     expect(parseKafkaBatch("[]")).toEqual({ records: [], rejected: [] });
+  });
+});
+
+describe("scanKafkaBatch", () => {
+  const expected = { topic: "mytopic", partition: 7, offset: 25, timestamp: 1655952591589, key: "keytest", headers: {} };
+
+  it("reads a CloudEvents batch on the single-pass path", () => {
+    const s = scanKafkaBatch(Buffer.from(JSON.stringify([cloudEvent(data())])));
+    expect(s.path).toBe("scan");
+    expect(s.table.count).toBe(1);
+    expect({ ...recordAt(s.table, 0), value: recordAt(s.table, 0).value.toString() }).toEqual({ ...expected, value: '{"appId":"pay-gw","msg":"x"}' });
+  });
+
+  it("reads a RawData batch (eventSchema RawData: the data parts only) on the single-pass path, with the same records", () => {
+    const s = scanKafkaBatch(Buffer.from(JSON.stringify([data({ offset: 25 }), data({ offset: Number.MAX_SAFE_INTEGER, key: null, value: "line\nbreak", headers: [{ key: "app", value: "h" }] })])));
+    expect(s.path).toBe("scan");
+    expect(s.rejected).toEqual([]);
+    expect(s.table.count).toBe(2);
+    expect({ ...recordAt(s.table, 0), value: recordAt(s.table, 0).value.toString() }).toEqual({ ...expected, value: '{"appId":"pay-gw","msg":"x"}' });
+    expect({ ...recordAt(s.table, 1), value: recordAt(s.table, 1).value.toString() }).toEqual({ ...expected, offset: 9007199254740991, key: null, headers: { app: "h" }, value: "line\nbreak" });
+    expect([...s.table.hasNewline.subarray(0, 2)]).toEqual([0, 1]);
+  });
+
+  it("leaves a RawData batch with a bad element to parseKafkaBatch: the good records plus the rejected element", () => {
+    const s = scanKafkaBatch(Buffer.from(JSON.stringify([data({ offset: 1 }), data({ offset: 2 ** 53 }), { topic: "mytopic" }])));
+    expect(s.path).toBe("parse");
+    expect(s.table.count).toBe(1);
+    expect(s.table.offset[0]).toBe(1);
+    expect(s.rejected.map(({ index, reason }) => [index, reason])).toEqual([
+      [1, "data.offset is missing or not a non-negative integer"],
+      [2, "element is neither a CloudEvent nor a Kafka record"],
+    ]);
   });
 });
 
