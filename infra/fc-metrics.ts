@@ -67,6 +67,9 @@ export const GATE_ERROR_METRICS: FcMetricKey[] = ["functionErrors", "serverError
 // ---------------------------------------------------------------------------------------------
 import { SIGNAL_NAMES, type SignalName } from "../functions/core/logger.js";
 
+/** The logstore the functions log to (infra/logging.ts LOGSTORE; kept here so the CLI does not load the Pulumi provider). */
+export const FUNCTION_LOGSTORE = "functions";
+
 export interface PipelineSignal {
   /** name under `metrics` in the log line */
   metric: SignalName;

@@ -6,7 +6,10 @@ import type { Command } from "commander";
 import path from "node:path";
 import { AutomationStackRunner } from "../ops/automation.js";
 import { FUNCTIONS } from "../ops/contracts.js";
-import { currentActor } from "../ops/journal.js";
+import { currentActor, LocalCanaryStore, type CanaryStore } from "../ops/journal.js";
+import { ConfigError, UsageError } from "../ops/errors.js";
+import { canaryStoreFor } from "./canary.js";
+import type { CanaryState } from "../ops/canary.js";
 import { printJson, runAction, table } from "../ops/output.js";
 import { promote } from "../ops/promote.js";
 import { findProjectRoot, parseFunctionArg, readProject } from "../ops/stack-config.js";
@@ -20,15 +23,33 @@ export function register(program: Command): void {
     .option("--dry-run", "show the config diff without writing anything")
     .option("--as-canary", "write the digests as <to>'s canary (weight 0) for `logpipe canary start` instead of as stable")
     .option("--project-dir <dir>", "repository root (default: nearest directory with Pulumi.yaml)")
+    .option("--state-dir <dir>", "canary state kept in this local directory (default: <to>'s logpipe:artifactStore bucket, shared, else .logpipe/canary)")
     .option("--json", "machine-readable output")
     .action((from: string, to: string, o) => runAction("promote", async () => {
       const project = readProject(findProjectRoot(o.projectDir ?? process.cwd()));
       const log = (line: string) => (o.json ? process.stderr : process.stdout).write(line + "\n");
+      // never promote over an unfinished canary, wherever its state lives (shared OSS store or local)
+      let store: CanaryStore;
+      try {
+        store = await canaryStoreFor({ stack: to, stateDir: o.stateDir }, project, () => {});
+      } catch (e) {
+        if (!(e instanceof ConfigError) || !o.dryRun) throw e;
+        log(`note: ${e.message.split(":")[0]} — not checked in this dry run (no credentials)`);
+        store = new LocalCanaryStore(path.resolve(project.root, ".logpipe/canary"));
+      }
+      if (store.kind === "oss") {
+        for (const fn of (o.function as string[] | undefined)?.map(parseFunctionArg) ?? FUNCTIONS) {
+          const st = (await store.readState<CanaryState>(to, fn))?.state;
+          if (st && ["running", "paused", "failed"].includes(st.status)) {
+            throw new UsageError(`${to} has a canary run of ${fn} in state "${st.status}" (${store.where(to, fn)}, started by ${st.startedBy}); finish or abort it first`);
+          }
+        }
+      }
       const res = await promote(
         { from, to, functions: (o.function as string[] | undefined)?.map(parseFunctionArg), yes: !!o.yes, dryRun: !!o.dryRun, asCanary: !!o.asCanary },
         {
           project, runner: new AutomationStackRunner(project), actor: currentActor(), now: Date.now, log,
-          canaryStateDir: path.resolve(project.root, process.env.LOGPIPE_CANARY_DIR ?? ".logpipe/canary"),
+          canaryStateDir: store.kind === "local" ? (store as LocalCanaryStore).dir : path.resolve(project.root, ".logpipe/canary"),
           auditFile: path.resolve(project.root, ".logpipe/promote", `${to}.jsonl`),
         },
       );

@@ -26,11 +26,10 @@ import { OpsError, UsageError, ConfigError } from "./errors.js";
 import type { StackRunner, UpResult } from "./automation.js";
 import { aliasRef, findUrn, functionRef, versionRef } from "../../infra/urns.js";
 import { aliasesOutputSchema, functionNamesOutputSchema, type FunctionKey } from "./contracts.js";
-import { evaluateGate, type GateResult, type GateThresholds } from "./gate.js";
-import {
-  acquireLock, appendAudit, journalPaths, readAudit, readJson, writeJsonAtomic, type Clock,
-} from "./journal.js";
-import type { MetricSource, VersionMetrics } from "./metrics.js";
+import { evaluateGate, type GateResult, type GateThresholds, type SignalEvidence } from "./gate.js";
+import { FUNCTION_LOGSTORE as LOGSTORE } from "../../infra/fc-metrics.js";
+import { LocalCanaryStore, type CanaryLock, type CanaryStore, type Clock, type LockHolder } from "./journal.js";
+import { signalsOf, type MetricSource, type VersionMetrics } from "./metrics.js";
 import { StackConfigFile, roundWeight, type ProjectInfo } from "./stack-config.js";
 import { unifiedDiff } from "./diff.js";
 import { formatDuration, formatPercent } from "./units.js";
@@ -65,6 +64,20 @@ export interface CanaryState {
   /** the deployed version that runs `stable` (the alias keeps it while the canary is in flight) */
   stableVersionId?: string;
   strategy?: CanaryStrategy;
+  /** who wrote this revision (shared state: any operator may resume or act on a run) */
+  updatedBy?: string;
+  /** stack outputs the pipeline-signal gate reads (SLS project, Kafka consumer group) */
+  pipeline?: { logProject?: string; kafkaInstanceId?: string; consumerGroup?: string };
+}
+
+/** One change logpipe made to a stack file: commit it, or a later `pulumi up` from git reverts it. */
+export interface ConfigChange {
+  file: string;
+  at: string;
+  action: string;
+  /** the release keys after the change, e.g. {canary, canaryWeight} */
+  change: Record<string, unknown>;
+  diff: string;
 }
 
 export type CanaryStrategy = "gradual" | "rehearse";
@@ -111,7 +124,10 @@ export interface CanaryDeps {
   /** Created lazily: a dry run needs no credentials. */
   metrics: (region: string) => Promise<MetricSource>;
   clock: Clock;
-  stateDir: string;
+  /** where state, audit and lock live (shared OSS store or a local directory) */
+  store?: CanaryStore;
+  /** local directory store, when no `store` is given */
+  stateDir?: string;
   actor: string;
   /** Human progress lines. */
   log: (line: string) => void;
@@ -124,6 +140,8 @@ export interface CanaryDeps {
   invoker?: (region: string) => Promise<VersionInvoker>;
   /** FC UpdateAlias client for the break-glass rollback. */
   aliasClient?: (region: string) => Promise<AliasClient>;
+  /** Where the pipeline signals are read when the stack outputs do not say (older stacks): SLS project, Kafka group. */
+  pipeline?: { logProject?: string; kafkaInstanceId?: string; consumerGroup?: string };
   /** Prerequisite: cloud credentials are present (throws ConfigError). Checked before anything is written. */
   checkCredentials?: () => void;
 }
@@ -155,42 +173,88 @@ export interface CanaryOutcome {
   status: CanaryStatus;
   state: CanaryState;
   plan?: CanaryPlan;
+  /** stack file changes this command made (commit them) */
+  configChanges?: ConfigChange[];
+  /** where the state lives */
+  stateStore?: string;
 }
 
 const TERMINAL: CanaryStatus[] = ["succeeded", "rolled-back", "aborted"];
 
 export class CanaryEngine {
-  constructor(private readonly deps: CanaryDeps) {}
+  readonly store: CanaryStore;
+  /** revision of each stack/function's state this engine last read or wrote */
+  private readonly revisions = new Map<string, number>();
+  private readonly locks = new Map<string, CanaryLock>();
+  /** stack file changes made by this engine (reported in --json and on the console) */
+  readonly configChanges: ConfigChange[] = [];
 
-  private paths(stack: string, fn: string) {
-    return journalPaths(this.deps.stateDir, stack, fn);
+  constructor(private readonly deps: CanaryDeps) {
+    if (!deps.store && !deps.stateDir) throw new Error("CanaryEngine needs a store or a stateDir");
+    this.store = deps.store ?? new LocalCanaryStore(deps.stateDir!);
   }
 
-  readState(stack: string, fn: FunctionKey): CanaryState | undefined {
-    return readJson<CanaryState>(this.paths(stack, fn).state);
+  async readState(stack: string, fn: FunctionKey): Promise<CanaryState | undefined> {
+    const got = await this.store.readState<CanaryState>(stack, fn);
+    this.revisions.set(`${stack}/${fn}`, got?.revision ?? 0);
+    return got?.state;
   }
 
-  audit(stack: string, fn: FunctionKey): Record<string, unknown>[] {
-    return readAudit(this.paths(stack, fn).audit);
+  audit(stack: string, fn: FunctionKey): Promise<Record<string, unknown>[]> {
+    return this.store.readAudit(stack, fn);
   }
 
-  private record(state: CanaryState, action: string, extra: Record<string, unknown> = {}): void {
-    appendAudit(this.paths(state.stack, state.function).audit, {
+  lockHolder(stack: string, fn: FunctionKey): Promise<LockHolder | undefined> {
+    return this.store.peekLock(stack, fn);
+  }
+
+  private async record(state: CanaryState, action: string, extra: Record<string, unknown> = {}): Promise<void> {
+    await this.store.appendAudit(state.stack, state.function, {
       ts: new Date(this.deps.clock.now()).toISOString(), actor: this.deps.actor, stack: state.stack, function: state.function,
       action, stable: state.stable, canary: state.canary, step: state.stepIndex, ...extra,
     });
   }
 
-  private save(state: CanaryState): void {
+  /** Writes the next revision (fails if another operator wrote one) and renews the lock's lease. */
+  private async save(state: CanaryState): Promise<void> {
+    const key = `${state.stack}/${state.function}`;
     state.updatedAt = new Date(this.deps.clock.now()).toISOString();
-    writeJsonAtomic(this.paths(state.stack, state.function).state, state);
+    state.updatedBy = this.deps.actor;
+    await this.locks.get(key)?.renew();
+    const rev = await this.store.writeState(state.stack, state.function, state, this.revisions.get(key) ?? 0);
+    this.revisions.set(key, rev);
+  }
+
+  /** Takes the stack/function's lock (CanaryLockedError when another operator holds it). */
+  private async lock(stack: string, fn: FunctionKey, s?: CanaryState): Promise<() => Promise<void>> {
+    const key = `${stack}/${fn}`;
+    const l = await this.store.lock(stack, fn, this.deps.actor);
+    this.locks.set(key, l);
+    if (l.tookOver) {
+      this.deps.log(`  took over the expired lock of ${l.tookOver.owner} (since ${l.tookOver.since}, lease until ${l.tookOver.expiresAt})`);
+      if (s) await this.record(s, "lock-taken-over", { previous: l.tookOver });
+    }
+    return async () => { this.locks.delete(key); await l.release(); };
+  }
+
+  /** Sleeps, renewing the lock's lease in between when the wait is longer than a third of it. */
+  private async sleep(ms: number, s: CanaryState): Promise<void> {
+    const lease = (this.store as { leaseMs?: number }).leaseMs;
+    const chunk = lease ? Math.floor(lease / 3) : ms;
+    let left = ms;
+    while (left > 0) {
+      const d = Math.min(left, chunk);
+      await this.deps.clock.sleep(d, this.deps.signal);
+      left -= d;
+      if (left > 0) await this.locks.get(`${s.stack}/${s.function}`)?.renew();
+    }
   }
 
   /** Builds (and with dryRun only prints) the plan; otherwise runs or resumes the canary. */
   async start(o: CanaryStartOptions): Promise<CanaryOutcome> {
     const cfg = StackConfigFile.load(this.deps.project, o.stack);
     const fr = cfg.functionRelease(o.fn);
-    const existing = this.readState(o.stack, o.fn);
+    const existing = await this.readState(o.stack, o.fn);
     const unfinished = existing && !TERMINAL.includes(existing.status) ? existing : undefined;
 
     if (unfinished && !o.restart && !o.dryRun) await this.prerequisites(o.stack);
@@ -287,7 +351,7 @@ export class CanaryEngine {
   }
 
   private async drive(cfg: StackConfigFile, s: CanaryState, how: "started" | "resumed"): Promise<CanaryOutcome> {
-    const release = acquireLock(this.paths(s.stack, s.function).lock, `canary ${s.stack}/${s.function}`);
+    const release = await this.lock(s.stack, s.function, s);
     try {
       if (s.status === "paused") {
         // a held run gets a fresh observation window at the weight it is at
@@ -296,20 +360,20 @@ export class CanaryEngine {
         s.reason = undefined;
         if (s.phase === "observe") s.stepAppliedAt = new Date(this.deps.clock.now()).toISOString();
       }
-      this.save(s);
-      this.record(s, how, { steps: s.steps, interval: formatDuration(s.intervalMs), thresholds: s.thresholds, phase: s.phase });
+      await this.save(s);
+      await this.record(s, how, { steps: s.steps, interval: formatDuration(s.intervalMs), thresholds: s.thresholds, phase: s.phase });
       this.deps.log(`${how} canary of ${s.function} on ${s.stack}: ${short(s.stable)} → ${short(s.canary)}, steps ${s.steps.join(", ")} %, every ${formatDuration(s.intervalMs)}`);
       return await this.loop(cfg, s);
     } catch (e) {
       if ((e as Error).name === "AbortError") {
-        this.record(s, "interrupted", { phase: s.phase });
-        this.save(s);
-        throw new OpsError(`interrupted at step ${s.stepIndex + 1} (${s.phase}); state kept in ${this.paths(s.stack, s.function).state} — ` +
+        await this.record(s, "interrupted", { phase: s.phase });
+        await this.save(s);
+        throw new OpsError(`interrupted at step ${s.stepIndex + 1} (${s.phase}); state kept in ${this.store.where(s.stack, s.function)} — ` +
           `run the same \`logpipe canary start\` to resume, or \`logpipe canary abort\``);
       }
       throw e;
     } finally {
-      release();
+      await release();
     }
   }
 
@@ -322,7 +386,7 @@ export class CanaryEngine {
         s.phase = "observe";
         s.noTrafficChecks = 0;
         s.stepAppliedAt = new Date(this.deps.clock.now()).toISOString();
-        this.save(s);
+        await this.save(s);
         continue;
       }
       if (s.phase === "observe") {
@@ -332,36 +396,37 @@ export class CanaryEngine {
           if (!r.ok) return this.rollback(cfg, s, `rehearsal invocation of the canary version failed: ${r.error ?? "error"}`);
           s.stepIndex++;
           s.phase = s.stepIndex < s.steps.length ? "apply" : "promote";
-          this.save(s);
+          await this.save(s);
           continue;
         }
         const applied = Date.parse(s.stepAppliedAt ?? new Date(this.deps.clock.now()).toISOString());
         const wait = Math.max(0, applied + s.intervalMs * (s.noTrafficChecks + 1) - this.deps.clock.now());
         if (wait > 0) {
           this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length} at ${s.steps[s.stepIndex]} %: observing for ${formatDuration(wait)}…`);
-          await this.deps.clock.sleep(wait, this.deps.signal);
+          await this.sleep(wait, s);
         }
         let gate: GateResult & { source: string };
         try {
           gate = await this.gate(cfg, s, applied);
         } catch (e) {
           const msg = (e as Error).message;
-          this.record(s, "gate-error", { error: msg });
+          await this.record(s, "gate-error", { error: msg });
           this.deps.log(`  metrics unavailable: ${msg}`);
           return this.rollback(cfg, s, `health could not be checked: ${msg}`);
         }
         s.lastGate = { verdict: gate.verdict, reasons: gate.reasons, at: new Date(this.deps.clock.now()).toISOString() };
-        this.record(s, "gate", {
+        await this.record(s, "gate", {
           weight: s.appliedWeight, verdict: gate.verdict, reasons: gate.reasons, source: gate.source,
           window: { from: new Date(applied).toISOString(), to: new Date(this.deps.clock.now()).toISOString() },
           metrics: { canary: gate.canary, stable: gate.stable, canaryErrorRate: gate.canaryErrorRate, stableErrorRate: gate.stableErrorRate },
+          ...(gate.signals ? { signals: gate.signals } : {}),
         });
         this.deps.log(`  gate ${gate.verdict}: ${gate.reasons.join("; ")}`);
         if (gate.verdict === "fail") return this.rollback(cfg, s, gate.reasons.join("; "));
         if (gate.verdict === "insufficient-traffic") {
           s.noTrafficChecks++;
           if (s.noTrafficChecks <= s.noTrafficRetries) {
-            this.save(s);
+            await this.save(s);
             this.deps.log(`  too little traffic to judge; waiting another ${formatDuration(s.intervalMs)} (${s.noTrafficChecks}/${s.noTrafficRetries})`);
             continue;
           }
@@ -369,8 +434,8 @@ export class CanaryEngine {
           if (s.onNoTraffic === "hold") {
             s.status = "paused";
             s.reason = why;
-            this.save(s);
-            this.record(s, "paused", { reason: why, weight: s.appliedWeight });
+            await this.save(s);
+            await this.record(s, "paused", { reason: why, weight: s.appliedWeight });
             this.deps.log(`  paused at ${formatPercent(s.appliedWeight)}: ${why}. Resume with the same command, or promote/abort.`);
             return { status: s.status, state: s };
           }
@@ -379,11 +444,11 @@ export class CanaryEngine {
         if (s.stepIndex + 1 < s.steps.length) {
           s.stepIndex++;
           s.phase = "apply";
-          this.save(s);
+          await this.save(s);
           continue;
         }
         s.phase = "promote";
-        this.save(s);
+        await this.save(s);
         continue;
       }
       if (s.phase === "promote") return this.finishPromote(cfg, s, "promoted");
@@ -399,20 +464,20 @@ export class CanaryEngine {
     cfg.setCanary(s.function, s.canary, weight, s.stableVersionId);
     const after = cfg.toString();
     if (after !== before) cfg.save();
-    this.record(s, "config-written", { weight, file: cfg.relativePath, change: { canary: s.canary, canaryWeight: weight }, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.reportConfigChange(cfg, after !== before);
+    await this.record(s, "config-written", { weight, file: cfg.relativePath, change: { canary: s.canary, canaryWeight: weight }, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.reportConfigChange(cfg, before, after, "step", { canary: s.canary, canaryWeight: weight, stableVersionId: s.stableVersionId });
     try {
       const targets = await this.targets(s, true);
       this.deps.log(`  step ${s.stepIndex + 1}/${s.steps.length}: ${s.function} canary weight ${formatPercent(weight)} → pulumi up ${s.stack} (${targets.length === 1 ? "alias only" : "function, canary version, alias"})`);
       const up = await this.deps.runner.up(s.stack, { message: `logpipe canary ${s.function} ${short(s.canary)} ${formatPercent(weight)}`, targets });
       s.appliedWeight = weight;
       this.captureVersions(cfg, s, up.outputs);
-      this.save(s);
-      this.record(s, "applied", { weight, changes: up.changes, targets });
+      await this.save(s);
+      await this.record(s, "applied", { weight, changes: up.changes, targets });
       return up;
     } catch (e) {
       const msg = (e as Error).message;
-      this.record(s, "apply-failed", { weight, error: msg });
+      await this.record(s, "apply-failed", { weight, error: msg });
       this.deps.log(`  pulumi up failed: ${msg}`);
       await this.rollback(cfg, s, `pulumi up failed at ${formatPercent(weight)}: ${msg}`);
       return undefined;
@@ -428,6 +493,12 @@ export class CanaryEngine {
     const weights = alias.additionalVersionWeight ?? {};
     const canaryVersion = Object.entries(weights).find(([, w]) => w > 0)?.[0] ?? Object.keys(weights)[0];
     s.versions = { functionName, stable: alias.versionId, canary: canaryVersion, region: cfg.region() ?? this.deps.defaultRegion ?? "" };
+    const kafka = outputs.kafka as { instanceId?: string; consumerGroup?: string } | undefined;
+    const given = this.deps.pipeline ?? {};
+    s.pipeline = {
+      logProject: typeof outputs.logProject === "string" ? outputs.logProject : given.logProject,
+      kafkaInstanceId: kafka?.instanceId ?? given.kafkaInstanceId, consumerGroup: kafka?.consumerGroup ?? given.consumerGroup,
+    };
   }
 
   private async gate(cfg: StackConfigFile, s: CanaryState, fromMs: number): Promise<GateResult & { source: string }> {
@@ -439,7 +510,47 @@ export class CanaryEngine {
     const canary = await withRetry(() => source.versionMetrics({ ...q, qualifier: v.canary! }), this.deps.clock, this.deps.signal);
     let stable: VersionMetrics | null = null;
     if (v.stable) stable = await withRetry(() => source.versionMetrics({ ...q, qualifier: v.stable }), this.deps.clock, this.deps.signal);
-    return { ...evaluateGate(canary, stable, s.thresholds), source: source.name };
+    const signals = s.thresholds.signals === "off" ? undefined : await this.signals(s, source, q.startMs, q.endMs, q.periodSec);
+    return { ...evaluateGate(canary, stable, s.thresholds, signals), source: source.name };
+  }
+
+  /**
+   * The pipeline's own signals of the canary and stable versions (SLS, per FC version) and the
+   * trigger's consumer lag (split only: the Kafka trigger feeds split). What cannot be read is
+   * listed in `unavailable` (the gate fails on it with --signals required).
+   */
+  private async signals(s: CanaryState, source: MetricSource, startMs: number, endMs: number, periodSec: number): Promise<SignalEvidence> {
+    const v = s.versions!;
+    const e: SignalEvidence = { unavailable: [] };
+    const retry = <T>(f: () => Promise<T>) => withRetry(f, this.deps.clock, this.deps.signal);
+    if (signalsOf(s.function).length > 0) {
+      const project = s.pipeline?.logProject;
+      if (!source.pipelineSignals) e.unavailable!.push(`the metric source (${source.name}) reads no function logs`);
+      else if (!project) e.unavailable!.push(`stack outputs of ${s.stack} name no logProject`);
+      else {
+        const sq = { region: v.region, logProject: project, logstore: LOGSTORE, fn: s.function, startMs, endMs };
+        try {
+          e.canary = await retry(() => source.pipelineSignals!({ ...sq, version: v.canary! }));
+          e.stable = v.stable ? await retry(() => source.pipelineSignals!({ ...sq, version: v.stable })) : null;
+        } catch (err) {
+          e.unavailable!.push((err as Error).message);
+        }
+      }
+    }
+    if (s.function === "split") {
+      const k = s.pipeline;
+      if (!source.consumerLag) e.unavailable!.push(`the metric source (${source.name}) reads no Kafka lag`);
+      else if (!k?.kafkaInstanceId || !k.consumerGroup) e.unavailable!.push(`stack outputs of ${s.stack} name no kafka.instanceId/consumerGroup`);
+      else {
+        try {
+          e.lag = await retry(() => source.consumerLag!({ region: v.region, instanceId: k.kafkaInstanceId!, consumerGroup: k.consumerGroup!, startMs, endMs, periodSec }));
+        } catch (err) {
+          e.unavailable!.push((err as Error).message);
+        }
+      }
+    }
+    if (!e.unavailable!.length) delete e.unavailable;
+    return e;
   }
 
   private async rollback(cfg: StackConfigFile, s: CanaryState, reason: string): Promise<CanaryOutcome> {
@@ -453,7 +564,7 @@ export class CanaryEngine {
   private async toStableOnly(cfg: StackConfigFile, s: CanaryState, final: "rolled-back" | "aborted", reason: string): Promise<CanaryOutcome> {
     s.phase = "rollback";
     s.reason = reason;
-    this.save(s);
+    await this.save(s);
     cfg.reload();
     const before = cfg.toString();
     const aliasOnly = final === "rolled-back" && s.stableVersionId !== undefined;
@@ -461,8 +572,8 @@ export class CanaryEngine {
     else cfg.clearCanary(s.function);
     const after = cfg.toString();
     if (after !== before) cfg.save();
-    this.record(s, final === "aborted" ? "abort-config-written" : "rollback-config-written", { reason, file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.reportConfigChange(cfg, after !== before);
+    await this.record(s, final === "aborted" ? "abort-config-written" : "rollback-config-written", { reason, file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.reportConfigChange(cfg, before, after, final === "aborted" ? "abort" : "rollback", cfg.functionRelease(s.function) as unknown as Record<string, unknown>);
     this.deps.log(`  ${final === "aborted" ? "aborting" : "rolling back"} ${s.function} to ${short(s.stable)}${aliasOnly ? " (alias only)" : ""}: ${reason}`);
     try {
       const targets = aliasOnly ? await this.targets(s, false) : undefined;
@@ -470,15 +581,15 @@ export class CanaryEngine {
       s.appliedWeight = 0;
       s.status = final;
       s.phase = "done";
-      this.save(s);
-      this.record(s, final, { reason, changes: up.changes });
+      await this.save(s);
+      await this.record(s, final, { reason, changes: up.changes });
       return { status: s.status, state: s };
     } catch (e) {
       const msg = (e as Error).message;
       s.status = "failed";
       s.reason = `${reason}; then the rollback's pulumi up failed: ${msg}`;
-      this.save(s);
-      this.record(s, "rollback-failed", { reason, error: msg });
+      await this.save(s);
+      await this.record(s, "rollback-failed", { reason, error: msg });
       throw new OpsError(`rollback of ${s.stack}/${s.function} is written to ${cfg.relativePath} (canary removed) but pulumi up failed: ${msg}. ` +
         `The alias may still send ${formatPercent(s.appliedWeight)} to the canary — run \`logpipe canary rollback --break-glass --stack ${s.stack} --function ${s.function}\` now (FC UpdateAlias, no Pulumi), or \`logpipe canary abort\` once pulumi works.`);
     }
@@ -486,14 +597,14 @@ export class CanaryEngine {
 
   private async finishPromote(cfg: StackConfigFile, s: CanaryState, action: "promoted" | "manual-promote"): Promise<CanaryOutcome> {
     s.phase = "promote";
-    this.save(s);
+    await this.save(s);
     cfg.reload();
     const before = cfg.toString();
     cfg.setStable(s.function, s.canary);
     const after = cfg.toString();
     if (after !== before) cfg.save();
-    this.record(s, "promote-config-written", { file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
-    this.reportConfigChange(cfg, after !== before);
+    await this.record(s, "promote-config-written", { file: cfg.relativePath, diff: unifiedDiff(before, after, cfg.relativePath) });
+    this.reportConfigChange(cfg, before, after, "promote", { stable: s.canary });
     this.deps.log(`  promoting ${s.function}: stable := ${short(s.canary)} → pulumi up ${s.stack} (alias only)`);
     try {
       const targets = await this.targets(s, false);
@@ -501,21 +612,26 @@ export class CanaryEngine {
       s.status = "succeeded";
       s.phase = "done";
       s.appliedWeight = 0;
-      this.save(s);
-      this.record(s, action, { changes: up.changes });
+      await this.save(s);
+      await this.record(s, action, { changes: up.changes });
       return { status: s.status, state: s };
     } catch (e) {
       const msg = (e as Error).message;
       s.status = "failed";
       s.reason = `promotion written to ${cfg.relativePath} but pulumi up failed: ${msg}`;
-      this.save(s);
-      this.record(s, "promote-failed", { error: msg });
+      await this.save(s);
+      await this.record(s, "promote-failed", { error: msg });
       throw new OpsError(`${s.reason}. Re-run \`logpipe canary promote --stack ${s.stack} --function ${s.function}\` once pulumi works.`);
     }
   }
 
-  private reportConfigChange(cfg: StackConfigFile, changed: boolean): void {
-    if (changed) this.deps.log(`  ${cfg.relativePath} changed: commit it, or a later \`pulumi up\` from git reverts the alias`);
+  /** Says exactly what changed in which stack file (and keeps it for --json): commit it, or a later `pulumi up` from git reverts the alias. */
+  private reportConfigChange(cfg: StackConfigFile, before: string, after: string, action: string, change: Record<string, unknown>): void {
+    if (after === before) return;
+    const diff = unifiedDiff(before, after, cfg.relativePath);
+    this.configChanges.push({ file: cfg.relativePath, at: new Date(this.deps.clock.now()).toISOString(), action, change, diff });
+    const lines = diff.split("\n").filter((l) => /^[+-](?![+-])/.test(l)).map((l) => `    ${l}`);
+    this.deps.log(`  ${cfg.relativePath} changed (${action}):\n${lines.join("\n")}\n  commit it, or a later \`pulumi up\` from git reverts the alias`);
   }
 
   private async rehearse(s: CanaryState): Promise<{ ok: boolean; error?: string }> {
@@ -525,7 +641,7 @@ export class CanaryEngine {
     const invoker = await this.deps.invoker(v.region);
     this.deps.log(`  rehearsal: invoking ${v.functionName} version ${v.canary} directly`);
     const r = await invoker.invoke(v.functionName, v.canary, rehearsalPayload(this.deps.clock.now())).catch((e: Error) => ({ ok: false, error: e.message }));
-    this.record(s, "rehearsal", { qualifier: v.canary, ok: r.ok, error: r.error });
+    await this.record(s, "rehearsal", { qualifier: v.canary, ok: r.ok, error: r.error });
     return r;
   }
 
@@ -536,7 +652,7 @@ export class CanaryEngine {
   async breakGlass(stack: string, fn: FunctionKey, reason = "break-glass rollback"): Promise<CanaryOutcome> {
     if (!this.deps.aliasClient) throw new ConfigError("break-glass needs FC credentials (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET)");
     const cfg = StackConfigFile.load(this.deps.project, stack);
-    const s = this.stateForManualAction(cfg, stack, fn, "abort");
+    const s = await this.stateForManualAction(cfg, stack, fn, "abort");
     const fr = cfg.functionRelease(fn);
     const versionId = s.stableVersionId ?? fr.stableVersionId ?? s.versions?.stable;
     const functionName = s.versions?.functionName;
@@ -544,54 +660,54 @@ export class CanaryEngine {
     if (!versionId || !functionName || !region) {
       throw new ConfigError(`no recorded stable version of ${stack}/${fn} (stableVersionId in ${cfg.relativePath} or the canary state): cannot point the alias without Pulumi`);
     }
-    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    const release = await this.lock(stack, fn, s);
     try {
-      this.record(s, "break-glass-requested", { versionId, reason });
+      await this.record(s, "break-glass-requested", { versionId, reason });
       await (await this.deps.aliasClient(region)).updateAlias(functionName, "live", versionId, {});
       s.appliedWeight = 0;
       s.status = "rolled-back";
       s.phase = "done";
       s.reason = reason;
-      this.save(s);
-      this.record(s, "break-glass-rolled-back", { versionId, functionName });
+      await this.save(s);
+      await this.record(s, "break-glass-rolled-back", { versionId, functionName });
       cfg.reload();
       const before = cfg.toString();
       if (cfg.functionRelease(fn).canary) cfg.setCanary(fn, cfg.functionRelease(fn).canary!, 0, versionId);
-      if (cfg.toString() !== before) { cfg.save(); this.reportConfigChange(cfg, true); }
+      if (cfg.toString() !== before) { cfg.save(); this.reportConfigChange(cfg, before, cfg.toString(), "break-glass", { canaryWeight: 0, stableVersionId: versionId }); }
       return { status: s.status, state: s };
     } finally {
-      release();
+      await release();
     }
   }
 
   /** `canary promote`: jump straight to the end (stable := canary) of the recorded or configured canary. */
   async promote(stack: string, fn: FunctionKey): Promise<CanaryOutcome> {
     const cfg = StackConfigFile.load(this.deps.project, stack);
-    const s = this.stateForManualAction(cfg, stack, fn, "promote");
-    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    const s = await this.stateForManualAction(cfg, stack, fn, "promote");
+    const release = await this.lock(stack, fn, s);
     try {
-      this.record(s, "manual-promote-requested", { weight: s.appliedWeight });
+      await this.record(s, "manual-promote-requested", { weight: s.appliedWeight });
       return await this.finishPromote(cfg, s, "manual-promote");
     } finally {
-      release();
+      await release();
     }
   }
 
   /** `canary abort`: back to stable only (canary and weight removed), applied with pulumi up. */
   async abort(stack: string, fn: FunctionKey, reason = "aborted by operator"): Promise<CanaryOutcome> {
     const cfg = StackConfigFile.load(this.deps.project, stack);
-    const s = this.stateForManualAction(cfg, stack, fn, "abort");
-    const release = acquireLock(this.paths(stack, fn).lock, `canary ${stack}/${fn}`);
+    const s = await this.stateForManualAction(cfg, stack, fn, "abort");
+    const release = await this.lock(stack, fn, s);
     try {
-      this.record(s, "abort-requested", { weight: s.appliedWeight, reason });
+      await this.record(s, "abort-requested", { weight: s.appliedWeight, reason });
       return await this.toStableOnly(cfg, s, "aborted", reason);
     } finally {
-      release();
+      await release();
     }
   }
 
-  private stateForManualAction(cfg: StackConfigFile, stack: string, fn: FunctionKey, what: "promote" | "abort"): CanaryState {
-    const recorded = this.readState(stack, fn);
+  private async stateForManualAction(cfg: StackConfigFile, stack: string, fn: FunctionKey, what: "promote" | "abort"): Promise<CanaryState> {
+    const recorded = await this.readState(stack, fn);
     const fr = cfg.functionRelease(fn);
     if (recorded && !TERMINAL.includes(recorded.status)) return recorded;
     if (what === "promote" && recorded?.status === "failed" && recorded.phase === "promote") return recorded;

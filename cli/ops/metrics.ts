@@ -6,8 +6,10 @@
  * maxima (LatencyMax), which bounds the request p99 from above when traffic is spread evenly
  * over the periods. It is labelled an estimate everywhere it is shown.
  */
-import { OpsError } from "./errors.js";
-import { FC_METRICS as CATALOG, FC_NAMESPACE, fcDimensions } from "../../infra/fc-metrics.js";
+import { ConfigError, OpsError } from "./errors.js";
+import {
+  FC_METRICS as CATALOG, FC_NAMESPACE, KAFKA_LAG, KAFKA_NAMESPACE, PIPELINE_SIGNALS, fcDimensions, kafkaLagDimensions, signalSql, type PipelineSignalKey,
+} from "../../infra/fc-metrics.js";
 
 export { FC_NAMESPACE };
 /** The per-qualifier metric names the gate reads. */
@@ -40,9 +42,48 @@ export interface VersionMetrics {
   periods: number;
 }
 
+/** The pipeline's own signals of one FC version over a window (sums of the functions' log metrics). */
+export interface PipelineSignals {
+  records: number;
+  unrouted: number;
+  deadLetters: number;
+  slotWaits: number;
+}
+
+export interface SignalQuery {
+  region: string;
+  /** SLS project and logstore the functions log to (stack output logProject; logstore "functions") */
+  logProject: string;
+  logstore: string;
+  /** logpipe function (split, compress, upload) */
+  fn: string;
+  /** FC version id */
+  version: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface LagQuery {
+  region: string;
+  instanceId: string;
+  consumerGroup: string;
+  startMs: number;
+  endMs: number;
+  periodSec: number;
+}
+
 export interface MetricSource {
   readonly name: string;
   versionMetrics(q: MetricQuery): Promise<VersionMetrics>;
+  /** the functions' own signals per FC version (SLS); absent when the source has none */
+  pipelineSignals?(q: SignalQuery): Promise<PipelineSignals>;
+  /** unconsumed messages of the trigger's consumer group over the window (CloudMonitor acs_kafka) */
+  consumerLag?(q: LagQuery): Promise<Datapoint[]>;
+}
+
+/** Which signals a function logs (infra/fc-metrics.ts PIPELINE_SIGNALS). */
+export function signalsOf(fn: string): PipelineSignalKey[] {
+  return (Object.keys(PIPELINE_SIGNALS) as PipelineSignalKey[]).filter((k) => (PIPELINE_SIGNALS[k].functions as readonly string[]).includes(fn));
 }
 
 export interface Datapoint { timestamp: number; value: number }
@@ -71,7 +112,16 @@ export class CmsMetricSource implements MetricSource {
     return new CmsMetricSource(new Client(config), (m) => new Req(m));
   }
 
-  async series(q: MetricQuery, metricName: string): Promise<Datapoint[]> {
+  series(q: MetricQuery, metricName: string): Promise<Datapoint[]> {
+    return this.raw(FC_NAMESPACE, metricName, fcDimensions(q.region, q.functionName, q.qualifier), q);
+  }
+
+  /** Kafka consumer lag of the group (namespace acs_kafka; metric name: see KAFKA_LAG, not verified). */
+  consumerLag(q: LagQuery, metricName = KAFKA_LAG.metric): Promise<Datapoint[]> {
+    return this.raw(KAFKA_NAMESPACE, metricName, kafkaLagDimensions(q.instanceId, q.consumerGroup), q);
+  }
+
+  private async raw(namespace: string, metricName: string, dims: Record<string, string>, q: { region: string; startMs: number; endMs: number; periodSec: number }): Promise<Datapoint[]> {
     const out: Datapoint[] = [];
     let nextToken: string | undefined;
     let pages = 0;
@@ -79,10 +129,10 @@ export class CmsMetricSource implements MetricSource {
       let body;
       try {
         const res = await this.client.describeMetricList(this.requestFactory({
-          namespace: FC_NAMESPACE,
+          namespace,
           metricName,
           regionId: q.region,
-          dimensions: JSON.stringify(fcDimensions(q.region, q.functionName, q.qualifier)),
+          dimensions: JSON.stringify(dims),
           period: String(q.periodSec),
           startTime: String(q.startMs),
           endTime: String(q.endMs),
@@ -147,6 +197,75 @@ function redact(s: string): string {
   return s.replace(/(AccessKey(?:Id|Secret)?|Signature|SecurityToken)=[^&\s]+/gi, "$1=***");
 }
 
+/** The SLS GetLogs call the signal source makes (the SDK's client is adapted to it). */
+export interface SlsLikeClient {
+  getLogs(project: string, logstore: string, req: { from: number; to: number; query: string }): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * The pipeline's signals from the functions' logs in SLS: one GetLogs analytic query per signal
+ * (infra/fc-metrics.ts signalSql), summed over the window for one FC version.
+ */
+export class SlsSignalSource {
+  readonly name = "sls";
+  constructor(private readonly client: SlsLikeClient) {}
+
+  /**
+   * Builds a client with @alicloud/sls20201230 (loaded only when asked for). The package is not a
+   * dependency of logpipe yet: without it this throws a ConfigError saying how to add it.
+   */
+  static async fromEnv(region: string, env: NodeJS.ProcessEnv = process.env): Promise<SlsSignalSource> {
+    const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID, secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+    if (!id || !secret) throw new ConfigError("SLS credentials missing: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    const pkg = "@alicloud/sls20201230";
+    let mod: Record<string, any>;
+    try {
+      mod = (await import(pkg)) as Record<string, any>;
+    } catch {
+      throw new ConfigError(`the pipeline-signal gate reads SLS with ${pkg}, which is not installed: npm install ${pkg} (or run the gate with --signals off)`);
+    }
+    const m = mod.default?.default ? mod.default : mod;
+    const core = (await import("@alicloud/openapi-core")) as unknown as { $OpenApiUtil: { Config: new (o: Record<string, unknown>) => unknown } };
+    const client = new (m.default ?? m.Client)(new core.$OpenApiUtil.Config({ accessKeyId: id, accessKeySecret: secret, securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN, endpoint: env.LOGPIPE_SLS_ENDPOINT || `${region}.log.aliyuncs.com` }));
+    return new SlsSignalSource({
+      async getLogs(project, logstore, req) {
+        const res = await client.getLogs(project, logstore, new m.GetLogsRequest({ from: req.from, to: req.to, query: req.query }));
+        return (res.body ?? []) as Record<string, unknown>[];
+      },
+    });
+  }
+
+  async pipelineSignals(q: SignalQuery): Promise<PipelineSignals> {
+    const out: PipelineSignals = { records: 0, unrouted: 0, deadLetters: 0, slotWaits: 0 };
+    for (const key of signalsOf(q.fn)) {
+      const query = signalSql(key, { fn: q.fn, version: q.version });
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await this.client.getLogs(q.logProject, q.logstore, { from: Math.floor(q.startMs / 1000), to: Math.ceil(q.endMs / 1000), query });
+      } catch (e) {
+        throw new OpsError(`SLS GetLogs ${q.logProject}/${q.logstore} (${PIPELINE_SIGNALS[key].metric}) failed: ${redact((e as Error).message)}`);
+      }
+      const v = Number(rows[0]?.value ?? 0);
+      if (!Number.isFinite(v)) throw new OpsError(`SLS GetLogs ${PIPELINE_SIGNALS[key].metric}: unexpected value ${JSON.stringify(rows[0]?.value)}`);
+      out[key] = v;
+    }
+    return out;
+  }
+}
+
+/** FC metrics and Kafka lag from CloudMonitor, the pipeline's signals from SLS. */
+export class CombinedMetricSource implements MetricSource {
+  readonly name: string;
+  constructor(private readonly cms: CmsMetricSource, private readonly sls?: SlsSignalSource) {
+    this.name = sls ? "cloudmonitor+sls" : "cloudmonitor";
+  }
+  versionMetrics(q: MetricQuery): Promise<VersionMetrics> { return this.cms.versionMetrics(q); }
+  consumerLag(q: LagQuery): Promise<Datapoint[]> { return this.cms.consumerLag(q); }
+  get pipelineSignals(): ((q: SignalQuery) => Promise<PipelineSignals>) | undefined {
+    return this.sls ? (q) => this.sls!.pipelineSignals(q) : undefined;
+  }
+}
+
 /**
  * A scripted metric source for tests and `--metrics fake:<scenario>`: each qualifier follows a
  * scenario (healthy, failing, no-traffic, slow, error) or a function of the query.
@@ -156,7 +275,17 @@ export type Scenario = "healthy" | "failing" | "no-traffic" | "slow" | "error";
 export class FakeMetricSource implements MetricSource {
   readonly name = "fake";
   readonly queries: MetricQuery[] = [];
-  constructor(private readonly byQualifier: (q: MetricQuery) => Scenario | VersionMetrics) {}
+  readonly signalQueries: SignalQuery[] = [];
+  readonly lagQueries: LagQuery[] = [];
+  pipelineSignals?: (q: SignalQuery) => Promise<PipelineSignals>;
+  consumerLag?: (q: LagQuery) => Promise<Datapoint[]>;
+  constructor(
+    private readonly byQualifier: (q: MetricQuery) => Scenario | VersionMetrics,
+    scripted: { signals?: (q: SignalQuery) => PipelineSignals; lag?: (q: LagQuery) => Datapoint[] } = {},
+  ) {
+    if (scripted.signals) this.pipelineSignals = async (q) => (this.signalQueries.push({ ...q }), scripted.signals!(q));
+    if (scripted.lag) this.consumerLag = async (q) => (this.lagQueries.push({ ...q }), scripted.lag!(q));
+  }
 
   static scenario(canary: Scenario, stable: Scenario = "healthy", stableQualifier?: string): FakeMetricSource {
     return new FakeMetricSource((q) => (stableQualifier !== undefined && q.qualifier === stableQualifier ? stable : canary));

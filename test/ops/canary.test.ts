@@ -82,7 +82,8 @@ afterEach(() => fake.restoreEnv());
 describe("canary start with the fake pulumi CLI", () => {
   it("healthy: writes each weight, runs pulumi up per step, gates every interval, then promotes", async () => {
     const metrics = metricsBy("healthy");
-    const out = await engine(metrics).start(opts());
+    const e = engine(metrics);
+    const out = await e.start(opts());
     expect(out.status).toBe("succeeded");
 
     // exact config written at each step, then the promotion
@@ -100,7 +101,13 @@ describe("canary start with the fake pulumi CLI", () => {
       [`${P}alicloud:fc/v3Function:V3Function::pipeline-compress-fn`, `${P}alicloud:fc/v3FunctionVersion:V3FunctionVersion::pipeline-compress-v-bbbbbbbbbbbb`, alias],
       [alias], [alias], [alias], [alias],
     ]);
-    expect(logs.some((l) => l.includes("stacks/Pulumi.prod.yaml changed: commit it"))).toBe(true);
+    // each stack file change is reported exactly (file, what, the diff lines) so it gets committed
+    expect(e.configChanges.map((c) => [c.file, c.action, c.change.canaryWeight ?? c.change.stable])).toEqual([
+      ["stacks/Pulumi.prod.yaml", "step", 0.05], ["stacks/Pulumi.prod.yaml", "step", 0.25], ["stacks/Pulumi.prod.yaml", "step", 0.5],
+      ["stacks/Pulumi.prod.yaml", "step", 1], ["stacks/Pulumi.prod.yaml", "promote", D.b],
+    ]);
+    const second = logs.find((l) => l.includes("stacks/Pulumi.prod.yaml changed (step)") && l.includes("canaryWeight: 0.25"))!;
+    expect(second).toMatch(/-\s+canaryWeight: 0\.05\n\s+\+\s+canaryWeight: 0\.25\n\s+commit it, or a later `pulumi up` from git reverts the alias/);
     // every up went through the Automation API with the stack file passed explicitly
     for (const u of fake.ups()) {
       expect(u.argv.slice(0, 3)).toEqual(["up", "--yes", "--skip-preview"]);
@@ -132,7 +139,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(rel.compress).toEqual({ stable: D.b });
     expect(rel.split).toEqual({ stable: D.a });
 
-    const actions = engine(metrics).audit("prod", "compress").map((a) => a.action);
+    const actions = (await engine(metrics).audit("prod", "compress")).map((a) => a.action);
     expect(actions.filter((a) => a !== "rehearsal")).toEqual([
       "started",
       "config-written", "applied", "gate",
@@ -141,7 +148,7 @@ describe("canary start with the fake pulumi CLI", () => {
       "config-written", "applied", "gate",
       "promote-config-written", "promoted",
     ]);
-    const audit = engine(metrics).audit("prod", "compress");
+    const audit = (await engine(metrics).audit("prod", "compress"));
     expect(audit.every((a) => a.actor === "alice@test" && typeof a.ts === "string")).toBe(true);
     const gate = audit.find((a) => a.action === "gate")!;
     expect(gate.verdict).toBe("pass");
@@ -163,7 +170,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const rel = (YAML.parse(stackFile()) as { config: Record<string, Record<string, unknown>> }).config["logpipe:release"]!;
     expect(rel.compress).toEqual({ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 });
     expect(stackFile()).toContain("stable: " + D.a + " # current release"); // yaml normalizes inline-comment spacing to one space
-    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    const actions = (await engine(metricsBy("healthy")).audit("prod", "compress")).map((a) => a.action);
     expect(actions.slice(-3)).toEqual(["gate", "rollback-config-written", "rolled-back"]);
     expect(fake.outputs("prod")!.aliases).toMatchObject({ compress: { versionId: "1", additionalVersionWeight: { "2": 0 } } });
   });
@@ -174,7 +181,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(out.state.reason).toMatch(/too little traffic to judge after 2 checks/);
     expect(clock.sleeps).toEqual([300_000, 300_000]);
     expect(releasesSeen()).toEqual([{ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0.05 }, { stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 }]);
-    const gates = engine(metricsBy("healthy")).audit("prod", "compress").filter((a) => a.action === "gate");
+    const gates = (await engine(metricsBy("healthy")).audit("prod", "compress")).filter((a) => a.action === "gate");
     expect(gates.map((g) => g.verdict)).toEqual(["insufficient-traffic", "insufficient-traffic"]);
   });
 
@@ -188,7 +195,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(resumed.status).toBe("succeeded");
     // the 5 % step is not re-applied: ups continue with 25 %
     expect(releasesSeen().map((r) => (r as { canaryWeight?: number }).canaryWeight)).toEqual([0.05, 0.25, 0.5, 1, undefined]);
-    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    const actions = (await engine(metricsBy("healthy")).audit("prod", "compress")).map((a) => a.action);
     expect(actions).toContain("paused");
     expect(actions).toContain("resumed");
   });
@@ -202,7 +209,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(out.state.reason).toMatch(/pulumi up failed at 25%.*simulated failure/);
     expect(fake.ups().map((u) => u.exit)).toEqual([0, 255, 0]);
     expect(releasesSeen()[2]).toEqual({ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 });
-    const audit = engine(metricsBy("healthy")).audit("prod", "compress");
+    const audit = (await engine(metricsBy("healthy")).audit("prod", "compress"));
     expect(audit.find((a) => a.action === "apply-failed")).toMatchObject({ weight: 0.25 });
     expect(audit.at(-1)!.action).toBe("rolled-back");
   });
@@ -212,10 +219,10 @@ describe("canary start with the fake pulumi CLI", () => {
     fake = installFakePulumi(REPO, { failUp: [3, 4] });
     await deployStable();
     await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/rollback of prod\/compress is written .* but pulumi up failed.*--break-glass/);
-    const state = engine(metricsBy("healthy")).readState("prod", "compress")!;
+    const state = (await engine(metricsBy("healthy")).readState("prod", "compress"))!;
     expect(state.status).toBe("failed");
     expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 });
-    expect(engine(metricsBy("healthy")).audit("prod", "compress").at(-1)!.action).toBe("rollback-failed");
+    expect((await engine(metricsBy("healthy")).audit("prod", "compress")).at(-1)!.action).toBe("rollback-failed");
     // once pulumi works again, abort finishes the job
     fake.restoreEnv();
     fake = installFakePulumi(REPO);
@@ -228,7 +235,7 @@ describe("canary start with the fake pulumi CLI", () => {
   it("an interrupted run resumes from its recorded step without re-applying it", async () => {
     clock.onSleep = (n) => { if (n === 2) throw abortError(); };
     await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/interrupted at step 2 \(observe\)/);
-    const state = engine(metricsBy("healthy")).readState("prod", "compress")!;
+    const state = (await engine(metricsBy("healthy")).readState("prod", "compress"))!;
     expect(state).toMatchObject({ status: "running", phase: "observe", stepIndex: 1, appliedWeight: 0.25 });
     expect(fake.ups()).toHaveLength(2);
 
@@ -236,7 +243,7 @@ describe("canary start with the fake pulumi CLI", () => {
     const out = await engine(metricsBy("healthy")).start(opts({ digest: undefined }));
     expect(out.status).toBe("succeeded");
     expect(releasesSeen().map((r) => (r as { canaryWeight?: number }).canaryWeight)).toEqual([0.05, 0.25, 0.5, 1, undefined]);
-    const actions = engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action);
+    const actions = (await engine(metricsBy("healthy")).audit("prod", "compress")).map((a) => a.action);
     expect(actions).toContain("interrupted");
     expect(actions.filter((a) => a === "resumed")).toHaveLength(1);
   });
@@ -258,7 +265,7 @@ describe("canary start with the fake pulumi CLI", () => {
     expect(plan.firstStepDiff).toContain(`+      canary: ${D.b}`);
     expect(plan.firstStepDiff).toContain("+      canaryWeight: 0.05");
     expect(plan.promoteDiff).toContain(`+      stable: ${D.b}`);
-    expect(engine(metricsBy("healthy")).readState("prod", "compress")).toBeUndefined();
+    expect((await engine(metricsBy("healthy")).readState("prod", "compress"))).toBeUndefined();
   });
 
   it("promote jumps to the end and abort goes back to stable, both audited", async () => {
@@ -266,13 +273,13 @@ describe("canary start with the fake pulumi CLI", () => {
     const p = await engine(metricsBy("healthy")).promote("prod", "compress");
     expect(p.status).toBe("succeeded");
     expect(releasesSeen()).toEqual([{ stable: D.b }]);
-    expect(engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action)).toEqual(["manual-promote-requested", "promote-config-written", "manual-promote"]);
+    expect((await engine(metricsBy("healthy")).audit("prod", "compress")).map((a) => a.action)).toEqual(["manual-promote-requested", "promote-config-written", "manual-promote"]);
 
     root = makeProject({ prod: stackYaml({ compress: `      stable: ${D.a}\n      stableVersionId: "1"\n      canary: ${D.c}\n      canaryWeight: 0.3` }) });
     const a = await engine(metricsBy("healthy")).abort("prod", "compress", "bad deploy");
     expect(a.status).toBe("aborted");
     expect(releasesSeen().at(-1)).toEqual({ stable: D.a });
-    expect(engine(metricsBy("healthy")).audit("prod", "compress").at(-1)).toMatchObject({ action: "aborted", reason: "bad deploy" });
+    expect((await engine(metricsBy("healthy")).audit("prod", "compress")).at(-1)).toMatchObject({ action: "aborted", reason: "bad deploy" });
   });
 });
 
@@ -320,7 +327,7 @@ describe("low-traffic functions, break-glass", () => {
       expect(out.status).toBe("rolled-back");
       expect(fc.aliasUpdates).toEqual([{ functionName: "logpipe-prod-compress", alias: "live", versionId: "1", weights: {} }]);
       expect(YAML.parse(stackFile()).config["logpipe:release"].compress).toEqual({ stable: D.a, stableVersionId: "1", canary: D.b, canaryWeight: 0 });
-      expect(engine(metricsBy("healthy")).audit("prod", "compress").map((a) => a.action).slice(-2)).toEqual(["break-glass-requested", "break-glass-rolled-back"]);
+      expect((await engine(metricsBy("healthy")).audit("prod", "compress")).map((a) => a.action).slice(-2)).toEqual(["break-glass-requested", "break-glass-rolled-back"]);
     } finally {
       process.env.PATH = savedPath;
       fake = installFakePulumi(REPO);
@@ -345,10 +352,10 @@ describe("canary bad input", () => {
     await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/logpipe:release.compress.stable: expected a digest/);
 
     root = makeProject({ prod: stackYaml() });
-    const release = acquireLock(journalPaths(path.join(root, ".logpipe/canary"), "prod", "compress").lock, "x");
+    const release = acquireLock(journalPaths(path.join(root, ".logpipe/canary"), "prod", "compress").lock, "x", "bob@laptop");
     try {
-      // our own pid holds it: alive, so refused
-      await expect(engine(metricsBy("healthy")).start(opts())).rejects.toThrow(/locked by pid/);
+      // our own pid holds it: alive, so refused, naming who and since when
+      await expect(engine(metricsBy("healthy")).start(opts())).rejects.toMatchObject({ name: "CanaryLockedError", message: expect.stringMatching(/canary prod\/compress is locked by bob@laptop since \d{4}-\d\d-\d\dT/) });
     } finally { release(); }
     expect(fake.ups()).toHaveLength(0);
   });
@@ -370,8 +377,8 @@ describe("canary bad input", () => {
       process.env.PATH = savedPath;
     }
     expect(stackFile()).toBe(before);
-    expect(engine(metricsBy("healthy")).readState("prod", "compress")).toBeUndefined();
-    expect(engine(metricsBy("healthy")).audit("prod", "compress")).toEqual([]);
+    expect((await engine(metricsBy("healthy")).readState("prod", "compress"))).toBeUndefined();
+    expect((await engine(metricsBy("healthy")).audit("prod", "compress"))).toEqual([]);
     fake = installFakePulumi(REPO);
   });
 });
@@ -390,7 +397,7 @@ describe("logpipe canary through the command line (real clock, fake pulumi, scri
       process.exitCode = undefined;
       expect(await main([...argv("failing").slice(0, 9), D.c, ...argv("failing").slice(10)])).toBe(1);
       expect(releasesSeen().at(-1)).toEqual({ stable: D.b, stableVersionId: "2", canary: D.c, canaryWeight: 0 });
-      const audit = engine(metricsBy("healthy")).audit("prod", "compress");
+      const audit = (await engine(metricsBy("healthy")).audit("prod", "compress"));
       expect(audit.filter((a) => a.action === "gate").at(-1)).toMatchObject({ verdict: "fail", source: "fake" });
     } finally {
       process.exitCode = saved;

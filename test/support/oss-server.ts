@@ -11,7 +11,8 @@
  *
  * What it checks, like OSS does: the request signature (V1 `OSS ak:sig` HMAC-SHA1, V4
  * `OSS4-HMAC-SHA256`), clock skew (15 min), the STS token when configured, Content-MD5
- * (400 BadDigest / InvalidDigest), `x-oss-forbid-overwrite` (409 FileAlreadyExists), multipart
+ * (400 BadDigest / InvalidDigest), `x-oss-forbid-overwrite` (409 FileAlreadyExists), write
+ * preconditions (If-Match etc. on PutObject: 400 NotImplemented, as OSS answers), multipart
  * part ETags, order and minimum size (100 KB except the last). It returns
  * `x-oss-hash-crc64ecma` (decimal CRC-64/XZ of the whole object) and ETag on PUT, complete,
  * GET and HEAD. Errors are OSS XML bodies.
@@ -520,6 +521,18 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Os
     }
   }
 
+  /**
+   * OSS has no conditional PutObject: If-Match, If-None-Match, If-Modified-Since and
+   * If-Unmodified-Since on a write are refused ("0017-00000245",
+   * https://help.aliyun.com/en/oss/user-guide/0017-00000245, checked 2026-12-01), so a client
+   * that relies on them fails here as it would on OSS. Create-only writes use x-oss-forbid-overwrite.
+   */
+  function checkNoWritePreconditions(req: IncomingMessage): void {
+    for (const h of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]) {
+      if (header(req, h) !== undefined) throw new OssError(400, "NotImplemented", "A header you provided implies functionality that is not implemented.", { Header: h });
+    }
+  }
+
   function checkForbidOverwrite(req: IncomingMessage, b: Map<string, StoredObject>, key: string): void {
     if (header(req, "x-oss-forbid-overwrite")?.toLowerCase() === "true" && b.has(key)) {
       throw new OssError(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.");
@@ -650,6 +663,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Os
         const b = getBucket(p.bucket);
         checkKey(p.key);
         checkContentMd5(req, body);
+        checkNoWritePreconditions(req);
         checkForbidOverwrite(req, b, p.key);
         const o: StoredObject = {
           data: body,
