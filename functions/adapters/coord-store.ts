@@ -169,7 +169,7 @@ export interface CoordStore {
   /** Milliseconds the lock has left if `token` still holds it, else a value ≤ 0. */
   lockRemainingMs(app: string, slot: number, token: string): Promise<number>;
   /** Atomically per commit: still the holder, state unchanged → len += addLen, refs consumed, claim cleared. */
-  commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]>;
+  commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes?: number): Promise<DrainCommitResult[]>;
   /** Repair: members past `len` are committed now; their refs consumed wherever they still are. Holder only. */
   adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null>;
   /** Holder only: the generation is gone from NAS (sealed in a history Redis forgot): gen += 1, len = 0. */
@@ -180,7 +180,22 @@ export interface CoordStore {
   finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean>;
   /** Gives the lock back; the holder is done writing. Claimed sections stay with the slot. */
   release(app: string, slot: number, token: string): Promise<void>;
+  /** One slot's state (readSlotStates of one). */
   readSlotState(app: string, slot: number): Promise<SlotState>;
+  /** Many slots' states in one round trip (the upload tick reads every active slot's at once). */
+  readSlotStates(slots: readonly { app: string; slot: number }[]): Promise<SlotState[]>;
+  /**
+   * Slots holding committed data whose generation started at or before `before`, or that a
+   * commit found at or past the `sealBytes` it was given: what the upload tick seals between
+   * full walks of the active tree, oldest first. A slot leaves the list when its generation is
+   * bumped (sealed or skipped).
+   */
+  sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]>;
+  /**
+   * true at most once per `everyMs` for `name` (and marks it run at `now`); true at once when the
+   * store has no mark (lost or emptied) or the mark lies in the future (rolled back, clock jump).
+   */
+  claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean>;
   /**
    * Apps with pending sections staged at or before `stagedBefore`, oldest first. With `small`, an
    * app with less than `minBytes` pending waits until its oldest section was staged at or before

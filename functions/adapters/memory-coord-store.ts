@@ -36,11 +36,14 @@ export class MemoryCoordStore implements CoordStore {
   private pendingBytes = new Map<string, number>();
   private scheduled = new Map<string, number>();
   private decisions = new Map<string, { admitted: boolean; at: number }>();
+  /** slot key → t0 of its generation, 0 once a commit found it full (RedisCoordStore's sealq) */
+  private sealq = new Map<string, number>();
+  private periodic = new Map<string, number>();
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Forgets every key (a Redis restarted without persistence). */
   clear(): void {
-    for (const m of [this.locks, this.slots, this.partitions, this.files, this.pending, this.pendingBytes, this.scheduled, this.decisions]) m.clear();
+    for (const m of [this.locks, this.slots, this.partitions, this.files, this.pending, this.pendingBytes, this.scheduled, this.decisions, this.sealq, this.periodic]) m.clear();
   }
 
   private k(app: string, slot: number) { return `${app}\u0000${slot}`; }
@@ -184,7 +187,7 @@ export class MemoryCoordStore implements CoordStore {
     return l && l.token === token ? l.expiresAt - this.now() : -1;
   }
 
-  async commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]> {
+  async commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<DrainCommitResult[]> {
     return commits.map((c): DrainCommitResult => {
       if (!this.holds(c.app, c.slot, token)) return { app: c.app, ok: false, reason: "lost-lock" };
       const s = this.slot(c.app, c.slot);
@@ -195,6 +198,9 @@ export class MemoryCoordStore implements CoordStore {
       s.claim = s.claim.filter((cl) => !refs.has(cl.ref));
       if (s.t0 === 0 && c.addLen > 0) s.t0 = now;
       s.len += c.addLen;
+      const k = this.k(c.app, c.slot);
+      if (s.len >= sealBytes) this.sealq.set(k, 0);
+      else if (s.t0 > 0 && !this.sealq.has(k)) this.sealq.set(k, s.t0);
       if (c.release) {
         if (s.holder === token) s.holder = undefined;
         this.locks.delete(this.k(c.app, c.slot));
@@ -233,6 +239,8 @@ export class MemoryCoordStore implements CoordStore {
     }
     if (s.t0 === 0 && req.len > s.len) s.t0 = req.now;
     s.len = req.len;
+    const k = this.k(req.app, req.slot);
+    if (s.t0 > 0 && !this.sealq.has(k)) this.sealq.set(k, s.t0);
     return { state: this.view(s), found, unknown, gone };
   }
 
@@ -240,7 +248,7 @@ export class MemoryCoordStore implements CoordStore {
     if (!this.holds(app, slot, token)) return false;
     const s = this.slot(app, slot);
     if (s.gen !== gen) return false;
-    Object.assign(s, { gen: gen + 1, len: 0, t0: 0, sealing: undefined, tainted: undefined });
+    this.bump(app, slot, s);
     return true;
   }
 
@@ -256,7 +264,26 @@ export class MemoryCoordStore implements CoordStore {
     if (!this.holds(app, slot, token)) return false;
     const s = this.slot(app, slot);
     if (s.gen !== gen || s.sealing?.gen !== gen) return false;
-    Object.assign(s, { gen: gen + 1, len: 0, t0: 0, sealing: undefined, tainted: undefined });
+    this.bump(app, slot, s);
+    return true;
+  }
+
+  private bump(app: string, slot: number, s: Slot): void {
+    Object.assign(s, { gen: s.gen + 1, len: 0, t0: 0, sealing: undefined, tainted: undefined });
+    this.sealq.delete(this.k(app, slot));
+  }
+
+  async sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]> {
+    return [...this.sealq].filter(([, t]) => t <= before).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([k]) => {
+      const i = k.lastIndexOf("\u0000");
+      return { app: k.slice(0, i), slot: Number(k.slice(i + 1)) };
+    });
+  }
+
+  async claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean> {
+    const last = this.periodic.get(name);
+    if (last !== undefined && last <= now && now - last < everyMs) return false;
+    this.periodic.set(name, now);
     return true;
   }
 
@@ -267,7 +294,11 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   async readSlotState(app: string, slot: number): Promise<SlotState> {
-    return this.view(this.slots.get(this.k(app, slot)) ?? { gen: 0, len: 0, t0: 0, claim: [] });
+    return (await this.readSlotStates([{ app, slot }]))[0]!;
+  }
+
+  async readSlotStates(slots: readonly { app: string; slot: number }[]): Promise<SlotState[]> {
+    return slots.map(({ app, slot }) => this.view(this.slots.get(this.k(app, slot)) ?? { gen: 0, len: 0, t0: 0, claim: [] }));
   }
 
   async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {

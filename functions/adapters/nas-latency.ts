@@ -124,12 +124,15 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   remove: "unlink",
   appendExact: "mkdir of the parent (first time) + open + stat, then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
+  readRanges: "open + one read per range (open only when the file is missing)",
+  readByPath: "open + one read per MB (reads by path: streaming hashes, the object store's upload)",
   rename: "mkdir of the target's parent (first time) + rename",
   syncFile: "open + fsync (nothing when fsync is off)",
   truncate: "setattr",
   listNames: "readdir",
   walk: "readdir of the directory and of every directory holding files (and their ancestors) + stat per file",
   pruneEmptyDirs: "readdir per directory + rmdir per empty directory removed",
+  removeEmptyParents: "rmdir per directory tried (the last one may fail: not empty)",
 };
 
 /** NasDir's non-public helpers: their operations are counted by the public methods that call them. */
@@ -161,15 +164,20 @@ export class NasLatencyDir extends NasDir {
 
   /** Whether fsyncs are counted and charged (by default: when they are made). */
   private readonly syncs: boolean;
+  /** Whether the modelled time is waited (a real timer) or only booked in `counts.modelledMs`. */
+  private readonly waits: boolean;
 
   /**
    * `chargeFsync: true` with `fsyncEnabled: false` counts and charges the fsyncs a deployment
    * (fsync on) would make without making them on the local disk, whose own fsync time is not
-   * what is being modelled.
+   * what is being modelled. `wait: false` books the modelled time without waiting it: for long
+   * simulations, where a handler's billed time is then its measured time plus `modelledMs` (an
+   * upper bound: NAS operations the caller overlaps are charged as if serial).
    */
-  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean } = {}) {
+  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean } = {}) {
     super(root, fsyncEnabled);
     this.syncs = opts.chargeFsync ?? fsyncEnabled;
+    this.waits = opts.wait ?? true;
   }
 
   /** Zeroes the counters (e.g. after loading data, before the measured section). */
@@ -198,6 +206,7 @@ export class NasLatencyDir extends NasDir {
     if (!m) return;
     ms += (reads + writes) * m.dataCallMs + (rb / MB) * m.readMsPerMB + (wb / MB) * m.writeMsPerMB + fsyncs * m.fsyncMs;
     c.modelledMs += ms;
+    if (!this.waits) return;
     this.owedMs += ms;
     const whole = Math.floor(this.owedMs);
     if (whole < 1) return;
@@ -266,9 +275,19 @@ export class NasLatencyDir extends NasDir {
     }
   }
 
+  override async readByPath(rel: string, bytes: number): Promise<void> {
+    await this.charge({ open: 1, read: Math.max(1, Math.ceil(bytes / MB)), readBytes: bytes });
+    return super.readByPath(rel, bytes);
+  }
+
+  /** Charged by readRanges, which NasDir's readRange goes through. */
   override async readRange(rel: string, pos: number, len: number): Promise<Buffer | undefined> {
-    const data = await super.readRange(rel, pos, len);
-    await this.charge(data ? { open: 1, read: 1, readBytes: data.length } : { open: 1 });
+    return super.readRange(rel, pos, len);
+  }
+
+  override async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
+    const data = await super.readRanges(rel, ranges);
+    await this.charge(data ? { open: 1, read: data.length, readBytes: data.reduce((n, b) => n + b.length, 0) } : { open: 1 });
     return data;
   }
 
@@ -303,6 +322,13 @@ export class NasLatencyDir extends NasDir {
     }
     await this.charge({ readdir: dirs.size, stat: out.length });
     return out;
+  }
+
+  override async removeEmptyParents(rel: string, stopAt: string): Promise<{ removed: string[]; attempts: number }> {
+    const r = await super.removeEmptyParents(rel, stopAt);
+    for (const d of r.removed) this.seenDirs.delete(this.abs(d)); // recreating it costs a mkdir again
+    await this.charge({ rmdir: r.attempts });
+    return r;
   }
 
   override async pruneEmptyDirs(relDir: string): Promise<void> {

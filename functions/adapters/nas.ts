@@ -180,8 +180,23 @@ export class NasDir {
     }
   }
 
+  /**
+   * Marks that `bytes` of `rel` are about to be read by code that needs the file's path (a
+   * streaming hash, the object store's upload): it does nothing here; the NAS latency model
+   * counts those reads, which would otherwise bypass it.
+   */
+  async readByPath(_rel: string, _bytes: number): Promise<void> {}
+
   /** Bytes [pos, pos + len) of `rel` (fewer if the file is shorter); undefined when the file is gone. */
   async readRange(rel: string, pos: number, len: number): Promise<Buffer | undefined> {
+    return (await this.readRanges(rel, [{ pos, len }]))?.[0];
+  }
+
+  /**
+   * Several ranges of `rel` through one open (one NFS OPEN/LOOKUP, then a positional read per
+   * range), each fewer bytes if the file is shorter; undefined when the file is gone.
+   */
+  async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
     let fd: number;
     try {
       fd = openSync(this.abs(rel), constants.O_RDONLY);
@@ -190,14 +205,16 @@ export class NasDir {
       throw e;
     }
     try {
-      const buf = Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const n = readSync(fd, buf, got, len - got, pos + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === len ? buf : buf.subarray(0, got);
+      return ranges.map(({ pos, len }) => {
+        const buf = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+          const n = readSync(fd, buf, got, len - got, pos + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return got === len ? buf : buf.subarray(0, got);
+      });
     } finally {
       closeSync(fd);
     }
@@ -262,6 +279,27 @@ export class NasDir {
   }
 
   /** Removes empty directories below relDir (not relDir itself). */
+  /**
+   * Removes the directories above `rel` that are now empty, up to (not including) `stopAt`,
+   * stopping at the first that is not: after an upload, its own date/hour directories, without
+   * walking the tree. Returns the directories removed and how many rmdir calls it made.
+   */
+  async removeEmptyParents(rel: string, stopAt: string): Promise<{ removed: string[]; attempts: number }> {
+    const removed: string[] = [];
+    let attempts = 0;
+    for (let dir = path.posix.dirname(rel); dir.startsWith(`${stopAt}/`); dir = path.posix.dirname(dir)) {
+      attempts++;
+      try {
+        await fsp.rmdir(this.abs(dir));
+      } catch {
+        break; // not empty (or already gone): its ancestors are not empty either
+      }
+      this.knownDirs.delete(this.abs(dir));
+      removed.push(dir);
+    }
+    return { removed, attempts };
+  }
+
   async pruneEmptyDirs(relDir: string): Promise<void> {
     const visit = async (rel: string): Promise<boolean> => {
       let entries;

@@ -20,6 +20,8 @@
  *   {ns}:lock:<app>:<n>            string token (PX ttl)
  *   {ns}:apps / {ns}:over          zset admitted / overflowed app → last use
  *   {ns}:lease:<name>              string token (PX ttl)
+ *   {ns}:sealq                     zset "app\nslot" → t0 of its generation, 0 once it holds ≥ sealBytes (slots with data)
+ *   {ns}:every:<name>              string: epoch ms a periodic job (claimPeriodic) last ran
  *
  * A pending section is `index \t off \t len \t records \t stagedAt \t minTs \t keep \t file` (keep:
  * the file's offsets to keep, "" = all); a claim is such sections, one per line. Offsets may
@@ -118,6 +120,8 @@ local function claims_key(app) return P .. 'claims:' .. app end
 local function file_key(file) return P .. 'file:' .. file end
 local PENDB = P .. 'pendb'
 local DUE = P .. 'due'
+local SEALQ = P .. 'sealq'
+local function sealq_member(app, slot) return app .. '\\n' .. slot end
 
 local function holds(app, slot, token) return redis.call('GET', lock_key(app, slot)) == token end
 local function view(app, slot)
@@ -173,6 +177,7 @@ local function bump_gen(app, slot, gen)
   local sk = slot_key(app, slot)
   redis.call('HSET', sk, 'gen', fmt(gen + 1), 'len', '0', 't0', '0')
   redis.call('HDEL', sk, 'sgen', 'skey', 'tainted')
+  redis.call('ZREM', SEALQ, sealq_member(app, slot))
 end
 `;
 
@@ -386,12 +391,12 @@ if left <= 0 then redis.call('DEL', lock_key(ARGV[1], ARGV[2])) end
 return left
 `;
 
-// ARGV: token, now, then 7 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release
+// ARGV: token, now, sealBytes, then 7 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release
 // → per commit {'ok', state, gone} or {reason}
 const COMMIT_DRAINS = LUA_PRELUDE + `
-local token, now = ARGV[1], tonumber(ARGV[2])
+local token, now, sealBytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
-for i = 3, #ARGV, 7 do
+for i = 4, #ARGV, 7 do
   local app, slot = ARGV[i], ARGV[i + 1]
   local gen, expectLen, addLen = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local sk = slot_key(app, slot)
@@ -412,6 +417,8 @@ for i = 3, #ARGV, 7 do
       local t0 = num(st[3])
       if t0 == 0 and addLen > 0 then t0 = now end
       redis.call('HSET', sk, 'len', fmt(expectLen + addLen), 't0', fmt(t0))
+      if expectLen + addLen >= sealBytes then redis.call('ZADD', SEALQ, '0', sealq_member(app, slot))
+      elseif t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
       if #rest < #claim then
         save_claim(app, slot, rest)
         recompute_due(app)
@@ -478,6 +485,7 @@ recompute_due(app)
 local t0 = num(st[3])
 if t0 == 0 and len > oldLen then t0 = now end
 redis.call('HSET', sk, 'len', fmt(len), 't0', fmt(t0))
+if t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
 return {view(app, slot), found, unknown, gone}
 `;
 
@@ -545,6 +553,27 @@ if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end
 return 1
 `;
 
+// ARGV: before, limit → "app\nslot" of slots with data whose generation started ≤ before or is full
+const SEALABLE = LUA_PRELUDE + `
+return redis.call('ZRANGEBYSCORE', SEALQ, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+`;
+
+// ARGV: name, now, everyMs → 1 when the job is due (and now marked as run), else 0. A missing or
+// future mark (Redis lost or rolled back its state, or a clock jumped) makes the job due.
+const CLAIM_PERIODIC = LUA_PRELUDE + `
+local k = P .. 'every:' .. ARGV[1]
+local now, every = tonumber(ARGV[2]), tonumber(ARGV[3])
+local last = tonumber(redis.call('GET', k) or '')
+if last ~= nil and last <= now and now - last < every then return 0 end
+redis.call('SET', k, fmt(now))
+return 1
+`;
+
+function parseSlotMember(m: string): { app: string; slot: number } {
+  const nl = m.lastIndexOf("\n");
+  return { app: m.slice(0, nl), slot: Number(m.slice(nl + 1)) };
+}
+
 type Arg = string | number;
 type StateRow = [string, string, string, string, string, string];
 interface Scripts {
@@ -564,6 +593,8 @@ interface Scripts {
   lpResetPartition(tag: string, partitionKey: string): Promise<[string, string]>;
   lpAcquireLease(tag: string, ...args: Arg[]): Promise<number>;
   lpReleaseLease(tag: string, ...args: Arg[]): Promise<number>;
+  lpSealable(tag: string, ...args: Arg[]): Promise<string[]>;
+  lpClaimPeriodic(tag: string, ...args: Arg[]): Promise<number>;
 }
 
 // ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore. Due: oldest pending or
@@ -603,6 +634,8 @@ const SCRIPTS: Record<keyof Scripts, string> = {
   lpResetPartition: RESET_PARTITION,
   lpAcquireLease: ACQUIRE_LEASE,
   lpReleaseLease: RELEASE_LEASE,
+  lpSealable: SEALABLE,
+  lpClaimPeriodic: CLAIM_PERIODIC,
 };
 
 export interface RedisCoordStoreOptions {
@@ -734,9 +767,9 @@ export class RedisCoordStore implements CoordStore {
     return Number(await this.redis.lpRemaining(this.tag, app, slot, token));
   }
 
-  async commitDrains(token: string, commits: DrainCommit[], now: number): Promise<DrainCommitResult[]> {
+  async commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<DrainCommitResult[]> {
     if (commits.length === 0) return [];
-    const args: Arg[] = [token, now];
+    const args: Arg[] = [token, now, sealBytes];
     for (const c of commits) args.push(c.app, c.slot, c.gen, c.expectLen, c.addLen, c.refs.join("\n"), c.release ? "1" : "0");
     this.roundTrips++;
     const rows = await this.redis.lpCommitDrains(this.tag, ...args);
@@ -776,9 +809,32 @@ export class RedisCoordStore implements CoordStore {
   }
 
   async readSlotState(app: string, slot: number): Promise<SlotState> {
+    return (await this.readSlotStates([{ app, slot }]))[0]!;
+  }
+
+  async readSlotStates(slots: readonly { app: string; slot: number }[]): Promise<SlotState[]> {
+    const out: SlotState[] = [];
+    // one pipeline per 2,000 slots: a round trip each, and no single reply the size of the keyspace
+    for (let i = 0; i < slots.length; i += 2000) {
+      const pipe = this.redis.pipeline();
+      for (const { app, slot } of slots.slice(i, i + 2000)) pipe.hmget(this.key("slot", app, slot), "gen", "len", "t0", "sgen", "skey", "tainted");
+      this.roundTrips++;
+      for (const [err, row] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        out.push(stateFrom((row as (string | null)[]).map((v) => v ?? "") as StateRow));
+      }
+    }
+    return out;
+  }
+
+  async sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]> {
     this.roundTrips++;
-    const r = await this.redis.hmget(this.key("slot", app, slot), "gen", "len", "t0", "sgen", "skey", "tainted");
-    return stateFrom(r.map((v) => v ?? "") as StateRow);
+    return (await this.redis.lpSealable(this.tag, before, limit)).map(parseSlotMember);
+  }
+
+  async claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean> {
+    this.roundTrips++;
+    return (await this.redis.lpClaimPeriodic(this.tag, name, now, everyMs)) === 1;
   }
 
   async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {

@@ -134,17 +134,24 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
     len = scanMembers(all).end;
   }
   let key: string;
+  let size: number | undefined;
   if (state.sealing && state.sealing.gen === state.gen) {
     key = state.sealing.key; // a previous holder crashed mid-seal: finish its work
+    size = await deps.nas.size(active);
   } else {
-    const size = (await deps.nas.size(active)) ?? 0;
-    if (size < len) throw new Error(`${active} is ${size} bytes but ${len} are committed`);
-    const digest = len > 0 ? await hashPrefix(deps.nas.abs(active), len) : "empty";
+    // we hold the lock, so only a tainted generation's frozen holder could change the size
+    // before the rename below, and a tainted generation is sealed by copy of `len` bytes anyway
+    size = await deps.nas.size(active);
+    if ((size ?? 0) < len) throw new Error(`${active} is ${size ?? 0} bytes but ${len} are committed`);
+    let digest = "empty";
+    if (len > 0) {
+      await deps.nas.readByPath(active, len);
+      digest = await hashPrefix(deps.nas.abs(active), len);
+    }
     key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone, digest);
     if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
     crashPoint("seal.after-record");
   }
-  const size = await deps.nas.size(active);
   if (size !== undefined) {
     if (state.tainted || opts.wholeFile || size > len) {
       // copy the committed prefix into a new file: a frozen earlier holder may still have this

@@ -12,10 +12,11 @@ import pLimit from "p-limit";
 import { md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
-import { ACTIVE_DIR, archiveObjectKey, checkpointPath, OUTBOX_DIR, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
+import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, OUTBOX_DIR, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
+import type { SlotState } from "../adapters/coord-store.js";
 
 export interface UploadOptions {
   /** Seal every non-empty active file regardless of size/age (end of a local run, drain). */
@@ -92,15 +93,38 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
 }
 
+/**
+ * Seals the slots that are due. Redis lists the slots holding data by the age of their
+ * generation (sealableSlots), so a tick costs one round trip however many apps there are; once
+ * per LOGPIPE_REDRIVE_AGE (and at once when Redis lost that mark, e.g. after a flush or a
+ * rollback) the tick walks the whole active tree instead, because files are the truth: torn
+ * tails, generations Redis does not know and orphans are found only there.
+ */
 async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
-  const files = (await deps.nas.walk(ACTIVE_DIR)).filter((f) => !f.rel.split("/").pop()!.startsWith(TEMP_PREFIX));
+  const fullWalk = opts.sealAll || (await deps.coord.claimPeriodic("active-walk", now, deps.config.redriveAgeMs));
+  let files: ActiveFile[] = [];
+  let states: SlotState[];
+  if (fullWalk) {
+    for (const f of await deps.nas.walk(ACTIVE_DIR)) {
+      const [, app, name] = f.rel.split("/");
+      const parsed = app && name && !name.startsWith(TEMP_PREFIX) ? parseActiveFileName(name) : undefined;
+      if (parsed) files.push({ ...f, app: app!, ...parsed });
+    }
+    // every slot's state in one round trip, not one per file
+    states = await deps.coord.readSlotStates(files);
+  } else {
+    const slots = await deps.coord.sealableSlots(now - deps.config.sealAgeMs, 100_000);
+    states = await deps.coord.readSlotStates(slots);
+    // the file of the generation Redis knows; its real size is checked under the lock (prepareSlot)
+    files = slots.map(({ app, slot }, i) => ({ rel: activeFilePath(app, slot, states[i]!.gen), size: states[i]!.len, mtimeMs: now, app, slot, gen: states[i]!.gen }));
+  }
   const limit = pLimit(8);
   await Promise.all(
-    files.map((f) =>
+    files.map((f, i) =>
       limit(async () => {
         try {
-          await sealOne(deps, opts, result, f, now);
+          await sealOne(deps, opts, result, f, states[i]!, now);
         } catch (e) {
           result.errors.push(`${f.rel}: ${(e as Error).message}`);
           deps.logger.error({ file: f.rel, err: (e as Error).message }, "seal failed; other slots go on");
@@ -110,13 +134,22 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   );
 }
 
-async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, f: { rel: string; size: number; mtimeMs: number }, now: number): Promise<void> {
-  const [, app, name] = f.rel.split("/");
-  const parsed = name ? parseActiveFileName(name) : undefined;
-  if (!app || !parsed) return;
-  const { slot, gen } = parsed;
+interface ActiveFile {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  app: string;
+  slot: number;
+  gen: number;
+}
+
+/** `state`: the slot's state when the tick started (read for every slot at once; rechecked under the lock). */
+async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, f: ActiveFile, tickState: SlotState, now: number): Promise<void> {
+  const { app, slot, gen } = f;
   const idle = now - f.mtimeMs > deps.config.lockTtlMs;
-  const state = await deps.coord.readSlotState(app, slot);
+  // generations only grow, so "older than the tick's state" stays true; "newer" may just mean a
+  // drain bumped the generation since the tick read the states: read it again before acting
+  const state = gen > tickState.gen ? await deps.coord.readSlotState(app, slot) : tickState;
   if (gen < state.gen) {
     // Left by a writer that lost its lock after the generation was sealed: everything committed
     // to it was sealed before the bump, so what remains was never committed. Remove once no live
@@ -175,6 +208,7 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, app: stri
   const buf = (await deps.nas.read(f.rel)) ?? Buffer.alloc(0);
   const { members, end } = scanMembers(buf);
   if (end > 0) {
+    await deps.nas.readByPath(f.rel, end);
     const digest = await hashPrefix(deps.nas.abs(f.rel), end);
     const key = archiveObjectKey(deps.config.prefix, app, slot, gen, nowOf(deps), deps.config.timeZone, digest);
     await deps.nas.copyPrefixAtomic(f.rel, `${OUTBOX_DIR}/${key}`, end);
@@ -272,8 +306,10 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
         const key = f.rel.slice(OUTBOX_DIR.length + 1);
         const abs = deps.nas.abs(f.rel);
         try {
+          await deps.nas.readByPath(f.rel, f.size);
           const expected = await md5AndCrc64File(abs, f.size); // outbox files never change once written
           crashPoint("upload.mid-upload");
+          await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
           await objects.putFile(key, abs, expected, {
             multipartThreshold: deps.config.multipartThreshold,
             checkpointPath: deps.nas.abs(checkpointPath(key)),
@@ -281,6 +317,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
           crashPoint("upload.after-upload");
           const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps)).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
+          await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
           for (const a of ages) result.ages.push(a);
           result.uploaded++;
           result.uploadedBytes += expected.size;
@@ -293,7 +330,8 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
       }),
     ),
   );
-  await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
+  // each upload removed its own empty directories; what a crash left behind goes with the periodic full prune
+  if (await deps.coord.claimPeriodic("outbox-prune", now, deps.config.redriveAgeMs)) await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
 }
 
 const isArchiveObject = (key: string): boolean => {

@@ -181,7 +181,7 @@ describe("logpipe invoke", () => {
     const up = await cli("invoke", "upload", "--payload", "drain", "--out", out);
     expect(up.code).toBe(0);
     expect(up.out).toMatch(/│ uploaded\s+│ 3\s+│/);
-    expect(up.out).toMatch(/INFO\s+uploaded\s+key=logs\/pay-gw\/dt=/);
+    expect(up.out).toMatch(/INFO\s+uploaded\s.*\bkey=logs\/pay-gw\/dt=/);
     const upTimer = await cli("invoke", "upload", "--event", TIMER, "--out", out, "--json");
     expect(json(upTimer.out).result.uploaded).toBe(0);
   });

@@ -313,6 +313,8 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.adopt("w", { ...req, len: 5 })).toBeNull();
     expect(await s.adopt("w", req)).toEqual({ state: { gen: 0, len: 300, t0: 6000 }, found: 2, unknown: ["ghost#0", `${f1.file}#0`], gone: [f1.file, f3.file] });
     expect(await s.readSlotState("a", 0)).toEqual({ gen: 0, len: 300, t0: 6000 });
+    // many at once, in the order asked, unknown slots as empty
+    expect(await s.readSlotStates([{ app: "b", slot: 1 }, { app: "a", slot: 0 }])).toEqual([{ gen: 0, len: 0, t0: 0 }, { gen: 0, len: 300, t0: 6000 }]);
     await s.release("a", 0, "w");
     // f2#0 is still claimed by slot 0, f4#0 still pending; f3#0 was adopted from the queue
     const [next] = await s.acquireDrains(["a"], drain("w2"));
@@ -358,6 +360,48 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.readSlotState("seal", 0)).toEqual({ gen: 1, len: 0, t0: 0 });
     expect(await s.finishSeal("seal", 0, "w2", 0)).toBe(false); // no double bump
     expect(await s.finishSeal("seal", 0, "w2", 1)).toBe(false); // no marker for gen 1
+  });
+
+  it("lists the slots holding data by the age of their generation, full ones at once, until the generation is bumped", async () => {
+    const s = open();
+    const commit = (app: string, slot: number, expectLen: number, addLen: number, now: number, sealBytes = 1000) =>
+      s.commitDrains("w", [{ app, slot, gen: 0, expectLen, addLen, refs: [], release: false }], now, sealBytes);
+    for (const [app, slot] of [["old", 0], ["young", 1], ["big", 0], ["empty", 0], ["skip", 2]] as const) await s.acquireSlot(app, slot, "w", 10_000);
+    await commit("old", 0, 0, 10, 100);
+    await commit("old", 0, 10, 10, 900); // a later commit keeps the generation's start
+    await commit("young", 1, 0, 10, 800);
+    await commit("big", 0, 0, 10, 700);
+    await commit("big", 0, 10, 990, 950); // reached sealBytes: due whatever its age
+    await commit("empty", 0, 0, 0, 100); // nothing written: nothing to seal
+    await commit("skip", 2, 0, 5, 50);
+    expect(await s.sealableSlots(500, 100)).toEqual([{ app: "big", slot: 0 }, { app: "skip", slot: 2 }, { app: "old", slot: 0 }]);
+    expect(await s.sealableSlots(800, 100)).toEqual([{ app: "big", slot: 0 }, { app: "skip", slot: 2 }, { app: "old", slot: 0 }, { app: "young", slot: 1 }]);
+    expect(await s.sealableSlots(800, 2)).toHaveLength(2);
+    // sealed (begin + finish) or skipped: off the list
+    expect(await s.beginSeal("old", 0, "w", 0, "k")).toBe(true);
+    expect(await s.finishSeal("old", 0, "w", 0)).toBe(true);
+    expect(await s.skipGeneration("skip", 2, "w", 0)).toBe(true);
+    expect(await s.sealableSlots(800, 100)).toEqual([{ app: "big", slot: 0 }, { app: "young", slot: 1 }]);
+    // the next generation is listed again from its own first commit
+    await s.commitDrains("w", [{ app: "old", slot: 0, gen: 1, expectLen: 0, addLen: 3, refs: [], release: false }], 2000, 1000);
+    expect(await s.sealableSlots(1999, 100)).toEqual([{ app: "big", slot: 0 }, { app: "young", slot: 1 }]);
+    expect(await s.sealableSlots(2000, 100)).toEqual([{ app: "big", slot: 0 }, { app: "young", slot: 1 }, { app: "old", slot: 0 }]);
+    // an adopted generation is listed too
+    await s.acquireSlot("adopted", 0, "w", 10_000);
+    expect(await s.adopt("w", { app: "adopted", slot: 0, gen: 0, len: 30, refs: [], now: 1500 })).not.toBeNull();
+    expect((await s.sealableSlots(1500, 100)).map((x) => x.app)).toContain("adopted");
+  });
+
+  it("runs a periodic job at most once per period, and at once when its mark is missing or in the future", async () => {
+    const s = open();
+    expect(await s.claimPeriodic("walk", 10_000, 600)).toBe(true); // no mark yet
+    expect(await s.claimPeriodic("walk", 10_100, 600)).toBe(false);
+    expect(await s.claimPeriodic("other", 10_100, 600)).toBe(true); // each name has its own mark
+    expect(await s.claimPeriodic("walk", 10_599, 600)).toBe(false);
+    expect(await s.claimPeriodic("walk", 10_600, 600)).toBe(true);
+    expect(await s.claimPeriodic("walk", 10_700, 600)).toBe(false);
+    expect(await s.claimPeriodic("walk", 5_000, 600)).toBe(true); // the mark lies in the future (clock jumped back)
+    expect(await s.claimPeriodic("walk", 5_100, 600)).toBe(false);
   });
 
   it("releases only for the holder", async () => {
@@ -461,6 +505,12 @@ describe("redis store specifics", () => {
     const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 200, true)), Date.now());
     expect(results.every((r) => r.ok)).toBe(true);
     expect(s.roundTrips - before).toBe(3);
+    // the upload tick reads every slot's state in one round trip
+    const states = await s.readSlotStates(claims.map((c) => ({ app: c.app, slot: c.slot })));
+    expect(s.roundTrips - before).toBe(4);
+    expect(states).toHaveLength(50);
+    expect(states.every((st) => st.gen === 0 && st.len === 200 && st.t0 > 0)).toBe(true);
+    expect(await s.readSlotStates([{ app: "nobody", slot: 3 }])).toEqual([{ gen: 0, len: 0, t0: 0 }]);
     await s.admitApps(apps, 10, Date.now(), 60_000);
     await s.acquireLease("upload", "w", 10_000);
     const keys = await s.redis.keys(`*${prefix}*`);

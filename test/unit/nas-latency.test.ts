@@ -2,7 +2,7 @@
  * The NAS latency model counts every file operation NasDir makes, by kind, and waits real timers
  * for them; it must map every NasDir method so no operation goes uncounted.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -51,6 +51,8 @@ describe("NasLatencyDir", () => {
     expect(await delta(nas, () => nas.read("a/b/missing"))).toEqual({ open: 1 });
     expect(await delta(nas, () => nas.readRange("a/b/f1", 100, 50))).toEqual({ open: 1, read: 1, readBytes: 50 });
     expect(await delta(nas, () => nas.readRange("a/b/missing", 0, 50))).toEqual({ open: 1 });
+    // several ranges through one open
+    expect(await delta(nas, () => nas.readRanges("a/b/f1", [{ pos: 0, len: 10 }, { pos: 100, len: 20 }, { pos: 300, len: 5 }]))).toEqual({ open: 1, read: 3, readBytes: 35 });
     expect(await delta(nas, () => nas.exists("a/b/f1"))).toEqual({ stat: 1 });
     expect(await delta(nas, () => nas.size("a/b/f1"))).toEqual({ stat: 1 });
     expect(await delta(nas, () => nas.appendExact("a/c/slot", 0, data, async () => {}))).toEqual({ mkdir: 1, open: 1, stat: 1, write: 1, writeBytes: 3000, fsync: 1 });
@@ -68,6 +70,17 @@ describe("NasLatencyDir", () => {
     // a, a/b, a/c, a/d, a/e read; a/d and a/e removed
     expect(await delta(nas, () => nas.pruneEmptyDirs("a"))).toEqual({ readdir: 5, rmdir: 2 });
     expect(await delta(nas, () => Promise.resolve(nas.abs("a")))).toEqual({});
+    // an upload's own empty directories, up to the first that is not empty
+    await nas.writeAtomic("o/p/app/dt/h1/obj", data);
+    await nas.writeAtomic("o/p/app/dt/h2/obj", data);
+    await nas.remove("o/p/app/dt/h1/obj");
+    expect(await delta(nas, async () => expect((await nas.removeEmptyParents("o/p/app/dt/h1/obj", "o")).removed).toEqual(["o/p/app/dt/h1"]))).toEqual({ rmdir: 2 });
+    expect(existsSync(path.join(root, "o/p/app/dt/h2/obj"))).toBe(true);
+    await nas.remove("o/p/app/dt/h2/obj");
+    expect((await nas.removeEmptyParents("o/p/app/dt/h2/obj", "o")).removed).toEqual(["o/p/app/dt/h2", "o/p/app/dt", "o/p/app", "o/p"]);
+    expect(existsSync(path.join(root, "o"))).toBe(true); // never above stopAt
+    // a directory removed is created (and charged) again when written to
+    expect(await delta(nas, () => nas.writeAtomic("o/p/app/dt/h2/obj", data))).toMatchObject({ mkdir: 1 });
   });
 
   it("leaves the behaviour of NasDir unchanged", async () => {
@@ -84,6 +97,9 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.open).toBe(5); // 2 reads, 2 appends, 1 range read
     await nas.syncFile("s/one"); // fsync off: syncFile does nothing, so nothing is counted
     expect(nas.counts.open).toBe(5);
+    expect((await nas.readRanges("s/one", [{ pos: 0, len: 5 }, { pos: 6, len: 100 }]))?.map(String)).toEqual(["hello", "world"]);
+    expect(await nas.readRanges("s/none", [{ pos: 0, len: 5 }])).toBeUndefined();
+    expect(nas.counts.open).toBe(7); // one open per call, however many ranges
   });
 
   it("charges the modelled time per operation kind, with real awaited timers", async () => {
@@ -129,6 +145,14 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.stat).toBe(8);
     expect(nas.counts.modelledMs).toBeCloseTo(2, 9);
     expect(nas.counts.sleptMs).toBeGreaterThan(0); // two whole milliseconds were waited
+  });
+
+  it("books the modelled time without waiting it when told not to wait (long simulations)", async () => {
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 50 }, { wait: false });
+    for (let i = 0; i < 4; i++) await nas.remove("d/none");
+    expect(nas.counts.unlink).toBe(4);
+    expect(nas.counts.modelledMs).toBe(200); // charged as a waiting run would charge it …
+    expect(nas.counts.sleptMs).toBe(0); // … but nothing was waited
   });
 
   it("counts without waiting when no model is given", async () => {
