@@ -49,6 +49,18 @@ export interface PipelineTask {
   keyPrefix?: string;
   /** NAS latency model; counted but not delayed when absent */
   nasModel?: NasLatencyModel;
+  /**
+   * false: the model's time is booked (`nas.modelledMs`) but not waited, so a simulated hour
+   * runs at CPU speed; a handler's billed time is then its measured time plus its modelled NAS
+   * time (an upper bound where a handler overlaps NAS operations).
+   */
+  nasWait?: boolean;
+  /**
+   * Steady state: invocations from this much simulated time after the start until the last
+   * batch are also booked in `window` (the warm-up before it and the final flush after it are
+   * not), so per-GB figures are those of a pipeline that has been running, not of a cold start.
+   */
+  windowFromMs?: number;
   startTime: number;
   recordIntervalMs: number;
   batchRecords: number;
@@ -88,6 +100,25 @@ export interface PipelineResult {
   ageP50Ms?: number;
   ageP99Ms?: number;
   errors: string[];
+  /** what the steady-state window booked (see PipelineTask.windowFromMs) */
+  window?: PipelineWindow;
+}
+
+export interface PipelineWindow {
+  fromMs: number;
+  toMs: number;
+  records: number;
+  batches: number;
+  functions: Record<FunctionName, FunctionStats>;
+  members: number;
+  hotTasks: number;
+  sweepTasks: number;
+  /** objects sealed and uploaded by the window's upload ticks */
+  sealed: number;
+  uploaded: number;
+  uploadedBytes: number;
+  ageP50Ms?: number;
+  ageP99Ms?: number;
 }
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);
@@ -147,7 +178,7 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
   const clock = () => now;
   const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore(clock);
   // fsync as deployed (on) is counted and charged, but not made on the local disk
-  const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true });
+  const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true });
   const queue: DrainTask[] = [];
   const deps: PipelineDeps = {
     config: configFor(task.nasRoot), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
@@ -160,9 +191,17 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
   const errors: string[] = [];
   const ages: { ageMs: number; records: number }[] = [];
   let records = 0, members = 0, hotTasks = 0, sweepTasks = 0;
+  const win: PipelineWindow | undefined = task.windowFromMs === undefined ? undefined : {
+    fromMs: task.windowFromMs, toMs: task.windowFromMs, records: 0, batches: 0, functions: { split: fn(), compress: fn(), upload: fn() },
+    members: 0, hotTasks: 0, sweepTasks: 0, sealed: 0, uploaded: 0, uploadedBytes: 0,
+  };
+  const winAges: { ageMs: number; records: number }[] = [];
+  let flushing = false;
+  const inWindow = () => win !== undefined && !flushing && now - task.startTime >= win.fromMs;
   /** Runs one handler invocation and books its time, CPU, round trips and NAS operations. */
   const invoke = async <T>(name: FunctionName, call: () => Promise<T>): Promise<T> => {
     const f = functions[name];
+    const w = inWindow() ? win!.functions[name] : undefined;
     nas.resetCounts();
     const rt0 = roundTrips();
     const cpu0 = process.cpuUsage();
@@ -170,12 +209,15 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
     try {
       return await call();
     } finally {
-      f.ms += performance.now() - t0;
+      const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
-      f.cpuMs += (cpu.user + cpu.system) / 1000;
-      f.roundTrips += roundTrips() - rt0;
-      f.invocations++;
-      addNasOpCounts(f.nas, nas.counts);
+      for (const s of w ? [f, w] : [f]) {
+        s.ms += ms;
+        s.cpuMs += (cpu.user + cpu.system) / 1000;
+        s.roundTrips += roundTrips() - rt0;
+        s.invocations++;
+        addNasOpCounts(s.nas, nas.counts);
+      }
     }
   };
   const drainQueue = async () => {
@@ -183,15 +225,28 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
       const t = queue.shift()!;
       if (t.reason === "hot") hotTasks++;
       else sweepTasks++;
+      const booked = inWindow();
       const r = await invoke("compress", () => compressTask(deps, t));
       members += r.members;
       errors.push(...r.errors);
+      if (booked) {
+        win!.members += r.members;
+        if (t.reason === "hot") win!.hotTasks++;
+        else win!.sweepTasks++;
+      }
     }
   };
   const tick = async (opts: { sweepAll?: boolean; sealAll?: boolean } = {}) => {
+    const booked = inWindow();
     const r = await invoke("upload", () => runUpload(deps, { skipLease: true, ...opts }));
     errors.push(...r.errors);
     ages.push(...r.ages);
+    if (booked) {
+      win!.sealed += r.sealed;
+      win!.uploaded += r.uploaded;
+      win!.uploadedBytes += r.uploadedBytes;
+      winAges.push(...r.ages);
+    }
     await drainQueue();
   };
 
@@ -209,11 +264,18 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
       now = at;
       nextTick += task.tickMs;
     }
+    const booked = inWindow();
     const s = await invoke("split", () => splitBatch(deps, events[b]!));
     records += s.records;
+    if (booked) {
+      win!.records += s.records;
+      win!.batches++;
+      win!.toMs = now - task.startTime;
+    }
     errors.push(...s.deadLetters.map((d) => `dead letter ${d}`));
     await drainQueue();
   }
+  flushing = true;
   now = nextTick;
   await tick({ sweepAll: true });
   now += task.tickMs;
@@ -240,8 +302,12 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
     for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) recordsArchived++;
   }
   const counts = [...perAppHour.values()].sort((a, b) => a - b);
-  const sortedAges: number[] = [];
-  for (const a of ages.sort((x, y) => x.ageMs - y.ageMs)) sortedAges.push(a.ageMs);
+  const sortedAges = ages.map((a) => a.ageMs).sort((x, y) => x - y);
+  if (win && winAges.length) {
+    const w = winAges.map((a) => a.ageMs).sort((x, y) => x - y);
+    win.ageP50Ms = percentileOf(w, 50);
+    win.ageP99Ms = percentileOf(w, 99);
+  }
   rmSync(task.nasRoot, { recursive: true, force: true });
   rmSync(task.objectsRoot, { recursive: true, force: true });
   return {
@@ -252,6 +318,7 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
     ageP50Ms: ages.length ? percentileOf(sortedAges, 50) : undefined,
     ageP99Ms: ages.length ? percentileOf(sortedAges, 99) : undefined,
     errors: errors.slice(0, 20),
+    window: win,
   };
 }
 

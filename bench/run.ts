@@ -30,6 +30,12 @@ export interface BenchOptions {
   apps?: number[];
   /** NDJSON bytes per app count on the axis (default 16 MB; quick 4 MB). */
   axisBytes?: number;
+  /**
+   * Simulated minutes of the steady-state run per app count (default 60; quick 3; 0 skips it).
+   * Its per-GB figures come from a window that starts once every app has been through a drain
+   * and a seal cycle (the drain max age plus the seal age) and ends with the last batch.
+   */
+  steadyMinutes?: number;
   /** Where to write the usage profile (default bench/profile.json; quick bench/data/profile-quick.json). */
   profileOut?: string;
   /** Kept for the command line (the `logpipe local` step was replaced by the app-count axis). */
@@ -78,6 +84,7 @@ export interface AxisRun {
   nasWaitSecondsPerGb: number;
   functions: Record<FunctionName, FunctionPerGb>;
   objects: number;
+  objectsPerGb: number;
   objectsPerAppHour: { max: number; median: number };
   compressedBytes: number;
   recordsArchived: number;
@@ -102,6 +109,30 @@ export interface AxisPoint {
   on: AxisRun;
 }
 
+/**
+ * One steady-state run: an app count's records delivered for `simulatedMinutes` at the bench's
+ * ingest rate, per GiB of the records delivered inside the window. `off` is the handlers'
+ * measured time (NAS operations counted, not waited); `on` adds the NAS model's time for each
+ * operation, booked instead of waited (bench/child.ts `nasWait: false`).
+ */
+export interface SteadyPoint {
+  apps: number;
+  simulatedMinutes: number;
+  window: { fromMinutes: number; toMinutes: number; records: number; rawBytes: number; batches: number };
+  /** wall time of the whole run (warm-up, window, final flush, read-back excluded) */
+  seconds: number;
+  records: number;
+  recordsArchived: number;
+  gzipCliBytes?: number;
+  compressedBytes: number;
+  rawBytes: number;
+  /** the floor's speed on (up to 256 MB of) the same batches, measured right before the run */
+  floorMbPerSecond?: number;
+  objectsPerAppHour: { max: number; median: number };
+  off: AxisRun;
+  on: AxisRun;
+}
+
 export interface BenchResults {
   version: 2;
   generatedAt: string;
@@ -122,6 +153,11 @@ export interface BenchResults {
     settings: { axisBytes: number; batchRecords: number; recordIntervalMs: number; tickSeconds: number; ingestMBPerSecond: number; nasModel: NasLatencyModel; coordStore: string; maxWritersPerApp: number; drainBytes: number; drainAgeMs: number; sealAgeMs: number; sealBytes: number; sweepAppsPerTask: number };
     pricing: { table: string; retrieved: string; currency: string; cuPrice: number; functionSizes: Record<FunctionName, { cpu: number; memoryMb: number }>; source: string };
     points: AxisPoint[];
+  };
+  /** The steady-state run: an hour of traffic per app count, booked after warm-up (see SteadyPoint). */
+  steady?: {
+    settings: { simulatedMinutes: number; windowFromMinutes: number; ingestMBPerSecond: number; drainMinBytes: number; drainMaxAgeMs: number };
+    points: SteadyPoint[];
   };
   targets: TargetResult[];
   /** `logpipe --help` start-up against a bare `node -e 0`, paired runs (bench/startup.ts) */
@@ -188,7 +224,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
     handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
     redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, nasWaitSecondsPerGb: waitMs / 1000 / gb,
-    functions, objects: r.objects, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
+    functions, objects: r.objects, objectsPerGb: r.objects / gb, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
     fcCostPerGb: fcCostPerGb(pricing, functions), hotTasks: r.hotTasks, sweepTasks: r.sweepTasks, ageP50Ms: r.ageP50Ms, ageP99Ms: r.ageP99Ms, errors: r.errors,
   };
 }
@@ -302,6 +338,65 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       });
     }
 
+    // ---- the steady-state run: an hour of traffic per app count, booked after warm-up
+    let steady: BenchResults["steady"];
+    const steadyMinutes = opts.steadyMinutes ?? (quick ? 2 : 60);
+    if (steadyMinutes > 0 && points.length > 0) {
+      const windowFromMinutes = quick ? Math.min(1, steadyMinutes / 2) : Math.min(steadyMinutes / 2, (config.drainMaxAgeMs + config.sealAgeMs) / 60_000);
+      const bytesPerRecord = points[0]!.ndjsonBytes / points[0]!.records;
+      const steadyBytes = Math.ceil((steadyMinutes * 60_000 / RECORD_INTERVAL_MS) * bytesPerRecord / MB) * MB;
+      const steadyPoints: SteadyPoint[] = [];
+      for (const apps of axisApps) {
+        const d = ensureBenchData({ ...spec, ndjsonBytes: steadyBytes, apps }, { event: false });
+        const rawBytes = d.batches.valueBytes + d.batches.records;
+        const minutes = (d.batches.records * RECORD_INTERVAL_MS) / 60_000;
+        log(`bench: ${apps} apps, steady state: ${(rawBytes / MB).toFixed(0)} MB over ${minutes.toFixed(0)} simulated minutes, booked from minute ${windowFromMinutes}` +
+          `${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
+        let gzipCliBytes: number | undefined;
+        if (hasGzip) {
+          const out = path.join(work, "gzip-steady.out");
+          await runTool(0, "gzip", ["-1", "-c"], d.ndjson.path, out);
+          gzipCliBytes = statSync(out).size;
+          rmSync(out, { force: true });
+        }
+        // the floor on (up to 256 MB of) the same batches, right before the run: same bytes, same machine load
+        const floorFiles = d.batches.files.slice(0, Math.max(1, Math.floor((256 * MB) / (rawBytes / d.batches.files.length))));
+        const fl = (await runChild<{ ms: number; recordBytes: number }>({ kind: "floor", files: floorFiles }, { cpu: 0 })).result;
+        const task: PipelineTask = {
+          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
+          redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: false, windowFromMs: windowFromMinutes * 60_000,
+          startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+        };
+        const r = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
+        if (r.recordsArchived !== r.records) notes.push(`${apps} apps, steady state: ${r.recordsArchived} records archived of ${r.records}`);
+        if (r.errors.length) notes.push(`${apps} apps, steady state: ${r.errors.length} error(s), first: ${r.errors[0]}`);
+        const w = r.window!;
+        const winRaw = rawBytes * (w.records / r.records);
+        const book = (withNas: boolean) => {
+          const fns = Object.fromEntries(FUNCTIONS.map((f) => {
+            const x = w.functions[f];
+            return [f, { ...x, ms: x.ms + (withNas ? x.nas.modelledMs : 0), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0 } }];
+          })) as PipelineResult["functions"];
+          const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
+          const wr: PipelineResult = {
+            ...r, functions: fns, members: w.members, hotTasks: w.hotTasks, sweepTasks: w.sweepTasks, objects: w.uploaded, objectBytes: r.objectBytes,
+            ageP50Ms: w.ageP50Ms, ageP99Ms: w.ageP99Ms,
+          };
+          return perGb(wr, winRaw, pricing, withNas, billedMs / 1000);
+        };
+        steadyPoints.push({
+          apps, simulatedMinutes: minutes,
+          window: { fromMinutes: w.fromMs / 60_000, toMinutes: w.toMs / 60_000, records: w.records, rawBytes: winRaw, batches: w.batches },
+          seconds: r.ms / 1000, records: r.records, recordsArchived: r.recordsArchived, gzipCliBytes, compressedBytes: r.objectBytes, rawBytes,
+          floorMbPerSecond: fl.recordBytes / MB / (fl.ms / 1000), objectsPerAppHour: r.objectsPerAppHour, off: book(false), on: book(true),
+        });
+      }
+      steady = {
+        settings: { simulatedMinutes: steadyMinutes, windowFromMinutes, ingestMBPerSecond: bytesPerRecord * (1000 / RECORD_INTERVAL_MS) / MB, drainMinBytes: config.drainMinBytes, drainMaxAgeMs: config.drainMaxAgeMs },
+        points: steadyPoints,
+      };
+    }
+
     // ---- resources
     const resources: BenchResults["resources"] = {};
     log("bench: peak RSS of split");
@@ -387,7 +482,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       pricing: { table: pricing.table, retrieved: pricing.retrieved, currency: pricing.currency, cuPrice: pricing.cuPrice, functionSizes: pricing.functionSizes, source: pricing.source },
       points,
     };
-    const targets = evaluateTargets(axis, resources, ratios);
+    const targets = evaluateTargets(axis, steady);
     const startup = await measureHelpStartup();
     targets.push({
       id: "cli-help-startup", description: "`logpipe --help` start-up ÷ a bare `node -e 0`", target: "≤ 8×", value: startup.ratio, met: startup.ratio <= 8,
@@ -402,7 +497,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(),
       },
       data: { ndjsonBytes: data.ndjson.bytes, ndjsonRecords: data.ndjson.records, eventBytes: data.event.bytes, eventRecords: data.event.records, apps: spec.apps, seed: spec.seed },
-      reps, steps, ratios, resources, axis, targets, startup, profiles, notes,
+      reps, steps, ratios, resources, axis, steady, targets, startup, profiles, notes,
     };
     if (points.length > 0) {
       const file = opts.profileOut ?? (quick ? QUICK_PROFILE : DEFAULT_PROFILE);
@@ -418,9 +513,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
 
 /** The usage profile `logpipe cost` prices with (cli/cost/profile.ts): NAS model on, as deployed. */
 function writeUsageProfile(r: BenchResults, file: string): void {
-  const pts = r.axis.points;
-  const raw = pts.reduce((t, p) => t + p.ndjsonBytes, 0);
-  const gz = pts.reduce((t, p) => t + p.on.compressedBytes, 0);
+  // the steady-state run when there is one (what a running pipeline costs), else the cold axis
+  const sp = r.steady?.points ?? [];
+  const useSteady = sp.length > 0;
+  const pts: { apps: number; on: AxisRun }[] = useSteady ? sp : r.axis.points;
+  const raw = useSteady ? sp.reduce((t, p) => t + p.rawBytes, 0) : r.axis.points.reduce((t, p) => t + p.ndjsonBytes, 0);
+  const gz = useSteady ? sp.reduce((t, p) => t + p.compressedBytes, 0) : r.axis.points.reduce((t, p) => t + p.on.compressedBytes, 0);
+  const st = r.steady?.settings;
   mkdirSync(path.dirname(file), { recursive: true });
   writeProfile(file, {
     format: PROFILE_FORMAT,
@@ -430,8 +529,10 @@ function writeUsageProfile(r: BenchResults, file: string): void {
       recordedAt: r.generatedAt,
       machine: `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
       notes: [
-        `handler time measured with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
-        `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count`,
+        `handler time with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
+        useSteady && st
+          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s`
+          : `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count (a cold one-minute window: every app pays a drain and a final seal)`,
         ...(r.quick ? ["QUICK run: small data, not for pricing"] : []),
       ],
     },
@@ -443,52 +544,69 @@ function writeUsageProfile(r: BenchResults, file: string): void {
   });
 }
 
-function evaluateTargets(axis: BenchResults["axis"], res: BenchResults["resources"], ratios: BenchResults["ratios"]): TargetResult[] {
+/**
+ * The issue-11 targets. With a steady-state run, targets 1–3 are judged on it (a pipeline that
+ * has been running for the drain and seal ages, at the bench's ingest rate) and the cold
+ * app-count axis is quoted beside; without one, on the axis.
+ */
+function evaluateTargets(axis: BenchResults["axis"], steady: BenchResults["steady"]): TargetResult[] {
   const t: TargetResult[] = [];
   const pts = axis.points;
-  const base = pts.find((p) => p.apps === 50) ?? pts[0];
-  const big = pts.find((p) => p.apps === 3000) ?? pts[pts.length - 1];
-  const stand = big && big.apps !== 3000 ? ` (${big.apps} apps stands in for 3,000: not measured in this run)` : "";
+  const sp = steady?.points ?? [];
+  const pick = <T extends { apps: number }>(list: T[], apps: number, last: boolean) => list.find((p) => p.apps === apps) ?? (last ? list[list.length - 1] : list[0]);
+  const base = pick(pts, 50, false), big = pick(pts, 3000, true);
+  const sBase = pick(sp, 50, false), sBig = pick(sp, 3000, true);
+  const stand = (p: { apps: number } | undefined) => (p && p.apps !== 3000 ? ` (${p.apps} apps stands in for 3,000: not measured in this run)` : "");
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
+  const where = sBase && sBig ? `steady state (minutes ${fmt(steady!.settings.windowFromMinutes, 0)}–${fmt(steady!.settings.simulatedMinutes, 0)} of an hour at ${fmt(steady!.settings.ingestMBPerSecond)} MB/s)` : "";
+  const cold = (a: number | null) => `; cold one-minute axis: ${fmt(a)}×`;
   {
-    const v = ratio(big?.on.handlerSecondsPerGb, base?.on.handlerSecondsPerGb);
-    t.push({
-      id: "handler-seconds-vs-apps", description: "handler s/GB at 3,000 apps ÷ at 50 apps, NAS model on", target: "≤ 1.3×", value: v, met: v === null ? null : v <= 1.3,
-      note: base && big ? `${fmt(big.on.handlerSecondsPerGb, 0)} vs ${fmt(base.on.handlerSecondsPerGb, 0)} s/GB${stand}; NAS model off: ${fmt(ratio(big.off.handlerSecondsPerGb, base.off.handlerSecondsPerGb))}×` : "",
-    });
+    const axisV = ratio(big?.on.handlerSecondsPerGb, base?.on.handlerSecondsPerGb);
+    const v = sBase && sBig ? ratio(sBig.on.handlerSecondsPerGb, sBase.on.handlerSecondsPerGb) : axisV;
+    const note = sBase && sBig
+      ? `${where}: ${fmt(sBig.on.handlerSecondsPerGb, 0)} vs ${fmt(sBase.on.handlerSecondsPerGb, 0)} s/GB${stand(sBig)}; NAS model off: ${fmt(ratio(sBig.off.handlerSecondsPerGb, sBase.off.handlerSecondsPerGb))}×${cold(axisV)}`
+      : base && big ? `${fmt(big.on.handlerSecondsPerGb, 0)} vs ${fmt(base.on.handlerSecondsPerGb, 0)} s/GB${stand(big)}; NAS model off: ${fmt(ratio(big.off.handlerSecondsPerGb, base.off.handlerSecondsPerGb))}×` : "";
+    t.push({ id: "handler-seconds-vs-apps", description: "handler s/GB at 3,000 apps ÷ at 50 apps, NAS model on", target: "≤ 1.3×", value: v, met: v === null ? null : v <= 1.3, note });
   }
   for (const [model, limit] of [["off", 0.8], ["on", 0.6]] as const) {
-    const v = base ? base[model].mbPerSecond / base.floor.mbPerSecond : null;
-    t.push({
-      id: `e2e-vs-floor-nas-${model}`, description: `end-to-end speed ÷ the floor's at 50 apps, NAS model ${model}`, target: `≥ ${limit}×`, value: v, met: v === null ? null : v >= limit,
-      note: base ? `${fmt(base[model].mbPerSecond, 1)} vs ${fmt(base.floor.mbPerSecond, 1)} MB/s (floor: decode + app-id scan + one gzip -1 per app)` : "",
-    });
+    const axisV = base ? base[model].mbPerSecond / base.floor.mbPerSecond : null;
+    const v = sBase?.floorMbPerSecond ? sBase[model].mbPerSecond / sBase.floorMbPerSecond : axisV;
+    const note = sBase?.floorMbPerSecond
+      ? `${where}: ${fmt(sBase[model].mbPerSecond, 1)} MB per billed second vs the floor's ${fmt(sBase.floorMbPerSecond, 1)} MB/s (decode + app-id scan + one gzip -1 per app)${cold(axisV)}`
+      : base ? `${fmt(base[model].mbPerSecond, 1)} vs ${fmt(base.floor.mbPerSecond, 1)} MB/s (floor: decode + app-id scan + one gzip -1 per app)` : "";
+    t.push({ id: `e2e-vs-floor-nas-${model}`, description: `end-to-end speed ÷ the floor's at 50 apps, NAS model ${model}`, target: `≥ ${limit}×`, value: v, met: v === null ? null : v >= limit, note });
   }
   {
-    const v = ratio(big?.off.invocationsPerGb, base?.off.invocationsPerGb);
-    t.push({
-      id: "invocations-vs-apps", description: "FC invocations/GB at 3,000 apps ÷ at 50 apps", target: "≤ 2×", value: v, met: v === null ? null : v <= 2,
-      note: base && big ? `${fmt(big.off.invocationsPerGb, 0)} vs ${fmt(base.off.invocationsPerGb, 0)} per GB${stand}` : "",
-    });
+    const axisV = ratio(big?.off.invocationsPerGb, base?.off.invocationsPerGb);
+    const v = sBase && sBig ? ratio(sBig.off.invocationsPerGb, sBase.off.invocationsPerGb) : axisV;
+    const note = sBase && sBig
+      ? `${where}: ${fmt(sBig.off.invocationsPerGb, 0)} vs ${fmt(sBase.off.invocationsPerGb, 0)} per GB${stand(sBig)}${cold(axisV)}`
+      : base && big ? `${fmt(big.off.invocationsPerGb, 0)} vs ${fmt(base.off.invocationsPerGb, 0)} per GB${stand(big)}` : "";
+    t.push({ id: "invocations-vs-apps", description: "FC invocations/GB at 3,000 apps ÷ at 50 apps", target: "≤ 2×", value: v, met: v === null ? null : v <= 2, note });
   }
   {
-    const worst = Math.max(...pts.flatMap((p) => [p.off.objectsPerAppHour.max, p.on.objectsPerAppHour.max]));
+    const runs = [
+      ...pts.map((p) => ({ what: `${p.apps} apps (axis)`, max: Math.max(p.off.objectsPerAppHour.max, p.on.objectsPerAppHour.max) })),
+      ...sp.map((p) => ({ what: `${p.apps} apps (steady)`, max: p.objectsPerAppHour.max })),
+    ];
+    const worst = Math.max(...runs.map((x) => x.max));
     const limit = axis.settings.maxWritersPerApp;
     t.push({
-      id: "objects-per-app-hour", description: "objects per app per hour, every app count", target: `≤ ${limit} (maxWritersPerApp)`, value: pts.length ? worst : null, met: pts.length ? worst <= limit : null,
-      note: pts.map((p) => `${p.apps} apps: max ${Math.max(p.off.objectsPerAppHour.max, p.on.objectsPerAppHour.max)}`).join(", ") + `; over ${fmt((pts[0]?.records ?? 0) * axis.settings.recordIntervalMs / 60_000, 1)} simulated minutes, including the final seal of everything`,
+      id: "objects-per-app-hour", description: "objects per app per hour, every app count", target: `≤ ${limit} (maxWritersPerApp)`, value: runs.length ? worst : null, met: runs.length ? worst <= limit : null,
+      note: runs.map((x) => `${x.what}: max ${x.max}`).join(", ") + "; per app and hour= partition of the archive keys, including the final seal of everything",
     });
   }
   {
-    const rs = pts.filter((p) => p.gzipCliBytes).map((p) => ({ apps: p.apps, r: Math.max(p.off.compressedBytes, p.on.compressedBytes) / p.gzipCliBytes! }));
+    const rs = [
+      ...pts.filter((p) => p.gzipCliBytes).map((p) => ({ what: `${p.apps} apps (axis)`, r: Math.max(p.off.compressedBytes, p.on.compressedBytes) / p.gzipCliBytes! })),
+      ...sp.filter((p) => p.gzipCliBytes).map((p) => ({ what: `${p.apps} apps (steady)`, r: p.compressedBytes / p.gzipCliBytes! })),
+    ];
     const worst = rs.length ? Math.max(...rs.map((x) => x.r)) : null;
     t.push({
       id: "compressed-vs-gzip", description: "compressed bytes ÷ gzip -1 of the raw input, every app count", target: "≤ 1.0×", value: worst, met: worst === null ? null : worst <= 1,
-      note: rs.length ? rs.map((x) => `${x.apps} apps: ${fmt(x.r, 3)}×`).join(", ") : "gzip not installed",
+      note: rs.length ? rs.map((x) => `${x.what}: ${fmt(x.r, 3)}×`).join(", ") : "gzip not installed",
     });
   }
-  void res;
-  void ratios;
   return t;
 }
 
@@ -620,34 +738,24 @@ export function formatTable(r: BenchResults): string {
       `NAS model: ${st.nasModel.name}, ${fmt(st.nasModel.metadataMs)} ms per metadata op, ${fmt(st.nasModel.dataCallMs)} ms per data call + ${fmt(st.nasModel.readMsPerMB)}/${fmt(st.nasModel.writeMsPerMB)} ms per MB read/written, ${fmt(st.nasModel.fsyncMs)} ms per fsync. ` +
       `FC cost: ${a.pricing.table} prices of ${a.pricing.retrieved}, ${a.pricing.cuPrice} ${a.pricing.currency}/CU; sizes ${FUNCTIONS.map((f) => `${f} ${a.pricing.functionSizes[f].cpu} vCPU/${a.pricing.functionSizes[f].memoryMb} MB`).join(", ")}`);
     lines.push("");
-    lines.push("| per GB of raw records | " + a.points.map((p) => `${num(p.apps)} apps off | on`).join(" | ") + " |");
-    lines.push("|---|" + a.points.map(() => "---:|---:").join("|") + "|");
-    const row = (label: string, get: (x: AxisRun, p: AxisPoint) => string) =>
-      lines.push(`| ${label} | ${a.points.map((p) => `${get(p.off, p)} | ${get(p.on, p)}`).join(" | ")} |`);
-    row("handler s (what FC bills)", (x) => num(x.handlerSecondsPerGb, 0));
-    for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
-    row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
-    row("  of which modelled NAS wait s", (x) => num(x.nasWaitSecondsPerGb, 0));
-    row("FC invocations", (x) => num(x.invocationsPerGb, 0));
-    for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
-    row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));
-    for (const k of NAS_METADATA_KINDS) row(`  ${k}`, (x) => num(x.nasOpsPerGb[k] ?? 0, 0));
-    row("NAS read / write calls", (x) => `${num(x.nasOpsPerGb.read ?? 0, 0)} / ${num(x.nasOpsPerGb.write ?? 0, 0)}`);
-    row("NAS MB read / written", (x) => `${num(x.nasOpsPerGb.readMB ?? 0, 0)} / ${num(x.nasOpsPerGb.writeMB ?? 0, 0)}`);
-    row("NAS fsyncs", (x) => num(x.nasOpsPerGb.fsync ?? 0, 0));
-    row("Redis round trips", (x) => num(x.redisRoundTripsPerGb, 0));
-    row("gzip members", (x) => num(x.gzipMembersPerGb, 0));
-    row(`FC cost (${a.pricing.currency})`, (x) => num(x.fcCostPerGb, 3));
-    row("objects per app per hour (max / median)", (x) => `${x.objectsPerAppHour.max} / ${x.objectsPerAppHour.median}`);
-    row("end-to-end MB/s", (x) => num(x.mbPerSecond, 1));
-    row("  ÷ floor", (x, p) => `${fmt(x.mbPerSecond / p.floor.mbPerSecond)}×`);
-    row("compressed ÷ gzip -1", (x, p) => (p.gzipCliBytes ? `${fmt(x.compressedBytes / p.gzipCliBytes, 3)}×` : "–"));
-    row("record age at upload p50 / p99 (s)", (x) => `${fmt((x.ageP50Ms ?? NaN) / 1000, 0)} / ${fmt((x.ageP99Ms ?? NaN) / 1000, 0)}`);
+    perGbTable(lines, a.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floor.mbPerSecond, gzipCliBytes: p.gzipCliBytes })), a.pricing.currency);
     lines.push("");
     lines.push("| floor (same bytes, same run) | " + a.points.map((p) => `${num(p.apps)} apps`).join(" | ") + " |");
     lines.push("|---|" + a.points.map(() => "---:").join("|") + "|");
     lines.push(`| MB/s | ${a.points.map((p) => num(p.floor.mbPerSecond, 1)).join(" | ")} |`);
     lines.push(`| decode / app-id scan / gzip (ms) | ${a.points.map((p) => `${num(p.floor.decodeMs)} / ${num(p.floor.routeMs)} / ${num(p.floor.gzipMs)}`).join(" | ")} |`);
+  }
+  const sd = r.steady;
+  if (sd?.points.length) {
+    const st = sd.settings;
+    lines.push("");
+    lines.push(`Steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s (the axis's clock and settings; the long tail drains at ${fmt(st.drainMinBytes / MB, 0)} MB or ${st.drainMaxAgeMs / 60_000} min), ` +
+      `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
+      `"on" = measured handler time + the NAS model's time per operation, booked instead of waited (serial: an upper bound where a handler overlaps operations).`);
+    lines.push("");
+    perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
+    lines.push(`| MB booked (window minutes) | ${sd.points.map((p) => `${num(p.window.rawBytes / MB, 0)} (${fmt(p.window.fromMinutes, 0)}–${fmt(p.window.toMinutes, 0)})`).join(" | | ")} | |`);
+    lines.push(`| run wall time s (records archived / delivered) | ${sd.points.map((p) => `${num(p.seconds, 0)} (${p.recordsArchived === p.records ? "all" : `${p.recordsArchived} of ${p.records}`})`).join(" | | ")} | |`);
   }
   lines.push("");
   lines.push("| target | required | measured | |");
@@ -666,6 +774,34 @@ export function formatTable(r: BenchResults): string {
     for (const n of r.notes) lines.push(`Note: ${n}`);
   }
   return lines.join("\n");
+}
+
+/** Per-GB table of pipeline runs, one "off | on" column pair per app count. */
+function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: AxisRun; floorMbPerSecond?: number; gzipCliBytes?: number; compressedBytes?: number }[], currency: string): void {
+  lines.push("| per GB of raw records | " + cols.map((p) => `${num(p.apps)} apps off | on`).join(" | ") + " |");
+  lines.push("|---|" + cols.map(() => "---:|---:").join("|") + "|");
+  type Col = (typeof cols)[number];
+  const row = (label: string, get: (x: AxisRun, p: Col) => string) => lines.push(`| ${label} | ${cols.map((p) => `${get(p.off, p)} | ${get(p.on, p)}`).join(" | ")} |`);
+  row("handler s (what FC bills)", (x) => num(x.handlerSecondsPerGb, 0));
+  for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
+  row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
+  row("  of which modelled NAS wait s", (x) => num(x.nasWaitSecondsPerGb, 0));
+  row("FC invocations", (x) => num(x.invocationsPerGb, 0));
+  for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
+  row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));
+  for (const k of NAS_METADATA_KINDS) row(`  ${k}`, (x) => num(x.nasOpsPerGb[k] ?? 0, 0));
+  row("NAS read / write calls", (x) => `${num(x.nasOpsPerGb.read ?? 0, 0)} / ${num(x.nasOpsPerGb.write ?? 0, 0)}`);
+  row("NAS MB read / written", (x) => `${num(x.nasOpsPerGb.readMB ?? 0, 0)} / ${num(x.nasOpsPerGb.writeMB ?? 0, 0)}`);
+  row("NAS fsyncs", (x) => num(x.nasOpsPerGb.fsync ?? 0, 0));
+  row("Redis round trips", (x) => num(x.redisRoundTripsPerGb, 0));
+  row("gzip members", (x) => num(x.gzipMembersPerGb, 0));
+  row("objects sealed and uploaded", (x) => num(x.objectsPerGb, 0));
+  row(`FC cost (${currency})`, (x) => num(x.fcCostPerGb, 3));
+  row("objects per app per hour (max / median)", (x) => `${x.objectsPerAppHour.max} / ${x.objectsPerAppHour.median}`);
+  row("end-to-end MB/s", (x) => num(x.mbPerSecond, 1));
+  row("  ÷ floor", (x, p) => (p.floorMbPerSecond ? `${fmt(x.mbPerSecond / p.floorMbPerSecond)}×` : "–"));
+  row("compressed ÷ gzip -1", (x, p) => (p.gzipCliBytes ? `${fmt((p.compressedBytes ?? x.compressedBytes) / p.gzipCliBytes, 3)}×` : "–"));
+  row("record age at upload p50 / p99 (s)", (x) => `${fmt((x.ageP50Ms ?? NaN) / 1000, 0)} / ${fmt((x.ageP99Ms ?? NaN) / 1000, 0)}`);
 }
 
 export function writeResults(r: BenchResults, file: string): void {

@@ -27,10 +27,18 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--axis-mb expects an integer 1–4096, got "${v}"`);
       return n;
     })
+    .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default 60, quick 3)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 1440) throw new InvalidArgumentError("expected an integer 0–1440");
+      return n;
+    })
     .option("--out <file>", "where to write the results JSON")
-    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number }) => {
+    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");
-      const results = await runBench({ quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps, axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined });
+      const results = await runBench({
+        quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps,
+        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes,
+      });
       const out = o.out ?? (o.quick ? QUICK_RESULTS : DEFAULT_RESULTS);
       writeResults(results, out);
       if (o.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");

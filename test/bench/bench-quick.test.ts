@@ -18,7 +18,7 @@ describe("logpipe bench --quick --json", () => {
     try {
       // asynchronous, so the test worker stays responsive to vitest's RPC (a blocking spawn of
       // more than 60 s failed a run with "Timeout calling onTaskUpdate")
-      const r = await promisify(execFile)(process.execPath, ["bin/logpipe.mjs", "bench", "--quick", "--json", "--out", out], { encoding: "utf8", maxBuffer: 64 << 20, timeout: 290_000 });
+      const r = await promisify(execFile)(process.execPath, ["bin/logpipe.mjs", "bench", "--quick", "--json", "--out", out], { encoding: "utf8", maxBuffer: 64 << 20, timeout: 420_000 });
       const res = JSON.parse(r.stdout);
       expect(JSON.parse(readFileSync(out, "utf8"))).toEqual(res);
       expect(res.quick).toBe(true);
@@ -70,12 +70,24 @@ describe("logpipe bench --quick --json", () => {
         expect(Number.isFinite(t.value), t.id).toBe(true);
         expect(typeof t.met, t.id).toBe("boolean");
       }
-      // the usage profile the cost command reads, in its own format
+      // the steady-state run: booked after its warm-up, every record archived, NAS time added on top
+      expect(res.steady.points.map((p: { apps: number }) => p.apps)).toEqual([50, 500]);
+      for (const p of res.steady.points) {
+        expect(p.recordsArchived).toBe(p.records);
+        expect(p.window.records).toBeGreaterThan(0);
+        expect(p.window.records).toBeLessThan(p.records); // the warm-up is not booked
+        expect(p.window.fromMinutes).toBeGreaterThan(0);
+        expect(p.floorMbPerSecond).toBeGreaterThan(0);
+        expect(p.on.handlerSecondsPerGb).toBeGreaterThan(p.off.handlerSecondsPerGb);
+        expect(p.on.handlerSecondsPerGb - p.off.handlerSecondsPerGb).toBeCloseTo(p.on.nasWaitSecondsPerGb, 6);
+        expect(p.on.nasOpsPerGb.open).toBe(p.off.nasOpsPerGb.open); // the same run, booked twice
+      }
+      // the usage profile the cost command reads, in its own format: the steady-state run
       const profile = readProfile(path.resolve(res.profileFile)).profile;
       expect(profile.points.map((p) => p.apps)).toEqual([50, 500]);
-      expect(profile.points[0]!.functions.compress.invocationsPerGb).toBeCloseTo(axis.points[0].on.functions.compress.invocationsPerGb, 6);
+      expect(profile.points[0]!.functions.compress.invocationsPerGb).toBeCloseTo(res.steady.points[0].on.functions.compress.invocationsPerGb, 6);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 300_000);
+  }, 450_000);
 });
