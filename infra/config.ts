@@ -231,8 +231,15 @@ export type NasConfig = z.infer<typeof nasSchema>;
  *    https://www.alibabacloud.com/help/en/redis/product-overview/standard-master-replica-instances
  *  - cloud-native standard `redis.shard.<size>[.2].ce`: Redis 5.0, 6.0 and 7.0 —
  *    https://www.alibabacloud.com/help/en/redis/product-overview/instance-types-of-community-edition-instances
- * A pair the service does not sell fails `pulumi up` late (InvalidInstanceClass); it is
- * refused here at start, naming both keys.
+ * Verified (2026-12-01): Redis Open-Source Edition is sold with engines 5.0, 6.0 and 7.0
+ * ("Commands supported by Redis Open-Source Edition",
+ * https://help.aliyun.com/en/redis/developer-reference/commands-supported-by-apsaradb-for-redis-community-edition);
+ * 4.0 appears only for older (classic) instances ("Which Redis versions…",
+ * https://alibabacloud.com/help/en/redis/support/which-version-of-redis-is-apsaradb-for-redis-compatible-with).
+ * NOT verified: the class codes themselves (the cloud-native instance-type table, with its
+ * "instance type code (for API calls)" column, could not be read in full) and which engines the
+ * classic codes take — see docs/deploy.md. A pair the service does not sell fails `pulumi up`
+ * late (InvalidInstanceClass); it is refused here at start, naming both keys.
  */
 export const REDIS_CLASS_FAMILIES = {
   classic: { pattern: /^redis\.master\.[a-z0-9]+\.default$/, engines: ["4.0", "5.0"], example: "redis.master.small.default" },

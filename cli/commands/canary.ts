@@ -150,6 +150,11 @@ export function printPlan(p: CanaryPlan, out: (s: string) => void): void {
     (t.maxP99Ms !== undefined ? `, p99 (estimate) ≤ ${t.maxP99Ms} ms` : "") +
     (t.maxLatencyIncrease !== undefined ? `, avg latency ≤ stable +${formatPercent(t.maxLatencyIncrease, 0)}` : "") +
     `, at least ${t.minInvocations} canary invocations (else: ${p.onNoTraffic})`);
+  if (t.signals !== "off") {
+    out(`  pipeline signals (${t.signals ?? "optional"}; vs stable): dead letters ≤ ${t.maxDeadLetters ?? 0} above stable's rate, ` +
+      `_unrouted share ≤ stable +${formatPercent(t.maxUnroutedIncrease ?? 0.01)}, slot waits ≤ stable +${formatPercent(t.maxSlotWaitIncrease ?? 1, 0)}` +
+      (p.function === "split" ? `, consumer lag growth ≤ ${t.maxLagGrowth ?? 10_000} messages per window` : ""));
+  }
   out(table(["step", "alias weight → canary", "config written (logpipe:release." + p.function + ")", "then"],
     p.steps.map((s) => [s.step, formatPercent(s.weight), `canary: ${short(s.config.canary)}, canaryWeight: ${s.config.canaryWeight}`, "pulumi up, wait, gate"])));
   out(`  after the last step: stable := ${short(p.finalConfig.stable)}, canary removed, pulumi up`);
@@ -230,7 +235,8 @@ export function register(program: Command): void {
           maxErrorRate: parsePercentArg(o.maxErrorRate, "--max-error-rate"),
           maxP99Ms: o.maxP99 !== undefined ? parseDurationArg(o.maxP99, "--max-p99") : undefined,
           maxLatencyIncrease: o.maxLatencyIncrease !== undefined ? parsePercentArg(o.maxLatencyIncrease, "--max-latency-increase") : undefined,
-          minInvocations: strategy === "rehearse" ? 0 : parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
+          // rehearse: at 100 % the timer calls every minute, so a window without one call means missing data, never healthy
+          minInvocations: strategy === "rehearse" ? 1 : parsePositiveNumberArg(o.minInvocations, "--min-invocations", 1e9),
           maxDeadLetters: parsePositiveNumberArg(o.maxDeadLetters, "--max-dead-letters", 1e9),
           maxUnroutedIncrease: parsePercentArg(o.maxUnroutedIncrease, "--max-unrouted-increase"),
           maxSlotWaitIncrease: parsePercentArg(o.maxSlotWaitIncrease, "--max-slot-wait-increase"),

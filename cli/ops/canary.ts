@@ -28,7 +28,7 @@ import { aliasRef, findUrn, functionRef, versionRef } from "../../infra/urns.js"
 import { aliasesOutputSchema, functionNamesOutputSchema, type FunctionKey } from "./contracts.js";
 import { evaluateGate, type GateResult, type GateThresholds, type SignalEvidence } from "./gate.js";
 import { FUNCTION_LOGSTORE as LOGSTORE } from "../../infra/fc-metrics.js";
-import { LocalCanaryStore, type CanaryLock, type CanaryStore, type Clock, type LockHolder } from "./journal.js";
+import { CanaryLockedError, LocalCanaryStore, type CanaryLock, type CanaryStore, type Clock, type LockHolder } from "./journal.js";
 import { signalsOf, type MetricSource, type VersionMetrics } from "./metrics.js";
 import { StackConfigFile, roundWeight, type ProjectInfo } from "./stack-config.js";
 import { unifiedDiff } from "./diff.js";
@@ -660,7 +660,14 @@ export class CanaryEngine {
     if (!versionId || !functionName || !region) {
       throw new ConfigError(`no recorded stable version of ${stack}/${fn} (stableVersionId in ${cfg.relativePath} or the canary state): cannot point the alias without Pulumi`);
     }
-    const release = await this.lock(stack, fn, s);
+    // an emergency does not wait for a lock: a run stuck holding it is fenced off instead (the
+    // state revision written below makes its next write fail)
+    const release = await this.lock(stack, fn, s).catch(async (e) => {
+      if (!(e instanceof CanaryLockedError)) throw e;
+      this.deps.log(`  warning: ${e.message.split(";")[0]} — rolling back anyway; that run stops at its next state write`);
+      await this.record(s, "break-glass-over-lock", { holder: e.holder });
+      return async () => {};
+    });
     try {
       await this.record(s, "break-glass-requested", { versionId, reason });
       await (await this.deps.aliasClient(region)).updateAlias(functionName, "live", versionId, {});

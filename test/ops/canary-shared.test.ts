@@ -130,6 +130,31 @@ describe("shared canary state on OSS", () => {
     expect(audit.map((a) => a.action).at(-1)).toBe("promoted");
   });
 
+  it("break-glass does not wait for a stuck run's lock: it rolls back and that run stops at its next write", async () => {
+    const aliceClock = new HeldClock(Date.now());
+    const alice = engineAt(root, "alice@laptop", aliceClock);
+    const running = alice.start(opts()).catch((e) => e);
+    await aliceClock.sleeping;
+    const updates: unknown[] = [];
+    const project = readProject(root);
+    const ops = new CanaryEngine({
+      project, runner: new AutomationStackRunner(project), metrics: async () => healthy(), clock: new FakeClock(Date.now()), actor: "ops@desk", log: () => {},
+      store: new OssCanaryStore(client(), env.LOGPIPE_TEST_OSS_BUCKET!, prefix, { now: () => Date.now() }),
+      aliasClient: async () => ({ updateAlias: async (...a: unknown[]) => { updates.push(a); } }),
+    });
+    const out = await ops.breakGlass("prod", "compress", "pulumi hangs");
+    expect(out.status).toBe("rolled-back");
+    expect(updates).toEqual([["logpipe-prod-compress", "live", "1", {}]]);
+    aliceClock.open();
+    const e = await running;
+    expect(e).toBeInstanceOf(CanaryConflictError);
+    expect(e.message).toMatch(/moved on under this run: revision \d+ was already written by ops@desk/);
+    const actions = (await ops.audit("prod", "compress")).map((a) => a.action);
+    expect(actions).toContain("break-glass-over-lock");
+    expect(actions.indexOf("break-glass-rolled-back")).toBeGreaterThan(actions.indexOf("break-glass-over-lock"));
+    expect(actions).not.toContain("promoted");
+  });
+
   it("state revisions are create-only: of two writers of the same revision exactly one wins", async () => {
     const store = new OssCanaryStore(client(), env.LOGPIPE_TEST_OSS_BUCKET!, prefix, new FakeClock());
     expect(await store.writeState("prod", "compress", { updatedBy: "a" }, 0)).toBe(1);
@@ -180,6 +205,29 @@ describe("shared canary state on OSS", () => {
     expect(JSON.parse(r2.stdout).removed).toMatchObject({ owner: "erin@laptop", token: erin.holder.token });
     expect((await dave.audit("prod", "compress")).at(-1)).toMatchObject({ action: "lock-broken", actor: "ops@desk", force: true, previous: { owner: "erin@laptop" } });
     await expect(erin.renew()).rejects.toBeInstanceOf(CanaryConflictError);
+  });
+
+  it("a long observation window keeps the lock: the holder renews its lease between shorter sleeps", async () => {
+    const attempts: string[] = [];
+    class HookClock extends FakeClock {
+      hook?: (n: number) => Promise<void>;
+      override async sleep(ms: number): Promise<void> {
+        this.sleeps.push(ms);
+        this.t += ms;
+        await this.hook?.(this.sleeps.length);
+      }
+    }
+    const clock = new HookClock();
+    const bobStore = new OssCanaryStore(client(), env.LOGPIPE_TEST_OSS_BUCKET!, prefix, clock, 60_000);
+    clock.hook = async (n) => {
+      if (n !== 7) return; // 140 s into the window: a lease of 60 s taken at the start would have ended
+      const e = await bobStore.lock("prod", "compress", "bob@ci").then(() => undefined, (x) => x);
+      attempts.push(e instanceof CanaryLockedError ? "refused" : "acquired");
+    };
+    const out = await engineAt(root, "alice@laptop", clock, [], 60_000).start(opts());
+    expect(out.status).toBe("succeeded");
+    expect(attempts).toEqual(["refused"]);
+    expect(clock.sleeps).toEqual(Array(30).fill(20_000)); // two 300 s windows in thirds of the lease
   });
 
   it("a second machine (another checkout, another operator) sees the state and resumes the run; --json says which stack file changed", async () => {
