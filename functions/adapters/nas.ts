@@ -153,7 +153,7 @@ export class NasDir {
   }
 
   /**
-   * Writes `data` at byte `at` of `rel` (created if missing) in one positional write + fsync, but
+   * Writes `data` at byte `at` of `rel` (created if missing when `at` is 0) in one positional write + fsync, but
    * only if the file is exactly `at` bytes long; otherwise writes nothing and returns the size
    * found (the caller repairs from the file: complete members past `at` are adopted, never cut).
    * `check()` runs just before the write, so a caller can re-check its lock; it may throw to abort.
@@ -161,8 +161,20 @@ export class NasDir {
    */
   async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode = 0o640): Promise<{ ok: true } | { ok: false; size: number }> {
     const abs = this.abs(rel);
-    await this.ensureParent(abs);
-    const fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+    let fd: number;
+    if (at === 0) {
+      await this.ensureParent(abs);
+      fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+    } else {
+      // appending past 0 to a file that is gone must not create it: the caller's repair tells
+      // "sealed already" (no file) from "shorter than committed" (a file with less)
+      try {
+        fd = openSync(abs, constants.O_RDWR);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ok: false, size: 0 };
+        throw e;
+      }
+    }
     try {
       const { size } = fstatSync(fd);
       if (size !== at) return { ok: false, size };

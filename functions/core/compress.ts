@@ -139,11 +139,17 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
   };
 
   try {
-    // 1. Bring each slot to a clean state (finish a half-done seal, retire a tainted generation,
-    //    adopt members a crashed writer or a forgetful Redis left past the committed length).
+    // 1. A slot with a half-done seal or a tainted generation is brought to a clean state first.
+    //    Any other slot is checked by the append itself (it writes only if the file is exactly
+    //    the committed length) and repaired only when that check fails (step 3): one NAS round
+    //    trip per app saved in the common case.
     const prepared: Prepared[] = [];
     for (const c of claims) {
       try {
+        if (!c.state.sealing && !c.state.tainted) {
+          prepared.push({ claim: c, state: c.state, sections: c.sections, consumedOnly: [] });
+          continue;
+        }
         const p = await prepareSlot(deps, c.app, c.slot, token, c.state, lockDeadline);
         const adopted = new Set(p.adoptedRefs);
         prepared.push({ claim: c, state: p.state, sections: c.sections.filter((s) => !adopted.has(s.ref)), consumedOnly: [] });
@@ -158,50 +164,77 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
 
     // 3. One member per app, appended at the committed length.
     const commits: DrainCommit[] = [];
+    const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
+    /** A section's lines, decoded once (a corrupt one is dead-lettered, a missing one reported, once). */
+    const decode = async (app: string, s: ClaimedSection): Promise<{ lines: Buffer; records: number } | "skip"> => {
+      let d = decoded.get(s.ref);
+      if (d !== undefined) return d;
+      const bytes = sectionBytes.get(s.ref);
+      if (!bytes) {
+        // The staging file is gone: it is deleted only once every section of it was consumed,
+        // so this section was archived in a history the coord store forgot.
+        reportReconcile(deps, { kind: "missing-staging-file", app, possibleDuplicates: 0, detail: { ref: s.ref } });
+        d = "skip";
+      } else {
+        try {
+          d = sectionLines(bytes, s.keep);
+        } catch (e) {
+          if (!(e instanceof CorruptChunkError)) throw e;
+          await writeDeadLetter(deps, { kind: "chunk", reason: `staging section ${s.ref}: ${e.message}`, payload: bytes, details: { ref: s.ref }, requestId: meta.requestId });
+          d = "skip";
+        }
+      }
+      decoded.set(s.ref, d);
+      return d;
+    };
+    /** The app's member from its sections (refs consumed without records go to consumedOnly). */
+    const memberOf = async (p: Prepared) => {
+      const parts: Buffer[] = [];
+      const refs: string[] = [];
+      p.consumedOnly = [];
+      let records = 0, minTs = 0, stagedAt = 0;
+      for (const s of p.sections) {
+        const x = await decode(p.claim.app, s);
+        if (x === "skip") {
+          p.consumedOnly.push(s.ref);
+          continue;
+        }
+        if (x.records > 0) parts.push(x.lines);
+        records += x.records;
+        refs.push(s.ref);
+        if (s.minTs > 0 && (minTs === 0 || s.minTs < minTs)) minTs = s.minTs;
+        if (stagedAt === 0 || s.stagedAt < stagedAt) stagedAt = s.stagedAt;
+      }
+      const member = records > 0 ? buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
+      return { member, refs, records };
+    };
     for (const p of prepared) {
       const { app, slot } = p.claim;
       try {
-        const parts: Buffer[] = [];
-        const refs: string[] = [];
-        let records = 0, minTs = 0, stagedAt = 0;
-        for (const s of p.sections) {
-          const bytes = sectionBytes.get(s.ref);
-          if (!bytes) {
-            // The staging file is gone: it is deleted only once every section of it was consumed,
-            // so this section was archived in a history the coord store forgot.
-            p.consumedOnly.push(s.ref);
-            reportReconcile(deps, { kind: "missing-staging-file", app, possibleDuplicates: 0, detail: { ref: s.ref } });
-            continue;
-          }
-          try {
-            const x = sectionLines(bytes, s.keep);
-            if (x.records > 0) parts.push(x.lines);
-            records += x.records;
-            refs.push(s.ref);
-            if (s.minTs > 0 && (minTs === 0 || s.minTs < minTs)) minTs = s.minTs;
-            if (stagedAt === 0 || s.stagedAt < stagedAt) stagedAt = s.stagedAt;
-          } catch (e) {
-            if (!(e instanceof CorruptChunkError)) throw e;
-            await writeDeadLetter(deps, { kind: "chunk", reason: `staging section ${s.ref}: ${e.message}`, payload: bytes, details: { ref: s.ref }, requestId: meta.requestId });
-            p.consumedOnly.push(s.ref);
-          }
-        }
+        let { member, refs, records } = await memberOf(p);
         let addLen = 0;
-        if (records > 0) {
-          const member = buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel);
-          const path = activeFilePath(app, slot, p.state.gen);
+        if (member) {
           const check = async () => {
             await ensureLockTime(deps, app, slot, token, "append", lockDeadline);
             crashPoint("compress.before-write");
           };
-          let w = await deps.nas.appendExact(path, p.state.len, member, check, crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined);
+          let w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check, crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined);
           if (!w.ok) {
-            // the file changed since prepareSlot looked (it should not, we hold the lock): repair again once
+            // the file is not the committed length: repair it (adopt complete members a crashed
+            // writer or a forgetful Redis left, cut a torn tail, move past a generation already
+            // sealed), then build the member again without what was adopted and append once more
             const again = await prepareSlot(deps, app, slot, token, p.state, lockDeadline);
+            const adopted = new Set(again.adoptedRefs);
             p.state = again.state;
-            w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
-            if (!w.ok) throw new RetryableError(`${path} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
+            p.sections = p.sections.filter((s) => !adopted.has(s.ref));
+            ({ member, refs, records } = await memberOf(p));
+            if (member) {
+              w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
+              if (!w.ok) throw new RetryableError(`${activeFilePath(app, slot, p.state.gen)} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
+            }
           }
+        }
+        if (member) {
           crashPoint("compress.after-append");
           addLen = member.length;
           result.members++;

@@ -53,6 +53,8 @@ export interface PreparedSlot {
   state: SlotState;
   /** refs of members adopted from the file (their sections are consumed) */
   adoptedRefs: string[];
+  /** the active file's size as this repair left it (= state.len), when the file exists */
+  size?: number;
 }
 
 /**
@@ -116,7 +118,7 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
       state = (await sealSlot(deps, app, slot, token, state, lockDeadline)).state;
       continue;
     }
-    return { state, adoptedRefs };
+    return { state, adoptedRefs, size: state.len };
   }
   throw new RetryableError(`slot ${app}/${slot} did not settle after repeated repairs`);
 }
@@ -126,7 +128,7 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
  * complete members are sealed whatever `len` says (repair of a file shorter than Redis counts).
  * Returns the state after the bump and the object key (when anything was sealed).
  */
-export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean } = {}): Promise<{ state: SlotState; key?: string }> {
+export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean; knownSize?: number } = {}): Promise<{ state: SlotState; key?: string }> {
   const active = activeFilePath(app, slot, state.gen);
   let len = state.len;
   if (opts.wholeFile) {
@@ -140,8 +142,9 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
     size = await deps.nas.size(active);
   } else {
     // we hold the lock, so only a tainted generation's frozen holder could change the size
-    // before the rename below, and a tainted generation is sealed by copy of `len` bytes anyway
-    size = await deps.nas.size(active);
+    // before the rename below, and a tainted generation is sealed by copy of `len` bytes anyway;
+    // `knownSize` is what prepareSlot just found under the same lock
+    size = opts.knownSize ?? (await deps.nas.size(active));
     if ((size ?? 0) < len) throw new Error(`${active} is ${size ?? 0} bytes but ${len} are committed`);
     let digest = "empty";
     if (len > 0) {

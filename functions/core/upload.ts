@@ -186,7 +186,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
         const st = p.state;
         if (st.gen === gen && st.len > 0 && (opts.sealAll || st.len >= deps.config.sealBytes || now - st.t0 >= deps.config.sealAgeMs)) {
-          const r = await sealSlot(deps, app, slot, token, st, lockDeadline);
+          const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size });
           if (r.key) result.sealed++;
         }
       } catch (e) {
@@ -275,9 +275,11 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
 /** Record ages of the members of a sealed file (reads member headers only). */
 async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number): Promise<RecordAge[]> {
   const ages: RecordAge[] = [];
+  // a small file (most objects) in one read; a large one a header at a time
+  const whole = size <= 1024 * 1024 ? await deps.nas.readRange(rel, 0, size) : undefined;
   let pos = 0;
   while (pos < size) {
-    const head = await deps.nas.readRange(rel, pos, Math.min(65_600, size - pos));
+    const head = whole ? whole.subarray(pos) : await deps.nas.readRange(rel, pos, Math.min(65_600, size - pos));
     const h = head && readMemberHeader(head, 0);
     if (!h) break;
     if (h.meta.s > 0) ages.push({ ageMs: Math.max(0, at - h.meta.s), records: h.meta.n });
