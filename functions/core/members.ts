@@ -4,12 +4,16 @@
  *
  *   {"v":1,"n":<records>,"r":[<section refs>],"t":<oldest Kafka timestamp>,"s":<oldest staging time>,"z":<bytes after the header>}
  *
+ * stored as "Z" + raw deflate of that JSON (refs share long prefixes, so a small app's member
+ * does not carry a header as large as its records); a subfield starting with "{" is the JSON as
+ * it is (members written before this encoding), and both are read.
+ *
  * So the file itself says what was written: a repair after Redis forgot a commit walks the
  * members past the length Redis knows, adopts every complete one (gunzip checks its CRC-32 and
  * size) and cuts only a torn, incomplete tail. gzip readers ignore FEXTRA: `zcat`, `gzip -t`
  * and Node's gunzip read the concatenated members as one stream.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { deflateRawSync, gunzipSync, gzipSync, inflateRawSync } from "node:zlib";
 
 export interface MemberMeta {
   v: 1;
@@ -35,11 +39,16 @@ const FEXTRA = 0x04;
 const SUBFIELD = [0x4c, 0x50]; // "LP"
 /** FEXTRA holds at most 65535 bytes; refs are capped well below (see compress's maxRefs). */
 const MAX_META = 65535 - 4;
+/** marks a deflated metadata subfield (plain JSON starts with "{") */
+const DEFLATED = Buffer.from("Z");
+/** inflating a subfield of at most 64 KB may not yield more than this (a hostile header cannot balloon) */
+const MAX_META_TEXT = 4 * 1024 * 1024;
 
 export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, level: number): Buffer {
   const gz = gzipSync(lines, { level });
   if (gz[3] !== 0) throw new Error("unexpected gzip header flags from zlib");
-  const json = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
+  const text = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
+  const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: 9 })]);
   if (json.length > MAX_META) throw new Error(`member metadata is ${json.length} bytes, over the gzip FEXTRA limit`);
   const out = Buffer.allocUnsafe(10 + 2 + 4 + json.length + gz.length - 10);
   gz.copy(out, 0, 0, 10);
@@ -62,7 +71,9 @@ export function readMemberHeader(buf: Buffer, pos: number): { headerLength: numb
   const len = buf.readUInt16LE(pos + 14);
   if (16 + len > headerLength) return undefined;
   try {
-    const meta = JSON.parse(buf.toString("utf8", pos + 16, pos + 16 + len)) as MemberMeta;
+    const raw = buf.subarray(pos + 16, pos + 16 + len);
+    const text = raw[0] === DEFLATED[0] ? inflateRawSync(raw.subarray(1), { maxOutputLength: MAX_META_TEXT }) : raw;
+    const meta = JSON.parse(text.toString("utf8")) as MemberMeta;
     if (meta.v !== 1 || !Array.isArray(meta.r) || !Number.isInteger(meta.z)) return undefined;
     return { headerLength, meta };
   } catch {

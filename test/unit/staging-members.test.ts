@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CorruptChunkError, decodeChunk, encodeChunk } from "../../functions/core/chunk.js";
 import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
 import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
+import { randomBytes } from "node:crypto";
 import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
 import {
   decodeStagingIndex, encodeStagingFile, indexLengthOf, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath,
@@ -132,7 +133,25 @@ describe("gzip members", () => {
     }
     expect(pos).toBe(file.length);
     expect(readMemberHeader(gzipSync(bodies[0]!), 0)).toBeUndefined(); // a plain gzip member is not ours
-    expect(() => buildMember(bodies[0]!, { ...meta(0), r: Array.from({ length: 3000 }, (_, i) => `${"f".repeat(30)}#${i}`) }, 6)).toThrow(/FEXTRA limit/);
+    // refs that do not compress (random names): over 64 KB even deflated
+    expect(() => buildMember(bodies[0]!, { ...meta(0), r: Array.from({ length: 6000 }, (_, i) => `${randomBytes(15).toString("hex")}#${i}`) }, 6)).toThrow(/FEXTRA limit/);
+  });
+
+  it("keeps a small app's header small (deflated refs) and still reads members whose header is plain JSON", () => {
+    const refs = Array.from({ length: 60 }, (_, i) => `app-logs.${i % 4}/${1_000_000 + i * 10_000}-${1_009_999 + i * 10_000}.${(0xabc00000 + i).toString(16)}#${i % 7}`);
+    const m = buildMember(bodies[0]!, { ...meta(0), r: refs }, 6);
+    const h = readMemberHeader(m, 0)!;
+    expect(h.meta.r).toEqual(refs);
+    const plain = Buffer.byteLength(JSON.stringify({ v: 1, n: h.meta.n, r: refs, t: h.meta.t, s: h.meta.s, z: h.meta.z }));
+    expect(h.headerLength - 16).toBeLessThan(plain / 2.5);
+    // a member written with the JSON as it is (before the deflated encoding)
+    const json = Buffer.from(JSON.stringify(h.meta));
+    const old = Buffer.concat([m.subarray(0, 10), Buffer.alloc(6), json, m.subarray(h.headerLength)]);
+    old.writeUInt16LE(4 + json.length, 10);
+    old.write("LP", 12, "latin1");
+    old.writeUInt16LE(json.length, 14);
+    expect(readMemberHeader(old, 0)?.meta).toEqual(h.meta);
+    expect(scanMembers(Buffer.concat([old, m])).members.map((x) => x.meta.r.length)).toEqual([60, 60]);
   });
 
   it("scanMembers returns every complete member and where they end", () => {
