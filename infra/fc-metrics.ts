@@ -84,6 +84,7 @@ export const PIPELINE_SIGNALS = {
   unrouted: { metric: SIGNAL_NAMES.unrouted, functions: ["split"], search: "metrics" },
   deadLetters: { metric: SIGNAL_NAMES.deadLetters, functions: ["split", "compress"], search: "dead_letters" },
   slotWaits: { metric: SIGNAL_NAMES.slotWaits, functions: ["compress"], search: "slot_waits" },
+  invocations: { metric: SIGNAL_NAMES.invocations, functions: ["split", "compress", "upload"], search: "metrics" },
 } as const satisfies Record<string, PipelineSignal>;
 export type PipelineSignalKey = keyof typeof PIPELINE_SIGNALS;
 

@@ -71,6 +71,11 @@ export function evaluateGate(canary: VersionMetrics, stable: VersionMetrics | nu
       reasons.push(`canary average latency ${Math.round(canary.avgLatencyMs)} ms is ${formatPercent(inc, 0)} above stable's ${Math.round(stable.avgLatencyMs)} ms (limit +${formatPercent(t.maxLatencyIncrease, 0)})`);
     }
   }
+  if (signals?.canary && signals.canary.invocations === 0 && canary.invocations > 0) {
+    // FC ran the canary version but none of its lines are in SLS (no fcVersion, or the logs are not indexed): unknown, not zero
+    signals = { ...signals, canary: undefined, stable: undefined, unavailable: [...(signals.unavailable ?? []), `no log lines of the canary version in SLS although FC counts ${canary.invocations} invocations`] };
+    base.signals = signals;
+  }
   if (signals) reasons.push(...signalFailures(canary, stable, t, signals));
   const notes = signals?.unavailable?.length && t.signals !== "required" ? [`pipeline signals not judged: ${signals.unavailable.join("; ")}`] : [];
   if (signals?.unavailable?.length && t.signals === "required") reasons.push(`pipeline signals unreadable (--signals required): ${signals.unavailable.join("; ")}`);

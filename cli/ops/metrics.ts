@@ -44,6 +44,8 @@ export interface VersionMetrics {
 
 /** The pipeline's own signals of one FC version over a window (sums of the functions' log metrics). */
 export interface PipelineSignals {
+  /** summary lines of the version in SLS (0 while FC counts invocations: its lines are missing, the signals unknown) */
+  invocations: number;
   records: number;
   unrouted: number;
   deadLetters: number;
@@ -236,7 +238,7 @@ export class SlsSignalSource {
   }
 
   async pipelineSignals(q: SignalQuery): Promise<PipelineSignals> {
-    const out: PipelineSignals = { records: 0, unrouted: 0, deadLetters: 0, slotWaits: 0 };
+    const out: PipelineSignals = { invocations: 0, records: 0, unrouted: 0, deadLetters: 0, slotWaits: 0 };
     for (const key of signalsOf(q.fn)) {
       const query = signalSql(key, { fn: q.fn, version: q.version });
       let rows: Record<string, unknown>[];

@@ -34,6 +34,8 @@ export const silentLogger: Logger = pino({ level: "silent" });
  * breaking change for the gate and the alarms.
  */
 export const SIGNAL_NAMES = {
+  /** 1 on each summary line: the lines of a version are there at all (else its signals are unknown, not zero) */
+  invocations: "invocations",
   /** records split staged (the denominator of the `_unrouted` rate) */
   records: "records",
   /** records routed to `_unrouted` (no app id found) */
@@ -49,7 +51,8 @@ export type SignalName = (typeof SIGNAL_NAMES)[keyof typeof SIGNAL_NAMES];
 export function invocationSignals(fn: string, result: object): Partial<Record<SignalName, number>> {
   const r = result as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  if (fn === "split") return { [SIGNAL_NAMES.records]: num(r.records), [SIGNAL_NAMES.unrouted]: num(r.unrouted) };
-  if (fn === "compress") return { [SIGNAL_NAMES.slotWaits]: num(r.busy) };
-  return {};
+  const one = { [SIGNAL_NAMES.invocations]: 1 };
+  if (fn === "split") return { ...one, [SIGNAL_NAMES.records]: num(r.records), [SIGNAL_NAMES.unrouted]: num(r.unrouted) };
+  if (fn === "compress") return { ...one, [SIGNAL_NAMES.slotWaits]: num(r.busy) };
+  return one;
 }

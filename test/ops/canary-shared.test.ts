@@ -243,7 +243,10 @@ describe("shared canary state on OSS", () => {
     // bob's checkout: the stack file as alice committed it, no local .logpipe directory
     const root2 = sharedProject();
     copyFileSync(path.join(root, "stacks/Pulumi.prod.yaml"), path.join(root2, "stacks/Pulumi.prod.yaml"));
-    const status = await cli(["canary", "status", "--stack", "prod", "--function", "compress", "--project-dir", root2, "--json"], { LOGPIPE_ACTOR: "bob@desk" });
+    // run from inside bob's checkout (another working directory), no --project-dir
+    const cwd = process.cwd();
+    process.chdir(root2);
+    const status = await cli(["canary", "status", "--stack", "prod", "--function", "compress", "--json"], { LOGPIPE_ACTOR: "bob@desk" }).finally(() => process.chdir(cwd));
     expect(status.code).toBe(0);
     const st = JSON.parse(status.stdout);
     expect(st.stateStore).toBe("oss");

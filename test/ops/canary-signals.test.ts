@@ -18,7 +18,7 @@ import { D, FakeClock, makeProject, stackYaml } from "./support/project.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const fc = (invocations: number): VersionMetrics => ({ invocations, errors: 0, avgLatencyMs: 100, maxLatencyMs: 300, p99EstimateMs: 300, periods: 5 });
-const sig = (o: Partial<PipelineSignals> = {}): PipelineSignals => ({ records: 10_000, unrouted: 0, deadLetters: 0, slotWaits: 0, ...o });
+const sig = (o: Partial<PipelineSignals> = {}): PipelineSignals => ({ invocations: 100, records: 10_000, unrouted: 0, deadLetters: 0, slotWaits: 0, ...o });
 const T: GateThresholds = { maxErrorRate: 0.01, minInvocations: 50, maxDeadLetters: 0, maxUnroutedIncrease: 0.01, maxSlotWaitIncrease: 1, maxLagGrowth: 10_000 };
 
 describe("gate rules on the pipeline's signals", () => {
@@ -49,6 +49,13 @@ describe("gate rules on the pipeline's signals", () => {
     expect(evaluateGate(fc(100), fc(1900), T, { lag: lag([9_000, 30_000, 4_000]) }).verdict).toBe("pass");
   });
 
+  it("a canary version FC ran but whose lines are not in SLS is unknown, not clean", () => {
+    const g = evaluateGate(fc(100), fc(1900), { ...T, signals: "required" }, { canary: sig({ invocations: 0, deadLetters: 0 }), stable: sig() });
+    expect(g.verdict).toBe("fail");
+    expect(g.reasons).toEqual(["pipeline signals unreadable (--signals required): no log lines of the canary version in SLS although FC counts 100 invocations"]);
+    expect(evaluateGate(fc(100), fc(1900), { ...T, signals: "optional" }, { canary: sig({ invocations: 0 }), stable: sig() }).reasons[1]).toMatch(/not judged: no log lines of the canary version/);
+  });
+
   it("unreadable signals: noted when optional, a failure when required", () => {
     const e = { unavailable: ["SLS GetLogs p/functions (dead_letters) failed: 400 IndexConfigNotExist"] };
     const opt = evaluateGate(fc(100), fc(1900), { ...T, signals: "optional" }, e);
@@ -61,7 +68,7 @@ describe("gate rules on the pipeline's signals", () => {
 describe("signal sources: one definition with the alarms", () => {
   it("SLS: one GetLogs analytic query per signal of the function, per FC version, seconds window", async () => {
     const calls: { project: string; logstore: string; from: number; to: number; query: string }[] = [];
-    const values: Record<string, number> = { records: 5000, unrouted: 25 };
+    const values: Record<string, number> = { records: 5000, unrouted: 25, invocations: 40 };
     const src = new SlsSignalSource({
       async getLogs(project, logstore, req) {
         calls.push({ project, logstore, ...req });
@@ -70,8 +77,8 @@ describe("signal sources: one definition with the alarms", () => {
       },
     });
     const got = await src.pipelineSignals({ region: "cn-hangzhou", logProject: "logpipe-prod-123", logstore: FUNCTION_LOGSTORE, fn: "split", version: "7", startMs: 1_700_000_000_500, endMs: 1_700_000_300_000 });
-    expect(got).toEqual({ records: 5000, unrouted: 25, deadLetters: 0, slotWaits: 0 });
-    expect(calls.map((c) => /\$\.metrics\.(\w+)/.exec(c.query)![1])).toEqual(["records", "unrouted", "dead_letters"]);
+    expect(got).toEqual({ invocations: 40, records: 5000, unrouted: 25, deadLetters: 0, slotWaits: 0 });
+    expect(calls.map((c) => /\$\.metrics\.(\w+)/.exec(c.query)![1])).toEqual(["records", "unrouted", "dead_letters", "invocations"]);
     expect(calls.every((c) => c.project === "logpipe-prod-123" && c.logstore === "functions" && c.from === 1_700_000_000 && c.to === 1_700_000_300)).toBe(true);
     expect(calls.every((c) => c.query.includes("json_extract_scalar(message, '$.fcVersion') = '7'"))).toBe(true);
     expect(FUNCTION_LOGSTORE).toBe(LOGSTORE); // the CLI's copy of the infra constant

@@ -35,7 +35,7 @@ describe("pipeline signals in the functions' logs", () => {
       const result = await splitBatch(deps, toCloudEventsBatch(batch));
       expect(result.unrouted).toBe(2);
       expect(result.deadLetters).toHaveLength(1);
-      expect(invocationSignals("split", result)).toEqual({ records: result.records, unrouted: 2 });
+      expect(invocationSignals("split", result)).toEqual({ invocations: 1, records: result.records, unrouted: 2 });
       const dl = lines.filter((l) => l.msg === "dead-lettered input");
       expect(dl).toHaveLength(1);
       expect(dl[0]).toMatchObject({ fn: "split", fcVersion: "7", metrics: { [SIGNAL_NAMES.deadLetters]: 1 } });
@@ -45,12 +45,12 @@ describe("pipeline signals in the functions' logs", () => {
   });
 
   it("compress reports slot waits (apps skipped because every writer was busy); upload has no signal", () => {
-    expect(invocationSignals("compress", { busy: 3, apps: 7 })).toEqual({ slot_waits: 3 });
-    expect(invocationSignals("upload", { sealed: 1 })).toEqual({});
+    expect(invocationSignals("compress", { busy: 3, apps: 7 })).toEqual({ invocations: 1, slot_waits: 3 });
+    expect(invocationSignals("upload", { sealed: 1 })).toEqual({ invocations: 1 });
   });
 
   it("each signal's SLS query sums its metric over the lines of one function and FC version", () => {
-    expect(Object.keys(PIPELINE_SIGNALS).sort()).toEqual(["deadLetters", "records", "slotWaits", "unrouted"]);
+    expect(Object.keys(PIPELINE_SIGNALS).sort()).toEqual(["deadLetters", "invocations", "records", "slotWaits", "unrouted"]);
     const sql = signalSql("unrouted", { fn: "split", version: "7" });
     expect(sql).toContain(`json_extract_scalar(message, '$.metrics.unrouted')`);
     expect(sql).toContain(`json_extract_scalar(message, '$.fcVersion') = '7'`);
