@@ -131,6 +131,24 @@ export interface SteadyPoint {
   objectsPerAppHour: { max: number; median: number };
   off: AxisRun;
   on: AxisRun;
+  /** GB of raw records per simulated hour in the window, at the bench's rate and at the slow one */
+  rates: { gbPerHour: number; slowGbPerHour: number };
+  /** the same simulated hour at 1/SLOW_FACTOR of the rate */
+  slow: { off: AxisRun; on: AxisRun; window: { records: number; rawBytes: number } };
+  /** handler time = per-GB part + per-hour part ÷ rate, solved from the two rates (NAS model on) */
+  model: RateModel;
+}
+
+/**
+ * What a function costs, split into a part per GB (split's parse, gzip: the same at any rate)
+ * and a part per hour (members per drain age, objects per seal age, the tick: the same at any
+ * rate), solved from the steady state at two ingest rates. Projected s/GB at R GB/h =
+ * perGbSeconds + perHourSeconds ÷ R; likewise for invocations.
+ */
+export interface RateModel {
+  functions: Record<FunctionName, { perGbSeconds: number; perHourSeconds: number; perGbInvocations: number; perHourInvocations: number }>;
+  perGbSeconds: number;
+  perHourSeconds: number;
 }
 
 export interface BenchResults {
@@ -156,7 +174,7 @@ export interface BenchResults {
   };
   /** The steady-state run: an hour of traffic per app count, booked after warm-up (see SteadyPoint). */
   steady?: {
-    settings: { simulatedMinutes: number; windowFromMinutes: number; ingestMBPerSecond: number; drainMinBytes: number; drainMaxAgeMs: number };
+    settings: { simulatedMinutes: number; windowFromMinutes: number; ingestMBPerSecond: number; drainMinBytes: number; drainMaxAgeMs: number; slowFactor: number; projectGbPerDay: number[] };
     points: SteadyPoint[];
   };
   targets: TargetResult[];
@@ -362,37 +380,52 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         // the floor on (up to 256 MB of) the same batches, right before the run: same bytes, same machine load
         const floorFiles = d.batches.files.slice(0, Math.max(1, Math.floor((256 * MB) / (rawBytes / d.batches.files.length))));
         const fl = (await runChild<{ ms: number; recordBytes: number }>({ kind: "floor", files: floorFiles }, { cpu: 0 })).result;
-        const task: PipelineTask = {
-          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
-          redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: false, windowFromMs: windowFromMinutes * 60_000,
-          startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
-        };
-        const r = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
-        if (r.recordsArchived !== r.records) notes.push(`${apps} apps, steady state: ${r.recordsArchived} records archived of ${r.records}`);
-        if (r.errors.length) notes.push(`${apps} apps, steady state: ${r.errors.length} error(s), first: ${r.errors[0]}`);
-        const w = r.window!;
-        const winRaw = rawBytes * (w.records / r.records);
-        const book = (withNas: boolean) => {
-          const fns = Object.fromEntries(FUNCTIONS.map((f) => {
-            const x = w.functions[f];
-            return [f, { ...x, ms: x.ms + (withNas ? x.nas.modelledMs : 0), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0 } }];
-          })) as PipelineResult["functions"];
-          const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
-          const wr: PipelineResult = {
-            ...r, functions: fns, members: w.members, hotTasks: w.hotTasks, sweepTasks: w.sweepTasks, objects: w.uploaded, objectBytes: r.objectBytes,
-            ageP50Ms: w.ageP50Ms, ageP99Ms: w.ageP99Ms,
+        /** One steady run over `files` at one record per `intervalMs`, booked from the window's start. */
+        const steadyRun = async (files: string[], intervalMs: number, what: string) => {
+          const task: PipelineTask = {
+            kind: "pipeline", files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
+            redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: false, windowFromMs: windowFromMinutes * 60_000,
+            startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
           };
-          return perGb(wr, winRaw, pricing, withNas, billedMs / 1000);
+          const r = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
+          if (r.recordsArchived !== r.records) notes.push(`${apps} apps, steady state${what}: ${r.recordsArchived} records archived of ${r.records}`);
+          if (r.errors.length) notes.push(`${apps} apps, steady state${what}: ${r.errors.length} error(s), first: ${r.errors[0]}`);
+          const w = r.window!;
+          const raw = (d.batches.valueBytes + d.batches.records) * (r.records / d.batches.records);
+          const winRaw = raw * (w.records / r.records);
+          const book = (withNas: boolean) => {
+            const fns = Object.fromEntries(FUNCTIONS.map((f) => {
+              const x = w.functions[f];
+              return [f, { ...x, ms: x.ms + (withNas ? x.nas.modelledMs : 0), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0 } }];
+            })) as PipelineResult["functions"];
+            const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
+            const wr: PipelineResult = {
+              ...r, functions: fns, members: w.members, hotTasks: w.hotTasks, sweepTasks: w.sweepTasks, objects: w.uploaded, objectBytes: r.objectBytes,
+              ageP50Ms: w.ageP50Ms, ageP99Ms: w.ageP99Ms,
+            };
+            return perGb(wr, winRaw, pricing, withNas, billedMs / 1000);
+          };
+          return { r, w, winRaw, off: book(false), on: book(true) };
         };
+        const main = await steadyRun(d.batches.files, RECORD_INTERVAL_MS, "");
+        const { r, w, winRaw } = main;
+        // the same simulated hour at a quarter of the rate (the first quarter of the batches,
+        // delivered 4× slower): what is per byte stays, what is per app per time grows 4× per GB
+        log(`bench: ${apps} apps, steady state at 1/${SLOW_FACTOR} of the rate`);
+        const slow = await steadyRun(d.batches.files.slice(0, Math.max(1, Math.round(d.batches.files.length / SLOW_FACTOR))), RECORD_INTERVAL_MS * SLOW_FACTOR, ` at 1/${SLOW_FACTOR} rate`);
+        const gbPerHour = (x: { winRaw: number; w: { fromMs: number; toMs: number } }) => x.winRaw / 1024 ** 3 / ((x.w.toMs - x.w.fromMs) / 3_600_000);
         steadyPoints.push({
           apps, simulatedMinutes: minutes,
           window: { fromMinutes: w.fromMs / 60_000, toMinutes: w.toMs / 60_000, records: w.records, rawBytes: winRaw, batches: w.batches },
           seconds: r.ms / 1000, records: r.records, recordsArchived: r.recordsArchived, gzipCliBytes, compressedBytes: r.objectBytes, rawBytes,
-          floorMbPerSecond: fl.recordBytes / MB / (fl.ms / 1000), objectsPerAppHour: r.objectsPerAppHour, off: book(false), on: book(true),
+          floorMbPerSecond: fl.recordBytes / MB / (fl.ms / 1000), objectsPerAppHour: r.objectsPerAppHour, off: main.off, on: main.on,
+          rates: { gbPerHour: gbPerHour(main), slowGbPerHour: gbPerHour(slow) },
+          slow: { off: slow.off, on: slow.on, window: { records: slow.w.records, rawBytes: slow.winRaw } },
+          model: rateModel(main.on, slow.on, gbPerHour(main), gbPerHour(slow)),
         });
       }
       steady = {
-        settings: { simulatedMinutes: steadyMinutes, windowFromMinutes, ingestMBPerSecond: bytesPerRecord * (1000 / RECORD_INTERVAL_MS) / MB, drainMinBytes: config.drainMinBytes, drainMaxAgeMs: config.drainMaxAgeMs },
+        settings: { simulatedMinutes: steadyMinutes, windowFromMinutes, ingestMBPerSecond: bytesPerRecord * (1000 / RECORD_INTERVAL_MS) / MB, drainMinBytes: config.drainMinBytes, drainMaxAgeMs: config.drainMaxAgeMs, slowFactor: SLOW_FACTOR, projectGbPerDay: PROJECT_GB_PER_DAY },
         points: steadyPoints,
       };
     }
@@ -531,7 +564,7 @@ function writeUsageProfile(r: BenchResults, file: string): void {
       notes: [
         `handler time with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
         useSteady && st
-          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s`
+          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s and at 1/${st.slowFactor} of it, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s; per-GB and per-hour parts solved from the two rates`
           : `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count (a cold one-minute window: every app pays a drain and a final seal)`,
         ...(r.quick ? ["QUICK run: small data, not for pricing"] : []),
       ],
@@ -539,7 +572,13 @@ function writeUsageProfile(r: BenchResults, file: string): void {
     compressionRatio: Math.max(1, raw / gz),
     points: pts.map((p) => ({
       apps: p.apps,
-      functions: Object.fromEntries(FUNCTIONS.map((f) => [f, { handlerSecondsPerGb: p.on.functions[f].handlerSecondsPerGb, invocationsPerGb: p.on.functions[f].invocationsPerGb }])) as UsageProfile["points"][number]["functions"],
+      functions: Object.fromEntries(FUNCTIONS.map((f) => {
+        const m = "model" in p ? (p as SteadyPoint).model.functions[f] : undefined;
+        return [f, {
+          handlerSecondsPerGb: p.on.functions[f].handlerSecondsPerGb, invocationsPerGb: p.on.functions[f].invocationsPerGb,
+          ...(m ? { ...m, measuredGbPerDay: (p as SteadyPoint).rates.gbPerHour * 24 } : {}),
+        }];
+      })) as UsageProfile["points"][number]["functions"],
     })),
   });
 }
@@ -566,7 +605,8 @@ function evaluateTargets(axis: BenchResults["axis"], steady: BenchResults["stead
     const note = sBase && sBig
       ? `${where}: ${fmt(sBig.on.handlerSecondsPerGb, 0)} vs ${fmt(sBase.on.handlerSecondsPerGb, 0)} s/GB${stand(sBig)}; NAS model off: ${fmt(ratio(sBig.off.handlerSecondsPerGb, sBase.off.handlerSecondsPerGb))}×${cold(axisV)}`
       : base && big ? `${fmt(big.on.handlerSecondsPerGb, 0)} vs ${fmt(base.on.handlerSecondsPerGb, 0)} s/GB${stand(big)}; NAS model off: ${fmt(ratio(big.off.handlerSecondsPerGb, base.off.handlerSecondsPerGb))}×` : "";
-    t.push({ id: "handler-seconds-vs-apps", description: "handler s/GB at 3,000 apps ÷ at 50 apps, NAS model on", target: "≤ 1.3×", value: v, met: v === null ? null : v <= 1.3, note });
+    const proj = sBase && sBig ? steady!.settings.projectGbPerDay.map((g) => `${g} GB/day ${fmt(projectedSecondsPerGb(sBig.model, g) / projectedSecondsPerGb(sBase.model, g))}×`).join(", ") : "";
+    t.push({ id: "handler-seconds-vs-apps", description: "handler s/GB at 3,000 apps ÷ at 50 apps, NAS model on", target: "≤ 1.3×", value: v, met: v === null ? null : v <= 1.3, note: note + (proj ? `; projected from the two-rate model: ${proj}` : "") });
   }
   for (const [model, limit] of [["off", 0.8], ["on", 0.6]] as const) {
     const axisV = base ? base[model].mbPerSecond / base.floor.mbPerSecond : null;
@@ -609,6 +649,34 @@ function evaluateTargets(axis: BenchResults["axis"], steady: BenchResults["stead
   }
   return t;
 }
+
+/** Solves handler s/GB = a + b ÷ rate (per function) from the steady state at two rates. */
+function rateModel(fast: AxisRun, slow: AxisRun, fastGbPerHour: number, slowGbPerHour: number): RateModel {
+  const solve = (yFast: number, ySlow: number) => {
+    const b = (ySlow - yFast) / (1 / slowGbPerHour - 1 / fastGbPerHour);
+    return { perGb: yFast - b / fastGbPerHour, perHour: b };
+  };
+  const functions = {} as RateModel["functions"];
+  for (const f of FUNCTIONS) {
+    const t = solve(fast.functions[f].handlerSecondsPerGb, slow.functions[f].handlerSecondsPerGb);
+    const i = solve(fast.functions[f].invocationsPerGb, slow.functions[f].invocationsPerGb);
+    functions[f] = { perGbSeconds: t.perGb, perHourSeconds: t.perHour, perGbInvocations: i.perGb, perHourInvocations: i.perHour };
+  }
+  return {
+    functions,
+    perGbSeconds: FUNCTIONS.reduce((t, f) => t + functions[f].perGbSeconds, 0),
+    perHourSeconds: FUNCTIONS.reduce((t, f) => t + functions[f].perHourSeconds, 0),
+  };
+}
+
+/** Projected handler s/GB of a rate model at `gbPerDay`. */
+export function projectedSecondsPerGb(m: RateModel, gbPerDay: number): number {
+  return m.perGbSeconds + m.perHourSeconds / (gbPerDay / 24);
+}
+
+/** Ingest rates the report projects to: the prod stack's logpipe:usage.gbPerDay is 800. */
+const PROJECT_GB_PER_DAY = [100, 800, 5000];
+const SLOW_FACTOR = 4;
 
 const MB = 1024 * 1024;
 /** Upload timer interval (the timer trigger's default, every minute). */
@@ -756,6 +824,20 @@ export function formatTable(r: BenchResults): string {
     perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
     lines.push(`| MB booked (window minutes) | ${sd.points.map((p) => `${num(p.window.rawBytes / MB, 0)} (${fmt(p.window.fromMinutes, 0)}–${fmt(p.window.toMinutes, 0)})`).join(" | | ")} | |`);
     lines.push(`| run wall time s (records archived / delivered) | ${sd.points.map((p) => `${num(p.seconds, 0)} (${p.recordsArchived === p.records ? "all" : `${p.recordsArchived} of ${p.records}`})`).join(" | | ")} | |`);
+    lines.push(`| handler s/GB at 1/${st.slowFactor} of the rate | ${sd.points.map((p) => `${num(p.slow.off.handlerSecondsPerGb, 0)} | ${num(p.slow.on.handlerSecondsPerGb, 0)}`).join(" | ")} |`);
+    lines.push("");
+    lines.push(`Per GB and per hour (NAS model on), solved from the steady state at ${fmt(sd.points[0]!.rates.gbPerHour * 24, 1)} and ${fmt(sd.points[0]!.rates.slowGbPerHour * 24, 1)} GB/day: ` +
+      `handler s/GB = per-GB part + per-hour part ÷ GB per hour. The per-hour part is what apps cost by being there (members per drain age, objects per seal age, the tick); ` +
+      `projections to other rates assume both parts stay as measured.`);
+    lines.push("");
+    const base = sd.points[0]!;
+    lines.push("| | " + sd.points.map((p) => `${num(p.apps)} apps`).join(" | ") + " |");
+    lines.push("|---|" + sd.points.map(() => "---:").join("|") + "|");
+    lines.push(`| per-GB part, handler s (split / compress / upload) | ${sd.points.map((p) => `${num(p.model.perGbSeconds, 0)} (${FUNCTIONS.map((f) => num(p.model.functions[f].perGbSeconds, 0)).join(" / ")})`).join(" | ")} |`);
+    lines.push(`| per-hour part, handler s per hour | ${sd.points.map((p) => num(p.model.perHourSeconds, 0)).join(" | ")} |`);
+    for (const g of st.projectGbPerDay) {
+      lines.push(`| projected handler s/GB at ${num(g)} GB/day (÷ ${num(base.apps)} apps) | ${sd.points.map((p) => `${num(projectedSecondsPerGb(p.model, g), 0)} (${fmt(projectedSecondsPerGb(p.model, g) / projectedSecondsPerGb(base.model, g))}×)`).join(" | ")} |`);
+    }
   }
   lines.push("");
   lines.push("| target | required | measured | |");

@@ -25,6 +25,18 @@ const functionUsageSchema = z.object({
   handlerSecondsPerGb: positive("handlerSecondsPerGb"),
   /** invocations per GiB of raw records */
   invocationsPerGb: positive("invocationsPerGb"),
+  /**
+   * The same, split into a part per GB and a part per hour (what apps cost by being there:
+   * members per drain age, objects per seal age, the timer), solved by `npm run bench` from the
+   * steady state at two ingest rates; with them, `logpipe cost` projects to the stack's rate:
+   * per GB + per hour ÷ (GB per hour). Absent in older profiles and `logpipe local` reports.
+   */
+  perGbSeconds: z.number().finite().optional(),
+  perHourSeconds: z.number().finite().optional(),
+  perGbInvocations: z.number().finite().optional(),
+  perHourInvocations: z.number().finite().optional(),
+  /** the rate the measured figures above were taken at (GB of raw records per day) */
+  measuredGbPerDay: z.number().positive().optional(),
 }).strict();
 
 const pointSchema = z.object({
@@ -131,11 +143,30 @@ export function profileAt(p: UsageProfile, apps: number): { functions: Record<Fu
   const hi = pts[i]!, lo = pts[i - 1]!;
   const t = (Math.log(apps) - Math.log(lo.apps)) / (Math.log(hi.apps) - Math.log(lo.apps));
   const mix = (a: number, b: number) => a + (b - a) * t;
-  const functions = Object.fromEntries(FUNCTION_ROLES.map((k) => [k, {
-    handlerSecondsPerGb: mix(lo.functions[k].handlerSecondsPerGb, hi.functions[k].handlerSecondsPerGb),
-    invocationsPerGb: mix(lo.functions[k].invocationsPerGb, hi.functions[k].invocationsPerGb),
-  }])) as Record<FunctionRole, FunctionUsage>;
+  const functions = Object.fromEntries(FUNCTION_ROLES.map((k) => {
+    const a = lo.functions[k], b = hi.functions[k];
+    const out: FunctionUsage = { handlerSecondsPerGb: mix(a.handlerSecondsPerGb, b.handlerSecondsPerGb), invocationsPerGb: mix(a.invocationsPerGb, b.invocationsPerGb) };
+    for (const f of RATE_FIELDS) if (a[f] !== undefined && b[f] !== undefined) out[f] = mix(a[f]!, b[f]!);
+    return [k, out];
+  })) as Record<FunctionRole, FunctionUsage>;
   return { functions, note: hi.apps === apps ? undefined : `interpolated between the ${lo.apps}- and ${hi.apps}-app measurements (linear in log apps)` };
+}
+
+const RATE_FIELDS = ["perGbSeconds", "perHourSeconds", "perGbInvocations", "perHourInvocations", "measuredGbPerDay"] as const;
+
+/**
+ * A function's usage at `gbPerDay`: projected from its per-GB and per-hour parts when the
+ * profile has them (never below the per-GB part), else as measured; `projected` says which.
+ */
+export function usageAtRate(u: FunctionUsage, gbPerDay: number): FunctionUsage & { projected: boolean } {
+  if (u.perGbSeconds === undefined || u.perHourSeconds === undefined || u.perGbInvocations === undefined || u.perHourInvocations === undefined || !(gbPerDay > 0)) return { ...u, projected: false };
+  const gbPerHour = gbPerDay / 24;
+  return {
+    ...u,
+    handlerSecondsPerGb: Math.max(0, u.perGbSeconds + Math.max(0, u.perHourSeconds) / gbPerHour),
+    invocationsPerGb: Math.max(0, u.perGbInvocations + Math.max(0, u.perHourInvocations) / gbPerHour),
+    projected: true,
+  };
 }
 
 function issues(e: z.ZodError): string {

@@ -15,7 +15,7 @@ import { parseDuration, parseSize } from "../../functions/core/config.js";
 import type { PlannedResource } from "../plan/types.js";
 import { tieredCost, type PriceTable, type Tier } from "./prices/index.js";
 import type { CostUsage } from "./contracts.js";
-import { FUNCTION_ROLES, profileAt, type FunctionRole, type FunctionUsage, type LoadedProfile } from "../cost/profile.js";
+import { FUNCTION_ROLES, profileAt, usageAtRate, type FunctionRole, type FunctionUsage, type LoadedProfile } from "../cost/profile.js";
 
 export const GiB = 1024 ** 3;
 export const DAYS_PER_MONTH = 30;
@@ -172,7 +172,10 @@ export function computeCost(input: CostInput): CostReport {
   const overrides: string[] = [];
   const usage = { ...input.usage, compressionRatio: input.usage.compressionRatio ?? prof.compressionRatio };
   if (input.usage.compressionRatio !== undefined) overrides.push(`compressionRatio ${input.usage.compressionRatio} from ${input.usageSource} replaces the measured ${prof.compressionRatio}`);
-  let perFn = at.functions;
+  // per GB + per hour ÷ the stack's GB per hour, when the profile splits them (bench's two-rate steady state)
+  const rated = Object.fromEntries(FUNCTION_ROLES.map((k) => [k, usageAtRate(at.functions[k], input.usage.gbPerDay)])) as Record<FunctionRole, FunctionUsage & { projected: boolean }>;
+  const projected = FUNCTION_ROLES.every((k) => rated[k].projected);
+  let perFn: Record<FunctionRole, FunctionUsage> = projected ? rated : at.functions;
   if (input.usage.cpuSecondsPerGb !== undefined) {
     // an explicit, flagged override: the total billed seconds per GB, split as the profile splits it
     const measured = FUNCTION_ROLES.reduce((s, k) => s + perFn[k].handlerSecondsPerGb, 0);
@@ -183,6 +186,9 @@ export function computeCost(input: CostInput): CostReport {
   const assumptions: string[] = [
     "GB = 2^30 bytes; a month = 30 days (Alibaba Cloud's monthly-price convention).",
     `FC usage from the measured profile ${input.profile.name} (${prof.source.command}; ${prof.source.dataPath}; recorded ${prof.source.recordedAt})${at.note ? `: ${at.note}` : ""}.`,
+    ...(projected
+      ? [`Handler seconds and invocations projected to ${round(usage.gbPerDay, 1)} GB/day from the profile's per-GB and per-hour parts (measured at ${round(at.functions.compress.measuredGbPerDay ?? NaN, 1)} GB/day): ${FUNCTION_ROLES.map((k) => `${k} ${round(perFn[k].handlerSecondsPerGb, 1)} s/GB`).join(", ")}.`]
+      : []),
     "Handler seconds were measured on one full core; a function configured below 1 vCPU is assumed to take proportionally longer (÷ vCPU), and above 1 vCPU no shorter (the handlers are single-threaded).",
     `Compression ${round(usage.compressionRatio, 2)}× ${input.usage.compressionRatio === undefined ? `(measured, ${input.profile.name})` : `(override from ${input.usageSource})`}.`,
     "Traffic is spread evenly over the day and over the apps.",

@@ -81,11 +81,20 @@ describe("logpipe bench --quick --json", () => {
         expect(p.on.handlerSecondsPerGb).toBeGreaterThan(p.off.handlerSecondsPerGb);
         expect(p.on.handlerSecondsPerGb - p.off.handlerSecondsPerGb).toBeCloseTo(p.on.nasWaitSecondsPerGb, 6);
         expect(p.on.nasOpsPerGb.open).toBe(p.off.nasOpsPerGb.open); // the same run, booked twice
+        // the same hour at a quarter of the rate, and the per-GB / per-hour parts solved from both
+        expect(p.rates.slowGbPerHour).toBeLessThan(p.rates.gbPerHour);
+        expect(p.slow.window.records).toBeGreaterThan(0);
+        for (const f of ["split", "compress", "upload"]) {
+          const m = p.model.functions[f];
+          expect(m.perGbSeconds + m.perHourSeconds / p.rates.gbPerHour).toBeCloseTo(p.on.functions[f].handlerSecondsPerGb, 6);
+          expect(m.perGbSeconds + m.perHourSeconds / p.rates.slowGbPerHour).toBeCloseTo(p.slow.on.functions[f].handlerSecondsPerGb, 6);
+        }
       }
       // the usage profile the cost command reads, in its own format: the steady-state run
       const profile = readProfile(path.resolve(res.profileFile)).profile;
       expect(profile.points.map((p) => p.apps)).toEqual([50, 500]);
       expect(profile.points[0]!.functions.compress.invocationsPerGb).toBeCloseTo(res.steady.points[0].on.functions.compress.invocationsPerGb, 6);
+      expect(profile.points[0]!.functions.compress.perHourSeconds).toBeCloseTo(res.steady.points[0].model.functions.compress.perHourSeconds, 6);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -325,6 +325,30 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     expect(() => fromLocalReport({ foo: 1 }, "x.json")).toThrow(/neither a usage profile .* nor `logpipe local --json` output \(no rawBytes\)/);
   });
 
+  it("a profile with per-GB and per-hour parts is projected to the stack's rate: the per-hour part weighs less as GB/day grows", () => {
+    // Arrange: the seed profile with a hand-made split: compress 30 s/GB + 3,600 s/hour, measured at 24 GB/day (1 GB/hour)
+    const withModel = structuredClone(golden);
+    for (const pt of withModel.profile.points) {
+      for (const k of ["split", "compress", "upload"] as const) {
+        const f = pt.functions[k];
+        Object.assign(f, { perGbSeconds: f.handlerSecondsPerGb, perHourSeconds: 0, perGbInvocations: f.invocationsPerGb, perHourInvocations: 0, measuredGbPerDay: 24 });
+      }
+      Object.assign(pt.functions.compress, { perGbSeconds: 30, perHourSeconds: 3600, perGbInvocations: 10, perHourInvocations: 120 });
+    }
+    // Act
+    const at = (gbPerDay: number) => computeCost(input({ profile: withModel, usage: { ...small, gbPerDay } }));
+    const slow = at(24), fast = at(240);
+    // Assert: 30 + 3600 / 1 = 3,630 s/GB at 24 GB/day; 30 + 3600 / 10 = 390 s/GB at 240 GB/day
+    const fnOf = (r: ReturnType<typeof computeCost>) => r.derived.functions.find((f) => f.role === "compress")!;
+    expect(Math.round(fnOf(slow).handlerSecondsPerGb)).toBe(3630);
+    expect(Math.round(fnOf(fast).handlerSecondsPerGb)).toBe(390);
+    expect(fast.derived.invocationsPerMonth.compress).toBeCloseTo((10 + 120 / 10) * 240 * 30, 6);
+    expect(fast.assumptions.join("\n")).toMatch(/projected to 240 GB\/day from the profile's per-GB and per-hour parts \(measured at 24 GB\/day\)/);
+    // a profile without the parts is used as measured, and says nothing about projection
+    expect(at(240).assumptions.join("\n")).toMatch(/projected/);
+    expect(computeCost(input({ usage: { ...small, gbPerDay: 240 } })).assumptions.join("\n")).not.toMatch(/projected/);
+  });
+
   it("prod: JSON total is a number, excludes are named, sources are dated vendor URLs; no ../shared anywhere; chart points = JSON", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "chart-"));
     const svgFile = path.join(dir, "cost.svg");
