@@ -104,21 +104,13 @@ export interface PipelineResult {
   window?: PipelineWindow;
 }
 
-export interface PipelineWindow {
+export interface PipelineWindow extends Pick<PipelineResult, "records" | "batches" | "functions" | "members" | "hotTasks" | "sweepTasks" | "ageP50Ms" | "ageP99Ms"> {
   fromMs: number;
   toMs: number;
-  records: number;
-  batches: number;
-  functions: Record<FunctionName, FunctionStats>;
-  members: number;
-  hotTasks: number;
-  sweepTasks: number;
   /** objects sealed and uploaded by the window's upload ticks */
   sealed: number;
   uploaded: number;
   uploadedBytes: number;
-  ageP50Ms?: number;
-  ageP99Ms?: number;
 }
 
 const rssNowKb = () => Math.round(process.memoryUsage().rss / 1024);

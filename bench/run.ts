@@ -279,6 +279,16 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
   notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts)`);
 
+  /** Size of `gzip -1` of a file (the compression baseline), when the gzip CLI is installed. */
+  const gzipCliSize = async (file: string): Promise<number | undefined> => {
+    if (!hasGzip) return undefined;
+    const out = path.join(work, "gzip-baseline.out");
+    await runTool(0, "gzip", ["-1", "-c"], file, out);
+    const size = statSync(out).size;
+    rmSync(out, { force: true });
+    return size;
+  };
+
   let redis: RedisServerHandle | undefined;
   if (redisServerAvailable()) redis = await startRedisServer();
   else notes.push("redis-server not installed: the app-count axis runs with the in-process coordination store and reports no Redis round trips");
@@ -327,13 +337,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       const d = ensureBenchData(axisSpec, { event: false });
       const rawBytes = d.batches.valueBytes + d.batches.records;
       log(`bench: ${apps} apps: ${(rawBytes / MB).toFixed(0)} MB in ${d.batches.files.length} batches${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
-      let gzipCliBytes: number | undefined;
-      if (hasGzip) {
-        const out = path.join(work, "gzip-axis.out");
-        await runTool(0, "gzip", ["-1", "-c"], d.ndjson.path, out);
-        gzipCliBytes = statSync(out).size;
-        rmSync(out, { force: true });
-      }
+      const gzipCliBytes = await gzipCliSize(d.ndjson.path);
       const fl = (await runChild<{ decodeMs: number; routeMs: number; gzipMs: number; ms: number; apps: number; gzBytes: number }>({ kind: "floor", files: d.batches.files }, { cpu: 0 })).result;
       const run = async (model: boolean): Promise<AxisRun> => {
         log(`bench: ${apps} apps: data path with the NAS model ${model ? "on" : "off"}`);
@@ -370,13 +374,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const minutes = (d.batches.records * RECORD_INTERVAL_MS) / 60_000;
         log(`bench: ${apps} apps, steady state: ${(rawBytes / MB).toFixed(0)} MB over ${minutes.toFixed(0)} simulated minutes, booked from minute ${windowFromMinutes}` +
           `${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
-        let gzipCliBytes: number | undefined;
-        if (hasGzip) {
-          const out = path.join(work, "gzip-steady.out");
-          await runTool(0, "gzip", ["-1", "-c"], d.ndjson.path, out);
-          gzipCliBytes = statSync(out).size;
-          rmSync(out, { force: true });
-        }
+        const gzipCliBytes = await gzipCliSize(d.ndjson.path);
         // the floor on (up to 256 MB of) the same batches, right before the run: same bytes, same machine load
         const floorFiles = d.batches.files.slice(0, Math.max(1, Math.floor((256 * MB) / (rawBytes / d.batches.files.length))));
         const fl = (await runChild<{ ms: number; recordBytes: number }>({ kind: "floor", files: floorFiles }, { cpu: 0 })).result;
