@@ -66,7 +66,12 @@ async function engineFor(o: Common & { metrics?: string; signals?: string; logPr
     if (m) return FakeMetricSource.scenario(m[1] as Scenario);
     throw new UsageError(`--metrics: expected cloudmonitor or fake:<healthy|failing|no-traffic|slow|error>, got "${metricsSpec}"`);
   };
-  const store = await canaryStoreFor(o, project, log);
+  const store = await canaryStoreFor(o, project, log).catch((e: Error) => {
+    // a dry run stays offline: without credentials it plans from the local directory, and says so
+    if (!(e instanceof ConfigError) || !(o as { dryRun?: boolean }).dryRun) throw e;
+    log(`note: ${e.message.replace(/: set ALIBABA[\s\S]*$/, "")} — not read in this dry run (no credentials); planning as if no run were recorded`);
+    return new LocalCanaryStore(path.resolve(project.root, ".logpipe/canary"));
+  });
   const engine = new CanaryEngine({
     project, runner: new AutomationStackRunner(project), metrics, clock: realClock, store, actor: currentActor(), log, signal,
     defaultRegion: process.env.ALIBABA_CLOUD_REGION,

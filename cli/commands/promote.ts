@@ -34,7 +34,7 @@ export function register(program: Command): void {
         store = await canaryStoreFor({ stack: to, stateDir: o.stateDir }, project, () => {});
       } catch (e) {
         if (!(e instanceof ConfigError) || !o.dryRun) throw e;
-        log(`note: ${e.message.split(":")[0]} — not checked in this dry run (no credentials)`);
+        log(`note: ${e.message.replace(/: set ALIBABA[\s\S]*$/, "")} — not checked in this dry run (no credentials)`);
         store = new LocalCanaryStore(path.resolve(project.root, ".logpipe/canary"));
       }
       if (store.kind === "oss") {
