@@ -111,6 +111,8 @@ export async function logpipe(opts: ProgramOptions = {}): Promise<StackOutputs> 
   new Alarms("alarms", {
     config: cfg.alarms, region: cfg.region, accountId, tags,
     functionNames: Object.fromEntries(FUNCTION_KINDS.map((k) => [k, fns[k].functionName])),
+    // the trigger's consumer group, on the lag definition the canary gate reads (infra/fc-metrics.ts KAFKA_LAG)
+    consumerLag: { instanceId: kafka.instanceId, consumerGroup: kafka.consumerGroup, threshold: 100_000 },
   });
 
   const perFn = <T>(f: (k: FunctionKind) => pulumi.Input<T>): pulumi.Output<Record<FunctionKind, T>> =>

@@ -11,6 +11,26 @@ import { checkAll, RESOURCE_TYPES } from "../../infra/rules.js";
 import { MASK, MOCK_ACCOUNT_ID, MOCK_REDIS_PASSWORD } from "../../cli/plan/mocks.js";
 import { planStack, planStackDetailed, type PlannedResource } from "../../cli/plan/index.js";
 import { STACKS, rawStack } from "./helpers.js";
+import { KAFKA_LAG, KAFKA_NAMESPACE, PIPELINE_SIGNALS, kafkaLagDimensions, signalSql, type PipelineSignalKey } from "../../infra/fc-metrics.js";
+
+/**
+ * The columns an SLS analytic statement reads: its identifiers, less string literals, function
+ * names (followed by "("), SQL keywords and what follows AS (a type in CAST or an output name).
+ */
+function sqlColumns(sql: string): string[] {
+  const KEYWORDS = new Set(["select", "from", "where", "and", "or", "not", "as", "is", "null", "in", "group", "by", "order", "limit", "having", "case", "when", "then", "else", "end", "true", "false", "log"]);
+  const text = sql.replace(/'(?:[^']|'')*'/g, "''");
+  const out = new Set<string>();
+  const re = /"([^"]+)"|([A-Za-z_][A-Za-z0-9_.]*)/g;
+  let prev = "";
+  for (let m; (m = re.exec(text)); ) {
+    const word = m[1] ?? m[2]!;
+    const isFn = m[2] !== undefined && /^\s*\(/.test(text.slice(re.lastIndex));
+    if (!isFn && !KEYWORDS.has(word.toLowerCase()) && prev !== "as") out.add(word);
+    prev = word.toLowerCase();
+  }
+  return [...out];
+}
 
 type Plan = { resources: PlannedResource[]; outputs: Record<string, any>; cfg: StackConfig };
 const plans = {} as Record<(typeof STACKS)[number], Plan>;
@@ -215,13 +235,54 @@ describe.each(STACKS)("stack %s", (stack) => {
 
   it("alarms watch errors and throttles of every function", () => {
     const alarms = ofType(p(), T.alarm);
-    expect(alarms).toHaveLength(12);
-    for (const a of alarms) {
+    expect(alarms).toHaveLength(13); // 3 functions x 4 metrics + the trigger group's consumer lag
+    for (const a of alarms.filter((x) => x.inputs.project !== KAFKA_NAMESPACE)) {
       expect(a.inputs.project).toBe("acs_fc");
       expect(JSON.parse(a.inputs.metricDimensions as string)).toEqual([{ region: "cn-hangzhou", functionName: expect.stringMatching(/^logpipe-/) }]);
       expect(a.inputs.enabled).toBe(p().cfg.alarms.enabled);
     }
-    expect(new Set(alarms.map((a) => a.inputs.metric))).toEqual(new Set(["FunctionFunctionErrors", "FunctionServerErrors", "FunctionConcurrencyThrottles", "FunctionResourceThrottles"]));
+    expect(new Set(alarms.map((a) => a.inputs.metric))).toEqual(new Set(["FunctionFunctionErrors", "FunctionServerErrors", "FunctionConcurrencyThrottles", "FunctionResourceThrottles", KAFKA_LAG.metric]));
+  });
+
+  it("the consumer lag alarm watches the trigger's group with the definition the canary gate reads", () => {
+    const lag = ofType(p(), T.alarm).filter((a) => a.inputs.project === KAFKA_NAMESPACE);
+    expect(lag).toHaveLength(1);
+    const trigger = p().outputs.kafka as { instanceId: string; consumerGroup: string };
+    expect(trigger.instanceId).toBeTruthy();
+    expect(trigger.consumerGroup).toBeTruthy();
+    expect(lag[0]!.inputs).toMatchObject({
+      project: "acs_kafka", // infra/fc-metrics.ts KAFKA_NAMESPACE, spelled out so a change there is seen here
+      metric: KAFKA_LAG.metric,
+      enabled: p().cfg.alarms.enabled,
+      escalationsCritical: { statistics: KAFKA_LAG.statistic, comparisonOperator: ">=", threshold: "100000" },
+    });
+    expect(JSON.parse(lag[0]!.inputs.metricDimensions as string)).toEqual([kafkaLagDimensions(trigger.instanceId, trigger.consumerGroup)]);
+  });
+
+  it("the functions' logstore indexes, with analytics, every field the pipeline-signal SQL reads", () => {
+    const index = one(p(), "alicloud:log/storeIndex:StoreIndex");
+    const fields = (index.inputs.fieldSearches ?? []) as { name: string; type?: string; enableAnalytics?: boolean }[];
+    const full = index.inputs.fullText as { token: string } | undefined;
+    expect(full, "full-text index (the search part before `|`)").toBeTruthy();
+    expect(index.inputs.maxTextLen).toBe(16384);
+    for (const key of Object.keys(PIPELINE_SIGNALS) as PipelineSignalKey[]) {
+      const s = PIPELINE_SIGNALS[key];
+      for (const fn of s.functions) {
+        const query = signalSql(key, { fn, version: "1" });
+        const [search, sql] = query.split(" | ");
+        // the search term is one token of the full-text index (not split by its delimiters)
+        expect([...search!].filter((c) => full!.token.includes(c)), `${key}: "${search}"`).toEqual([]);
+        const cols = sqlColumns(sql!);
+        expect(cols.length, sql).toBeGreaterThan(0);
+        for (const col of cols) {
+          const f = fields.find((x) => x.name === col);
+          expect(f, `${key} reads "${col}", which has no field index`).toBeTruthy();
+          expect(f!.enableAnalytics, `${col}: analytics`).toBe(true);
+          // json_extract_scalar reads a text (JSON string) column; a long/double index has no text
+          expect(f!.type, `${col}: type`).toBe("text");
+        }
+      }
+    }
   });
 
   it("outputs carry what operators and the other commands read", () => {
