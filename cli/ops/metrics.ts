@@ -213,8 +213,9 @@ export class SlsSignalSource {
   constructor(private readonly client: SlsLikeClient) {}
 
   /**
-   * Builds a client with @alicloud/sls20201230 (loaded only when asked for). The package is not a
-   * dependency of logpipe yet: without it this throws a ConfigError saying how to add it.
+   * Builds a client with @alicloud/sls20201230 (a dependency, loaded only when asked for, so the
+   * CLI's start-up does not pay for it); if it is missing from an install, this throws a
+   * ConfigError saying how to add it.
    */
   static async fromEnv(region: string, env: NodeJS.ProcessEnv = process.env): Promise<SlsSignalSource> {
     const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID, secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;

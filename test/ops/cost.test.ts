@@ -403,7 +403,7 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     const table = (await runCost({ stack: "prod", projectDir: REPO })).stdout;
     for (const line of table.split("\n")) expect([...line].length, line).toBeLessThanOrEqual(100);
     const flat = table.replace(/\s+/g, " "); // grouped rows wrap to fit 100 columns
-    expect(flat).toMatch(/12 × cms\.Alarm/);
+    expect(flat).toMatch(/13 × cms\.Alarm/);
     expect(table).toMatch(/Total: ¥[\d,.]+ \/ month — excludes: /);
     expect(table).not.toMatch(/\b\d{9,}\b/); // no raw 42949672960-style numbers
     expect(table).toContain("Profile: bench/profile.json");
