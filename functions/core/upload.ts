@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
-import { md5AndCrc64File } from "./crc64.js";
+import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, OUTBOX_DIR, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
@@ -272,11 +272,12 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
   }
 }
 
-/** Record ages of the members of a sealed file (reads member headers only). */
-async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number): Promise<RecordAge[]> {
+/** A file this small is read once into memory for its digests and member ages; a larger one is streamed. */
+const SMALL_OBJECT = 1024 * 1024;
+
+/** Record ages of the members of a sealed file: from `whole` when it was read already, else a header at a time. */
+async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number, whole?: Buffer): Promise<RecordAge[]> {
   const ages: RecordAge[] = [];
-  // a small file (most objects) in one read; a large one a header at a time
-  const whole = size <= 1024 * 1024 ? await deps.nas.readRange(rel, 0, size) : undefined;
   let pos = 0;
   while (pos < size) {
     const head = whole ? whole.subarray(pos) : await deps.nas.readRange(rel, pos, Math.min(65_600, size - pos));
@@ -308,8 +309,12 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
         const key = f.rel.slice(OUTBOX_DIR.length + 1);
         const abs = deps.nas.abs(f.rel);
         try {
-          await deps.nas.readByPath(f.rel, f.size);
-          const expected = await md5AndCrc64File(abs, f.size); // outbox files never change once written
+          // outbox files never change once written: a small one (most objects) is read once for
+          // its digests and its member ages, a large one streamed through the hashes
+          const whole = f.size <= SMALL_OBJECT ? await deps.nas.readRange(f.rel, 0, f.size) : undefined;
+          if (whole && whole.length !== f.size) throw new Error(`${f.rel} has only ${whole.length} of the ${f.size} bytes listed`);
+          if (!whole) await deps.nas.readByPath(f.rel, f.size);
+          const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, f.size);
           crashPoint("upload.mid-upload");
           await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
           await objects.putFile(key, abs, expected, {
@@ -317,7 +322,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
             checkpointPath: deps.nas.abs(checkpointPath(key)),
           });
           crashPoint("upload.after-upload");
-          const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps)).catch(() => []) : [];
+          const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
           await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
           for (const a of ages) result.ages.push(a);
