@@ -435,6 +435,10 @@ export const pipelineSchema = z
     gzipLevel: int(1, 9).default(1),
     sealBytes: sizeText.default("128MB"),
     sealAge: durationText.default("15m"),
+    /** a slot under this at sealAge waits for sealMaxAge (the long tail: fewer, larger objects) */
+    sealMinBytes: sizeText.default("1MB"),
+    /** default: 4 × sealAge, at most 1 h */
+    sealMaxAge: durationText.optional(),
     redriveAge: durationText.default("10m"),
     timezone: z.string().refine((tz) => tryParse((t) => new Intl.DateTimeFormat("en-US", { timeZone: t }), tz), "expected an IANA time zone such as UTC or Asia/Shanghai").default("UTC"),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),

@@ -484,12 +484,12 @@ function ossShape(ctx: Ctx): OssShape {
   // sealed objects: per app, by size or by age, whichever seals first
   const fnEnv = (ctx.resources.find((r) => r.type === FC_TYPE)?.inputs.environmentVariables ?? {}) as Record<string, string>;
   const sealBytes = safe(() => parseSize(fnEnv.LOGPIPE_SEAL_BYTES ?? "128MB"), 128 * 1024 * 1024);
-  const sealAgeSec = safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_AGE ?? "15m"), 900_000) / 1000;
   const appBytesPerDay = (cGbPerDay * GiB) / u.apps;
+  const seal = sealAgeFor(fnEnv, appBytesPerDay);
   const recordsPerAppPerDay = (u.gbPerDay * GiB) / u.avgRecordBytes / u.apps;
-  const perAppPerDay = Math.max(appBytesPerDay / sealBytes, Math.min(86_400 / sealAgeSec, recordsPerAppPerDay));
+  const perAppPerDay = Math.max(appBytesPerDay / sealBytes, Math.min(86_400 / seal.ageSec, recordsPerAppPerDay));
   const objectsPerMonth = perAppPerDay * u.apps * DAYS_PER_MONTH;
-  ctx.assumptions.push(`Objects: each app's active file seals at ${round(sealBytes / 1024 / 1024)} MB or ${round(sealAgeSec / 60)} min → ${round(perAppPerDay, 2)} objects/app/day (one active slot per app; multipart parts not counted).`);
+  ctx.assumptions.push(`Objects: each app's active file seals at ${round(sealBytes / 1024 / 1024)} MB or ${round(seal.ageSec / 60)} min${seal.small ? ` (the average app fills less than LOGPIPE_SEAL_MIN_BYTES per ${round(seal.sealAgeSec / 60)} min, so it waits for LOGPIPE_SEAL_MAX_AGE)` : ""} → ${round(perAppPerDay, 2)} objects/app/day (one active slot per app, every app the average size; multipart parts not counted).`);
   return {
     storedGb, billedDays, retentionDays: retention,
     transitions: classes.slice(1).map((c, i) => ({ from: classes[i]!.cls, to: c.cls })),
@@ -595,12 +595,25 @@ function priceEventStream(ctx: Ctx, r: PlannedResource, recordsPerDay: number): 
   return finish(r, [line], [], "");
 }
 
+/**
+ * How long an average app's active file lives before its seal, from the functions' environment:
+ * LOGPIPE_SEAL_AGE, or LOGPIPE_SEAL_MAX_AGE when the app fills less than LOGPIPE_SEAL_MIN_BYTES
+ * (compressed) in a seal age — the rule of functions/core/upload.ts, with the handler defaults.
+ */
+export function sealAgeFor(fnEnv: Record<string, string>, appCompressedBytesPerDay: number): { ageSec: number; sealAgeSec: number; small: boolean } {
+  const sealAgeMs = safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_AGE ?? "15m"), 900_000);
+  const minBytes = safe(() => parseSize(fnEnv.LOGPIPE_SEAL_MIN_BYTES ?? "1MB"), 1024 * 1024);
+  const maxAgeMs = fnEnv.LOGPIPE_SEAL_MAX_AGE ? safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_MAX_AGE!), sealAgeMs) : Math.max(sealAgeMs, Math.min(4 * sealAgeMs, 3_600_000));
+  const small = minBytes > 0 && (appCompressedBytesPerDay * sealAgeMs) / 86_400_000 < minBytes;
+  return { ageSec: (small ? maxAgeMs : sealAgeMs) / 1000, sealAgeSec: sealAgeMs / 1000, small };
+}
+
 function priceNas(ctx: Ctx, r: PlannedResource): ResourceCost {
   const u = ctx.usage;
   const kind = String(r.inputs.fileSystemType ?? "standard");
   const st = String(r.inputs.storageType ?? "Capacity");
   const fnEnv = (ctx.resources.find((x) => x.type === FC_TYPE)?.inputs.environmentVariables ?? {}) as Record<string, string>;
-  const sealAgeSec = safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_AGE ?? "15m"), 900_000) / 1000;
+  const sealAgeSec = sealAgeFor(fnEnv, (u.gbPerDay * GiB) / u.compressionRatio / u.apps).ageSec;
   const residentGb = (u.gbPerDay * sealAgeSec) / 86_400 / u.compressionRatio + (u.gbPerDay * 60) / 86_400;
   const key = kind === "extreme" ? "nas.extreme" : `nas.${kind}.${st}`;
   const billedGb = kind === "extreme" ? num(r.inputs.capacity) ?? 100 : residentGb;

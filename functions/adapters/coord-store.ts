@@ -187,10 +187,11 @@ export interface CoordStore {
   /**
    * Slots holding committed data whose generation started at or before `before`, or that a
    * commit found at or past the `sealBytes` it was given: what the upload tick seals between
-   * full walks of the active tree, oldest first. A slot leaves the list when its generation is
-   * bumped (sealed or skipped).
+   * full walks of the active tree, oldest first. With `small`, a slot holding less than
+   * `minBytes` (and no half-done seal) waits until its generation started at or before
+   * `forceBefore`. A slot leaves the list when its generation is bumped (sealed or skipped).
    */
-  sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]>;
+  sealableSlots(before: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<{ app: string; slot: number }[]>;
   /**
    * true at most once per `everyMs` for `name` (and marks it run at `now`); true at once when the
    * store has no mark (lost or emptied) or the mark lies in the future (rolled back, clock jump).

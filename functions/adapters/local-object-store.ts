@@ -83,9 +83,10 @@ export class LocalObjectStore implements ObjectStore {
     });
   }
 
-  async putBuffer(key: string, body: Buffer): Promise<void> {
+  async putBuffer(key: string, body: Buffer, known?: ExpectedContent): Promise<void> {
     const dest = this.pathOf(key);
-    const expected = md5AndCrc64(body);
+    // the written file is checked against `known` (the caller's hashes of what it meant to send)
+    const expected = known ?? md5AndCrc64(body);
     await this.writeVerified(key, dest, expected, async (tmp) => {
       const fh = await open(tmp, "wx");
       try {

@@ -273,8 +273,14 @@ export class MemoryCoordStore implements CoordStore {
     this.sealq.delete(this.k(app, slot));
   }
 
-  async sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]> {
-    return [...this.sealq].filter(([, t]) => t <= before).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([k]) => {
+  async sealableSlots(before: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<{ app: string; slot: number }[]> {
+    const due = ([k, t]: [string, number]) => {
+      if (t > before) return false;
+      if (!small || small.minBytes <= 0 || t <= small.forceBefore) return true;
+      const s = this.slots.get(k);
+      return s !== undefined && (s.len >= small.minBytes || s.sealing !== undefined);
+    };
+    return [...this.sealq].filter(due).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([k]) => {
       const i = k.lastIndexOf("\u0000");
       return { app: k.slice(0, i), slot: Number(k.slice(i + 1)) };
     });

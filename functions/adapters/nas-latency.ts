@@ -121,6 +121,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   read: "open + read (open only when the file is missing)",
   exists: "stat",
   size: "stat",
+  stat: "stat",
   remove: "unlink",
   appendExact: "mkdir of the parent (first time) + open + stat, then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
@@ -130,13 +131,14 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   syncFile: "open + fsync (nothing when fsync is off)",
   truncate: "setattr",
   listNames: "readdir",
+  listDir: "readdir",
   walk: "readdir of the directory and of every directory holding files (and their ancestors) + stat per file",
   pruneEmptyDirs: "readdir per directory + rmdir per empty directory removed",
   removeEmptyParents: "rmdir per directory tried (the last one may fail: not empty)",
 };
 
 /** NasDir's non-public helpers: their operations are counted by the public methods that call them. */
-export const NAS_INTERNAL_METHODS = ["inDir"] as const;
+export const NAS_INTERNAL_METHODS = ["inDir", "statFile"] as const;
 
 const COPY_BLOCK = 4 * 1024 * 1024;
 const MB = 1024 * 1024;
@@ -257,6 +259,11 @@ export class NasLatencyDir extends NasDir {
     return super.size(rel);
   }
 
+  override async stat(rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    await this.charge({ stat: 1 });
+    return super.stat(rel);
+  }
+
   override async remove(rel: string): Promise<void> {
     await this.charge({ unlink: 1 });
     return super.remove(rel);
@@ -309,6 +316,11 @@ export class NasLatencyDir extends NasDir {
   override async listNames(relDir: string): Promise<string[]> {
     await this.charge({ readdir: 1 });
     return super.listNames(relDir);
+  }
+
+  override async listDir(relDir: string): Promise<{ name: string; isDir: boolean }[]> {
+    await this.charge({ readdir: 1 });
+    return super.listDir(relDir);
   }
 
   override async walk(relDir: string): Promise<DirEntry[]> {

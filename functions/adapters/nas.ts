@@ -135,8 +135,18 @@ export class NasDir {
   }
 
   async size(rel: string): Promise<number | undefined> {
+    return (await this.statFile(rel))?.size;
+  }
+
+  /** Size and modification time; undefined when the file is gone. */
+  async stat(rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    return this.statFile(rel);
+  }
+
+  private async statFile(rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
     try {
-      return (await fsp.stat(this.abs(rel))).size;
+      const st = await fsp.stat(this.abs(rel));
+      return { size: st.size, mtimeMs: st.mtimeMs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
@@ -255,6 +265,17 @@ export class NasDir {
   async listNames(relDir: string): Promise<string[]> {
     try {
       return (await fsp.readdir(this.abs(relDir))).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+  }
+
+  /** The entries of one directory (one readdir, no stat), sorted by name; [] if it does not exist. */
+  async listDir(relDir: string): Promise<{ name: string; isDir: boolean }[]> {
+    try {
+      const entries = await fsp.readdir(this.abs(relDir), { withFileTypes: true });
+      return entries.map((e) => ({ name: e.name, isDir: e.isDirectory() })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;

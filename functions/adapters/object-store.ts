@@ -38,8 +38,11 @@ export interface ObjectStore {
    * with an error and the caller keeps its local copy.
    */
   putFile(key: string, path: string, expected: ExpectedContent, options?: PutFileOptions): Promise<void>;
-  /** Small objects (dead letters, markers). Same verification as putFile. */
-  putBuffer(key: string, body: Buffer): Promise<void>;
+  /**
+   * An object already in memory (small sealed files, dead letters, markers). Same verification
+   * as putFile; `expected`, when the caller has hashed the bytes already, saves hashing them again.
+   */
+  putBuffer(key: string, body: Buffer, expected?: ExpectedContent): Promise<void>;
   getBuffer(key: string): Promise<Buffer>;
   /** Metadata of one object, or undefined when absent. */
   head(key: string): Promise<ObjectInfo | undefined>;

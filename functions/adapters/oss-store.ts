@@ -258,11 +258,15 @@ export class OssObjectStore implements ObjectStore {
     await this.multipart(key, path, expected, options);
   }
 
-  async putBuffer(key: string, body: Buffer): Promise<void> {
+  async putBuffer(key: string, body: Buffer, known?: ExpectedContent): Promise<void> {
     checkKey(key, "PutObject");
-    const expected = { size: body.length, crc64: crc64(body) };
-    // ali-oss computes and sends Content-MD5 for Buffer bodies.
-    const res = await this.withRetry("PutObject", key, async () => (await this.client.put(key, body, { timeout: this.timeoutMs })).res);
+    if (known && known.size !== body.length) {
+      throw new ObjectStoreError(`putBuffer ${this.url(key)}: body is ${body.length} bytes, expected ${known.size}`, "PutObject", key, "LocalFileMismatch");
+    }
+    const expected = known ?? { size: body.length, crc64: crc64(body) };
+    // ali-oss sends a Content-MD5 header it is given as it is, and computes one for a Buffer body otherwise
+    const headers = known ? { "Content-MD5": known.md5.toString("base64") } : undefined;
+    const res = await this.withRetry("PutObject", key, async () => (await this.client.put(key, body, { timeout: this.timeoutMs, headers })).res);
     await this.confirmCrc("PutObject", key, res, expected);
   }
 

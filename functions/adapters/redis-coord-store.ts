@@ -553,9 +553,28 @@ if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end
 return 1
 `;
 
-// ARGV: before, limit → "app\nslot" of slots with data whose generation started ≤ before or is full
+// ARGV: before, limit, minBytes ("" = no small-slot rule), forceBefore → "app\nslot" of slots with
+// data whose generation started ≤ before or is full; with the rule, a slot holding < minBytes and
+// no half-done seal waits until its generation started ≤ forceBefore.
 const SEALABLE = LUA_PRELUDE + `
-return redis.call('ZRANGEBYSCORE', SEALQ, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local limit, minBytes, force = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if minBytes == nil then return redis.call('ZRANGEBYSCORE', SEALQ, '-inf', ARGV[1], 'LIMIT', 0, limit) end
+local out = {}
+local rows = redis.call('ZRANGEBYSCORE', SEALQ, '-inf', ARGV[1], 'WITHSCORES')
+for i = 1, #rows, 2 do
+  if #out >= limit then break end
+  local m, t0 = rows[i], tonumber(rows[i + 1])
+  local ok = t0 <= force
+  if not ok then
+    local app, slot = string.match(m, '^(.*)\\n(%d+)$')
+    if app == nil then ok = true else
+      local st = redis.call('HMGET', slot_key(app, slot), 'len', 'sgen')
+      ok = num(st[1]) >= minBytes or (st[2] ~= false and st[2] ~= '')
+    end
+  end
+  if ok then out[#out + 1] = m end
+end
+return out
 `;
 
 // ARGV: name, now, everyMs → 1 when the job is due (and now marked as run), else 0. A missing or
@@ -827,9 +846,10 @@ export class RedisCoordStore implements CoordStore {
     return out;
   }
 
-  async sealableSlots(before: number, limit: number): Promise<{ app: string; slot: number }[]> {
+  async sealableSlots(before: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<{ app: string; slot: number }[]> {
     this.roundTrips++;
-    return (await this.redis.lpSealable(this.tag, before, limit)).map(parseSlotMember);
+    const rule = small && small.minBytes > 0 ? [String(small.minBytes), String(small.forceBefore)] : ["", ""];
+    return (await this.redis.lpSealable(this.tag, before, limit, ...rule)).map(parseSlotMember);
   }
 
   async claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean> {

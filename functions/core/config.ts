@@ -65,6 +65,14 @@ export const envSchema = z.object({
   LOGPIPE_GZIP_LEVEL: int(1, 9).default(1),
   LOGPIPE_SEAL_BYTES: size.default("128MB"),
   LOGPIPE_SEAL_AGE: duration.default("15m"),
+  /**
+   * The long tail, at the seal: a slot holding less than this (compressed) at LOGPIPE_SEAL_AGE is
+   * sealed only at LOGPIPE_SEAL_MAX_AGE (one object per hour for a small app, not four); 0 seals
+   * every slot at the seal age.
+   */
+  LOGPIPE_SEAL_MIN_BYTES: size.default("1MB"),
+  /** Default: 4 × LOGPIPE_SEAL_AGE, at most 1 h (and never less than the seal age). */
+  LOGPIPE_SEAL_MAX_AGE: duration.optional(),
   LOGPIPE_FUNCTION_TIMEOUT: duration.default("300s"),
   LOGPIPE_LOCK_TTL: duration.default("360s"),
   LOGPIPE_LOCK_MARGIN: duration.default("20s"),
@@ -109,6 +117,13 @@ export const envSchema = z.object({
   if (c.LOGPIPE_LOCK_TTL <= c.LOGPIPE_FUNCTION_TIMEOUT) {
     ctx.addIssue({ code: "custom", path: ["LOGPIPE_LOCK_TTL"], message: `must be longer than LOGPIPE_FUNCTION_TIMEOUT (${c.LOGPIPE_FUNCTION_TIMEOUT} ms) so a lock cannot outlive its writer` });
   }
+  if (c.LOGPIPE_SEAL_MAX_AGE !== undefined && c.LOGPIPE_SEAL_MAX_AGE < c.LOGPIPE_SEAL_AGE) {
+    ctx.addIssue({ code: "custom", path: ["LOGPIPE_SEAL_MAX_AGE"], message: `must be at least LOGPIPE_SEAL_AGE (${c.LOGPIPE_SEAL_AGE} ms)` });
+  }
+  if (c.LOGPIPE_SEAL_MAX_AGE !== undefined && c.LOGPIPE_SEAL_MAX_AGE > 3_600_000) {
+    // an object is keyed by the hour its generation started; `logpipe logs` reads one hour back
+    ctx.addIssue({ code: "custom", path: ["LOGPIPE_SEAL_MAX_AGE"], message: "must be at most 1h (logpipe logs looks one archive hour back for records sealed later)" });
+  }
   if (c.LOGPIPE_LOCK_MARGIN >= c.LOGPIPE_LOCK_TTL) {
     ctx.addIssue({ code: "custom", path: ["LOGPIPE_LOCK_MARGIN"], message: "must be shorter than LOGPIPE_LOCK_TTL" });
   }
@@ -127,6 +142,8 @@ export interface PipelineConfig {
   gzipLevel: number;
   sealBytes: number;
   sealAgeMs: number;
+  sealMinBytes: number;
+  sealMaxAgeMs: number;
   functionTimeoutMs: number;
   lockTtlMs: number;
   lockMarginMs: number;
@@ -182,6 +199,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gzipLevel: c.LOGPIPE_GZIP_LEVEL,
     sealBytes: c.LOGPIPE_SEAL_BYTES,
     sealAgeMs: c.LOGPIPE_SEAL_AGE,
+    sealMinBytes: c.LOGPIPE_SEAL_MIN_BYTES,
+    sealMaxAgeMs: c.LOGPIPE_SEAL_MAX_AGE ?? Math.max(c.LOGPIPE_SEAL_AGE, Math.min(4 * c.LOGPIPE_SEAL_AGE, 3_600_000)),
     functionTimeoutMs: c.LOGPIPE_FUNCTION_TIMEOUT,
     lockTtlMs: c.LOGPIPE_LOCK_TTL,
     lockMarginMs: c.LOGPIPE_LOCK_MARGIN,

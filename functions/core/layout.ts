@@ -6,7 +6,7 @@
  * NAS root:
  *   staging/<topic>.<partition>/<first>-<last>.<crc32>.batch    split → compress (all apps, one file per batch-partition)
  *   active/<app>/slot-<slot>.gen-<gen>.log.gz                   compress appends self-describing members here
- *   outbox/<object key>                                         sealed files and dead letters, uploaded as-is
+ *   outbox/<object key, "/" → "+">                              sealed files and dead letters, uploaded as-is
  *   uploads/<sha1(key)>.checkpoint.json                         multipart checkpoints
  */
 import { createHash } from "node:crypto";
@@ -75,8 +75,28 @@ export function deadLetterKey(prefix: string, kind: string, id: string, atMs: nu
   return `${prefix ? prefix + "/" : ""}${DEADLETTER_APP}/dt=${dt}/hour=${hour}/${kind}-${id}.json.gz`;
 }
 
+/**
+ * Longest flat outbox name: NAME_MAX (255 on NFS and local file systems) less what a temp name
+ * adds (`.tmp.` + `.` + 8 hex).
+ */
+const MAX_FLAT_NAME = 255 - TEMP_PREFIX.length - 9;
+
+/**
+ * The outbox file of an object key. Flat — the key with "/" written as "+", a character no key
+ * holds (prefixes, app segments, dates and names are [A-Za-z0-9._=-]) — so sealing creates no
+ * directories and an upload leaves none behind: per object that is a rename and an unlink, not
+ * three mkdirs, four rmdirs and the readdirs of a nested tree. A key too long for one name (a
+ * long configured prefix) keeps the nested layout; the uploader reads both.
+ */
 export function outboxPath(key: string): string {
-  return `${OUTBOX_DIR}/${key}`;
+  const flat = key.split("/").join("+");
+  return flat.length <= MAX_FLAT_NAME && !key.includes("+") ? `${OUTBOX_DIR}/${flat}` : `${OUTBOX_DIR}/${key}`;
+}
+
+/** Inverse of outboxPath (flat or nested). */
+export function keyOfOutboxPath(rel: string): string {
+  const inner = rel.slice(OUTBOX_DIR.length + 1);
+  return inner.includes("/") ? inner : inner.split("+").join("/");
 }
 
 export function checkpointPath(key: string): string {

@@ -42,6 +42,19 @@ export async function ensureLockTime(deps: PipelineDeps, app: string, slot: numb
   }
 }
 
+/**
+ * Whether a seal copies the committed prefix instead of moving the file: a tainted generation (a
+ * frozen holder may still write to the inode), a repair of a short file, or bytes past `len`.
+ */
+function willCopy(state: SlotState, opts: { wholeFile?: boolean }, size: number | undefined, len: number): boolean {
+  return state.tainted === true || opts.wholeFile === true || (size ?? 0) > len;
+}
+
+/** Hex id of a seal (SHA-1 of its lock token, a random UUID), for the key of a moved file. */
+export function sealIdOf(token: string): string {
+  return createHash("sha1").update(token).digest("hex");
+}
+
 /** Hex SHA-1 of the first `len` bytes of a file (the sealed content). */
 export async function hashPrefix(abs: string, len: number): Promise<string> {
   const h = createHash("sha1");
@@ -93,6 +106,9 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
       const tail = (await deps.nas.readRange(path, state.len, size - state.len)) ?? Buffer.alloc(0);
       const { members, end } = scanMembers(tail);
       if (members.length > 0) {
+        // a dead writer may not have fsynced them; once adopted they are committed, and a seal
+        // moves the file without syncing it again
+        await deps.nas.syncFile(path);
         const refs = members.flatMap((m) => m.meta.r);
         const r = await deps.coord.adopt(token, { app, slot, gen: state.gen, len: state.len + end, refs, now: nowOf(deps) });
         if (!r) throw new LockLostError("adopt");
@@ -146,24 +162,31 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
     // `knownSize` is what prepareSlot just found under the same lock
     size = opts.knownSize ?? (await deps.nas.size(active));
     if ((size ?? 0) < len) throw new Error(`${active} is ${size ?? 0} bytes but ${len} are committed`);
+    // A sealed-by-copy file (see below) is named by a hash of its bytes: the copy leaves the
+    // active file in place until the seal is finished, so a redo that Redis forgot (a rollback
+    // loses the seal record) copies the same bytes to the same key instead of a second object.
+    // A moved file cannot be sealed twice — once renamed it is gone from the active tree — so its
+    // key ends in this seal's own id (the lock token), recorded by beginSeal before the rename:
+    // no read of the file, and a redo finishes under the recorded key.
     let digest = "empty";
-    if (len > 0) {
+    if (len > 0 && willCopy(state, opts, size, len)) {
       await deps.nas.readByPath(active, len);
       digest = await hashPrefix(deps.nas.abs(active), len);
-    }
+    } else if (len > 0) digest = sealIdOf(token);
     key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone, digest);
     if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
     crashPoint("seal.after-record");
   }
   if (size !== undefined) {
-    if (state.tainted || opts.wholeFile || size > len) {
+    if (willCopy(state, opts, size, len)) {
       // copy the committed prefix into a new file: a frozen earlier holder may still have this
       // inode open, and a torn tail (or bytes past a short count) must not reach the archive
       if (size > len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - len }, "torn tail left out of the sealed copy");
       if (len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), len);
       await deps.nas.remove(active);
     } else if (len > 0) {
-      await deps.nas.syncFile(active);
+      // no fsync here: every committed byte was fsynced by its append (NasDir.appendExact) or,
+      // for adopted members, by prepareSlot before the adoption was committed
       await deps.nas.rename(active, outboxPath(key));
     } else {
       await deps.nas.remove(active);

@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
-import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, OUTBOX_DIR, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
+import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
@@ -114,7 +114,8 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
     // every slot's state in one round trip, not one per file
     states = await deps.coord.readSlotStates(files);
   } else {
-    const slots = await deps.coord.sealableSlots(now - deps.config.sealAgeMs, 100_000);
+    const { sealAgeMs, sealMinBytes, sealMaxAgeMs } = deps.config;
+    const slots = await deps.coord.sealableSlots(now - sealAgeMs, 100_000, sealMinBytes > 0 ? { minBytes: sealMinBytes, forceBefore: now - sealMaxAgeMs } : undefined);
     states = await deps.coord.readSlotStates(slots);
     // the file of the generation Redis knows; its real size is checked under the lock (prepareSlot)
     files = slots.map(({ app, slot }, i) => ({ rel: activeFilePath(app, slot, states[i]!.gen), size: states[i]!.len, mtimeMs: now, app, slot, gen: states[i]!.gen }));
@@ -132,6 +133,18 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
       }),
     ),
   );
+}
+
+/**
+ * Whether a slot holding `len` committed bytes in a generation started at `t0` is due: at
+ * LOGPIPE_SEAL_BYTES, or at LOGPIPE_SEAL_AGE when it holds at least LOGPIPE_SEAL_MIN_BYTES, or
+ * at LOGPIPE_SEAL_MAX_AGE whatever it holds (the same rule sealableSlots applies in Redis).
+ */
+export function sealIsDue(config: Pick<PipelineDeps["config"], "sealBytes" | "sealAgeMs" | "sealMinBytes" | "sealMaxAgeMs">, len: number, t0: number, now: number): boolean {
+  if (len <= 0) return false;
+  if (len >= config.sealBytes) return true;
+  const age = now - t0;
+  return age >= config.sealMaxAgeMs || (age >= config.sealAgeMs && len >= config.sealMinBytes);
 }
 
 interface ActiveFile {
@@ -170,7 +183,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   // commit (or Redis forgot it). prepareSlot adopts or cuts them even if the app stays quiet.
   const torn = f.size > state.len && idle;
   const due = state.sealing !== undefined || torn || f.size < state.len ||
-    (state.len > 0 && (opts.sealAll || state.len >= deps.config.sealBytes || now - state.t0 >= deps.config.sealAgeMs));
+    (state.len > 0 && (opts.sealAll || sealIsDue(deps.config, state.len, state.t0, now)));
   if (!due) return;
   const token = randomUUID();
   const deadline = Date.now() + Math.min(deps.config.slotWaitMs, 5000);
@@ -185,7 +198,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
         // size or age — the walk's size may be stale (a drain appended since), so it decides nothing
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
         const st = p.state;
-        if (st.gen === gen && st.len > 0 && (opts.sealAll || st.len >= deps.config.sealBytes || now - st.t0 >= deps.config.sealAgeMs)) {
+        if (st.gen === gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, now))) {
           const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size });
           if (r.key) result.sealed++;
         }
@@ -211,7 +224,7 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, app: stri
     await deps.nas.readByPath(f.rel, end);
     const digest = await hashPrefix(deps.nas.abs(f.rel), end);
     const key = archiveObjectKey(deps.config.prefix, app, slot, gen, nowOf(deps), deps.config.timeZone, digest);
-    await deps.nas.copyPrefixAtomic(f.rel, `${OUTBOX_DIR}/${key}`, end);
+    await deps.nas.copyPrefixAtomic(f.rel, outboxPath(key), end);
     result.sealed++;
   }
   await deps.nas.remove(f.rel);
@@ -229,6 +242,9 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, app: stri
  */
 async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
+  // only files older than the redrive age are candidates, so walking once per redrive age finds
+  // each within two of them, without a readdir and a stat per staging file on every tick
+  if (!opts.redriveAll && !(await deps.coord.claimPeriodic("staging-walk", now, deps.config.redriveAgeMs))) return;
   const old = (mtimeMs: number) => now - mtimeMs >= deps.config.redriveAgeMs;
   const candidates: string[] = [];
   for (const dir of [STAGING_DIR, UPLOADS_DIR]) {
@@ -289,42 +305,84 @@ async function memberAges(deps: PipelineDeps, rel: string, size: number, at: num
   return ages;
 }
 
+/** An outbox file to ship; `size` is known for files of the nested layout (walked), read with the file otherwise. */
+interface OutboxFile {
+  rel: string;
+  size?: number;
+}
+
+/**
+ * The outbox's files: the flat ones from one readdir, without a stat each (reading a file tells
+ * its size), and those of the nested layout (written by versions before the flat outbox, or keys
+ * too long for one name), walked. Temp files left by a writer that died before its rename are
+ * removed once they are older than the redrive age.
+ */
+async function listOutbox(deps: PipelineDeps, now: number, result: UploadResult): Promise<OutboxFile[]> {
+  const files: OutboxFile[] = [];
+  const removeIfOld = async (rel: string, mtimeMs: number) => {
+    if (now - mtimeMs < deps.config.redriveAgeMs) return;
+    await deps.nas.remove(rel); // a seal or dead letter died between write and rename; its redo rewrote the real name
+    result.orphansRemoved++;
+  };
+  for (const e of await deps.nas.listDir(OUTBOX_DIR)) {
+    const rel = `${OUTBOX_DIR}/${e.name}`;
+    if (e.isDir) {
+      for (const f of await deps.nas.walk(rel)) {
+        if (f.rel.split("/").pop()!.startsWith(TEMP_PREFIX)) await removeIfOld(f.rel, f.mtimeMs);
+        else files.push({ rel: f.rel, size: f.size });
+      }
+    } else if (e.name.startsWith(TEMP_PREFIX)) {
+      const st = await deps.nas.stat(rel);
+      if (st) await removeIfOld(rel, st.mtimeMs);
+    } else files.push({ rel });
+  }
+  return files;
+}
+
 async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: UploadResult): Promise<void> {
   const objects = deps.objects;
   if (!objects) throw new Error("upload needs an object store");
-  const files = [];
   const now = nowOf(deps);
-  for (const f of await deps.nas.walk(OUTBOX_DIR)) {
-    if (!f.rel.split("/").pop()!.startsWith(TEMP_PREFIX)) files.push(f);
-    else if (now - f.mtimeMs >= deps.config.redriveAgeMs) {
-      await deps.nas.remove(f.rel); // a seal or dead letter died between write and rename; its redo rewrote the real name
-      result.orphansRemoved++;
-    }
-  }
+  const files = await listOutbox(deps, now, result);
   const limit = pLimit(deps.config.uploadConcurrency);
+  // what is sent in one PutObject from memory; anything at the multipart threshold goes multipart
+  const small = Math.min(SMALL_OBJECT, deps.config.multipartThreshold - 1);
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
     files.map((f) =>
       limit(async () => {
-        const key = f.rel.slice(OUTBOX_DIR.length + 1);
+        const key = keyOfOutboxPath(f.rel);
         const abs = deps.nas.abs(f.rel);
         try {
-          // outbox files never change once written: a small one (most objects) is read once for
-          // its digests and its member ages, a large one streamed through the hashes
-          const whole = f.size <= SMALL_OBJECT ? await deps.nas.readRange(f.rel, 0, f.size) : undefined;
-          if (whole && whole.length !== f.size) throw new Error(`${f.rel} has only ${whole.length} of the ${f.size} bytes listed`);
-          if (!whole) await deps.nas.readByPath(f.rel, f.size);
-          const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, f.size);
+          // outbox files never change once written: a small one (most objects) is read once, for
+          // its digests, its upload and its member ages; a large one is streamed through the
+          // hashes and then by the store
+          let size = f.size;
+          let whole: Buffer | undefined;
+          if (size === undefined || size <= small) {
+            const head = await deps.nas.readRange(f.rel, 0, small + 1);
+            if (!head) throw new Error(`${f.rel} vanished before its upload`);
+            if (head.length <= small) {
+              if (size !== undefined && head.length !== size) throw new Error(`${f.rel} has ${head.length} bytes, ${size} listed`);
+              whole = head;
+              size = head.length;
+            } else size = (await deps.nas.size(f.rel)) ?? 0;
+          }
+          if (!whole) await deps.nas.readByPath(f.rel, size);
+          const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, size);
           crashPoint("upload.mid-upload");
-          await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
-          await objects.putFile(key, abs, expected, {
-            multipartThreshold: deps.config.multipartThreshold,
-            checkpointPath: deps.nas.abs(checkpointPath(key)),
-          });
+          if (whole) await objects.putBuffer(key, whole, expected);
+          else {
+            await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
+            await objects.putFile(key, abs, expected, {
+              multipartThreshold: deps.config.multipartThreshold,
+              checkpointPath: deps.nas.abs(checkpointPath(key)),
+            });
+          }
           crashPoint("upload.after-upload");
           const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
-          await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
+          if (f.rel.lastIndexOf("/") > OUTBOX_DIR.length) await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
           for (const a of ages) result.ages.push(a);
           result.uploaded++;
           result.uploadedBytes += expected.size;
@@ -337,7 +395,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
       }),
     ),
   );
-  // each upload removed its own empty directories; what a crash left behind goes with the periodic full prune
+  // nested uploads removed their own empty directories; what a crash left behind goes with the periodic full prune
   if (await deps.coord.claimPeriodic("outbox-prune", now, deps.config.redriveAgeMs)) await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
 }
 

@@ -392,6 +392,23 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect((await s.sealableSlots(1500, 100)).map((x) => x.app)).toContain("adopted");
   });
 
+  it("keeps a small slot off the list until the max age, unless it holds enough or a seal is half done", async () => {
+    // Arrange: slots whose generations all started at 100; "small" holds 10 bytes, "enough" 60
+    const s = open();
+    const commit = (app: string, addLen: number) => s.commitDrains("w", [{ app, slot: 0, gen: 0, expectLen: 0, addLen, refs: [], release: false }], 100, 1000);
+    for (const app of ["small", "enough", "half-sealed"]) {
+      await s.acquireSlot(app, 0, "w", 10_000);
+      await commit(app, app === "enough" ? 60 : 10);
+    }
+    expect(await s.beginSeal("half-sealed", 0, "w", 0, "k")).toBe(true); // a seal that died before its finish
+    const small = (forceBefore: number) => ({ minBytes: 50, forceBefore });
+    // Act + Assert: due by age at 500; "small" only once its generation started before forceBefore
+    expect((await s.sealableSlots(500, 100, small(50))).map((x) => x.app).sort()).toEqual(["enough", "half-sealed"]);
+    expect((await s.sealableSlots(500, 100, small(100))).map((x) => x.app).sort()).toEqual(["enough", "half-sealed", "small"]);
+    expect((await s.sealableSlots(500, 100, { minBytes: 0, forceBefore: 50 })).map((x) => x.app).sort()).toEqual(["enough", "half-sealed", "small"]);
+    expect(await s.sealableSlots(99, 100, small(100))).toEqual([]); // not due by age at all
+  });
+
   it("runs a periodic job at most once per period, and at once when its mark is missing or in the future", async () => {
     const s = open();
     expect(await s.claimPeriodic("walk", 10_000, 600)).toBe(true); // no mark yet

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { computeCost, cronIntervalSeconds, durationScale, functionCu, human, siteForRegion, type CostInput } from "../../cli/ops/cost.js";
+import { computeCost, cronIntervalSeconds, durationScale, functionCu, human, sealAgeFor, siteForRegion, type CostInput } from "../../cli/ops/cost.js";
 import { colorEnabled, renderDiff } from "../../cli/ops/cost-format.js";
 import { loadProfile } from "../../cli/ops/cost-run.js";
 import { readProject } from "../../cli/ops/stack-config.js";
@@ -443,5 +443,21 @@ describe("measured inputs, proof of the prod preview, chart, readable output", (
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true);
     expect(renderTable(computeCost(input()), { color: true })).toContain("\u001b[1mTotal:");
     expect(renderTable(computeCost(input()))).not.toContain("\u001b[");
+  });
+});
+
+describe("how long an active file lives before its seal (objects and NAS resident bytes)", () => {
+  const MB = 1024 * 1024;
+  it("is the seal age for an app that fills LOGPIPE_SEAL_MIN_BYTES in one", () => {
+    // 96 MB/day compressed = 1 MB per 15 min
+    expect(sealAgeFor({}, 96 * MB)).toEqual({ ageSec: 900, sealAgeSec: 900, small: false });
+  });
+  it("is the max age (4 seal ages, at most 1 h) for a smaller app", () => {
+    expect(sealAgeFor({}, 95 * MB)).toEqual({ ageSec: 3600, sealAgeSec: 900, small: true });
+    expect(sealAgeFor({ LOGPIPE_SEAL_AGE: "5m" }, MB)).toMatchObject({ ageSec: 1200, small: true });
+    expect(sealAgeFor({ LOGPIPE_SEAL_MAX_AGE: "30m" }, MB)).toMatchObject({ ageSec: 1800, small: true });
+  });
+  it("is the seal age for every app when the small-slot rule is off", () => {
+    expect(sealAgeFor({ LOGPIPE_SEAL_MIN_BYTES: "0" }, MB)).toMatchObject({ ageSec: 900, small: false });
   });
 });

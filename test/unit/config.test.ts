@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseDuration, parseSize } from "../../functions/core/config.js";
+import { sealIsDue } from "../../functions/core/upload.js";
 
 describe("handler config", () => {
   it("has working defaults", () => {
@@ -7,6 +8,13 @@ describe("handler config", () => {
     expect(c.maxWritersPerApp).toBe(10);
     expect(c.appIdSources).toEqual([{ kind: "field", path: ["appId"] }]);
     expect(c.lockTtlMs).toBeGreaterThan(c.functionTimeoutMs);
+  });
+  it("lets a small slot wait 4 seal ages by default, at most an hour and never less than the seal age", () => {
+    expect(loadConfig({}).sealMaxAgeMs).toBe(3_600_000);
+    expect(loadConfig({ LOGPIPE_SEAL_AGE: "1s" }).sealMaxAgeMs).toBe(4_000);
+    expect(loadConfig({ LOGPIPE_SEAL_AGE: "30m" }).sealMaxAgeMs).toBe(3_600_000);
+    expect(loadConfig({ LOGPIPE_SEAL_AGE: "2h" }).sealMaxAgeMs).toBe(7_200_000);
+    expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m" }).sealMaxAgeMs).toBe(1_200_000);
   });
   it("parses sizes and durations", () => {
     expect(parseSize("256MB")).toBe(256 * 1024 ** 2);
@@ -22,6 +30,8 @@ describe("handler config", () => {
     [{ LOGPIPE_TIMEZONE: "Mars/Base" }, "LOGPIPE_TIMEZONE", /IANA/],
     [{ LOGPIPE_REDIS_URL: "localhost:6379" }, "LOGPIPE_REDIS_URL", /redis:\/\//],
     [{ LOGPIPE_OSS_BUCKET: "Bad_Bucket" }, "LOGPIPE_OSS_BUCKET", /bucket name/],
+    [{ LOGPIPE_SEAL_AGE: "20m", LOGPIPE_SEAL_MAX_AGE: "10m" }, "LOGPIPE_SEAL_MAX_AGE", /at least LOGPIPE_SEAL_AGE/],
+    [{ LOGPIPE_SEAL_MAX_AGE: "2h" }, "LOGPIPE_SEAL_MAX_AGE", /at most 1h/],
   ])("names the variable in the error: %j", (env, key, message) => {
     try {
       loadConfig(env);
@@ -40,5 +50,22 @@ describe("handler config", () => {
     } catch (e) {
       expect((e as Error).message).not.toContain("s3cret-value");
     }
+  });
+});
+
+describe("when a slot is due for sealing", () => {
+  const config = { sealBytes: 1000, sealAgeMs: 100, sealMinBytes: 50, sealMaxAgeMs: 400 };
+  it.each([
+    ["empty, however old", 0, 1000, false],
+    ["full, however young", 1000, 0, true],
+    ["large enough, at the seal age", 50, 100, true],
+    ["large enough, younger than the seal age", 999, 99, false],
+    ["small, at the seal age", 49, 100, false],
+    ["small, at the max age", 49, 400, true],
+  ])("%s", (_what, len, age, due) => {
+    expect(sealIsDue(config, len, 10_000 - age, 10_000)).toBe(due);
+  });
+  it("seals every slot at the seal age when the small-slot rule is off", () => {
+    expect(sealIsDue({ ...config, sealMinBytes: 0 }, 1, 9_900, 10_000)).toBe(true);
   });
 });

@@ -1,0 +1,88 @@
+/**
+ * The seal and the upload of one object, counted by the NAS latency model: a seal moves the file
+ * into the flat outbox without reading or syncing it, an upload reads a small object once and
+ * leaves no directory behind; files of the nested layout (older versions) are still shipped.
+ */
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { NasLatencyDir } from "../../functions/adapters/nas-latency.js";
+import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
+import { OUTBOX_DIR, outboxPath } from "../../functions/core/layout.js";
+import { splitBatch } from "../../functions/core/split.js";
+import { runUpload } from "../../functions/core/upload.js";
+import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
+import { testPipeline, type TestPipeline } from "../support/deps.js";
+
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.close();
+  p = undefined;
+});
+
+function kafkaEvent(records: { app: string; offset: number }[]): Buffer {
+  return toCloudEventsBatch(records.map(({ app, offset }) => ({
+    topic: "logs", partition: 0, offset, timestamp: 1_764_583_200_000 + offset, key: null, headers: {},
+    value: Buffer.from(JSON.stringify({ appId: app, msg: `line ${offset}` })),
+  })));
+}
+
+describe("seal and upload of one object", () => {
+  it("moves the file without reading or syncing it, then reads it once and leaves no directory", async () => {
+    // Arrange: one app's records drained into its active file, NAS operations counted from here
+    p = testPipeline({ env: { LOGPIPE_SEAL_MIN_BYTES: "0" } });
+    const nas = new NasLatencyDir(p.deps.config.nasRoot, false);
+    p.deps.nas = nas;
+    const objectsDir = path.join(p.dir, "objects");
+    p.deps.objects = new LocalObjectStore(objectsDir);
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 200 }, (_, i) => ({ app: i % 2 ? "billing" : "search", offset: i }))));
+    await runUpload({ ...p.deps, invoker: p.emulator }, { sweepAll: true, skipLease: true });
+    await p.emulator.drain();
+    nas.resetCounts();
+
+    // Act: seal everything and upload it
+    const r = await runUpload(p.deps, { sealAll: true, skipLease: true });
+
+    // Assert: per object, the active file moved (a rename, no read, no fsync) and read once to upload
+    expect(r.errors).toEqual([]);
+    expect(r.sealed).toBe(2);
+    expect(r.uploaded).toBe(2);
+    expect(nas.counts.rename).toBe(2);
+    expect(nas.counts.fsync).toBe(0);
+    expect(nas.counts.read).toBe(2); // the uploads' reads; the seals read nothing
+    expect(nas.counts.stat).toBe(4); // sealAll walks the active tree (a stat per file) + each seal checks the size; the upload stats nothing
+    expect(nas.counts.mkdir).toBeLessThanOrEqual(2); // the outbox once per instance, the checkpoint directory once per tick
+    expect(nas.counts.rmdir).toBe(0);
+    expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]);
+    const keys = [...(await collect(p.deps.objects.list("")))].map((o) => o.key);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(new RegExp(`^${p.prefix}/billing/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/billing-0-0-[0-9a-f]{12}\\.log\\.gz$`));
+  });
+
+  it("ships files of the nested layout an older version left, and removes their directories", async () => {
+    // Arrange: one nested and one flat file in the outbox
+    p = testPipeline();
+    const objectsDir = path.join(p.dir, "objects");
+    p.deps.objects = new LocalObjectStore(objectsDir);
+    const nested = `${p.prefix}/_deadletter/dt=2026-12-01/hour=10/records-old.json.gz`;
+    const flat = `${p.prefix}/_deadletter/dt=2026-12-01/hour=10/records-new.json.gz`;
+    await p.deps.nas.writeAtomic(`${OUTBOX_DIR}/${nested}`, Buffer.from("nested"));
+    await p.deps.nas.writeAtomic(outboxPath(flat), Buffer.from("flat"));
+
+    // Act
+    const r = await runUpload(p.deps, { skipLease: true });
+
+    // Assert: both under their keys, the outbox empty (no directory left behind)
+    expect(r.errors).toEqual([]);
+    expect(r.uploaded).toBe(2);
+    expect((await p.deps.objects.getBuffer(nested)).toString()).toBe("nested");
+    expect((await p.deps.objects.getBuffer(flat)).toString()).toBe("flat");
+    expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]);
+  });
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
