@@ -21,7 +21,7 @@ import { compressTask, type CompressResult } from "../../functions/core/compress
 import { loadConfig, type PipelineConfig } from "../../functions/core/config.js";
 import { writeDeadLetter } from "../../functions/core/dead-letter.js";
 import type { DrainTask, PipelineDeps, ReconcileEvent } from "../../functions/core/deps.js";
-import { ACTIVE_DIR, OUTBOX_DIR, STAGING_DIR } from "../../functions/core/layout.js";
+import { ACTIVE_DIR, OUTBOX_DIRS, STAGING_DIR } from "../../functions/core/layout.js";
 import { silentLogger, type Logger } from "../../functions/core/logger.js";
 import { createRouter, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
@@ -335,7 +335,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     for (let round = 0; round < 20; round++) {
       addUpload(await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true }));
       await emulator.drain();
-      const left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(OUTBOX_DIR)).length + (await nas.walk(ACTIVE_DIR)).length;
+      let left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(ACTIVE_DIR)).length;
+      for (const dir of OUTBOX_DIRS) left += (await nas.walk(dir)).length;
       report.leftOnNas = left;
       if (left === 0) break;
       opts.signal?.throwIfAborted();

@@ -6,7 +6,8 @@
  * NAS root:
  *   staging/<topic>.<partition>/<first>-<last>.<crc32>.batch    split → compress (all apps, one file per batch-partition)
  *   active/<app>/slot-<slot>.gen-<gen>.log.gz                   compress appends self-describing members here
- *   outbox/<object key, "/" → "+">                              sealed files and dead letters, uploaded as-is
+ *   outbox-flat/<object key, "/" → "+">                         sealed files and dead letters, uploaded as-is
+ *   outbox/<object key>                                         the same, nested (versions before outbox-flat; keys too long for one name)
  *   uploads/<sha1(key)>.checkpoint.json                         multipart checkpoints
  */
 import { createHash } from "node:crypto";
@@ -14,7 +15,16 @@ import { appSegment, isSafeSegment } from "./routing.js";
 
 export const STAGING_DIR = "staging";
 export const ACTIVE_DIR = "active";
+/** The nested outbox: what versions before the flat one wrote, and keys too long for one file name. */
 export const OUTBOX_DIR = "outbox";
+/**
+ * The flat outbox. A directory of its own, beside `outbox/`: an older uploader (a version still
+ * taking part of the traffic during a canary) walks only `outbox/` and would ship a flat name as
+ * a key with "+" in it; here it never sees one.
+ */
+export const FLAT_OUTBOX_DIR = "outbox-flat";
+/** Every directory the uploader ships from. */
+export const OUTBOX_DIRS = [FLAT_OUTBOX_DIR, OUTBOX_DIR] as const;
 export const UPLOADS_DIR = "uploads";
 export const TEMP_PREFIX = ".tmp.";
 export const DEADLETTER_APP = "_deadletter";
@@ -86,17 +96,17 @@ const MAX_FLAT_NAME = 255 - TEMP_PREFIX.length - 9;
  * holds (prefixes, app segments, dates and names are [A-Za-z0-9._=-]) — so sealing creates no
  * directories and an upload leaves none behind: per object that is a rename and an unlink, not
  * three mkdirs, four rmdirs and the readdirs of a nested tree. A key too long for one name (a
- * long configured prefix) keeps the nested layout; the uploader reads both.
+ * long configured prefix) keeps the nested layout under `outbox/`; the uploader reads both.
  */
 export function outboxPath(key: string): string {
   const flat = key.split("/").join("+");
-  return flat.length <= MAX_FLAT_NAME && !key.includes("+") ? `${OUTBOX_DIR}/${flat}` : `${OUTBOX_DIR}/${key}`;
+  return flat.length <= MAX_FLAT_NAME && !key.includes("+") ? `${FLAT_OUTBOX_DIR}/${flat}` : `${OUTBOX_DIR}/${key}`;
 }
 
 /** Inverse of outboxPath (flat or nested). */
 export function keyOfOutboxPath(rel: string): string {
-  const inner = rel.slice(OUTBOX_DIR.length + 1);
-  return inner.includes("/") ? inner : inner.split("+").join("/");
+  if (rel.startsWith(`${FLAT_OUTBOX_DIR}/`)) return rel.slice(FLAT_OUTBOX_DIR.length + 1).split("+").join("/");
+  return rel.slice(OUTBOX_DIR.length + 1);
 }
 
 export function checkpointPath(key: string): string {

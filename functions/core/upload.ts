@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
-import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
+import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
@@ -313,7 +313,7 @@ interface OutboxFile {
 
 /**
  * The outbox's files: the flat ones from one readdir, without a stat each (reading a file tells
- * its size), and those of the nested layout (written by versions before the flat outbox, or keys
+ * its size), and those of the nested outbox (written by versions before the flat one, or keys
  * too long for one name), walked. Temp files left by a writer that died before its rename are
  * removed once they are older than the redrive age.
  */
@@ -324,17 +324,17 @@ async function listOutbox(deps: PipelineDeps, now: number, result: UploadResult)
     await deps.nas.remove(rel); // a seal or dead letter died between write and rename; its redo rewrote the real name
     result.orphansRemoved++;
   };
-  for (const e of await deps.nas.listDir(OUTBOX_DIR)) {
-    const rel = `${OUTBOX_DIR}/${e.name}`;
-    if (e.isDir) {
-      for (const f of await deps.nas.walk(rel)) {
-        if (f.rel.split("/").pop()!.startsWith(TEMP_PREFIX)) await removeIfOld(f.rel, f.mtimeMs);
-        else files.push({ rel: f.rel, size: f.size });
-      }
-    } else if (e.name.startsWith(TEMP_PREFIX)) {
+  for (const e of await deps.nas.listDir(FLAT_OUTBOX_DIR)) {
+    if (e.isDir) continue; // nothing writes directories here
+    const rel = `${FLAT_OUTBOX_DIR}/${e.name}`;
+    if (e.name.startsWith(TEMP_PREFIX)) {
       const st = await deps.nas.stat(rel);
       if (st) await removeIfOld(rel, st.mtimeMs);
     } else files.push({ rel });
+  }
+  for (const f of await deps.nas.walk(OUTBOX_DIR)) {
+    if (f.rel.split("/").pop()!.startsWith(TEMP_PREFIX)) await removeIfOld(f.rel, f.mtimeMs);
+    else files.push({ rel: f.rel, size: f.size });
   }
   return files;
 }
@@ -382,7 +382,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
           crashPoint("upload.after-upload");
           const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
-          if (f.rel.lastIndexOf("/") > OUTBOX_DIR.length) await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
+          if (f.rel.startsWith(`${OUTBOX_DIR}/`)) await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
           for (const a of ages) result.ages.push(a);
           result.uploaded++;
           result.uploadedBytes += expected.size;

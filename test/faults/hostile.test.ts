@@ -66,7 +66,7 @@ async function pipeline(payloads: (Buffer | string)[], expectedRecords: SourceRe
       keys.push(o.key);
       if (o.key.includes("/_deadletter/")) deadLetters.push(JSON.parse(gunzipSync(await objects.getBuffer(o.key)).toString()) as DeadLetterDoc);
     }
-    const left = [...(await nas.walk("staging")), ...(await nas.walk("outbox")), ...(await nas.walk("active")).filter((f) => f.size > 0)];
+    const left = [...(await nas.walk("staging")), ...(await nas.walk("outbox")), ...(await nas.walk("outbox-flat")), ...(await nas.walk("active")).filter((f) => f.size > 0)];
     summary.add(expected.total, report.lost, report.duplicated);
     return { splits, report, deadLetters, keys, left, config };
   } finally {

@@ -79,7 +79,7 @@ describe("OSS faults", () => {
         const firstRequests = { ...oss.requests };
         const faulted = oss.requestLog.filter((r) => r.fault).length;
         expect(faulted, "the fault was injected").toBeGreaterThan(0);
-        const outboxAfterFirst = (await w.deps.nas.walk("outbox")).length;
+        const outboxAfterFirst = (await w.deps.nas.walk("outbox")).length + (await w.deps.nas.walk("outbox-flat")).length;
         if (c.retried) {
           expect(first.failed, first.errors.join("; ")).toBe(0);
           expect(outboxAfterFirst).toBe(0);
@@ -98,7 +98,7 @@ describe("OSS faults", () => {
           expect(oss.requests.InitiateMultipartUpload ?? 0).toBe(0);
           expect(oss.requests.UploadPart ?? 0).toBeLessThan(firstRequests.UploadPart ?? 0);
         }
-        expect(await w.deps.nas.walk("outbox")).toEqual([]);
+        expect([...(await w.deps.nas.walk("outbox")), ...(await w.deps.nas.walk("outbox-flat"))]).toEqual([]);
         expect(await w.deps.nas.walk("uploads")).toEqual([]);
 
         const expected = expectedOf(seed, apps, batches);

@@ -115,7 +115,7 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
   // forgotten by Redis but already on NAS, in the object store and acknowledged to Kafka.
   const variants: { name: string; after: string; ready: (ctx: RunContext, base: { acked: number; objects: number }, watch: OverwriteWatch) => boolean }[] = [
     { name: "after commits", after: "batches acknowledged and drained", ready: (ctx, b) => b.acked - unackedBatches(ctx) >= 6 },
-    { name: "after a seal", after: "a file sealed", ready: (ctx, b, w) => walkFiles(path.join(ctx.dir, "nas", "outbox")).length > 0 || w.scan() > b.objects },
+    { name: "after a seal", after: "a file sealed", ready: (ctx, b, w) => walkFiles(path.join(ctx.dir, "nas", "outbox")).length + walkFiles(path.join(ctx.dir, "nas", "outbox-flat")).length > 0 || w.scan() > b.objects },
     { name: "after uploads", after: "objects uploaded", ready: (_ctx, b, w) => w.scan() >= b.objects + 3 },
   ];
   variants.forEach((v, i) => {
@@ -187,7 +187,7 @@ async function inProcess(name: string, env: Record<string, string> = {}) {
     for (let round = 0; round < 20; round++) {
       const u = await runUpload(p.deps, { sealAll: true, sweepAll: true, redriveAll: true, skipLease: true });
       await p.drainInvocations();
-      const left = [...(await p.deps.nas.walk("staging")), ...(await p.deps.nas.walk("outbox")), ...(await p.deps.nas.walk("active")).filter((f) => f.size > 0)];
+      const left = [...(await p.deps.nas.walk("staging")), ...(await p.deps.nas.walk("outbox")), ...(await p.deps.nas.walk("outbox-flat")), ...(await p.deps.nas.walk("active")).filter((f) => f.size > 0)];
       if (u.swept === 0 && left.length === 0) return u;
     }
     throw new Error(`${name}: NAS not empty after 20 flush rounds`);

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { NasLatencyDir } from "../../functions/adapters/nas-latency.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
-import { OUTBOX_DIR, outboxPath } from "../../functions/core/layout.js";
+import { FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath } from "../../functions/core/layout.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
@@ -53,7 +53,7 @@ describe("seal and upload of one object", () => {
     expect(nas.counts.stat).toBe(4); // sealAll walks the active tree (a stat per file) + each seal checks the size; the upload stats nothing
     expect(nas.counts.mkdir).toBeLessThanOrEqual(2); // the outbox once per instance, the checkpoint directory once per tick
     expect(nas.counts.rmdir).toBe(0);
-    expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]);
+    expect(readdirSync(path.join(p.dir, "nas", FLAT_OUTBOX_DIR))).toEqual([]);
     const keys = [...(await collect(p.deps.objects.list("")))].map((o) => o.key);
     expect(keys).toHaveLength(2);
     expect(keys[0]).toMatch(new RegExp(`^${p.prefix}/billing/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/billing-0-0-[0-9a-f]{12}\\.log\\.gz$`));
@@ -72,12 +72,14 @@ describe("seal and upload of one object", () => {
     // Act
     const r = await runUpload(p.deps, { skipLease: true });
 
-    // Assert: both under their keys, the outbox empty (no directory left behind)
+    // Assert: both under their keys; the flat one was never in the outbox an older version walks
+    expect(outboxPath(flat).startsWith(`${FLAT_OUTBOX_DIR}/`)).toBe(true);
     expect(r.errors).toEqual([]);
     expect(r.uploaded).toBe(2);
     expect((await p.deps.objects.getBuffer(nested)).toString()).toBe("nested");
     expect((await p.deps.objects.getBuffer(flat)).toString()).toBe("flat");
-    expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]);
+    expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]); // its directories removed too
+    expect(readdirSync(path.join(p.dir, "nas", FLAT_OUTBOX_DIR))).toEqual([]);
   });
 });
 

@@ -365,7 +365,7 @@ export async function finalDrain(s: Pick<Scenario, "name" | "seed" | "redisUrl">
     for (let round = 0; round < 200 && Date.now() < flushDeadline; round++) {
       const r = await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true });
       await drainInvocations();
-      const left = [...(await nas.walk("staging")), ...(await nas.walk("outbox")), ...(await nas.walk("active")).filter((f) => f.size > 0)];
+      const left = [...(await nas.walk("staging")), ...(await nas.walk("outbox")), ...(await nas.walk("outbox-flat")), ...(await nas.walk("active")).filter((f) => f.size > 0)];
       if (!r.skipped && r.failed === 0 && left.length === 0) break;
       await sleep(250);
     }
