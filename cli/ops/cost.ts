@@ -11,7 +11,7 @@
  * storage durations). Every assumption is listed in the report; every resource is priced or
  * named in `excludes`.
  */
-import { parseDuration, parseSize } from "../../functions/core/config.js";
+import { defaultSealMaxAgeMs, parseDuration, parseSize } from "../../functions/core/config.js";
 import type { PlannedResource } from "../plan/types.js";
 import { tieredCost, type PriceTable, type Tier } from "./prices/index.js";
 import type { CostUsage } from "./contracts.js";
@@ -603,7 +603,7 @@ function priceEventStream(ctx: Ctx, r: PlannedResource, recordsPerDay: number): 
 export function sealAgeFor(fnEnv: Record<string, string>, appCompressedBytesPerDay: number): { ageSec: number; sealAgeSec: number; small: boolean } {
   const sealAgeMs = safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_AGE ?? "15m"), 900_000);
   const minBytes = safe(() => parseSize(fnEnv.LOGPIPE_SEAL_MIN_BYTES ?? "1MB"), 1024 * 1024);
-  const maxAgeMs = fnEnv.LOGPIPE_SEAL_MAX_AGE ? safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_MAX_AGE!), sealAgeMs) : Math.max(sealAgeMs, Math.min(4 * sealAgeMs, 3_600_000));
+  const maxAgeMs = fnEnv.LOGPIPE_SEAL_MAX_AGE ? safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_MAX_AGE!), sealAgeMs) : defaultSealMaxAgeMs(sealAgeMs);
   const small = minBytes > 0 && (appCompressedBytesPerDay * sealAgeMs) / 86_400_000 < minBytes;
   return { ageSec: (small ? maxAgeMs : sealAgeMs) / 1000, sealAgeSec: sealAgeMs / 1000, small };
 }

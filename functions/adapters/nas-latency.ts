@@ -131,7 +131,6 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   syncFile: "open + fsync (nothing when fsync is off)",
   truncate: "setattr",
   listNames: "readdir",
-  listDir: "readdir",
   walk: "readdir of the directory and of every directory holding files (and their ancestors) + stat per file",
   pruneEmptyDirs: "readdir per directory + rmdir per empty directory removed",
   removeEmptyParents: "rmdir per directory tried (the last one may fail: not empty)",
@@ -316,11 +315,6 @@ export class NasLatencyDir extends NasDir {
   override async listNames(relDir: string): Promise<string[]> {
     await this.charge({ readdir: 1 });
     return super.listNames(relDir);
-  }
-
-  override async listDir(relDir: string): Promise<{ name: string; isDir: boolean }[]> {
-    await this.charge({ readdir: 1 });
-    return super.listDir(relDir);
   }
 
   override async walk(relDir: string): Promise<DirEntry[]> {

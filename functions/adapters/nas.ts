@@ -271,17 +271,6 @@ export class NasDir {
     }
   }
 
-  /** The entries of one directory (one readdir, no stat), sorted by name; [] if it does not exist. */
-  async listDir(relDir: string): Promise<{ name: string; isDir: boolean }[]> {
-    try {
-      const entries = await fsp.readdir(this.abs(relDir), { withFileTypes: true });
-      return entries.map((e) => ({ name: e.name, isDir: e.isDirectory() })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw e;
-    }
-  }
-
   /** Every regular file below a directory, recursively, in path order. */
   async walk(relDir: string): Promise<DirEntry[]> {
     const out: DirEntry[] = [];

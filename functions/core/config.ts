@@ -53,6 +53,9 @@ const appIdSources = z.string().transform((s, ctx) => {
 });
 
 /** The environment variables every handler understands, with their defaults. */
+/** An object is keyed by the hour its generation started and `logpipe logs` reads one archive hour back. */
+const SEAL_MAX_AGE_LIMIT_MS = 3_600_000;
+
 export const envSchema = z.object({
   LOGPIPE_NAS_ROOT: z.string().min(1, "expected the NAS mount directory, e.g. /mnt/nas/logpipe").default("/mnt/nas/logpipe"),
   LOGPIPE_REDIS_URL: z.string().regex(/^rediss?:\/\//, "expected redis://[:password@]host:port[/db]").optional(),
@@ -120,7 +123,7 @@ export const envSchema = z.object({
   if (c.LOGPIPE_SEAL_MAX_AGE !== undefined && c.LOGPIPE_SEAL_MAX_AGE < c.LOGPIPE_SEAL_AGE) {
     ctx.addIssue({ code: "custom", path: ["LOGPIPE_SEAL_MAX_AGE"], message: `must be at least LOGPIPE_SEAL_AGE (${c.LOGPIPE_SEAL_AGE} ms)` });
   }
-  if (c.LOGPIPE_SEAL_MAX_AGE !== undefined && c.LOGPIPE_SEAL_MAX_AGE > 3_600_000) {
+  if (c.LOGPIPE_SEAL_MAX_AGE !== undefined && c.LOGPIPE_SEAL_MAX_AGE > SEAL_MAX_AGE_LIMIT_MS) {
     // an object is keyed by the hour its generation started; `logpipe logs` reads one hour back
     ctx.addIssue({ code: "custom", path: ["LOGPIPE_SEAL_MAX_AGE"], message: "must be at most 1h (logpipe logs looks one archive hour back for records sealed later)" });
   }
@@ -176,6 +179,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** LOGPIPE_SEAL_MAX_AGE when unset: 4 × the seal age, at most 1 h, never less than the seal age. */
+export function defaultSealMaxAgeMs(sealAgeMs: number): number {
+  return Math.max(sealAgeMs, Math.min(4 * sealAgeMs, SEAL_MAX_AGE_LIMIT_MS));
+}
+
 /** Validates the environment (only LOGPIPE_* keys are read) and returns the typed config. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): PipelineConfig {
   const picked: Record<string, string> = {};
@@ -200,7 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sealBytes: c.LOGPIPE_SEAL_BYTES,
     sealAgeMs: c.LOGPIPE_SEAL_AGE,
     sealMinBytes: c.LOGPIPE_SEAL_MIN_BYTES,
-    sealMaxAgeMs: c.LOGPIPE_SEAL_MAX_AGE ?? Math.max(c.LOGPIPE_SEAL_AGE, Math.min(4 * c.LOGPIPE_SEAL_AGE, 3_600_000)),
+    sealMaxAgeMs: c.LOGPIPE_SEAL_MAX_AGE ?? defaultSealMaxAgeMs(c.LOGPIPE_SEAL_AGE),
     functionTimeoutMs: c.LOGPIPE_FUNCTION_TIMEOUT,
     lockTtlMs: c.LOGPIPE_LOCK_TTL,
     lockMarginMs: c.LOGPIPE_LOCK_MARGIN,

@@ -324,10 +324,10 @@ async function listOutbox(deps: PipelineDeps, now: number, result: UploadResult)
     await deps.nas.remove(rel); // a seal or dead letter died between write and rename; its redo rewrote the real name
     result.orphansRemoved++;
   };
-  for (const e of await deps.nas.listDir(FLAT_OUTBOX_DIR)) {
-    if (e.isDir) continue; // nothing writes directories here
-    const rel = `${FLAT_OUTBOX_DIR}/${e.name}`;
-    if (e.name.startsWith(TEMP_PREFIX)) {
+  // nothing but files is written here (a stray directory fails its upload, reported every tick)
+  for (const name of await deps.nas.listNames(FLAT_OUTBOX_DIR)) {
+    const rel = `${FLAT_OUTBOX_DIR}/${name}`;
+    if (name.startsWith(TEMP_PREFIX)) {
       const st = await deps.nas.stat(rel);
       if (st) await removeIfOld(rel, st.mtimeMs);
     } else files.push({ rel });
