@@ -361,15 +361,20 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     }
 
     // ---- the steady-state run: an hour booked per app count, after a warm-up in which every app
-    // went through its longest drain and seal cycle (the long tail's LOGPIPE_DRAIN_MAX_AGE +
-    // LOGPIPE_SEAL_MAX_AGE), so the booked hour holds each periodic cost in its proportion
+    // went through its longest drain and seal cycle (the long tail's drain at LOGPIPE_DRAIN_MAX_AGE,
+    // which seals it, or a small slot's seal at LOGPIPE_SEAL_MAX_AGE, whichever is longer) plus
+    // 10 minutes, so the first wave of those (apps whose first records came in the first minutes)
+    // falls before the window and the booked hour holds each periodic cost in its proportion
     let steady: BenchResults["steady"];
-    const warmUpMinutes = (config.drainMaxAgeMs + Math.max(config.sealAgeMs, config.sealMaxAgeMs)) / 60_000;
+    const warmUpMinutes = Math.max(config.drainMaxAgeMs, config.sealAgeMs, config.sealMaxAgeMs) / 60_000 + 10;
     const steadyMinutes = opts.steadyMinutes ?? (quick ? 2 : warmUpMinutes + 60);
     if (steadyMinutes > 0 && points.length > 0) {
       const windowFromMinutes = quick ? Math.min(1, steadyMinutes / 2) : Math.min(steadyMinutes / 2, warmUpMinutes);
       const bytesPerRecord = points[0]!.ndjsonBytes / points[0]!.records;
       const steadyBytes = Math.ceil((steadyMinutes * 60_000 / RECORD_INTERVAL_MS) * bytesPerRecord / MB) * MB;
+      // the data files are read whole by one process (Node reads at most 2 GiB into a buffer)
+      const maxMinutes = Math.floor((2047 * MB) / (bytesPerRecord * (60_000 / RECORD_INTERVAL_MS)));
+      if (steadyMinutes > maxMinutes) throw new Error(`--steady-minutes ${steadyMinutes} needs ${(steadyBytes / MB).toFixed(0)} MB of records, over the 2 GiB one bench process reads: use at most ${maxMinutes}`);
       const steadyPoints: SteadyPoint[] = [];
       for (const apps of axisApps) {
         const d = ensureBenchData({ ...spec, ndjsonBytes: steadyBytes, apps }, { event: false });

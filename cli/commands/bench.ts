@@ -27,7 +27,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--axis-mb expects an integer 1–4096, got "${v}"`);
       return n;
     })
-    .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — longest drain + seal cycle, 70 — plus a booked hour; quick 2)", (v) => {
+    .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 1440) throw new InvalidArgumentError("expected an integer 0–1440");
       return n;

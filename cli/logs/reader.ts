@@ -5,8 +5,9 @@
  *    touches (or `<prefix>/<segment>/` once for ranges over a month), where the segment is
  *    `appSegment(appId)` — the same mapping split uses, so hostile ids never become paths.
  * 2. Partitions (`dt=/hour=`, in LOGPIPE_TIMEZONE) are chosen when their hour overlaps
- *    [since − 1 h, until]: an object is keyed by the hour of its first commit and sealed up to
- *    LOGPIPE_SEAL_AGE later, so the hour before `since` can hold records from inside the range.
+ *    [since − 1 h, until]: an object is keyed by the hour its oldest record was staged and sealed
+ *    up to LOGPIPE_SEAL_MAX_AGE (≤ 1 h) later, so the hour before `since` can hold records from
+ *    inside the range.
  *    The range therefore selects archive hours, not individual records (logpipe treats records
  *    as opaque bytes and does not read timestamps out of them).
  * 3. Objects are decompressed as they stream in (concatenated gzip members = one gzip stream),

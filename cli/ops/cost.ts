@@ -598,7 +598,9 @@ function priceEventStream(ctx: Ctx, r: PlannedResource, recordsPerDay: number): 
 /**
  * How long an average app's active file lives before its seal, from the functions' environment:
  * LOGPIPE_SEAL_AGE, or LOGPIPE_SEAL_MAX_AGE when the app fills less than LOGPIPE_SEAL_MIN_BYTES
- * (compressed) in a seal age — the rule of functions/core/upload.ts, with the handler defaults.
+ * (compressed) in a seal age — the rule of functions/core/upload.ts (sealIsDue) and, for a small
+ * app, of its drain at LOGPIPE_DRAIN_MAX_AGE (default: the seal max age) that seals at once
+ * (sealAtDrain in functions/core/seal.ts), with the handler defaults.
  */
 export function sealAgeFor(fnEnv: Record<string, string>, appCompressedBytesPerDay: number): { ageSec: number; sealAgeSec: number; small: boolean } {
   const sealAgeMs = safe(() => parseDuration(fnEnv.LOGPIPE_SEAL_AGE ?? "15m"), 900_000);
@@ -613,11 +615,14 @@ function priceNas(ctx: Ctx, r: PlannedResource): ResourceCost {
   const kind = String(r.inputs.fileSystemType ?? "standard");
   const st = String(r.inputs.storageType ?? "Capacity");
   const fnEnv = (ctx.resources.find((x) => x.type === FC_TYPE)?.inputs.environmentVariables ?? {}) as Record<string, string>;
-  const sealAgeSec = sealAgeFor(fnEnv, (u.gbPerDay * GiB) / u.compressionRatio / u.apps).ageSec;
-  const residentGb = (u.gbPerDay * sealAgeSec) / 86_400 / u.compressionRatio + (u.gbPerDay * 60) / 86_400;
+  const seal = sealAgeFor(fnEnv, (u.gbPerDay * GiB) / u.compressionRatio / u.apps);
+  const sealAgeSec = seal.ageSec;
+  // a small app's records wait in staging, uncompressed, until its drain at the seal max age
+  // (which seals them at once: sealAtDrain); a larger app's wait compressed in its active file
+  const residentGb = seal.small ? (u.gbPerDay * sealAgeSec) / 86_400 : (u.gbPerDay * sealAgeSec) / 86_400 / u.compressionRatio + (u.gbPerDay * 60) / 86_400;
   const key = kind === "extreme" ? "nas.extreme" : `nas.${kind}.${st}`;
   const billedGb = kind === "extreme" ? num(r.inputs.capacity) ?? 100 : residentGb;
-  ctx.assumptions.push(kind === "extreme" ? `Extreme NAS is billed on its provisioned capacity (${billedGb} GiB).` : `NAS holds active files for up to ${round(sealAgeSec / 60)} min plus ~1 min of staging chunks: ~${round(residentGb, 2)} GB resident.`);
+  ctx.assumptions.push(kind === "extreme" ? `Extreme NAS is billed on its provisioned capacity (${billedGb} GiB).` : (seal.small ? `NAS holds an average (small) app's records in staging for up to ${round(sealAgeSec / 60)} min, uncompressed, until the drain that seals them: ~${round(residentGb, 2)} GB resident.` : `NAS holds active files for up to ${round(sealAgeSec / 60)} min plus ~1 min of staging chunks: ~${round(residentGb, 2)} GB resident.`));
   const it = use(ctx, key);
   const component = kind === "extreme" ? `Extreme capacity (${billedGb} GiB provisioned)` : `${st} capacity (~${round(residentGb, 2)} GB resident)`;
   if (!it || it.price === undefined) return unpriced(r, `${kind === "extreme" ? "Extreme" : st} NAS: ${ctx.prices.unpriced[key] ?? `no ${key} in ${ctx.prices.table}`}`, [{ component, quantity: round(billedGb, 4), unit: "GB-month", unitPrice: null, monthly: null }], [key]);

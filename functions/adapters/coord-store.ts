@@ -24,7 +24,7 @@ export interface SlotState {
   gen: number;
   /** committed length of the active file as far as Redis knows (the file may hold more: see repair) */
   len: number;
-  /** epoch ms of the generation's first commit (0 while empty) */
+  /** epoch ms the generation started: its first member's oldest record's staging (or its first commit); 0 while empty */
   t0: number;
   /** set between "seal recorded" and "generation bumped", so a crash mid-seal is redone */
   sealing?: { gen: number; key: string };
@@ -121,6 +121,11 @@ export interface DrainCommit {
   refs: string[];
   /** also give the lock back */
   release: boolean;
+  /**
+   * When the member's oldest record was staged: a commit that starts a generation dates it (t0) by
+   * this rather than by the commit, so the seal age and the key's hour count from the oldest record.
+   */
+  startedAt?: number;
 }
 
 export type DrainCommitResult =
@@ -201,9 +206,10 @@ export interface CoordStore {
    * Apps with pending sections staged at or before `stagedBefore`, oldest first. With `small`, an
    * app with less than `minBytes` pending waits until its oldest section was staged at or before
    * `forceBefore` (the long tail is drained less often, in larger members); an app with sections
-   * a crashed drain left claimed is due regardless.
+   * a crashed drain left claimed is due regardless, and so is one with `maxRefs` sections pending
+   * (what one drain takes: it keeps each app's pending list in Redis bounded however long it waits).
    */
-  dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]>;
+  dueApps(stagedBefore: number, limit: number, small?: SmallAppRule): Promise<string[]>;
   /** Operator: forget a partition's dedup state (after a topic was recreated by hand). */
   resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }>;
   /** Partition dedup state, for reports and tests. */
@@ -211,6 +217,24 @@ export interface CoordStore {
   acquireLease(name: string, token: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, token: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * When an app with little pending (the long tail) is drained. Small apps are drained together, so
+ * that one sweep task (apps in name order) reads one stretch of each staging file, instead of a
+ * few apps at a time each reading every file of their pending period.
+ */
+export interface SmallAppRule {
+  /** an app with less than this pending is small */
+  minBytes: number;
+  /** a small app waits until its oldest section was staged at or before this… */
+  forceBefore: number;
+  /** …and once one has, every small app whose oldest section was staged at or before this goes with it (a wave) */
+  waveBefore?: number;
+  /** at a drain epoch (every sixth of the max age), every small app with at least this pending goes too */
+  epochMinBytes?: number;
+  /** an app with this many sections pending is never small (one drain's worth: its pending list in Redis stays bounded) */
+  maxRefs?: number;
 }
 
 /** Slot order for a writer: lowest first, so light traffic fills few files (fewer, larger objects). */

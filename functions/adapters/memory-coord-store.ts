@@ -6,10 +6,7 @@
  */
 import type { Interval } from "../core/intervals.js";
 import { emptyPartition, registerRange, type PartitionState } from "../core/partition-state.js";
-import type {
-  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
-  RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState,
-} from "./coord-store.js";
+import type { AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult, RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState, SmallAppRule } from "./coord-store.js";
 
 interface Lock {
   token: string;
@@ -196,7 +193,7 @@ export class MemoryCoordStore implements CoordStore {
       const refs = new Set(c.refs);
       for (const cl of s.claim) if (refs.has(cl.ref)) this.consume(cl.file, gone);
       s.claim = s.claim.filter((cl) => !refs.has(cl.ref));
-      if (s.t0 === 0 && c.addLen > 0) s.t0 = now;
+      if (s.t0 === 0 && c.addLen > 0) s.t0 = c.startedAt !== undefined && c.startedAt > 0 && c.startedAt < now ? c.startedAt : now;
       s.len += c.addLen;
       const k = this.k(c.app, c.slot);
       if (s.len >= sealBytes) this.sealq.set(k, 0);
@@ -307,13 +304,19 @@ export class MemoryCoordStore implements CoordStore {
     return slots.map(({ app, slot }) => this.view(this.slots.get(this.k(app, slot)) ?? { gen: 0, len: 0, t0: 0, claim: [] }));
   }
 
-  async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {
+  async dueApps(stagedBefore: number, limit: number, small?: SmallAppRule): Promise<string[]> {
     const due: [string, number][] = [];
     const stranded = new Set<string>();
     for (const [key, s] of this.slots) if (s.claim.length > 0) stranded.add(key.slice(0, key.indexOf("\u0000")));
-    const waits = (app: string, oldest: number) =>
-      small !== undefined && !stranded.has(app) && oldest > small.forceBefore && (this.pendingBytes.get(app) ?? 0) < small.minBytes;
-    for (const [app, q] of this.pending) if (q.length > 0 && q[0]!.stagedAt <= stagedBefore && !waits(app, q[0]!.stagedAt)) due.push([app, q[0]!.stagedAt]);
+    const isSmall = (app: string) =>
+      small !== undefined && !stranded.has(app) && (this.pendingBytes.get(app) ?? 0) < small.minBytes &&
+      (small.maxRefs === undefined || (this.pending.get(app)?.length ?? 0) < small.maxRefs);
+    const candidates = [...this.pending].filter(([, q]) => q.length > 0 && q[0]!.stagedAt <= stagedBefore).map(([app, q]) => ({ app, oldest: q[0]!.stagedAt, small: isSmall(app) }));
+    const wave = small?.waveBefore !== undefined && candidates.some((c) => c.small && c.oldest <= small.forceBefore);
+    for (const c of candidates) {
+      const epoch = small?.epochMinBytes !== undefined && (this.pendingBytes.get(c.app) ?? 0) >= small.epochMinBytes;
+      if (!c.small || c.oldest <= small!.forceBefore || (wave && c.oldest <= small!.waveBefore!) || epoch) due.push([c.app, c.oldest]);
+    }
     // a drain that crashed left its claim with the slot: the app is due until someone finishes it
     for (const [key, s] of this.slots) {
       const app = key.slice(0, key.indexOf("\u0000"));

@@ -32,7 +32,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { decodeIntervals, type Interval } from "../core/intervals.js";
 import type {
   AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
-  RegisterFile, RegisterOptions, RegisterResult, SlotState,
+  RegisterFile, RegisterOptions, RegisterResult, SlotState, SmallAppRule,
 } from "./coord-store.js";
 
 const LUA_PRELUDE = `
@@ -391,14 +391,16 @@ if left <= 0 then redis.call('DEL', lock_key(ARGV[1], ARGV[2])) end
 return left
 `;
 
-// ARGV: token, now, sealBytes, then 7 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release
+// ARGV: token, now, sealBytes, then 8 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release,
+// startedAt (the member's oldest record's staging time: a new generation's t0, "0" = now)
 // → per commit {'ok', state, gone} or {reason}
 const COMMIT_DRAINS = LUA_PRELUDE + `
 local token, now, sealBytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
-for i = 4, #ARGV, 7 do
+for i = 4, #ARGV, 8 do
   local app, slot = ARGV[i], ARGV[i + 1]
   local gen, expectLen, addLen = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local startedAt = tonumber(ARGV[i + 7]) or 0
   local sk = slot_key(app, slot)
   if not holds(app, slot, token) then
     out[#out + 1] = {'lost-lock'}
@@ -415,7 +417,10 @@ for i = 4, #ARGV, 7 do
         if refs[c.ref] then consume(c.file, gone) else rest[#rest + 1] = c end
       end
       local t0 = num(st[3])
-      if t0 == 0 and addLen > 0 then t0 = now end
+      if t0 == 0 and addLen > 0 then
+        t0 = now
+        if startedAt > 0 and startedAt < now then t0 = startedAt end
+      end
       redis.call('HSET', sk, 'len', fmt(expectLen + addLen), 't0', fmt(t0))
       if expectLen + addLen >= sealBytes then redis.call('ZADD', SEALQ, '0', sealq_member(app, slot))
       elseif t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
@@ -616,22 +621,34 @@ interface Scripts {
   lpClaimPeriodic(tag: string, ...args: Arg[]): Promise<number>;
 }
 
-// ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore. Due: oldest pending or
-// claimed section staged ≤ stagedBefore; with the rule, an app with < minBytes pending and no
-// stranded claim waits until its oldest section is ≤ forceBefore.
+// ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore, maxRefs ("" = none),
+// waveBefore ("" = no waves), epochMinBytes ("" = not an epoch). Due: oldest pending or claimed
+// section staged ≤ stagedBefore; with the rule, a small app (< minBytes and < maxRefs sections
+// pending, no stranded claim) waits until its oldest section is ≤ forceBefore — or ≤ waveBefore
+// once any small app has reached forceBefore, or, at an epoch, until it has epochMinBytes pending.
 const DUE_APPS = LUA_PRELUDE + `
 local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-local minBytes, force = tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {}
+local minBytes, force, maxRefs, wave = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5] or ''), tonumber(ARGV[6] or '')
+local epochMin = tonumber(ARGV[7] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
+local small, waving = {}, false
+if minBytes ~= nil then
+  for i = 1, #rows, 2 do
+    local app, oldest = rows[i], tonumber(rows[i + 1])
+    local pend = num(redis.call('HGET', PENDB, app))
+    if redis.call('HLEN', claims_key(app)) == 0 and pend < minBytes
+        and (maxRefs == nil or redis.call('LLEN', pend_key(app)) < maxRefs) then
+      small[app] = pend
+      if oldest <= force then waving = wave ~= nil end
+    end
+  end
+end
+local out = {}
 for i = 1, #rows, 2 do
   if #out >= limit then break end
   local app, oldest = rows[i], tonumber(rows[i + 1])
-  local ok = true
-  if minBytes ~= nil and oldest > force and redis.call('HLEN', claims_key(app)) == 0 then
-    ok = num(redis.call('HGET', PENDB, app)) >= minBytes
-  end
-  if ok then out[#out + 1] = app end
+  local pend = small[app]
+  if pend == nil or oldest <= force or (waving and oldest <= wave) or (epochMin ~= nil and pend >= epochMin) then out[#out + 1] = app end
 end
 return out
 `;
@@ -789,7 +806,7 @@ export class RedisCoordStore implements CoordStore {
   async commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<DrainCommitResult[]> {
     if (commits.length === 0) return [];
     const args: Arg[] = [token, now, sealBytes];
-    for (const c of commits) args.push(c.app, c.slot, c.gen, c.expectLen, c.addLen, c.refs.join("\n"), c.release ? "1" : "0");
+    for (const c of commits) args.push(c.app, c.slot, c.gen, c.expectLen, c.addLen, c.refs.join("\n"), c.release ? "1" : "0", c.startedAt ?? 0);
     this.roundTrips++;
     const rows = await this.redis.lpCommitDrains(this.tag, ...args);
     return rows.map((r, i): DrainCommitResult => {
@@ -857,11 +874,12 @@ export class RedisCoordStore implements CoordStore {
     return (await this.redis.lpClaimPeriodic(this.tag, name, now, everyMs)) === 1;
   }
 
-  async dueApps(stagedBefore: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<string[]> {
+  async dueApps(stagedBefore: number, limit: number, small?: SmallAppRule): Promise<string[]> {
     if (limit <= 0) return [];
     this.roundTrips++;
     if (!small) return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
-    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore));
+    const opt = (n: number | undefined) => (n === undefined ? "" : String(n));
+    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore), opt(small.maxRefs), opt(small.waveBefore), opt(small.epochMinBytes));
   }
 
   async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {

@@ -5,6 +5,8 @@
  * round trip for the whole task. Each staging file is read once for all the task's apps; each
  * app's sections become ONE gzip member appended to its slot file (one positional write + fsync);
  * one round trip commits every app. Staging files whose last section was consumed are deleted.
+ * A small slot that would reach LOGPIPE_SEAL_MAX_AGE before its app's next drain is sealed right
+ * after the commit, under the same lock (sealAtDrain): the long tail gets one member per object.
  *
  * Crash safety (see docs/faults.md): claimed sections stay with the slot until the commit, so a
  * crashed drain is finished by the next holder of that slot. A member written but not committed
@@ -21,7 +23,7 @@ import { MAX_REFS_PER_DRAIN, nowOf, reportReconcile, RetryableError, type DrainT
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
-import { ensureLockTime, prepareSlot } from "./seal.js";
+import { ensureLockTime, prepareSlot, sealAtDrain, sealSlot } from "./seal.js";
 import { sectionLines, stagingPath } from "./staging.js";
 
 export class BadTaskError extends Error {
@@ -37,6 +39,8 @@ export interface CompressResult {
   apps: number;
   busy: number;
   members: number;
+  /** slots sealed right after their drain (small slots of the long tail: see sealAtDrain) */
+  sealed: number;
   records: number;
   sections: number;
   /** staging files read, and staging files deleted (all their sections consumed) */
@@ -113,7 +117,7 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
 
 export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { requestId?: string } = {}): Promise<CompressResult> {
   const started = performance.now();
-  const result: CompressResult = { requested: task.apps.length, apps: 0, busy: 0, members: 0, records: 0, sections: 0, filesRead: 0, filesDeleted: 0, bytesIn: 0, bytesOut: 0, errors: [], durationMs: 0 };
+  const result: CompressResult = { requested: task.apps.length, apps: 0, busy: 0, members: 0, sealed: 0, records: 0, sections: 0, filesRead: 0, filesDeleted: 0, bytesIn: 0, bytesOut: 0, errors: [], durationMs: 0 };
   const { config } = deps;
   const token = randomUUID();
   const requestedAt = performance.now();
@@ -164,6 +168,8 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
 
     // 3. One member per app, appended at the committed length.
     const commits: DrainCommit[] = [];
+    /** apps whose slot is sealed right after the commit → the key's time */
+    const sealAfter = new Map<string, number>();
     const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
     /** A section's lines, decoded once (a corrupt one is dead-lettered, a missing one reported, once). */
     const decode = async (app: string, s: ClaimedSection): Promise<{ lines: Buffer; records: number } | "skip"> => {
@@ -206,12 +212,12 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         if (stagedAt === 0 || s.stagedAt < stagedAt) stagedAt = s.stagedAt;
       }
       const member = records > 0 ? buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
-      return { member, refs, records };
+      return { member, refs, records, stagedAt };
     };
     for (const p of prepared) {
       const { app, slot } = p.claim;
       try {
-        let { member, refs, records } = await memberOf(p);
+        let { member, refs, records, stagedAt } = await memberOf(p);
         let addLen = 0;
         if (member) {
           const check = async () => {
@@ -227,7 +233,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
             const adopted = new Set(again.adoptedRefs);
             p.state = again.state;
             p.sections = p.sections.filter((s) => !adopted.has(s.ref));
-            ({ member, refs, records } = await memberOf(p));
+            ({ member, refs, records, stagedAt } = await memberOf(p));
             if (member) {
               w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
               if (!w.ok) throw new RetryableError(`${activeFilePath(app, slot, p.state.gen)} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
@@ -242,7 +248,10 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
           result.bytesOut += member.length;
         }
         result.sections += refs.length;
-        commits.push({ app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: true });
+        const keyTime = sealAtDrain(config, { lenAfter: p.state.len + addLen, t0: p.state.t0, oldestStaged: stagedAt }, nowOf(deps));
+        if (keyTime !== undefined) sealAfter.set(app, keyTime);
+        // a slot sealed right after the commit keeps its lock until the seal is done
+        commits.push({ app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: keyTime === undefined, startedAt: stagedAt });
       } catch (e) {
         failed(p.claim, e);
         await release(p.claim);
@@ -252,22 +261,42 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
     // 4. One commit for every app; the commit also gives each lock back.
     if (commits.length > 0) {
       for (const c of commits) {
+        if (!c.release) continue;
         held.delete(c.app); // the commit releases it (or, if it fails, the lock has expired anyway)
         deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
       }
       const results = await deps.coord.commitDrains(token, commits, nowOf(deps), deps.config.sealBytes);
       crashPoint("compress.after-commit");
       const gone = new Set<string>();
+      const claimOf = new Map(claims.map((c) => [c.app, c]));
       for (const r of results) {
         if (r.ok) r.gone.forEach((g) => gone.add(g));
         else {
           result.errors.push(`${r.app}: commit refused (${r.reason}); the member stays uncommitted and the next holder adopts it`);
           deps.logger.warn({ app: r.app, reason: r.reason }, r.reason === "lost-lock" ? "slot lock lost before the commit: nothing committed by this writer" : "commit refused: the slot changed under this writer");
+          held.delete(r.app);
           await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
         }
       }
       for (const f of gone) await deps.nas.remove(stagingPath(f));
       result.filesDeleted = gone.size;
+      // 5. Small slots of the long tail are sealed now, under the lock the drain holds: one member
+      //    per object and no lock, stat and seal of their own at the upload tick. A crash here
+      //    leaves a recorded seal the next holder (or the tick) finishes.
+      for (const r of results) {
+        const keyTime = sealAfter.get(r.app);
+        const c = claimOf.get(r.app)!;
+        if (!r.ok || keyTime === undefined || !held.has(r.app)) continue;
+        try {
+          const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime });
+          if (s.key) result.sealed++;
+        } catch (e) {
+          result.errors.push(`${r.app}: seal after the drain failed (${(e as Error).message}); the upload tick seals it`);
+          deps.logger.warn({ app: r.app, slot: c.slot, err: (e as Error).message }, "seal after the drain failed; the upload tick seals it");
+        } finally {
+          await release(c);
+        }
+      }
     }
   } finally {
     for (const c of claims) if (held.has(c.app)) await release(c);

@@ -90,7 +90,11 @@ export const envSchema = z.object({
    * LOGPIPE_DRAIN_MAX_AGE old (fewer, larger members); 0 drains every app at the drain age.
    */
   LOGPIPE_DRAIN_MIN_BYTES: size.default("1MB"),
-  LOGPIPE_DRAIN_MAX_AGE: duration.default("10m"),
+  /**
+   * Default: LOGPIPE_SEAL_MAX_AGE. A small app's drain then also seals its slot (one member, one
+   * object per drain: see sealAtDrain), so its records reach the archive within this age.
+   */
+  LOGPIPE_DRAIN_MAX_AGE: duration.optional(),
   /** Most pending bytes one drain takes for one app (the rest waits for the next drain). */
   LOGPIPE_DRAIN_MAX_BYTES: size.default("64MB"),
   /** Most pending bytes one compress invocation reads over all its apps (bounds its memory). */
@@ -196,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => ({ key: String(i.path[0] ?? "?"), message: i.message })));
   }
   const c = parsed.data;
+  const sealMaxAgeMs = c.LOGPIPE_SEAL_MAX_AGE ?? defaultSealMaxAgeMs(c.LOGPIPE_SEAL_AGE);
   return {
     nasRoot: c.LOGPIPE_NAS_ROOT,
     redisUrl: c.LOGPIPE_REDIS_URL,
@@ -208,7 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sealBytes: c.LOGPIPE_SEAL_BYTES,
     sealAgeMs: c.LOGPIPE_SEAL_AGE,
     sealMinBytes: c.LOGPIPE_SEAL_MIN_BYTES,
-    sealMaxAgeMs: c.LOGPIPE_SEAL_MAX_AGE ?? defaultSealMaxAgeMs(c.LOGPIPE_SEAL_AGE),
+    sealMaxAgeMs,
     functionTimeoutMs: c.LOGPIPE_FUNCTION_TIMEOUT,
     lockTtlMs: c.LOGPIPE_LOCK_TTL,
     lockMarginMs: c.LOGPIPE_LOCK_MARGIN,
@@ -217,7 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     drainBytes: c.LOGPIPE_DRAIN_BYTES,
     drainAgeMs: c.LOGPIPE_DRAIN_AGE,
     drainMinBytes: c.LOGPIPE_DRAIN_MIN_BYTES,
-    drainMaxAgeMs: c.LOGPIPE_DRAIN_MAX_AGE,
+    drainMaxAgeMs: c.LOGPIPE_DRAIN_MAX_AGE ?? sealMaxAgeMs,
     drainMaxBytes: c.LOGPIPE_DRAIN_MAX_BYTES,
     taskMaxBytes: c.LOGPIPE_TASK_MAX_BYTES,
     sweepAppsPerTask: c.LOGPIPE_SWEEP_APPS_PER_TASK,

@@ -27,8 +27,11 @@ export interface CompressInvoker {
 
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
 export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {
+  // in name order, as split lays out a staging file's sections: each task's sections then lie
+  // together in every file, so the task reads a part of each file, not all of it
+  const sorted = [...apps].sort();
   const tasks: DrainTask[] = [];
-  for (let i = 0; i < apps.length; i += perTask) tasks.push({ v: 2, apps: apps.slice(i, i + perTask), reason });
+  for (let i = 0; i < sorted.length; i += perTask) tasks.push({ v: 2, apps: sorted.slice(i, i + perTask), reason });
   const limit = pLimit(8);
   await Promise.all(tasks.map((t) => limit(() => invoker.invokeCompress(t))));
   return tasks.length;

@@ -60,8 +60,8 @@ export function timeParts(epochMs: number, timeZone: string): TimeParts {
 }
 
 /**
- * `<prefix>/<app>/dt=YYYY-MM-DD/hour=HH/<app>-<slot>-<gen>-<digest12>.log.gz`, hour of the
- * generation's first commit. The digest is of the sealed bytes: the same file always gets the
+ * `<prefix>/<app>/dt=YYYY-MM-DD/hour=HH/<app>-<slot>-<gen>-<digest12>.log.gz`, hour the
+ * generation started (its first member's oldest record was staged: SlotState.t0). The digest is of the sealed bytes: the same file always gets the
  * same key (a redone seal or upload rewrites it with the same bytes), and different bytes never
  * share a key, even when the coordination state forgot a generation or a run reuses a directory.
  */

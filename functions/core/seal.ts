@@ -142,9 +142,11 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
 /**
  * Seals the slot's current generation (caller holds the lock). With `wholeFile`, the file's
  * complete members are sealed whatever `len` says (repair of a file shorter than Redis counts).
- * Returns the state after the bump and the object key (when anything was sealed).
+ * `keyTime` (epoch ms) dates the key instead of the generation's start (a seal at the drain dates
+ * it by its oldest record, which may predate a start taken from an earlier member). Returns the state after the bump and the object key (when
+ * anything was sealed).
  */
-export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean; knownSize?: number } = {}): Promise<{ state: SlotState; key?: string }> {
+export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean; knownSize?: number; keyTime?: number } = {}): Promise<{ state: SlotState; key?: string }> {
   const active = activeFilePath(app, slot, state.gen);
   let len = state.len;
   if (opts.wholeFile) {
@@ -173,7 +175,7 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
       await deps.nas.readByPath(active, len);
       digest = await hashPrefix(deps.nas.abs(active), len);
     } else if (len > 0) digest = sealIdOf(token);
-    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, state.t0 || nowOf(deps), deps.config.timeZone, digest);
+    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, opts.keyTime || state.t0 || nowOf(deps), deps.config.timeZone, digest);
     if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
     crashPoint("seal.after-record");
   }
@@ -196,4 +198,26 @@ export async function sealSlot(deps: PipelineDeps, app: string, slot: number, to
   if (!(await deps.coord.finishSeal(app, slot, token, state.gen))) throw new LockLostError("seal finish");
   deps.logger.info({ app, slot, gen: state.gen, bytes: len, key }, "sealed");
   return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: len > 0 ? key : undefined };
+}
+
+/**
+ * Whether a drain seals its slot right after appending, and under which time: a slot still small
+ * after the drain (below LOGPIPE_SEAL_MIN_BYTES) whose generation — from its oldest record — would
+ * reach LOGPIPE_SEAL_MAX_AGE before the app's next drain, taking the gap this drain closed (its
+ * oldest section's age) as the app's drain interval. The long tail, drained once per
+ * LOGPIPE_DRAIN_MAX_AGE, then gets one member per object and no separate seal by the upload
+ * tick. Returns the generation's start for the object key (the hour its oldest record was
+ * staged, so `logpipe logs`' hour of look-back covers it), or undefined when the usual rule
+ * (sealIsDue at the upload tick) applies.
+ */
+export function sealAtDrain(
+  config: Pick<PipelineDeps["config"], "sealMinBytes" | "sealMaxAgeMs">,
+  slot: { lenAfter: number; t0: number; oldestStaged: number },
+  now: number,
+): number | undefined {
+  const { lenAfter, t0, oldestStaged } = slot;
+  if (lenAfter <= 0 || lenAfter >= config.sealMinBytes || oldestStaged <= 0) return undefined;
+  const start = t0 > 0 ? Math.min(t0, oldestStaged) : oldestStaged;
+  const gap = Math.max(0, now - oldestStaged);
+  return now + gap - start >= config.sealMaxAgeMs ? start : undefined;
 }

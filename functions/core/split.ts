@@ -49,6 +49,8 @@ interface PartitionGroup {
 
 /** Staging files written at the same time (a batch usually holds one or a few partitions). */
 const FILE_WRITE_CONCURRENCY = 4;
+/** A section under this size is laid out by app name, after the large ones (see the staging loop). */
+const SMALL_SECTION_BYTES = 64 * 1024;
 
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
 function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
@@ -194,7 +196,10 @@ export async function splitTable(
   }
 
   // One staging file per (topic, partition): every app's rows as one section each. Rows of an
-  // app keep the batch's order; a record repeated within the batch is kept once.
+  // app keep the batch's order; a record repeated within the batch is kept once. Large sections
+  // come first, in the batch's order (the busiest apps, drained often, lie together), then the
+  // small ones by app name: the long tail is drained by sweep tasks of neighbouring names
+  // (invokeDrains), so each task's sections lie together too.
   const files: StagingFile[] = [];
   const apps = new Set<string>();
   for (const g of groups.values()) {
@@ -220,7 +225,9 @@ export async function splitTable(
       if (app === UNROUTED_APP) result.unrouted += rows.length;
     }
     if (g.offsets.length === 0) continue;
-    files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, sections));
+    const large = sections.filter((x) => x.bytes.length >= SMALL_SECTION_BYTES);
+    const small = sections.filter((x) => x.bytes.length < SMALL_SECTION_BYTES).sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+    files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small]));
   }
   result.apps = apps.size;
   result.files = files.length;

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
-import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
+import { invokeDrains, MAX_REFS_PER_DRAIN, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
@@ -81,28 +81,56 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
   return result;
 }
 
-/** Invokes drains for apps whose oldest pending section is older than the drain age. */
+/**
+ * Invokes drains for apps whose oldest pending section is older than the drain age. An app with
+ * less than LOGPIPE_DRAIN_MIN_BYTES pending waits, and small apps go together (SmallAppRule): at
+ * an epoch (every sixth of LOGPIPE_DRAIN_MAX_AGE) those on pace to fill the minimum within the max
+ * age; the rest — the long tail — in a wave once one of them reaches the max age, with every small
+ * app past half of it.
+ */
 async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
   const { drainAgeMs, drainMinBytes, drainMaxAgeMs } = deps.config;
-  const apps = opts.sweepAll
-    ? await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000)
-    : await deps.coord.dueApps(now - drainAgeMs, 100_000, drainMinBytes > 0 ? { minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs } : undefined);
+  let apps: string[];
+  if (opts.sweepAll) apps = await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000);
+  else if (drainMinBytes <= 0) apps = await deps.coord.dueApps(now - drainAgeMs, 100_000);
+  else {
+    // an epoch every sixth of the max age: apps on pace to fill LOGPIPE_DRAIN_MIN_BYTES within the
+    // max age are drained together then, not each at its own moment (each reading every file of its
+    // pending period)
+    const epochMs = Math.max(drainAgeMs, drainMaxAgeMs / 6);
+    const epoch = await deps.coord.claimPeriodic("drain-epoch", now, epochMs);
+    apps = await deps.coord.dueApps(now - drainAgeMs, 100_000, {
+      minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN,
+      epochMinBytes: epoch ? (drainMinBytes * epochMs) / drainMaxAgeMs : undefined,
+    });
+  }
   if (apps.length === 0) return;
   if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
   result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
 }
 
 /**
+ * How often the upload tick walks the whole active tree: every slot holding data is sealed within
+ * LOGPIPE_SEAL_MAX_AGE from Redis's list anyway (and a drain repairs what it appends to), so the
+ * walk is for what no list names — a torn tail of a slot nobody writes to again, a generation
+ * Redis does not know, an orphan — and once per seal max age (at least the redrive age) finds them
+ * at the latest when a quiet slot's data would have been sealed.
+ */
+export function activeWalkPeriodMs(config: Pick<PipelineDeps["config"], "redriveAgeMs" | "sealMaxAgeMs">): number {
+  return Math.max(config.redriveAgeMs, config.sealMaxAgeMs);
+}
+
+/**
  * Seals the slots that are due. Redis lists the slots holding data by the age of their
  * generation (sealableSlots), so a tick costs one round trip however many apps there are; once
- * per LOGPIPE_REDRIVE_AGE (and at once when Redis lost that mark, e.g. after a flush or a
- * rollback) the tick walks the whole active tree instead, because files are the truth: torn
- * tails, generations Redis does not know and orphans are found only there.
+ * per activeWalkPeriodMs (and at once when Redis lost that mark, e.g. after a flush) the tick
+ * walks the whole active tree instead, because files are the truth: torn tails, generations
+ * Redis does not know and orphans are found only there.
  */
 async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
-  const fullWalk = opts.sealAll || (await deps.coord.claimPeriodic("active-walk", now, deps.config.redriveAgeMs));
+  const fullWalk = opts.sealAll || (await deps.coord.claimPeriodic("active-walk", now, activeWalkPeriodMs(deps.config)));
   let files: ActiveFile[] = [];
   let states: SlotState[];
   if (fullWalk) {

@@ -185,6 +185,40 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500 })).toEqual(["big", "tiny2"]);
   });
 
+  it("the long tail is drained in waves: once one small app reaches forceBefore, every small app past waveBefore goes with it", async () => {
+    const s = open();
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    await s.registerFiles([f([["oldest", 10], ["big", 5000]])], reg(1000));
+    await s.registerFiles([f([["half", 10]])], reg(1400));
+    await s.registerFiles([f([["fresh", 10]])], reg(1800));
+    // nobody small at forceBefore yet: only the big app, waves or not
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 900, waveBefore: 1500 })).toEqual(["big"]);
+    // "oldest" reached forceBefore: "half" (past waveBefore) goes with it, "fresh" waits
+    expect((await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 1000, waveBefore: 1500 })).sort()).toEqual(["big", "half", "oldest"]);
+    // without waves, only the app at forceBefore
+    expect((await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 1000 })).sort()).toEqual(["big", "oldest"]);
+  });
+
+  it("at a drain epoch, small apps on pace to fill the minimum go together; the rest keep waiting", async () => {
+    const s = open();
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    await s.registerFiles([f([["steady", 200], ["rare", 10]])], reg(1000));
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500 })).toEqual([]);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, epochMinBytes: 150 })).toEqual(["steady"]);
+  });
+
+  it("a small app with a full drain's worth of sections pending is due at once (its pending list stays bounded)", async () => {
+    const s = open();
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    for (let i = 0; i < 3; i++) await s.registerFiles([f([["scattered", 10]])], reg(1000 + i));
+    await s.registerFiles([f([["tiny", 10]])], reg(1000));
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, maxRefs: 4 })).toEqual([]);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, maxRefs: 3 })).toEqual(["scattered"]);
+  });
+
   it("a hot app whose drain found every slot busy is returned as hot again (not left to the sweep)", async () => {
     const s = open();
     const t = Date.now();

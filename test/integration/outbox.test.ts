@@ -8,8 +8,10 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { NasLatencyDir } from "../../functions/adapters/nas-latency.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
-import { FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath } from "../../functions/core/layout.js";
+import { ACTIVE_DIR, FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath, STAGING_DIR } from "../../functions/core/layout.js";
+import { scanMembers } from "../../functions/core/members.js";
 import { splitBatch } from "../../functions/core/split.js";
+import { decodeStagingIndex } from "../../functions/core/staging.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { testPipeline, type TestPipeline } from "../support/deps.js";
@@ -80,6 +82,86 @@ describe("seal and upload of one object", () => {
     expect((await p.deps.objects.getBuffer(flat)).toString()).toBe("flat");
     expect(readdirSync(path.join(p.dir, "nas", OUTBOX_DIR))).toEqual([]); // its directories removed too
     expect(readdirSync(path.join(p.dir, "nas", FLAT_OUTBOX_DIR))).toEqual([]);
+  });
+});
+
+describe("staging layout", () => {
+  it("lays out large sections first, then the small ones by app name, so a sweep task's apps lie together in each file", async () => {
+    // Arrange: small apps first in the batch, then one app with a large section (> 64 KB)
+    p = testPipeline();
+    const apps = [...["orders", "auth", "zeta", "billing", "auth", "cart"], ...Array.from({ length: 2000 }, () => "yankee")];
+
+    // Act
+    await splitBatch(p.deps, kafkaEvent(apps.map((app, offset) => ({ app, offset }))));
+
+    // Assert: one staging file; the large section leads, the small ones follow sorted by app
+    const [file] = await p.deps.nas.walk(STAGING_DIR);
+    const head = (await p.deps.nas.readRange(file!.rel, 0, 64 * 1024))!;
+    const { sections } = decodeStagingIndex(head);
+    expect(sections.map((x) => x.app)).toEqual(["yankee", "auth", "billing", "cart", "orders", "zeta"]);
+    expect(sections[0]!.len).toBeGreaterThanOrEqual(64 * 1024);
+    expect(sections.map((x) => x.off)).toEqual([...sections.map((x) => x.off)].sort((a, b) => a - b));
+  });
+});
+
+describe("the long tail's drain", () => {
+  // 10:50 UTC: the drain at the max age (40 min with the local seal age of 10 min) falls in the next hour
+  const T0 = Date.UTC(2026, 11, 1, 10, 50);
+
+  it("seals a small app's slot at once when it is drained at the max age: one member per object, dated by its oldest record", async () => {
+    // Arrange: two small apps staged at T0, the clock under the test's control
+    p = testPipeline();
+    let now = T0;
+    p.deps.now = () => now;
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 200 }, (_, i) => ({ app: i % 2 ? "billing" : "search", offset: i }))));
+    const tick = async () => {
+      const r = await runUpload({ ...p!.deps, invoker: p!.emulator }, { skipLease: true });
+      await p!.emulator.drain();
+      return r;
+    };
+
+    // Act: a tick past the drain age (too little pending: they wait), then one at the max age, then one more
+    now = T0 + 60_000;
+    const early = await tick();
+    now = T0 + p.deps.config.drainMaxAgeMs;
+    const atMax = await tick();
+    const after = await tick();
+
+    // Assert: nothing drained early; the drain sealed both slots (no seal by the tick), the next tick shipped them
+    expect(p.deps.config.drainMaxAgeMs).toBe(p.deps.config.sealMaxAgeMs);
+    expect(early.swept).toBe(0);
+    expect(atMax.swept).toBe(1);
+    expect(atMax.sealed + after.sealed).toBe(0);
+    expect(atMax.uploaded + after.uploaded).toBe(2);
+    expect(readdirSync(path.join(p.dir, "nas", ACTIVE_DIR, "billing"))).toEqual([]); // the sealed file moved; no new generation started
+    const objects = await collect(p.deps.objects!.list(""));
+    expect(objects.map((o) => o.key).sort()).toEqual([
+      expect.stringMatching(new RegExp(`^${p.prefix}/billing/dt=2026-12-01/hour=10/billing-0-0-[0-9a-f]{12}\\.log\\.gz$`)),
+      expect.stringMatching(new RegExp(`^${p.prefix}/search/dt=2026-12-01/hour=10/search-0-0-[0-9a-f]{12}\\.log\\.gz$`)),
+    ]);
+    for (const o of objects) {
+      const { members } = scanMembers(await p.deps.objects!.getBuffer(o.key));
+      expect(members.map((m) => m.meta.n)).toEqual([100]);
+    }
+  });
+
+  it("leaves a slot open when its app is drained soon after its data came (more will follow before the max age)", async () => {
+    // Arrange
+    p = testPipeline();
+    let now = T0;
+    p.deps.now = () => now;
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 50 }, (_, i) => ({ app: "billing", offset: i }))));
+
+    // Act: every app drained a minute later, whatever it holds
+    now = T0 + 60_000;
+    await runUpload({ ...p.deps, invoker: p.emulator }, { sweepAll: true, skipLease: true });
+    await p.emulator.drain();
+
+    // Assert: the member is in the active file, nothing in the outbox; the generation is dated by
+    // its oldest record (staged at T0), not by the drain a minute later
+    expect(readdirSync(path.join(p.dir, "nas", ACTIVE_DIR, "billing"))).toHaveLength(1);
+    expect((await p.deps.coord.readSlotState("billing", 0)).t0).toBe(T0);
+    expect(await p.deps.nas.listNames(FLAT_OUTBOX_DIR)).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseDuration, parseSize } from "../../functions/core/config.js";
+import { sealAtDrain } from "../../functions/core/seal.js";
 import { sealIsDue } from "../../functions/core/upload.js";
 
 describe("handler config", () => {
@@ -15,6 +16,11 @@ describe("handler config", () => {
     expect(loadConfig({ LOGPIPE_SEAL_AGE: "30m" }).sealMaxAgeMs).toBe(3_600_000);
     expect(loadConfig({ LOGPIPE_SEAL_AGE: "2h" }).sealMaxAgeMs).toBe(7_200_000);
     expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m" }).sealMaxAgeMs).toBe(1_200_000);
+  });
+  it("drains the long tail at the seal max age unless told otherwise", () => {
+    expect(loadConfig({}).drainMaxAgeMs).toBe(3_600_000);
+    expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m" }).drainMaxAgeMs).toBe(1_200_000);
+    expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m", LOGPIPE_DRAIN_MAX_AGE: "5m" }).drainMaxAgeMs).toBe(300_000);
   });
   it("parses sizes and durations", () => {
     expect(parseSize("256MB")).toBe(256 * 1024 ** 2);
@@ -67,5 +73,25 @@ describe("when a slot is due for sealing", () => {
   });
   it("seals every slot at the seal age when the small-slot rule is off", () => {
     expect(sealIsDue({ ...config, sealMinBytes: 0 }, 1, 9_900, 10_000)).toBe(true);
+  });
+});
+
+describe("when a drain seals its slot at once", () => {
+  const config = { sealMinBytes: 50, sealMaxAgeMs: 400 };
+  const now = 10_000;
+  it.each([
+    // what, committed bytes after the drain, generation's first commit (0: the drain started it), oldest record's age, key time
+    ["a fresh slot of the long tail, drained at the max age", 10, 0, 400, now - 400],
+    ["a fresh slot drained at half the max age (it would be due before its next drain)", 10, 0, 200, now - 200],
+    ["a fresh slot drained sooner: it waits for more", 10, 0, 199, undefined],
+    ["an older slot due before the next drain, dated by its first commit", 30, now - 350, 60, now - 350],
+    ["an older slot not due before the next drain", 30, now - 300, 60, undefined],
+    ["a slot at the minimum size: the usual seal at the seal age", 50, 0, 400, undefined],
+    ["nothing committed", 0, 0, 400, undefined],
+  ])("%s", (_what, lenAfter, t0, age, keyTime) => {
+    expect(sealAtDrain(config, { lenAfter, t0, oldestStaged: now - age }, now)).toBe(keyTime);
+  });
+  it("never seals at the drain when the small-slot rule is off", () => {
+    expect(sealAtDrain({ ...config, sealMinBytes: 0 }, { lenAfter: 1, t0: 0, oldestStaged: 1 }, now)).toBeUndefined();
   });
 });

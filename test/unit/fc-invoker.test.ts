@@ -68,6 +68,12 @@ describe("compress payloads (drain tasks)", () => {
     expect((await recordDrains([], 200)).invoked).toBe(0);
   });
 
+  it("invokeDrains gives each task apps of neighbouring names (split lays out staging sections in name order)", async () => {
+    const apps = ["orders", "auth", "zeta", "billing", "search", "cart"];
+    const { tasks } = await recordDrains(apps, 2);
+    expect(tasks.map((t) => t.apps)).toEqual([["auth", "billing"], ["cart", "orders"], ["search", "zeta"]]);
+  });
+
   it("every task the configuration allows fits the payload guard, even with the longest app names", async () => {
     // LOGPIPE_SWEEP_APPS_PER_TASK is the only bound on a task's size: its largest accepted value
     // with 64-character app names must still encode (else every sweep of many apps would fail)
