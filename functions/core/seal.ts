@@ -142,8 +142,8 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
 /**
  * Seals the slot's current generation (caller holds the lock). With `wholeFile`, the file's
  * complete members are sealed whatever `len` says (repair of a file shorter than Redis counts).
- * `keyTime` (epoch ms) dates the key instead of the generation's start (a seal at the drain dates
- * it by its oldest record, which may predate a start taken from an earlier member). Returns the state after the bump and the object key (when
+ * `keyTime` (epoch ms) dates the key instead of the generation's start (a seal at the drain
+ * dates it by its oldest record). Returns the state after the bump and the object key (when
  * anything was sealed).
  */
 export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean; knownSize?: number; keyTime?: number } = {}): Promise<{ state: SlotState; key?: string }> {

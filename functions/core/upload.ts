@@ -117,7 +117,7 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
  * Redis does not know, an orphan — and once per seal max age (at least the redrive age) finds them
  * at the latest when a quiet slot's data would have been sealed.
  */
-export function activeWalkPeriodMs(config: Pick<PipelineDeps["config"], "redriveAgeMs" | "sealMaxAgeMs">): number {
+function activeWalkPeriodMs(config: Pick<PipelineDeps["config"], "redriveAgeMs" | "sealMaxAgeMs">): number {
   return Math.max(config.redriveAgeMs, config.sealMaxAgeMs);
 }
 
