@@ -6,7 +6,10 @@
  */
 import type { Interval } from "../core/intervals.js";
 import { emptyPartition, registerRange, type PartitionState } from "../core/partition-state.js";
-import type { AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult, RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState, SmallAppRule } from "./coord-store.js";
+import type {
+  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
+  RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState, SmallAppRule,
+} from "./coord-store.js";
 
 interface Lock {
   token: string;

@@ -168,8 +168,8 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
 
     // 3. One member per app, appended at the committed length.
     const commits: DrainCommit[] = [];
-    /** apps whose slot is sealed right after the commit → the key's time */
-    const sealAfter = new Map<string, number>();
+    /** apps whose slot is sealed right after the commit → their claim and the key's time */
+    const sealAfter = new Map<string, { claim: DrainClaim; keyTime: number }>();
     const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
     /** A section's lines, decoded once (a corrupt one is dead-lettered, a missing one reported, once). */
     const decode = async (app: string, s: ClaimedSection): Promise<{ lines: Buffer; records: number } | "skip"> => {
@@ -249,7 +249,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         }
         result.sections += refs.length;
         const keyTime = sealAtDrain(config, { lenAfter: p.state.len + addLen, t0: p.state.t0, oldestStaged: stagedAt }, nowOf(deps));
-        if (keyTime !== undefined) sealAfter.set(app, keyTime);
+        if (keyTime !== undefined) sealAfter.set(app, { claim: p.claim, keyTime });
         // a slot sealed right after the commit keeps its lock until the seal is done
         commits.push({ app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: keyTime === undefined, startedAt: stagedAt });
       } catch (e) {
@@ -268,7 +268,6 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       const results = await deps.coord.commitDrains(token, commits, nowOf(deps), deps.config.sealBytes);
       crashPoint("compress.after-commit");
       const gone = new Set<string>();
-      const claimOf = new Map(claims.map((c) => [c.app, c]));
       for (const r of results) {
         if (r.ok) r.gone.forEach((g) => gone.add(g));
         else {
@@ -284,9 +283,9 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       //    per object and no lock, stat and seal of their own at the upload tick. A crash here
       //    leaves a recorded seal the next holder (or the tick) finishes.
       for (const r of results) {
-        const keyTime = sealAfter.get(r.app);
-        const c = claimOf.get(r.app)!;
-        if (!r.ok || keyTime === undefined || !held.has(r.app)) continue;
+        const seal = sealAfter.get(r.app);
+        if (!r.ok || seal === undefined || !held.has(r.app)) continue;
+        const { claim: c, keyTime } = seal;
         try {
           const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime });
           if (s.key) result.sealed++;
