@@ -622,14 +622,17 @@ interface Scripts {
 }
 
 // ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore, maxRefs ("" = none),
-// waveBefore ("" = no waves), epochMinBytes ("" = not an epoch). Due: oldest pending or claimed
+// waveBefore ("" = no waves), epochMinBytes ("" = not an epoch), now and epochPeriod ("" = the
+// epoch minimum is not scaled by the pending span). Due: oldest pending or claimed
 // section staged ≤ stagedBefore; with the rule, a small app (< minBytes and < maxRefs sections
 // pending, no stranded claim) waits until its oldest section is ≤ forceBefore — or ≤ waveBefore
-// once any small app has reached forceBefore, or, at an epoch, until it has epochMinBytes pending.
+// once any small app has reached forceBefore, or, at an epoch, until it has epochMinBytes pending
+// per epoch period since its oldest section (at least one period).
 const DUE_APPS = LUA_PRELUDE + `
 local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local minBytes, force, maxRefs, wave = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5] or ''), tonumber(ARGV[6] or '')
 local epochMin = tonumber(ARGV[7] or '')
+local now, period = tonumber(ARGV[8] or ''), tonumber(ARGV[9] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
 local small, waving = {}, false
 if minBytes ~= nil then
@@ -648,7 +651,9 @@ for i = 1, #rows, 2 do
   if #out >= limit then break end
   local app, oldest = rows[i], tonumber(rows[i + 1])
   local pend = small[app]
-  if pend == nil or oldest <= force or (waving and oldest <= wave) or (epochMin ~= nil and pend >= epochMin) then out[#out + 1] = app end
+  local spans = 1
+  if epochMin ~= nil and now ~= nil and period ~= nil and period > 0 then spans = math.max(1, (now - oldest) / period) end
+  if pend == nil or oldest <= force or (waving and oldest <= wave) or (epochMin ~= nil and pend >= epochMin * spans) then out[#out + 1] = app end
 end
 return out
 `;
@@ -879,7 +884,7 @@ export class RedisCoordStore implements CoordStore {
     this.roundTrips++;
     if (!small) return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
     const opt = (n: number | undefined) => (n === undefined ? "" : String(n));
-    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore), opt(small.maxRefs), opt(small.waveBefore), opt(small.epochMinBytes));
+    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore), opt(small.maxRefs), opt(small.waveBefore), opt(small.epochMinBytes), opt(small.now), opt(small.epochPeriodMs));
   }
 
   async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {

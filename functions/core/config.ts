@@ -83,11 +83,16 @@ export const envSchema = z.object({
   LOGPIPE_REDRIVE_AGE: duration.default("10m"),
   /** An app is drained at once when this much of it is pending (split invokes compress for it). */
   LOGPIPE_DRAIN_BYTES: size.default("8MB"),
-  /** The sweep drains every app whose oldest pending record was staged this long ago. */
+  /**
+   * The sweep's step: apps with LOGPIPE_DRAIN_MIN_BYTES pending are drained at every second drain
+   * age, slower ones at every 4th, 8th… (in step, so a staging file is read by few drains: see
+   * drainSchedule); 0 drains the apps with the minimum pending at every tick.
+   */
   LOGPIPE_DRAIN_AGE: duration.default("60s"),
   /**
-   * The long tail: an app with less than this pending is drained only once its oldest data is
-   * LOGPIPE_DRAIN_MAX_AGE old (fewer, larger members); 0 drains every app at the drain age.
+   * The long tail: an app with less than this pending is drained at the step its pace gives, or
+   * once its oldest data is LOGPIPE_DRAIN_MAX_AGE old (fewer, larger members); 0 drains every app
+   * at the drain age.
    */
   LOGPIPE_DRAIN_MIN_BYTES: size.default("1MB"),
   /**

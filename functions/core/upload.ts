@@ -82,11 +82,36 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
 }
 
 /**
- * Invokes drains for apps whose oldest pending section is older than the drain age. An app with
- * less than LOGPIPE_DRAIN_MIN_BYTES pending waits, and small apps go together (SmallAppRule): at
- * an epoch (every sixth of LOGPIPE_DRAIN_MAX_AGE) those on pace to fill the minimum within the max
- * age; the rest — the long tail — in a wave once one of them reaches the max age, with every small
- * app past half of it.
+ * When the sweep drains small apps together. The epoch: the largest power-of-two multiple of the
+ * drain age within a sixth of LOGPIPE_DRAIN_MAX_AGE (8 minutes for 60 s and 1 h). The ladder below
+ * it: 2, 4, … drain ages. At level L's tick (every 2^L-th), small apps with half of
+ * LOGPIPE_DRAIN_MIN_BYTES pending per 2^L drain ages since their oldest section go — a pace, so an
+ * app is drained every 2^L-th tick for the L its pace gives, together with every faster app, and a
+ * staging file is read at a few ticks, not once per app at the moment that app reaches the minimum;
+ * the epoch is the top step, so every step is in line.
+ */
+export function drainSchedule(drainAgeMs: number, drainMaxAgeMs: number): { epochMs: number; ladderMs: number[] } {
+  if (drainAgeMs <= 0) return { epochMs: Math.max(1, drainMaxAgeMs / 6), ladderMs: [] };
+  let epochMs = drainAgeMs;
+  while (epochMs * 2 <= drainMaxAgeMs / 6) epochMs *= 2;
+  const ladderMs: number[] = [];
+  for (let p = 2 * drainAgeMs; p < epochMs; p *= 2) ladderMs.push(p);
+  return { epochMs, ladderMs };
+}
+
+/**
+ * Invokes drains for apps whose oldest pending section is older than the drain age, in step, so
+ * that each staging file is read by few drain tasks:
+ * - the ladder (drainSchedule): at every second tick, the busy apps (LOGPIPE_DRAIN_MIN_BYTES
+ *   pending) and those on pace for half of it per two drain ages; at every fourth, per four; …
+ *   Between its ticks only an app late by two drain ages goes.
+ * - the epoch, the ladder's top step (about a sixth of LOGPIPE_DRAIN_MAX_AGE): the small apps on
+ *   pace to fill the minimum within the max age.
+ * - the rest — the long tail — in a wave once one of them reaches the max age, with every small
+ *   app past half of it (SmallAppRule).
+ * "On pace" counts pending per period since the app's oldest section: an app that crossed a
+ * threshold only by waiting would read a long stretch of staging files for a few sections; it
+ * goes with the wave, which reads them anyway.
  */
 async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
@@ -95,14 +120,22 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   if (opts.sweepAll) apps = await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000);
   else if (drainMinBytes <= 0) apps = await deps.coord.dueApps(now - drainAgeMs, 100_000);
   else {
-    // an epoch every sixth of the max age: apps on pace to fill LOGPIPE_DRAIN_MIN_BYTES within the
-    // max age are drained together then, not each at its own moment (each reading every file of its
-    // pending period)
-    const epochMs = Math.max(drainAgeMs, drainMaxAgeMs / 6);
-    const epoch = await deps.coord.claimPeriodic("drain-epoch", now, epochMs);
-    apps = await deps.coord.dueApps(now - drainAgeMs, 100_000, {
-      minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN,
-      epochMinBytes: epoch ? (drainMinBytes * epochMs) / drainMaxAgeMs : undefined,
+    // periods are claimed with half a drain age to spare, so a timer that fires a little early does
+    // not push a step off its line; every step is claimed at each tick it is due, to stay in line
+    const { epochMs, ladderMs } = drainSchedule(drainAgeMs, drainMaxAgeMs);
+    const claim = (name: string, periodMs: number) => deps.coord.claimPeriodic(name, now, periodMs - drainAgeMs / 2);
+    const epoch = await claim("drain-epoch", epochMs);
+    let level = 0;
+    for (const [i, periodMs] of ladderMs.entries()) if (await claim(`drain-ladder-${periodMs}`, periodMs)) level = i + 1;
+    const pace = epoch ? { epochMinBytes: (drainMinBytes * epochMs) / drainMaxAgeMs, epochPeriodMs: epochMs, now }
+      : level > 0 ? { epochMinBytes: drainMinBytes / 2, epochPeriodMs: ladderMs[level - 1]!, now }
+      : {};
+    // at a step, everything staged before the previous tick goes (a busy app drained at one step
+    // goes at the next); between steps only an app two drain ages old (one a step missed), so busy
+    // apps keep to the ladder's line too
+    const age = ladderMs.length === 0 ? 1 : level > 0 || epoch ? 0.5 : 2;
+    apps = await deps.coord.dueApps(now - age * drainAgeMs, 100_000, {
+      minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN, ...pace,
     });
   }
   if (apps.length === 0) return;

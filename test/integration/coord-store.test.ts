@@ -209,6 +209,18 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, epochMinBytes: 150 })).toEqual(["steady"]);
   });
 
+  it("an epoch's minimum is per epoch period since the app's oldest section: an app that reached it only by waiting waits for its wave", async () => {
+    const s = open();
+    let n = 0;
+    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    await s.registerFiles([f([["waited", 200]])], reg(1000)); // 200 bytes over 1,000 ms: 20 per 100 ms
+    await s.registerFiles([f([["steady", 200]])], reg(1950)); // 200 bytes over 50 ms
+    const epoch = { minBytes: 1000, forceBefore: 500, epochMinBytes: 150 };
+    expect((await s.dueApps(2000, 10, epoch)).sort()).toEqual(["steady", "waited"]); // by amount alone
+    expect(await s.dueApps(2000, 10, { ...epoch, now: 2000, epochPeriodMs: 100 })).toEqual(["steady"]);
+    expect((await s.dueApps(2000, 10, { ...epoch, now: 2000, epochPeriodMs: 1000 })).sort()).toEqual(["steady", "waited"]);
+  });
+
   it("a small app with a full drain's worth of sections pending is due at once (its pending list stays bounded)", async () => {
     const s = open();
     let n = 0;
