@@ -45,9 +45,11 @@ describe("the sweep's schedule", () => {
     expect(drainSchedule(p.deps.config.drainAgeMs, p.deps.config.drainMaxAgeMs)).toEqual({ epochMs: 4 * MINUTE, ladderMs: [2 * MINUTE] });
     let now = T0;
     p.deps.now = () => now;
-    const drained: string[][] = [];
+    const drained: string[][] = []; // per tick, the apps its sweep sent
+    const hot: string[] = []; // apps split sent (none expected: far below the 8 MB hot threshold)
+    let ticking = false;
     const emulator = p.emulator;
-    const invoker = { invokeCompress: async (t: DrainTask) => { drained[drained.length - 1]!.push(...t.apps); await emulator.invokeCompress(t); } };
+    const invoker = { invokeCompress: async (t: DrainTask) => { (ticking ? drained[drained.length - 1]! : hot).push(...t.apps); await emulator.invokeCompress(t); } };
 
     // Act: nine minutes of traffic, a tick at the end of each; "steady" starts in the second minute
     for (let m = 0; m < 9; m++) {
@@ -55,7 +57,9 @@ describe("the sweep's schedule", () => {
       await splitBatch({ ...p.deps, invoker }, batch(m * 1000, { busy: 48_000, rare: 100, ...(m > 0 ? { steady: 6_000 } : {}) }));
       now = T0 + (m + 1) * MINUTE;
       drained.push([]);
+      ticking = true;
       const r = await runUpload({ ...p.deps, invoker }, { skipLease: true });
+      ticking = false;
       expect(r.errors).toEqual([]);
       await emulator.drain();
     }
@@ -65,6 +69,7 @@ describe("the sweep's schedule", () => {
     // steady (6 KB a minute: under half the minimum in two minutes, over the epoch's 4 KB in four)
     // at the epochs; rare (100 B a minute) not at all: it waits for its wave.
     const ticksOf = (app: string) => drained.flatMap((apps, i) => (apps.includes(app) ? [i + 1] : []));
+    expect(hot).toEqual([]);
     expect(ticksOf("busy")).toEqual([1, 3, 5, 7, 9]);
     expect(drained[0]).not.toContain("steady");
     expect(ticksOf("steady")).toEqual([5, 9]);
