@@ -232,13 +232,13 @@ export interface SmallAppRule {
   /** …and once one has, every small app whose oldest section was staged at or before this goes with it (a wave) */
   waveBefore?: number;
   /** at a step of the sweep's schedule (the ladder, the epoch: core/upload.ts drainSchedule), every small app with at least this pending goes too… */
-  epochMinBytes?: number;
+  stepMinBytes?: number;
   /**
    * …per this much time since its oldest section, when given (with `now`): the apps on pace, not
    * one that crossed the minimum by waiting (it would read an hour of staging files for a few
    * sections; it goes with the wave, which reads them anyway)
    */
-  epochPeriodMs?: number;
+  stepPeriodMs?: number;
   now?: number;
   /** an app with this many sections pending is never small (one drain's worth: its pending list in Redis stays bounded) */
   maxRefs?: number;

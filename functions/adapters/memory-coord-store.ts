@@ -317,8 +317,8 @@ export class MemoryCoordStore implements CoordStore {
     const candidates = [...this.pending].filter(([, q]) => q.length > 0 && q[0]!.stagedAt <= stagedBefore).map(([app, q]) => ({ app, oldest: q[0]!.stagedAt, small: isSmall(app) }));
     const wave = small?.waveBefore !== undefined && candidates.some((c) => c.small && c.oldest <= small.forceBefore);
     for (const c of candidates) {
-      const epoch = small?.epochMinBytes !== undefined && (this.pendingBytes.get(c.app) ?? 0) >= small.epochMinBytes * epochSpans(small, c.oldest);
-      if (!c.small || c.oldest <= small!.forceBefore || (wave && c.oldest <= small!.waveBefore!) || epoch) due.push([c.app, c.oldest]);
+      const onPace = small?.stepMinBytes !== undefined && (this.pendingBytes.get(c.app) ?? 0) >= small.stepMinBytes * stepSpans(small, c.oldest);
+      if (!c.small || c.oldest <= small!.forceBefore || (wave && c.oldest <= small!.waveBefore!) || onPace) due.push([c.app, c.oldest]);
     }
     // a drain that crashed left its claim with the slot: the app is due until someone finishes it
     for (const [key, s] of this.slots) {
@@ -357,8 +357,8 @@ export class MemoryCoordStore implements CoordStore {
   async close(): Promise<void> {}
 }
 
-/** How many epoch periods an app's pending spans (at least one): the epoch minimum scales with it. */
-function epochSpans(rule: SmallAppRule, oldest: number): number {
-  if (rule.epochPeriodMs === undefined || rule.now === undefined || rule.epochPeriodMs <= 0) return 1;
-  return Math.max(1, (rule.now - oldest) / rule.epochPeriodMs);
+/** How many step periods an app's pending spans (at least one): the step's minimum scales with it. */
+function stepSpans(rule: SmallAppRule, oldest: number): number {
+  if (rule.stepPeriodMs === undefined || rule.now === undefined || rule.stepPeriodMs <= 0) return 1;
+  return Math.max(1, (rule.now - oldest) / rule.stepPeriodMs);
 }

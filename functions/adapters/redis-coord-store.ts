@@ -622,16 +622,16 @@ interface Scripts {
 }
 
 // ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore, maxRefs ("" = none),
-// waveBefore ("" = no waves), epochMinBytes ("" = not an epoch), now and epochPeriod ("" = the
-// epoch minimum is not scaled by the pending span). Due: oldest pending or claimed
+// waveBefore ("" = no waves), stepMinBytes ("" = not a step of the schedule), now and stepPeriod
+// ("" = the step minimum is not scaled by the pending span). Due: oldest pending or claimed
 // section staged ≤ stagedBefore; with the rule, a small app (< minBytes and < maxRefs sections
 // pending, no stranded claim) waits until its oldest section is ≤ forceBefore — or ≤ waveBefore
-// once any small app has reached forceBefore, or, at an epoch, until it has epochMinBytes pending
-// per epoch period since its oldest section (at least one period).
+// once any small app has reached forceBefore, or, at a step, until it has stepMinBytes pending
+// per step period since its oldest section (at least one period).
 const DUE_APPS = LUA_PRELUDE + `
 local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local minBytes, force, maxRefs, wave = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5] or ''), tonumber(ARGV[6] or '')
-local epochMin = tonumber(ARGV[7] or '')
+local stepMin = tonumber(ARGV[7] or '')
 local now, period = tonumber(ARGV[8] or ''), tonumber(ARGV[9] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
 local small, waving = {}, false
@@ -652,8 +652,8 @@ for i = 1, #rows, 2 do
   local app, oldest = rows[i], tonumber(rows[i + 1])
   local pend = small[app]
   local spans = 1
-  if epochMin ~= nil and now ~= nil and period ~= nil and period > 0 then spans = math.max(1, (now - oldest) / period) end
-  if pend == nil or oldest <= force or (waving and oldest <= wave) or (epochMin ~= nil and pend >= epochMin * spans) then out[#out + 1] = app end
+  if stepMin ~= nil and now ~= nil and period ~= nil and period > 0 then spans = math.max(1, (now - oldest) / period) end
+  if pend == nil or oldest <= force or (waving and oldest <= wave) or (stepMin ~= nil and pend >= stepMin * spans) then out[#out + 1] = app end
 end
 return out
 `;
@@ -884,7 +884,7 @@ export class RedisCoordStore implements CoordStore {
     this.roundTrips++;
     if (!small) return this.redis.zrangebyscore(this.key("due"), "-inf", stagedBefore, "LIMIT", 0, limit);
     const opt = (n: number | undefined) => (n === undefined ? "" : String(n));
-    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore), opt(small.maxRefs), opt(small.waveBefore), opt(small.epochMinBytes), opt(small.now), opt(small.epochPeriodMs));
+    return this.redis.lpDueApps(this.tag, String(stagedBefore), limit, String(small.minBytes), String(small.forceBefore), opt(small.maxRefs), opt(small.waveBefore), opt(small.stepMinBytes), opt(small.now), opt(small.stepPeriodMs));
   }
 
   async resetPartition(topic: string, partition: number): Promise<{ hw: number; incarnation: number }> {

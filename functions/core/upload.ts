@@ -127,8 +127,8 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
     const epoch = await claim("drain-epoch", epochMs);
     let level = 0;
     for (const [i, periodMs] of ladderMs.entries()) if (await claim(`drain-ladder-${periodMs}`, periodMs)) level = i + 1;
-    const pace = epoch ? { epochMinBytes: (drainMinBytes * epochMs) / drainMaxAgeMs, epochPeriodMs: epochMs, now }
-      : level > 0 ? { epochMinBytes: drainMinBytes / 2, epochPeriodMs: ladderMs[level - 1]!, now }
+    const pace = epoch ? { stepMinBytes: (drainMinBytes * epochMs) / drainMaxAgeMs, stepPeriodMs: epochMs, now }
+      : level > 0 ? { stepMinBytes: drainMinBytes / 2, stepPeriodMs: ladderMs[level - 1]!, now }
       : {};
     // at a step, everything staged before the previous tick goes (a busy app drained at one step
     // goes at the next); between steps only an app two drain ages old (one a step missed), so busy

@@ -46,6 +46,12 @@ function batch(topic: string, partition: number, first: number, last: number, ap
     }),
   };
 }
+
+/** Batches of topic "t", partition 0, each the next ten offsets (so each is new to the dedup). */
+function nextBatches(): (apps: [string, number][]) => RegisterFile {
+  let n = 0;
+  return (apps) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+}
 const reg = (now: number, over: Partial<RegisterOptions> = {}): RegisterOptions => ({ now, drainBytes: 1e12, scheduleTtlMs: 60_000, maxRanges: 8, maxGaps: 32, ...over });
 const drain = (token: string, over: Partial<Parameters<CoordStore["acquireDrains"]>[1]> = {}) => ({ order: [0], token, ttlMs: 10_000, maxBytes: 1e9, budget: 1e12, maxRefs: 1000, now: Date.now(), ...over });
 const commitOf = (c: DrainClaim, addLen: number, release = false, refs = c.sections.map((x) => x.ref)): DrainCommit => ({
@@ -157,8 +163,7 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     const s = open();
     const t = Date.now();
     const o = (now: number) => reg(now, { drainBytes: 100, scheduleTtlMs: 60_000 });
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     expect((await s.registerFiles([f([["a", 150], ["b", 50]])], o(t))).hot).toEqual(["a"]);
     expect((await s.registerFiles([f([["a", 10], ["b", 60]])], o(t + 10))).hot).toEqual(["b"]);
     expect((await s.registerFiles([f([["a", 10]])], o(t + 59_999))).hot).toEqual([]);
@@ -171,8 +176,7 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
 
   it("the long tail waits: an app under minBytes is due only once its oldest section passes forceBefore (a stranded claim never waits)", async () => {
     const s = open();
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     await s.registerFiles([f([["big", 5000], ["tiny", 10]])], reg(1000));
     await s.registerFiles([f([["tiny2", 10]])], reg(1500));
     // plain rule: both old enough
@@ -187,8 +191,7 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
 
   it("the long tail is drained in waves: once one small app reaches forceBefore, every small app past waveBefore goes with it", async () => {
     const s = open();
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     await s.registerFiles([f([["oldest", 10], ["big", 5000]])], reg(1000));
     await s.registerFiles([f([["half", 10]])], reg(1400));
     await s.registerFiles([f([["fresh", 10]])], reg(1800));
@@ -202,29 +205,26 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
 
   it("at a drain epoch, small apps on pace to fill the minimum go together; the rest keep waiting", async () => {
     const s = open();
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     await s.registerFiles([f([["steady", 200], ["rare", 10]])], reg(1000));
     expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500 })).toEqual([]);
-    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, epochMinBytes: 150 })).toEqual(["steady"]);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, stepMinBytes: 150 })).toEqual(["steady"]);
   });
 
   it("an epoch's minimum is per epoch period since the app's oldest section: an app that reached it only by waiting waits for its wave", async () => {
     const s = open();
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     await s.registerFiles([f([["waited", 200]])], reg(1000)); // 200 bytes over 1,000 ms: 20 per 100 ms
     await s.registerFiles([f([["steady", 200]])], reg(1950)); // 200 bytes over 50 ms
-    const epoch = { minBytes: 1000, forceBefore: 500, epochMinBytes: 150 };
+    const epoch = { minBytes: 1000, forceBefore: 500, stepMinBytes: 150 };
     expect((await s.dueApps(2000, 10, epoch)).sort()).toEqual(["steady", "waited"]); // by amount alone
-    expect(await s.dueApps(2000, 10, { ...epoch, now: 2000, epochPeriodMs: 100 })).toEqual(["steady"]);
-    expect((await s.dueApps(2000, 10, { ...epoch, now: 2000, epochPeriodMs: 1000 })).sort()).toEqual(["steady", "waited"]);
+    expect(await s.dueApps(2000, 10, { ...epoch, now: 2000, stepPeriodMs: 100 })).toEqual(["steady"]);
+    expect((await s.dueApps(2000, 10, { ...epoch, now: 2000, stepPeriodMs: 1000 })).sort()).toEqual(["steady", "waited"]);
   });
 
   it("a small app with a full drain's worth of sections pending is due at once (its pending list stays bounded)", async () => {
     const s = open();
-    let n = 0;
-    const f = (apps: [string, number][]) => batch("t", 0, n * 10, n++ * 10 + 9, apps);
+    const f = nextBatches();
     for (let i = 0; i < 3; i++) await s.registerFiles([f([["scattered", 10]])], reg(1000 + i));
     await s.registerFiles([f([["tiny", 10]])], reg(1000));
     expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, maxRefs: 4 })).toEqual([]);
@@ -235,8 +235,8 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     const s = open();
     const t = Date.now();
     const o = (now: number) => reg(now, { drainBytes: 100, scheduleTtlMs: 60_000 });
-    let n = 0;
-    const f = () => batch("t", 0, n * 10, n++ * 10 + 9, [["a", 150]]);
+    const next = nextBatches();
+    const f = () => next([["a", 150]]);
     expect((await s.registerFiles([f()], o(t))).hot).toEqual(["a"]);
     expect(await s.acquireDrains(["a"], drain("holder", { order: [0] }))).toHaveLength(1);
     expect((await s.registerFiles([f()], o(t + 1))).hot).toEqual(["a"]);
