@@ -50,11 +50,12 @@ export interface PipelineTask {
   /** NAS latency model; counted but not delayed when absent */
   nasModel?: NasLatencyModel;
   /**
-   * false: the model's time is booked (`nas.modelledMs`) but not waited, so a simulated hour
-   * runs at CPU speed; a handler's billed time is then its measured time plus its modelled NAS
-   * time (an upper bound where a handler overlaps NAS operations).
+   * false: the model's time is booked (`nas.bookedMs`) but not waited, so a simulated hour runs at
+   * CPU speed; a handler's billed time is then its measured time plus its booked NAS time (serial:
+   * an upper bound where a handler overlaps NAS operations). "overlap": booked on the NAS model's
+   * virtual clock, where operations a handler has in flight together overlap.
    */
-  nasWait?: boolean;
+  nasWait?: boolean | "overlap";
   /**
    * Steady state: invocations from this much simulated time after the start until the last
    * batch are also booked in `window` (the warm-up before it and the final flush after it are

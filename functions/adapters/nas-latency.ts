@@ -43,8 +43,13 @@ export interface NasOpCounts extends Record<NasMetadataKind, number> {
   write: number;
   writeBytes: number;
   fsync: number;
-  /** time the model charged (sum of the per-operation delays) */
+  /** time the model charged (sum of the per-operation delays: what a caller making them one after another waits) */
   modelledMs: number;
+  /**
+   * the handler's NAS time: `modelledMs`, except on the overlap clock (`wait: "overlap"`), where
+   * operations the caller has in flight together overlap (never less than its longest chain)
+   */
+  bookedMs: number;
   /** time actually spent waiting in timers (≥ modelledMs by the timers' granularity) */
   sleptMs: number;
 }
@@ -88,7 +93,7 @@ export const GENERAL_PURPOSE_CAPACITY_NAS: NasLatencyModel = {
 };
 
 export function emptyNasOpCounts(): NasOpCounts {
-  const c = { read: 0, readBytes: 0, write: 0, writeBytes: 0, fsync: 0, modelledMs: 0, sleptMs: 0 } as NasOpCounts;
+  const c = { read: 0, readBytes: 0, write: 0, writeBytes: 0, fsync: 0, modelledMs: 0, bookedMs: 0, sleptMs: 0 } as NasOpCounts;
   for (const k of NAS_METADATA_KINDS) c[k] = 0;
   return c;
 }
@@ -165,20 +170,30 @@ export class NasLatencyDir extends NasDir {
 
   /** Whether fsyncs are counted and charged (by default: when they are made). */
   private readonly syncs: boolean;
-  /** Whether the modelled time is waited (a real timer) or only booked in `counts.modelledMs`. */
-  private readonly waits: boolean;
+  /** How the modelled time is spent: a real timer, booked serially, or booked on the overlap clock. */
+  private readonly clock: "wait" | "book" | "overlap";
+  /** The overlap clock: virtual now, and the operations in flight by the virtual time they end. */
+  private virtualNow = 0;
+  private readonly inFlight: { end: number; seq: number; done: () => void }[] = [];
+  private inFlightSeq = 0;
+  private advancing = false;
 
   /**
    * `chargeFsync: true` with `fsyncEnabled: false` counts and charges the fsyncs a deployment
    * (fsync on) would make without making them on the local disk, whose own fsync time is not
    * what is being modelled. `wait: false` books the modelled time without waiting it: for long
-   * simulations, where a handler's billed time is then its measured time plus `modelledMs` (an
-   * upper bound: NAS operations the caller overlaps are charged as if serial).
+   * simulations, where a handler's billed time is then its measured time plus `bookedMs` (an
+   * upper bound: NAS operations the caller overlaps are charged as if serial). `wait: "overlap"`
+   * books it on a virtual clock instead: each operation starts at the clock's now and ends its
+   * modelled time later, and the clock moves only to the earliest end of what is in flight, so
+   * operations the caller has in flight together (p-limit, Promise.all) overlap as on an NFS
+   * mount with several requests outstanding, while one after another they add up. `bookedMs` is
+   * how far the clock moved: at least the caller's longest chain of operations, at most their sum.
    */
-  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean } = {}) {
+  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean | "overlap" } = {}) {
     super(root, fsyncEnabled);
     this.syncs = opts.chargeFsync ?? fsyncEnabled;
-    this.waits = opts.wait ?? true;
+    this.clock = opts.wait === "overlap" ? "overlap" : opts.wait === false ? "book" : "wait";
   }
 
   /** Zeroes the counters (e.g. after loading data, before the measured section). */
@@ -207,7 +222,9 @@ export class NasLatencyDir extends NasDir {
     if (!m) return;
     ms += (reads + writes) * m.dataCallMs + (rb / MB) * m.readMsPerMB + (wb / MB) * m.writeMsPerMB + fsyncs * m.fsyncMs;
     c.modelledMs += ms;
-    if (!this.waits) return;
+    if (this.clock === "overlap") return this.onVirtualClock(ms);
+    c.bookedMs += ms;
+    if (this.clock === "book") return;
     this.owedMs += ms;
     const whole = Math.floor(this.owedMs);
     if (whole < 1) return;
@@ -215,6 +232,37 @@ export class NasLatencyDir extends NasDir {
     const t0 = performance.now();
     await new Promise<void>((resolve) => setTimeout(resolve, whole));
     c.sleptMs += performance.now() - t0;
+  }
+
+  /**
+   * Resolves when the overlap clock reaches now + `ms`. The clock is advanced one end at a time,
+   * each on its own event-loop turn (setImmediate), so whatever the caller starts meanwhile —
+   * the next operations of a concurrent batch — joins in flight at the current virtual time.
+   */
+  private onVirtualClock(ms: number): Promise<void> {
+    return new Promise<void>((done) => {
+      this.inFlight.push({ end: this.virtualNow + ms, seq: this.inFlightSeq++, done });
+      if (!this.advancing) {
+        this.advancing = true;
+        setImmediate(() => this.advanceVirtualClock());
+      }
+    });
+  }
+
+  private advanceVirtualClock(): void {
+    let next = 0;
+    for (let i = 1; i < this.inFlight.length; i++) {
+      const a = this.inFlight[i]!, b = this.inFlight[next]!;
+      if (a.end < b.end || (a.end === b.end && a.seq < b.seq)) next = i;
+    }
+    const op = this.inFlight.splice(next, 1)[0]!;
+    if (op.end > this.virtualNow) {
+      this.counts.bookedMs += op.end - this.virtualNow;
+      this.virtualNow = op.end;
+    }
+    op.done();
+    if (this.inFlight.length > 0) setImmediate(() => this.advanceVirtualClock());
+    else this.advancing = false;
   }
 
   override async ensureDir(relDir: string): Promise<void> {

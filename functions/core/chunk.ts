@@ -113,7 +113,11 @@ export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
   return out;
 }
 
-export function decodeChunk(buf: Buffer): DecodedChunk {
+/**
+ * A chunk's header and body, checked as decodeChunk checks them, without its per-record tables:
+ * what a drain that keeps every record needs (most sections hold a few records of a small app).
+ */
+export function chunkBody(buf: Buffer): { header: ChunkHeader; headerEnd: number; body: Buffer } {
   if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptChunkError("not a staging chunk (bad magic)");
   const headerLength = buf.readUInt32LE(MAGIC.length);
   const headerEnd = MAGIC.length + 4 + headerLength;
@@ -129,13 +133,19 @@ export function decodeChunk(buf: Buffer): DecodedChunk {
   if (!Number.isInteger(n) || bodyStart + header.bodyLength !== buf.length) {
     throw new CorruptChunkError(`chunk length ${buf.length} does not match its header (count ${n}, body ${header.bodyLength})`);
   }
+  return { header, headerEnd, body: buf.subarray(bodyStart) };
+}
+
+export function decodeChunk(buf: Buffer): DecodedChunk {
+  const { header, headerEnd, body } = chunkBody(buf);
+  const n = header.count;
   const offsets = new Array<number>(n);
   const lineEnds = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     offsets[i] = buf.readDoubleLE(headerEnd + i * 8);
     lineEnds[i] = buf.readUInt32LE(headerEnd + n * 8 + i * 4);
   }
-  return { header, offsets, lineEnds, body: buf.subarray(bodyStart) };
+  return { header, offsets, lineEnds, body };
 }
 
 /** The framed lines of the records whose index passes `keep`, concatenated. */

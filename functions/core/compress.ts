@@ -14,12 +14,13 @@
  * which is also how a slot recovers when Redis forgets commits (failover, restart).
  */
 import { randomUUID } from "node:crypto";
+import pLimit from "p-limit";
 import { slotOrder } from "../adapters/coord-store.js";
 import type { ClaimedSection, DrainClaim, DrainCommit, SlotState } from "../adapters/coord-store.js";
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { MAX_REFS_PER_DRAIN, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
+import { MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
@@ -88,13 +89,15 @@ const COALESCE_GAP = 256 * 1024;
 
 /**
  * Reads every section the task claimed: each staging file opened once, nearby sections read as
- * one range (a sweep's many small apps are scattered through each file between hot apps' bytes).
+ * one range (a sweep's many small apps are scattered through each file between hot apps' bytes),
+ * NAS_CONCURRENCY files at a time.
  */
 async function readSections(deps: PipelineDeps, prepared: Prepared[], result: CompressResult): Promise<Map<string, Buffer | undefined>> {
   const byFile = new Map<string, ClaimedSection[]>();
   for (const p of prepared) for (const s of p.sections) (byFile.get(s.file) ?? byFile.set(s.file, []).get(s.file)!).push(s);
   const out = new Map<string, Buffer | undefined>();
-  for (const [file, sections] of byFile) {
+  const limit = pLimit(NAS_CONCURRENCY);
+  await Promise.all([...byFile].map(([file, sections]) => limit(async () => {
     sections.sort((a, b) => a.off - b.off);
     const ranges: { pos: number; len: number; sections: ClaimedSection[] }[] = [];
     for (const s of sections) {
@@ -111,7 +114,7 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
       const b = bufs?.[i];
       for (const s of r.sections) out.set(s.ref, b && b.length >= s.off - r.pos + s.len ? b.subarray(s.off - r.pos, s.off - r.pos + s.len) : undefined);
     });
-  }
+  })));
   return out;
 }
 
@@ -166,8 +169,9 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
     // 2. Read each staging file once for every app of the task.
     const sectionBytes = await readSections(deps, prepared, result);
 
-    // 3. One member per app, appended at the committed length.
-    const commits: DrainCommit[] = [];
+    // 3. One member per app, appended at the committed length; apps' files are independent, so
+    //    NAS_CONCURRENCY appends are in flight at once (each app's own steps stay in order).
+    const commitOf: (DrainCommit | undefined)[] = [];
     /** apps whose slot is sealed right after the commit → their claim and the key's time */
     const sealAfter = new Map<string, { claim: DrainClaim; keyTime: number }>();
     const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
@@ -214,7 +218,8 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       const member = records > 0 ? buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
       return { member, refs, records, stagedAt };
     };
-    for (const p of prepared) {
+    const nasLimit = pLimit(NAS_CONCURRENCY);
+    await Promise.all(prepared.map((p, i) => nasLimit(async () => {
       const { app, slot } = p.claim;
       try {
         let { member, refs, records, stagedAt } = await memberOf(p);
@@ -251,12 +256,13 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         const keyTime = sealAtDrain(config, { lenAfter: p.state.len + addLen, t0: p.state.t0, oldestStaged: stagedAt }, nowOf(deps));
         if (keyTime !== undefined) sealAfter.set(app, { claim: p.claim, keyTime });
         // a slot sealed right after the commit keeps its lock until the seal is done
-        commits.push({ app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: keyTime === undefined, startedAt: stagedAt });
+        commitOf[i] = { app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: keyTime === undefined, startedAt: stagedAt };
       } catch (e) {
         failed(p.claim, e);
         await release(p.claim);
       }
-    }
+    })));
+    const commits = commitOf.filter((c): c is DrainCommit => c !== undefined);
 
     // 4. One commit for every app; the commit also gives each lock back.
     if (commits.length > 0) {
@@ -277,14 +283,14 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
           await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
         }
       }
-      for (const f of gone) await deps.nas.remove(stagingPath(f));
+      await Promise.all([...gone].map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
       result.filesDeleted = gone.size;
       // 5. Small slots of the long tail are sealed now, under the lock the drain holds: one member
       //    per object and no lock, stat and seal of their own at the upload tick. A crash here
       //    leaves a recorded seal the next holder (or the tick) finishes.
-      for (const r of results) {
+      await Promise.all(results.map((r) => nasLimit(async () => {
         const seal = sealAfter.get(r.app);
-        if (!r.ok || seal === undefined || !held.has(r.app)) continue;
+        if (!r.ok || seal === undefined || !held.has(r.app)) return;
         const { claim: c, keyTime } = seal;
         try {
           const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime });
@@ -295,7 +301,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         } finally {
           await release(c);
         }
-      }
+      })));
     }
   } finally {
     for (const c of claims) if (held.has(c.app)) await release(c);

@@ -25,6 +25,13 @@ export interface CompressInvoker {
   invokeCompress(task: DrainTask): Promise<void>;
 }
 
+/**
+ * NAS operations a handler keeps in flight at once where they are independent (different apps'
+ * files, different staging files): on NAS each is a network round trip, and FC bills the
+ * handler's wall time, so independent ones should overlap rather than queue.
+ */
+export const NAS_CONCURRENCY = 8;
+
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
 export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {
   // in name order, as split lays out a staging file's sections: each task's sections then lie

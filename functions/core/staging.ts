@@ -13,7 +13,7 @@
  */
 import { crc32 } from "node:zlib";
 import type { RegisterFile } from "../adapters/coord-store.js";
-import { CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import { chunkBody, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
 import { contains, type Interval } from "./intervals.js";
 import { STAGING_DIR, topicSegment } from "./layout.js";
 
@@ -102,8 +102,11 @@ export function registrationOf(file: StagingFile | { id: string; index: StagingI
 
 /** A section's framed lines, keeping only offsets in `keep` (all when empty), and how many records. */
 export function sectionLines(section: Buffer, keep: Interval[]): { lines: Buffer; records: number } {
+  if (keep.length === 0) {
+    const { header, body } = chunkBody(section);
+    return { lines: body, records: header.count };
+  }
   const chunk: DecodedChunk = decodeChunk(section);
-  if (keep.length === 0) return { lines: chunk.body, records: chunk.offsets.length };
   let records = 0;
   const lines = selectLines(chunk, (i) => (contains(keep, chunk.offsets[i]!) ? (records++, true) : false));
   return { lines, records };

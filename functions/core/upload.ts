@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
-import { invokeDrains, MAX_REFS_PER_DRAIN, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
+import { invokeDrains, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
@@ -181,7 +181,7 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
     // the file of the generation Redis knows; its real size is checked under the lock (prepareSlot)
     files = slots.map(({ app, slot }, i) => ({ rel: activeFilePath(app, slot, states[i]!.gen), size: states[i]!.len, mtimeMs: now, app, slot, gen: states[i]!.gen }));
   }
-  const limit = pLimit(8);
+  const limit = pLimit(NAS_CONCURRENCY);
   await Promise.all(
     files.map((f, i) =>
       limit(async () => {

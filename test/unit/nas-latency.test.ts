@@ -20,7 +20,7 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 /** Counts other than zero, without the timing fields. */
 function nonZero(c: NasOpCounts): Partial<NasOpCounts> {
   const out: Partial<NasOpCounts> = {};
-  for (const [k, v] of Object.entries(c) as [keyof NasOpCounts, number][]) if (v !== 0 && k !== "modelledMs" && k !== "sleptMs") out[k] = v;
+  for (const [k, v] of Object.entries(c) as [keyof NasOpCounts, number][]) if (v !== 0 && k !== "modelledMs" && k !== "bookedMs" && k !== "sleptMs") out[k] = v;
   return out;
 }
 
@@ -152,7 +152,29 @@ describe("NasLatencyDir", () => {
     for (let i = 0; i < 4; i++) await nas.remove("d/none");
     expect(nas.counts.unlink).toBe(4);
     expect(nas.counts.modelledMs).toBe(200); // charged as a waiting run would charge it …
+    expect(nas.counts.bookedMs).toBe(200);
     expect(nas.counts.sleptMs).toBe(0); // … but nothing was waited
+  });
+
+  it("overlaps on the overlap clock what the caller has in flight together, and adds up what it does one after another", async () => {
+    const model = { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 50 };
+    const nas = new NasLatencyDir(root, false, model, { wait: "overlap" });
+    await Promise.all([1, 2, 3, 4].map(() => nas.remove("d/none"))); // four at once: 50 ms
+    await nas.remove("d/none"); // then one more: 50 ms
+    await Promise.all([nas.exists("a"), nas.remove("d/none").then(() => nas.remove("d/none"))]); // a chain of two beside one: 100 ms
+    expect(nas.counts.unlink).toBe(7);
+    expect(nas.counts.modelledMs).toBe(400); // the serial sum …
+    expect(nas.counts.bookedMs).toBe(200); // … and the clock: 50 + 50 + 100
+    expect(nas.counts.sleptMs).toBe(0); // booked, not waited
+  });
+
+  it("keeps the overlap clock's booking per reset, and books serial work in full on it", async () => {
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 3 }, { wait: "overlap" });
+    await Promise.all([nas.remove("x"), nas.remove("y")]);
+    nas.resetCounts();
+    for (let i = 0; i < 5; i++) await nas.exists("nothing");
+    expect(nas.counts.bookedMs).toBe(15);
+    expect(nas.counts.modelledMs).toBe(15);
   });
 
   it("counts without waiting when no model is given", async () => {
