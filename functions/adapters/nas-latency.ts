@@ -2,7 +2,9 @@
  * A NAS latency model for benchmarks and local runs: a NasDir that counts every file-system
  * operation it performs by kind and, when a model is given, waits a real timer per operation,
  * as an NFS round trip would. FC bills a handler's duration, and on NAS most of the data path's
- * file operations are network round trips, so the wait must be an awaited timer, not arithmetic.
+ * file operations are network round trips, so the wait must be an awaited timer, not arithmetic —
+ * or, for long simulations, a virtual clock on which operations in flight together overlap (see
+ * the constructor).
  *
  * Operation kinds (counted at the level of the system calls NasDir makes; each is one NFS round
  * trip or, for data, one round trip plus the transfer):
