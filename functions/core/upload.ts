@@ -121,12 +121,12 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   else if (drainMinBytes <= 0) apps = await deps.coord.dueApps(now - drainAgeMs, 100_000);
   else {
     // periods are claimed with half a drain age to spare, so a timer that fires a little early does
-    // not push a step off its line; every step is claimed at each tick it is due, to stay in line
+    // not push a step off its line; every step is claimed at each tick it is due, to stay in line.
+    // The marks are independent: claimed together (ioredis pipelines them into one round trip).
     const { epochMs, ladderMs } = drainSchedule(drainAgeMs, drainMaxAgeMs);
     const claim = (name: string, periodMs: number) => deps.coord.claimPeriodic(name, now, periodMs - drainAgeMs / 2);
-    const epoch = await claim("drain-epoch", epochMs);
-    let level = 0;
-    for (const [i, periodMs] of ladderMs.entries()) if (await claim(`drain-ladder-${periodMs}`, periodMs)) level = i + 1;
+    const [epoch, ...steps] = await Promise.all([claim("drain-epoch", epochMs), ...ladderMs.map((periodMs) => claim(`drain-ladder-${periodMs}`, periodMs))]);
+    const level = steps.lastIndexOf(true) + 1;
     const pace = epoch ? { stepMinBytes: (drainMinBytes * epochMs) / drainMaxAgeMs, stepPeriodMs: epochMs, now }
       : level > 0 ? { stepMinBytes: drainMinBytes / 2, stepPeriodMs: ladderMs[level - 1]!, now }
       : {};
