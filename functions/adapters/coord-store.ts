@@ -181,8 +181,12 @@ export interface CoordStore {
   skipGeneration(app: string, slot: number, token: string, gen: number): Promise<boolean>;
   /** Records the seal of `gen` under `key` (holder only). */
   beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean>;
-  /** gen += 1, len = 0, clears the seal marker (holder only, and only if the marker is for `gen`). */
-  finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean>;
+  /**
+   * gen += 1, len = 0, clears the seal marker (holder only, and only if the marker is for `gen`).
+   * With `release`, the lock is given back in the same round trip once the bump is done (a holder
+   * whose last step is the seal: a drain's seal of the long tail, the upload tick's).
+   */
+  finishSeal(app: string, slot: number, token: string, gen: number, opts?: { release?: boolean }): Promise<boolean>;
   /** Gives the lock back; the holder is done writing. Claimed sections stay with the slot. */
   release(app: string, slot: number, token: string): Promise<void>;
   /** One slot's state (readSlotStates of one). */

@@ -260,11 +260,12 @@ export class MemoryCoordStore implements CoordStore {
     return true;
   }
 
-  async finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean> {
+  async finishSeal(app: string, slot: number, token: string, gen: number, opts: { release?: boolean } = {}): Promise<boolean> {
     if (!this.holds(app, slot, token)) return false;
     const s = this.slot(app, slot);
     if (s.gen !== gen || s.sealing?.gen !== gen) return false;
     this.bump(app, slot, s);
+    if (opts.release) await this.release(app, slot, token);
     return true;
   }
 

@@ -514,14 +514,19 @@ redis.call('HSET', sk, 'sgen', fmt(tonumber(ARGV[4])), 'skey', ARGV[5])
 return 1
 `;
 
-// ARGV: app, slot, token, gen → 1/0
+// ARGV: app, slot, token, gen, release (1: give the lock back after the bump, as RELEASE_SLOT) → 1/0
 const FINISH_SEAL = LUA_PRELUDE + `
 local app, slot = ARGV[1], ARGV[2]
 if not holds(app, slot, ARGV[3]) then return 0 end
-local st = redis.call('HMGET', slot_key(app, slot), 'gen', 'sgen')
+local sk = slot_key(app, slot)
+local st = redis.call('HMGET', sk, 'gen', 'sgen', 'holder')
 local gen = tonumber(ARGV[4])
 if num(st[1]) ~= gen or st[2] == false or tonumber(st[2]) ~= gen then return 0 end
 bump_gen(app, slot, gen)
+if ARGV[5] == '1' then
+  if st[3] == ARGV[3] then redis.call('HDEL', sk, 'holder') end
+  redis.call('DEL', lock_key(app, slot))
+end
 return 1
 `;
 
@@ -839,9 +844,9 @@ export class RedisCoordStore implements CoordStore {
     return (await this.redis.lpBeginSeal(this.tag, app, slot, token, gen, key)) === 1;
   }
 
-  async finishSeal(app: string, slot: number, token: string, gen: number): Promise<boolean> {
+  async finishSeal(app: string, slot: number, token: string, gen: number, opts: { release?: boolean } = {}): Promise<boolean> {
     this.roundTrips++;
-    return (await this.redis.lpFinishSeal(this.tag, app, slot, token, gen)) === 1;
+    return (await this.redis.lpFinishSeal(this.tag, app, slot, token, gen, opts.release ? 1 : 0)) === 1;
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {

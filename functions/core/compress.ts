@@ -293,7 +293,9 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         if (!r.ok || seal === undefined || !held.has(r.app)) return;
         const { claim: c, keyTime } = seal;
         try {
-          const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime });
+          // the seal gives the lock back (its last round trip does, or its failure path)
+          held.delete(r.app);
+          const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime, release: true });
           if (s.key) result.sealed++;
         } catch (e) {
           result.errors.push(`${r.app}: seal after the drain failed (${(e as Error).message}); the upload tick seals it`);

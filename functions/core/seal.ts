@@ -143,61 +143,80 @@ export async function prepareSlot(deps: PipelineDeps, app: string, slot: number,
  * Seals the slot's current generation (caller holds the lock). With `wholeFile`, the file's
  * complete members are sealed whatever `len` says (repair of a file shorter than Redis counts).
  * `keyTime` (epoch ms) dates the key instead of the generation's start (a seal at the drain
- * dates it by its oldest record). Returns the state after the bump and the object key (when
- * anything was sealed).
+ * dates it by its oldest record). With `release` (the seal is the caller's last step under the
+ * lock), sealSlot owns the lock's release: the round trip that finishes the seal gives it back,
+ * and any failure before that releases it on the way out; the tracer hears "release" first.
+ * Returns the state after the bump and the object key (when anything was sealed).
  */
-export async function sealSlot(deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number, opts: { wholeFile?: boolean; knownSize?: number; keyTime?: number } = {}): Promise<{ state: SlotState; key?: string }> {
-  const active = activeFilePath(app, slot, state.gen);
-  let len = state.len;
-  if (opts.wholeFile) {
-    const all = (await deps.nas.read(active)) ?? Buffer.alloc(0);
-    len = scanMembers(all).end;
-  }
-  let key: string;
-  let size: number | undefined;
-  if (state.sealing && state.sealing.gen === state.gen) {
-    key = state.sealing.key; // a previous holder crashed mid-seal: finish its work
-    size = await deps.nas.size(active);
-  } else {
-    // we hold the lock, so only a tainted generation's frozen holder could change the size
-    // before the rename below, and a tainted generation is sealed by copy of `len` bytes anyway;
-    // `knownSize` is what prepareSlot just found under the same lock
-    size = opts.knownSize ?? (await deps.nas.size(active));
-    if ((size ?? 0) < len) throw new Error(`${active} is ${size ?? 0} bytes but ${len} are committed`);
-    // A sealed-by-copy file (see below) is named by a hash of its bytes: the copy leaves the
-    // active file in place until the seal is finished, so a redo that Redis forgot (a rollback
-    // loses the seal record) copies the same bytes to the same key instead of a second object.
-    // A moved file cannot be sealed twice — once renamed it is gone from the active tree — so its
-    // key ends in this seal's own id (the lock token), recorded by beginSeal before the rename:
-    // no read of the file, and a redo finishes under the recorded key.
-    let digest = "empty";
-    if (len > 0 && willCopy(state, opts, size, len)) {
-      await deps.nas.readByPath(active, len);
-      digest = await hashPrefix(deps.nas.abs(active), len);
-    } else if (len > 0) digest = sealIdOf(token);
-    key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, opts.keyTime || state.t0 || nowOf(deps), deps.config.timeZone, digest);
-    if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
-    crashPoint("seal.after-record");
-  }
-  if (size !== undefined) {
-    if (willCopy(state, opts, size, len)) {
-      // copy the committed prefix into a new file: a frozen earlier holder may still have this
-      // inode open, and a torn tail (or bytes past a short count) must not reach the archive
-      if (size > len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - len }, "torn tail left out of the sealed copy");
-      if (len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), len);
-      await deps.nas.remove(active);
-    } else if (len > 0) {
-      // no fsync here: every committed byte was fsynced by its append (NasDir.appendExact) or,
-      // for adopted members, by prepareSlot before the adoption was committed
-      await deps.nas.rename(active, outboxPath(key));
-    } else {
-      await deps.nas.remove(active);
+export async function sealSlot(
+  deps: PipelineDeps, app: string, slot: number, token: string, state: SlotState, lockDeadline?: number,
+  opts: { wholeFile?: boolean; knownSize?: number; keyTime?: number; release?: boolean } = {},
+): Promise<{ state: SlotState; key?: string }> {
+  let releaseHeard = false, freed = false;
+  const hearRelease = () => {
+    if (!releaseHeard) deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+    releaseHeard = true;
+  };
+  try {
+    const active = activeFilePath(app, slot, state.gen);
+    let len = state.len;
+    if (opts.wholeFile) {
+      const all = (await deps.nas.read(active)) ?? Buffer.alloc(0);
+      len = scanMembers(all).end;
     }
-    crashPoint("seal.after-rename");
+    let key: string;
+    let size: number | undefined;
+    if (state.sealing && state.sealing.gen === state.gen) {
+      key = state.sealing.key; // a previous holder crashed mid-seal: finish its work
+      size = await deps.nas.size(active);
+    } else {
+      // we hold the lock, so only a tainted generation's frozen holder could change the size
+      // before the rename below, and a tainted generation is sealed by copy of `len` bytes anyway;
+      // `knownSize` is what prepareSlot just found under the same lock
+      size = opts.knownSize ?? (await deps.nas.size(active));
+      if ((size ?? 0) < len) throw new Error(`${active} is ${size ?? 0} bytes but ${len} are committed`);
+      // A sealed-by-copy file (see below) is named by a hash of its bytes: the copy leaves the
+      // active file in place until the seal is finished, so a redo that Redis forgot (a rollback
+      // loses the seal record) copies the same bytes to the same key instead of a second object.
+      // A moved file cannot be sealed twice — once renamed it is gone from the active tree — so its
+      // key ends in this seal's own id (the lock token), recorded by beginSeal before the rename:
+      // no read of the file, and a redo finishes under the recorded key.
+      let digest = "empty";
+      if (len > 0 && willCopy(state, opts, size, len)) {
+        await deps.nas.readByPath(active, len);
+        digest = await hashPrefix(deps.nas.abs(active), len);
+      } else if (len > 0) digest = sealIdOf(token);
+      key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, opts.keyTime || state.t0 || nowOf(deps), deps.config.timeZone, digest);
+      if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
+      crashPoint("seal.after-record");
+    }
+    if (size !== undefined) {
+      if (willCopy(state, opts, size, len)) {
+        // copy the committed prefix into a new file: a frozen earlier holder may still have this
+        // inode open, and a torn tail (or bytes past a short count) must not reach the archive
+        if (size > len) deps.logger.warn({ app, slot, gen: state.gen, tornBytes: size - len }, "torn tail left out of the sealed copy");
+        if (len > 0) await deps.nas.copyPrefixAtomic(active, outboxPath(key), len);
+        await deps.nas.remove(active);
+      } else if (len > 0) {
+        // no fsync here: every committed byte was fsynced by its append (NasDir.appendExact) or,
+        // for adopted members, by prepareSlot before the adoption was committed
+        await deps.nas.rename(active, outboxPath(key));
+      } else {
+        await deps.nas.remove(active);
+      }
+      crashPoint("seal.after-rename");
+    }
+    if (opts.release) hearRelease();
+    if (!(await deps.coord.finishSeal(app, slot, token, state.gen, { release: opts.release }))) throw new LockLostError("seal finish");
+    freed = opts.release === true;
+    deps.logger.info({ app, slot, gen: state.gen, bytes: len, key }, "sealed");
+    return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: len > 0 ? key : undefined };
+  } finally {
+    if (opts.release && !freed) {
+      hearRelease();
+      await deps.coord.release(app, slot, token).catch(() => {});
+    }
   }
-  if (!(await deps.coord.finishSeal(app, slot, token, state.gen))) throw new LockLostError("seal finish");
-  deps.logger.info({ app, slot, gen: state.gen, bytes: len, key }, "sealed");
-  return { state: { gen: state.gen + 1, len: 0, t0: 0 }, key: len > 0 ? key : undefined };
 }
 
 /**

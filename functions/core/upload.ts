@@ -251,6 +251,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   for (;;) {
     const got = await deps.coord.acquireSlot(app, slot, token, deps.config.lockTtlMs);
     if (got) {
+      let released = false;
       deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() });
       const lockDeadline = performance.now() + deps.config.lockTtlMs - 1000;
       try {
@@ -260,15 +261,19 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
         const st = p.state;
         if (st.gen === gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, now))) {
-          const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size });
+          // the seal gives the lock back (its last round trip does, or its failure path)
+          released = true;
+          const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size, release: true });
           if (r.key) result.sealed++;
         }
       } catch (e) {
         if (!(e instanceof LockLostError)) throw e;
         result.errors.push(`${f.rel}: ${(e as Error).message}`);
       } finally {
-        deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
-        await deps.coord.release(app, slot, token).catch(() => {});
+        if (!released) {
+          deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+          await deps.coord.release(app, slot, token).catch(() => {});
+        }
       }
       return;
     }

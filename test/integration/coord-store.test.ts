@@ -408,6 +408,26 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.finishSeal("seal", 0, "w2", 1)).toBe(false); // no marker for gen 1
   });
 
+  it("finishes a seal and gives the lock back in one call when asked, and only for the holder", async () => {
+    // Arrange: a committed generation with its seal recorded
+    const s = open();
+    await s.acquireSlot("tail", 0, "w", 10_000);
+    await s.commitDrains("w", [{ app: "tail", slot: 0, gen: 0, expectLen: 0, addLen: 42, refs: [], release: false }], 5);
+    expect(await s.beginSeal("tail", 0, "w", 0, "logs/tail/k")).toBe(true);
+    // Act / Assert: a stranger neither finishes nor frees it
+    expect(await s.finishSeal("tail", 0, "other", 0, { release: true })).toBe(false);
+    expect(await s.acquireSlot("tail", 0, "w2", 10_000)).toBeNull();
+    // the holder's finish bumps the generation and frees the lock in the same call
+    expect(await s.finishSeal("tail", 0, "w", 0, { release: true })).toBe(true);
+    expect(await s.lockRemainingMs("tail", 0, "w")).toBeLessThanOrEqual(0);
+    expect(await s.acquireSlot("tail", 0, "w2", 10_000)).toEqual({ gen: 1, len: 0, t0: 0 });
+    // without the option the lock stays with its holder
+    await s.commitDrains("w2", [{ app: "tail", slot: 0, gen: 1, expectLen: 0, addLen: 7, refs: [], release: false }], 6);
+    expect(await s.beginSeal("tail", 0, "w2", 1, "logs/tail/k2")).toBe(true);
+    expect(await s.finishSeal("tail", 0, "w2", 1)).toBe(true);
+    expect(await s.lockRemainingMs("tail", 0, "w2")).toBeGreaterThan(0);
+  });
+
   it("lists the slots holding data by the age of their generation, full ones at once, until the generation is bumped", async () => {
     const s = open();
     const commit = (app: string, slot: number, expectLen: number, addLen: number, now: number, sealBytes = 1000) =>

@@ -8,6 +8,8 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GENERAL_PURPOSE_PERFORMANCE_NAS, NasLatencyDir } from "../../functions/adapters/nas-latency.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
+import type { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
+import { compressTask } from "../../functions/core/compress.js";
 import { ACTIVE_DIR, FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath, STAGING_DIR } from "../../functions/core/layout.js";
 import { scanMembers } from "../../functions/core/members.js";
 import { splitBatch } from "../../functions/core/split.js";
@@ -162,6 +164,30 @@ describe("the long tail's drain", () => {
     expect(readdirSync(path.join(p.dir, "nas", ACTIVE_DIR, "billing"))).toHaveLength(1);
     expect((await p.deps.coord.readSlotState("billing", 0)).t0).toBe(T0);
     expect(await p.deps.nas.listNames(FLAT_OUTBOX_DIR)).toEqual([]);
+  });
+});
+
+describe("a drain task's round trips", () => {
+  it("seals the long tail's slots with two round trips each: the seal's finish gives the lock back", async () => {
+    // Arrange: 12 small apps staged in one file, drained at the max age (each slot is sealed)
+    const T0 = Date.UTC(2026, 11, 1, 10, 50);
+    p = testPipeline();
+    let now = T0;
+    p.deps.now = () => now;
+    const apps = Array.from({ length: 12 }, (_, i) => `tail-${String(i).padStart(2, "0")}`);
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 120 }, (_, i) => ({ app: apps[i % apps.length]!, offset: i }))));
+    now = T0 + p.deps.config.drainMaxAgeMs;
+    const coord = p.deps.coord as RedisCoordStore;
+    const before = coord.roundTrips;
+
+    // Act
+    const r = await compressTask(p.deps, { v: 2, apps, reason: "sweep" });
+
+    // Assert: every slot sealed; one claim, one commit, then begin + finish per seal (no release
+    // round trip of its own); every lock is free again
+    expect([r.members, r.sealed, r.errors]).toEqual([12, 12, []]);
+    expect(coord.roundTrips - before).toBe(2 + 2 * apps.length);
+    for (const app of apps) expect(await coord.acquireSlot(app, 0, "probe", 1000)).toEqual({ gen: 1, len: 0, t0: 0 });
   });
 });
 
