@@ -32,12 +32,17 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 0 || n > 1440) throw new InvalidArgumentError("expected an integer 0–1440");
       return n;
     })
+    .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 2, quick 1)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 10) throw new InvalidArgumentError("expected an integer 1–10");
+      return n;
+    })
     .option("--out <file>", "where to write the results JSON")
-    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number }) => {
+    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");
       const results = await runBench({
         quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps,
-        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes,
+        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes, steadyReps: o.steadyReps,
       });
       const out = o.out ?? (o.quick ? QUICK_RESULTS : DEFAULT_RESULTS);
       writeResults(results, out);

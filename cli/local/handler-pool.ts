@@ -1,12 +1,13 @@
 /**
- * A pool of worker threads running split and compress invocations. Each worker takes several
+ * A pool of worker threads running split, compress and upload invocations. Each worker takes several
  * invocations at once (they wait on Redis and NAS between CPU bursts), and the pool sends each
  * new one to the least busy worker.
  */
 import { Worker } from "node:worker_threads";
 import type { CompressResult } from "../../functions/core/compress.js";
-import type { DrainTask } from "../../functions/core/deps.js";
+import type { DrainTask, ReconcileEvent } from "../../functions/core/deps.js";
 import type { SplitResult } from "../../functions/core/split.js";
+import type { UploadOptions, UploadResult } from "../../functions/core/upload.js";
 
 export interface SlotEvent {
   app: string;
@@ -24,10 +25,11 @@ export class HandlerWorkerPool {
   private readonly workers: { worker: Worker; busy: number; pending: Map<number, Pending>; dead?: Error }[] = [];
   private nextId = 1;
 
-  constructor(opts: { workers: number; env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean }) {
+  /** `objectsDir`: the run's local object store, which the workers open to run upload (else they cannot). */
+  constructor(opts: { workers: number; env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean; objectsDir?: string }) {
     for (let i = 0; i < opts.workers; i++) {
       const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
-        workerData: { entry: new URL("./handler-worker.ts", import.meta.url).href, env: opts.env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots },
+        workerData: { entry: new URL("./handler-worker.ts", import.meta.url).href, env: opts.env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots, objectsDir: opts.objectsDir },
       });
       const entry: (typeof this.workers)[number] = { worker, busy: 0, pending: new Map<number, Pending>() };
       worker.on("message", (msg: { id: number; ok: boolean; result?: unknown; error?: { name: string; message: string }; slotEvents?: SlotEvent[] }) => {
@@ -66,6 +68,11 @@ export class HandlerWorkerPool {
 
   run(task: DrainTask): Promise<CompressResult> {
     return this.dispatch({ task }) as Promise<CompressResult>;
+  }
+
+  /** One upload invocation; the drain tasks its sweep asked for and its reconcile events come back. */
+  upload(opts: UploadOptions): Promise<{ result: UploadResult; tasks: DrainTask[]; reconcile: ReconcileEvent[] }> {
+    return this.dispatch({ upload: opts }) as Promise<{ result: UploadResult; tasks: DrainTask[]; reconcile: ReconcileEvent[] }>;
   }
 
   /** Sends to the least busy live worker. */

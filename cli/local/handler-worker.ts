@@ -1,19 +1,23 @@
 /**
- * Worker thread running split and compress for `logpipe local`, so the handlers use every core
- * (as separate FC instances would). Each worker builds its own deps (NAS directory, Redis coord
- * store) from the same validated env. split's compress invocations are returned to the main
- * thread, which queues them in the async-invoke emulator.
+ * Worker thread running split, compress and upload for `logpipe local`, so the handlers use every
+ * core and none waits behind the main thread's record generator (as separate FC instances
+ * would not). Each worker builds its own deps (NAS directory, Redis coord store, the local object
+ * store when the run uses one) from the same validated env. The compress invocations split and
+ * upload's sweep ask for are returned to the main thread, which queues them in the async-invoke
+ * emulator; so are upload's reconcile events, for the run's report.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
 import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
 import { compressTask } from "../../functions/core/compress.js";
 import { splitBatch } from "../../functions/core/split.js";
+import { runUpload, type UploadOptions } from "../../functions/core/upload.js";
 import { loadConfig } from "../../functions/core/config.js";
-import type { DrainTask, PipelineDeps } from "../../functions/core/deps.js";
+import type { DrainTask, PipelineDeps, ReconcileEvent } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
 
-const { env, keyPrefix, traceSlots } = workerData as { env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean };
+const { env, keyPrefix, traceSlots, objectsDir } = workerData as { env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean; objectsDir?: string };
 const config = loadConfig(env);
 const coord = new RedisCoordStore({ url: config.redisUrl!, password: config.redisPassword, keyPrefix });
 const slotEvents: { app: string; slot: number; event: "acquire" | "release"; at: number }[] = [];
@@ -25,8 +29,9 @@ const deps: PipelineDeps = {
   appCache: new Map(),
   onSlotEvent: traceSlots ? (e) => slotEvents.push(e) : undefined,
 };
+const objects = objectsDir ? new LocalObjectStore(objectsDir) : undefined;
 
-parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Uint8Array; requestId?: string; close?: boolean }) => {
+parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Uint8Array; requestId?: string; upload?: UploadOptions; close?: boolean }) => {
   if (msg.close) {
     await coord.close();
     parentPort!.postMessage({ id: msg.id, ok: true, slotEvents: slotEvents.splice(0) });
@@ -38,6 +43,15 @@ parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Ui
       const event = Buffer.from(msg.event.buffer, msg.event.byteOffset, msg.event.byteLength);
       const result = await splitBatch({ ...deps, invoker: { invokeCompress: async (t) => void tasks.push(t) } }, event, { requestId: msg.requestId });
       parentPort!.postMessage({ id: msg.id, ok: true, result: { result, tasks } });
+      return;
+    }
+    if (msg.upload) {
+      if (!objects) throw new Error("this worker has no object store to upload to");
+      const tasks: DrainTask[] = [];
+      const reconcile: ReconcileEvent[] = [];
+      const invoker = { invokeCompress: async (t: DrainTask) => void tasks.push(t) };
+      const result = await runUpload({ ...deps, objects, invoker, onReconcile: (e) => reconcile.push(e) }, msg.upload);
+      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, tasks, reconcile } });
       return;
     }
     const result = await compressTask(deps, msg.task!);

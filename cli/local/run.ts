@@ -2,8 +2,8 @@
  * `logpipe local`: the whole pipeline in one process tree, with the same handlers' core
  * functions as in FC. A trigger emulator batches source records into CloudEvents like the FC
  * Kafka trigger (count/time windows, maximumTasks concurrency, retry strategy, errors
- * tolerance); split and compress run on worker threads (the async-invoke emulator queues
- * compress with FC-like retries); a timer runs upload, and a final flush seals and uploads
+ * tolerance); split, compress and upload run on worker threads (the async-invoke emulator queues
+ * compress with FC-like retries); a timer runs upload, and a final flush drains, seals and uploads
  * everything. Then the archive is read back and verified.
  */
 import { mkdirSync } from "node:fs";
@@ -25,7 +25,7 @@ import { ACTIVE_DIR, OUTBOX_DIRS, STAGING_DIR } from "../../functions/core/layou
 import { silentLogger, type Logger } from "../../functions/core/logger.js";
 import { createRouter, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { runUpload, type RecordAge, type UploadResult } from "../../functions/core/upload.js";
+import { runUpload, type RecordAge, type UploadOptions, type UploadResult } from "../../functions/core/upload.js";
 import type { RecordSource } from "../sources/types.js";
 import { toCloudEventsBatch } from "./cloudevents.js";
 import { HandlerWorkerPool, type SlotEvent } from "./handler-pool.js";
@@ -191,7 +191,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const env = localEnv(opts.outDir, opts.redisUrl, opts.env);
   const config = loadConfig(env);
   mkdirSync(config.nasRoot, { recursive: true });
-  const objects = opts.objects ?? new LocalObjectStore(path.join(opts.outDir, "objects"));
+  const objectsDir = path.join(opts.outDir, "objects");
+  const objects = opts.objects ?? new LocalObjectStore(objectsDir);
   const coord: CoordStore = opts.redisUrl ? new RedisCoordStore({ url: opts.redisUrl, keyPrefix: opts.keyPrefix }) : new MemoryCoordStore();
   const nas = new NasDir(config.nasRoot, config.fsync);
   const trigger: Required<TriggerOptions> = {
@@ -203,9 +204,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const slotEvents: SlotEvent[] = [];
   const deps: PipelineDeps = { config, nas, coord, objects, logger, appCache: new Map() };
   if (opts.traceSlots) deps.onSlotEvent = (e) => slotEvents.push(e);
-  // With Redis, split and compress run on worker threads (like separate FC instances); the
+  // With Redis, split and compress (and upload: below) run on worker threads (like separate FC instances); the
   // in-process lock store cannot be shared across threads, so without Redis everything runs here.
-  const pool = workers > 0 ? new HandlerWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots }) : undefined;
+  // upload runs there too when the workers can open the run's object store (the local one), so its
+  // time is its own and not the record generator's on this thread; a caller's store (OSS) is used here.
+  const uploadInPool = workers > 0 && !opts.objects;
+  const pool = workers > 0 ? new HandlerWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots, objectsDir: uploadInPool ? objectsDir : undefined }) : undefined;
   const runCompress = async (t: DrainTask): Promise<CompressResult> => {
     const r = await (pool ? pool.run(t) : compressTask(deps, t));
     report.handlerSeconds.compress += r.durationMs / 1000;
@@ -249,6 +253,15 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   };
   const ages: RecordAge[] = [];
   deps.onReconcile = (e) => report.reconcile.push(e);
+  /** One upload invocation, on a worker when it can open the object store (see uploadInPool). */
+  const upload = async (o: UploadOptions = {}): Promise<UploadResult> => {
+    if (!pool || !uploadInPool) return runUpload(deps, o);
+    const out = await pool.upload(o);
+    for (const e of out.reconcile) report.reconcile.push(e);
+    // the sweep's drains are queued when the invocation returns (FC would start them at once)
+    for (const t of out.tasks) await emulator.invokeCompress(t);
+    return out.result;
+  };
 
   const expected = new ExpectedRecords();
   const router = createRouter(config.appIdSources);
@@ -259,7 +272,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   // Upload timer, like FC's timer trigger (one run at a time).
   let uploading: Promise<void> | undefined;
   const tick = () => {
-    uploading ??= runUpload(deps).then(addUpload, (e) => logger.error({ err: (e as Error).message }, "upload tick failed")).finally(() => (uploading = undefined));
+    uploading ??= upload().then(addUpload, (e) => logger.error({ err: (e as Error).message }, "upload tick failed")).finally(() => (uploading = undefined));
   };
   const timer = setInterval(tick, opts.uploadIntervalMs ?? 2000);
   const progressTimer = setInterval(() => progress("ingest"), 250);
@@ -333,7 +346,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     await emulator.drain();
     await uploading;
     for (let round = 0; round < 20; round++) {
-      addUpload(await runUpload(deps, { sealAll: true, sweepAll: true, redriveAll: true }));
+      // every app drained first, then sealed and shipped: a seal that finds a drain on its slot
+      // waits for the lock (billed time), and the drains it would wait for are the sweep's own
+      addUpload(await upload({ sweepAll: true, redriveAll: true }));
+      await emulator.drain();
+      addUpload(await upload({ sealAll: true, sweepAll: true, redriveAll: true }));
       await emulator.drain();
       let left = (await nas.walk(STAGING_DIR)).length + (await nas.walk(ACTIVE_DIR)).length;
       for (const dir of OUTBOX_DIRS) left += (await nas.walk(dir)).length;

@@ -1,0 +1,30 @@
+/**
+ * The steady state's repeated runs: each function is booked from the run where it used the least
+ * CPU (the work is the same; a loaded machine only adds time), everything else from the first run.
+ */
+import { describe, expect, it } from "vitest";
+import { leastCpuWindow } from "../../bench/run.js";
+import type { FunctionStats, PipelineWindow } from "../../bench/child.js";
+import { emptyNasOpCounts } from "../../functions/adapters/nas-latency.js";
+
+const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, nas: emptyNasOpCounts() });
+const window = (records: number, split: number, compress: number, upload: number): PipelineWindow => ({
+  fromMs: 0, toMs: 60_000, records, batches: 1, members: 1, hotTasks: 0, sweepTasks: 1, sealed: 0, uploaded: 1, uploadedBytes: 1,
+  functions: { split: fn(split, 1), compress: fn(compress, 2), upload: fn(upload, 3) },
+});
+
+describe("leastCpuWindow", () => {
+  it("books each function from its least-CPU run and the rest from the first run", () => {
+    // Arrange: split was slowed in the first run, compress and upload in the second
+    const runs = [{ window: window(100, 50, 10, 5) }, { window: window(999, 30, 14, 6) }];
+    // Act
+    const w = leastCpuWindow(runs);
+    // Assert
+    expect([w.functions.split.cpuMs, w.functions.compress.cpuMs, w.functions.upload.cpuMs]).toEqual([30, 10, 5]);
+    expect(w.records).toBe(100);
+  });
+
+  it("refuses a run without a window", () => {
+    expect(() => leastCpuWindow([{ window: window(1, 1, 1, 1) }, { window: undefined }])).toThrow(/no window/);
+  });
+});
