@@ -170,18 +170,13 @@ describe("the long tail's drain", () => {
 describe("a drain task's round trips", () => {
   it("seals the long tail's slots with two round trips each: the seal's finish gives the lock back", async () => {
     // Arrange: 12 small apps staged in one file, drained at the max age (each slot is sealed)
-    const T0 = Date.UTC(2026, 11, 1, 10, 50);
-    p = testPipeline();
-    let now = T0;
-    p.deps.now = () => now;
-    const apps = Array.from({ length: 12 }, (_, i) => `tail-${String(i).padStart(2, "0")}`);
-    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 120 }, (_, i) => ({ app: apps[i % apps.length]!, offset: i }))));
-    now = T0 + p.deps.config.drainMaxAgeMs;
-    const coord = p.deps.coord as RedisCoordStore;
+    const { apps, toMaxAge } = await stageSmallApps(12, "tail");
+    toMaxAge();
+    const coord = p!.deps.coord as RedisCoordStore;
     const before = coord.roundTrips;
 
     // Act
-    const r = await compressTask(p.deps, { v: 2, apps, reason: "sweep" });
+    const r = await compressTask(p!.deps, { v: 2, apps, reason: "sweep" });
 
     // Assert: every slot sealed; one claim, one commit, then begin + finish per seal (no release
     // round trip of its own); every lock is free again
@@ -194,19 +189,14 @@ describe("a drain task's round trips", () => {
 describe("a drain task's NAS time", () => {
   it("overlaps the apps' independent operations: reads, appends and seals of 24 apps book well under their serial sum", async () => {
     // Arrange: 24 small apps staged in one file, NAS operations booked on the overlap clock
-    const T0 = Date.UTC(2026, 11, 1, 10, 50);
-    p = testPipeline();
-    let now = T0;
-    p.deps.now = () => now;
-    const apps = Array.from({ length: 24 }, (_, i) => `app-${String(i).padStart(2, "0")}`);
-    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 240 }, (_, i) => ({ app: apps[i % apps.length]!, offset: i }))));
-    const nas = new NasLatencyDir(p.deps.config.nasRoot, false, GENERAL_PURPOSE_PERFORMANCE_NAS, { chargeFsync: true, wait: "overlap" });
-    p.deps.nas = nas;
+    const { toMaxAge } = await stageSmallApps(24, "app");
+    const nas = new NasLatencyDir(p!.deps.config.nasRoot, false, GENERAL_PURPOSE_PERFORMANCE_NAS, { chargeFsync: true, wait: "overlap" });
+    p!.deps.nas = nas;
 
     // Act: the tick at the max age drains them all in one task, which seals each slot
-    now = T0 + p.deps.config.drainMaxAgeMs;
-    const r = await runUpload({ ...p.deps, invoker: p.emulator }, { skipLease: true });
-    await p.emulator.drain();
+    toMaxAge();
+    const r = await runUpload({ ...p!.deps, invoker: p!.emulator }, { skipLease: true });
+    await p!.emulator.drain();
 
     // Assert: one task appended and sealed every app (24 appends, 24 renames), and the clock moved
     // well under the serial sum (one after another it books exactly the sum; 8 at a time books a
@@ -219,6 +209,20 @@ describe("a drain task's NAS time", () => {
     expect(nas.counts.bookedMs).toBeLessThan(nas.counts.modelledMs * 0.8);
   });
 });
+
+/**
+ * A fresh pipeline (in `p`) on a clock the test moves, with `count` small apps (`name-00`, …; ten
+ * records each) staged in one file at 10:50 UTC; `toMaxAge` moves the clock to their drain max age.
+ */
+async function stageSmallApps(count: number, name: string): Promise<{ apps: string[]; toMaxAge: () => void }> {
+  const T0 = Date.UTC(2026, 11, 1, 10, 50);
+  const pipeline = (p = testPipeline());
+  let now = T0;
+  pipeline.deps.now = () => now;
+  const apps = Array.from({ length: count }, (_, i) => `${name}-${String(i).padStart(2, "0")}`);
+  await splitBatch(pipeline.deps, kafkaEvent(Array.from({ length: count * 10 }, (_, i) => ({ app: apps[i % count]!, offset: i }))));
+  return { apps, toMaxAge: () => void (now = T0 + pipeline.deps.config.drainMaxAgeMs) };
+}
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
