@@ -59,6 +59,9 @@ export function renderReport(r: LocalRunReport): string {
       `${r.invocations.splitRetries}/${r.invocations.compressRetries}`,
     ]]),
   );
+  const phase = (p: LocalRunReport["phases"]["ingest"]) =>
+    `${p.handlerSecondsPerGb.toFixed(1)} (${[p.handlerSeconds.split, p.handlerSeconds.compress, p.handlerSeconds.upload].map((x) => x.toFixed(1)).join("/")} s, ${p.invocations.split}/${p.invocations.compress}/${p.invocations.upload} invocations)`;
+  out.push(`handler s/GB by phase: ingest ${phase(r.phases.ingest)}; final flush ${phase(r.phases.flush)} — a run that stops drains, seals and uploads every app once, however little it holds`);
   out.push(`source: ${r.source}   objects: ${r.objectStore}   locks: ${r.coordStore}   max writers/app: ${r.config.maxWritersPerApp}` +
     (r.maxConcurrentWritersPerApp !== undefined ? ` (peak measured ${r.maxConcurrentWritersPerApp})` : ""));
   const s = (ms: number) => (ms / 1000).toFixed(1) + " s";

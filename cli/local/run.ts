@@ -74,6 +74,13 @@ export interface LocalRunOptions {
   earlierObjects?: ReadonlySet<string>;
 }
 
+export interface PhaseFigures {
+  handlerSeconds: { split: number; compress: number; upload: number };
+  /** per GB of the whole run's raw bytes (ingest + flush add up to handlerSecondsPerGb) */
+  handlerSecondsPerGb: number;
+  invocations: { split: number; compress: number; upload: number };
+}
+
 export interface LocalProgress {
   records: number;
   bytes: number;
@@ -99,6 +106,13 @@ export interface LocalRunReport {
   handlerSeconds: { split: number; compress: number; upload: number };
   handlerSecondsPerGb: number;
   invocations: { split: number; compress: number; upload: number; splitRetries: number; compressRetries: number };
+  /**
+   * The same figures split at the final flush: `ingest` is the run up to the last batch (with the
+   * work it queued finished), what a pipeline that keeps running pays per GB; `flush` is the
+   * final sweep, seal and upload of every app a run that stops must make (one object per app,
+   * however little it holds), which a short run with many apps is dominated by.
+   */
+  phases: { ingest: PhaseFigures; flush: PhaseFigures };
   deadLetteredBatches: number;
   /** compress drains: gzip members appended, app drains done, apps skipped because every slot was busy */
   drains: { members: number; apps: number; busy: number };
@@ -172,6 +186,20 @@ export function localEnv(outDir: string, redisUrl: string | undefined, overrides
   };
 }
 
+const emptyPhase = (): PhaseFigures => ({ handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0, invocations: { split: 0, compress: 0, upload: 0 } });
+
+/** Ingest and flush figures from the run's totals and the snapshot taken when ingest ended (none: the run stopped before). */
+export function splitPhases(total: PhaseFigures, ingestEnd: PhaseFigures | undefined, gb: number): { ingest: PhaseFigures; flush: PhaseFigures } {
+  const ingest = ingestEnd ?? total;
+  const flush = emptyPhase();
+  for (const k of ["split", "compress", "upload"] as const) {
+    flush.handlerSeconds[k] = total.handlerSeconds[k] - ingest.handlerSeconds[k];
+    flush.invocations[k] = total.invocations[k] - ingest.invocations[k];
+  }
+  const perGb = (h: PhaseFigures["handlerSeconds"]) => (gb > 0 ? (h.split + h.compress + h.upload) / gb : 0);
+  return { ingest: { ...ingest, handlerSecondsPerGb: perGb(ingest.handlerSeconds) }, flush: { ...flush, handlerSecondsPerGb: perGb(flush.handlerSeconds) } };
+}
+
 /** Record-weighted percentiles of record age at upload. */
 export function agePercentiles(ages: RecordAge[]): { p50Ms: number; p99Ms: number; maxMs: number } {
   const sorted = [...ages].sort((a, b) => a.ageMs - b.ageMs);
@@ -233,6 +261,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     records: 0, rawBytes: 0, seconds: 0, mbPerSecond: 0, cpuSeconds: 0, cpuSecondsPerGb: 0,
     handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0,
     invocations: { split: 0, compress: 0, upload: 0, splitRetries: 0, compressRetries: 0 },
+    phases: { ingest: emptyPhase(), flush: emptyPhase() },
     deadLetteredBatches: 0,
     drains: { members: 0, apps: 0, busy: 0 },
     duplicatesDropped: 0,
@@ -277,6 +306,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const timer = setInterval(tick, opts.uploadIntervalMs ?? 2000);
   const progressTimer = setInterval(() => progress("ingest"), 250);
 
+  const phaseSnapshot = (): PhaseFigures => ({
+    handlerSeconds: { ...report.handlerSeconds }, handlerSecondsPerGb: 0,
+    invocations: { split: report.invocations.split, compress: emulator.stats.invoked, upload: report.invocations.upload },
+  });
+  let ingestEnd: PhaseFigures | undefined;
   let fatal: Error | undefined;
   try {
     const splitLimit = pLimit(trigger.maximumTasks);
@@ -345,6 +379,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     progress("drain");
     await emulator.drain();
     await uploading;
+    ingestEnd = phaseSnapshot();
     for (let round = 0; round < 20; round++) {
       // every app drained first, then sealed and shipped: a seal that finds a drain on its slot
       // waits for the lock (billed time), and the drains it would wait for are the sweep's own
@@ -381,6 +416,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   report.cpuSecondsPerGb = gb > 0 ? report.cpuSeconds / gb : 0;
   const hs = report.handlerSeconds;
   report.handlerSecondsPerGb = gb > 0 ? (hs.split + hs.compress + hs.upload) / gb : 0;
+  report.phases = splitPhases(phaseSnapshot(), ingestEnd, gb);
   report.freshness = agePercentiles(ages);
 
   if (opts.verify !== false) {

@@ -59,6 +59,12 @@ describe("pipeline end to end", () => {
     expect(report.reconcile.filter((e) => e.possibleDuplicates > 0)).toEqual([]);
     // sealing by size produced several objects for the hot app, one per slot generation
     expect(v.apps[0]!.objects).toBeGreaterThan(1);
+    // the figures split at the final flush add up to the run's; the flush ran its sweep and its seal
+    const { ingest, flush } = report.phases;
+    expect(ingest.handlerSecondsPerGb + flush.handlerSecondsPerGb).toBeCloseTo(report.handlerSecondsPerGb, 6);
+    expect(ingest.invocations.split).toBe(report.invocations.split);
+    expect(flush.invocations.upload).toBeGreaterThanOrEqual(2);
+    expect(ingest.invocations.compress + flush.invocations.compress).toBe(report.invocations.compress);
     expect(report.ok).toBe(true);
   });
 

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CoordStore, DrainClaim, DrainCommit, RegisterFile, RegisterOptions } from "../../functions/adapters/coord-store.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
-import { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
+import { DRAIN_SCRIPT_APPS, DRAIN_SCRIPT_REFS, RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import type { Interval } from "../../functions/core/intervals.js";
 import { emptyPartition, registerRange, type PartitionState } from "../../functions/core/partition-state.js";
 import { startRedisServer } from "../../cli/services/redis-server.js";
@@ -262,6 +262,25 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     // what the budget left is still pending; then nothing is
     expect((await s.acquireDrains(["a", "zz"], drain("w5", { order: [1] }))).map((c) => [c.app, refsOf(c)])).toEqual([["a", [`${files[2]!.file}#0`]]]);
     expect(await s.acquireDrains(["a", "zz"], drain("w6", { order: [2] }))).toEqual([]);
+  });
+
+  it("claims and commits a wave of more apps than one script takes as if in one call: the budget spans the wave", async () => {
+    const s = open();
+    const apps = Array.from({ length: 150 }, (_, i) => `w${i}`);
+    const files = Array.from({ length: 3 }, (_, i) => batch("t", 0, i * 10, i * 10 + 9, apps.map((a) => [a, 10] as [string, number])));
+    await s.registerFiles(files, reg(1000));
+    // 100 apps × 3 sections × 10 bytes: the budget runs out after the 100th app, past the first scripts
+    const claims = await s.acquireDrains(apps, drain("w", { budget: 3000 }));
+    expect(claims.map((c) => c.app)).toEqual(apps.slice(0, 100));
+    expect(claims.every((c) => c.sections.length === 3)).toBe(true);
+    const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 1, true)), 2000);
+    expect(results.map((r) => [r.app, r.ok])).toEqual(apps.slice(0, 100).map((a) => [a, true]));
+    // the other 50 apps still hold every file: none is gone yet
+    expect(results.flatMap((r) => (r.ok ? r.gone : []))).toEqual([]);
+    const rest = await s.acquireDrains(apps, drain("w2"));
+    expect(rest.map((c) => c.app)).toEqual(apps.slice(100));
+    const last = await s.commitDrains("w2", rest.map((c) => commitOf(c, 1, true)), 2001);
+    expect(last.flatMap((r) => (r.ok ? r.gone : [])).sort()).toEqual(files.map((f) => f.file).sort());
   });
 
   it("skips apps whose slots are all busy and takes the lowest free slot", async () => {
@@ -573,7 +592,23 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
 });
 
 describe("redis store specifics", () => {
-  it("puts every key under one hash tag and makes one round trip per call, however many files or apps", async () => {
+  it("cuts a big drain into scripts of at most DRAIN_SCRIPT_APPS apps and DRAIN_SCRIPT_REFS refs, so no script holds Redis long", async () => {
+    const s = new RedisCoordStore({ url: redisUrl, keyPrefix: `chunk-${randomUUID()}` });
+    opened.push(s);
+    const apps = Array.from({ length: DRAIN_SCRIPT_APPS * 2 + 1 }, (_, i) => `c${i}`);
+    const perApp = Math.ceil(DRAIN_SCRIPT_REFS / DRAIN_SCRIPT_APPS) + 1; // so a full script of apps is over the refs bound
+    const files = Array.from({ length: perApp }, (_, i) => batch("t", 0, i * 10, i * 10 + 9, apps.map((a) => [a, 10] as [string, number])));
+    await s.registerFiles(files, reg(1000));
+    const before = s.roundTrips;
+    const claims = await s.acquireDrains(apps, drain("w", { order: [0] }));
+    expect(claims).toHaveLength(apps.length);
+    expect(s.roundTrips - before).toBe(3);
+    const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 1, true)), 2000);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(s.roundTrips - before).toBe(3 + Math.ceil(apps.length / Math.floor(DRAIN_SCRIPT_REFS / perApp)));
+  });
+
+  it("puts every key under one hash tag and makes one round trip per call, however many files or apps fit one script", async () => {
     const prefix = `ht-${randomUUID()}`;
     const s = new RedisCoordStore({ url: redisUrl, keyPrefix: prefix });
     opened.push(s);
