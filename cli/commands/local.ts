@@ -141,7 +141,7 @@ export function register(program: Command): void {
     .addOption(new Option("--max-tasks <n>", "trigger maximumTasks: concurrent split invocations").argParser(int(1, 64)).default(2))
     .addOption(new Option("--retry-strategy <s>", "trigger retry strategy").choices(["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]).default("BACKOFF_RETRY"))
     .addOption(new Option("--errors-tolerance <t>", "ALL: dead-letter a batch that fails every retry; NONE: stop").choices(["ALL", "NONE"]).default("ALL"))
-    .addOption(new Option("--workers <n>", "compress worker threads (default: one per core)").argParser(int(1, 64)))
+    .addOption(new Option("--workers <n>", "handler worker threads, each running one invocation at a time (default: two per core)").argParser(int(1, 64)))
     .addOption(new Option("--max-writers <n>", "LOGPIPE_MAX_WRITERS_PER_APP").argParser(int(1, 1000)))
     .addOption(new Option("--max-apps <n>", "LOGPIPE_MAX_APPS (more apps overflow to _overflow)").argParser(int(1, 1_000_000)))
     .addOption(new Option("--gzip-level <n>", "LOGPIPE_GZIP_LEVEL").argParser(int(1, 9)))

@@ -16,6 +16,7 @@ import { runUpload, type UploadOptions } from "../../functions/core/upload.js";
 import { loadConfig } from "../../functions/core/config.js";
 import type { DrainTask, PipelineDeps, ReconcileEvent } from "../../functions/core/deps.js";
 import { silentLogger } from "../../functions/core/logger.js";
+import { threadCoreWaitMs } from "./thread-clock.js";
 
 const { env, keyPrefix, traceSlots, objectsDir } = workerData as { env: Record<string, string>; keyPrefix?: string; traceSlots?: boolean; objectsDir?: string };
 const config = loadConfig(env);
@@ -37,12 +38,19 @@ parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Ui
     parentPort!.postMessage({ id: msg.id, ok: true, slotEvents: slotEvents.splice(0) });
     return;
   }
+  // this thread's wait for a core during the invocation (see thread-clock.ts): the invocation
+  // made no progress meanwhile, whether or not another one shares the thread
+  const wait0 = threadCoreWaitMs();
+  const reply = (result: unknown) => {
+    const wait1 = threadCoreWaitMs();
+    parentPort!.postMessage({ id: msg.id, ok: true, result, coreWaitMs: wait0 !== undefined && wait1 !== undefined ? wait1 - wait0 : 0 });
+  };
   try {
     if (msg.event) {
       const tasks: DrainTask[] = [];
       const event = Buffer.from(msg.event.buffer, msg.event.byteOffset, msg.event.byteLength);
       const result = await splitBatch({ ...deps, invoker: { invokeCompress: async (t) => void tasks.push(t) } }, event, { requestId: msg.requestId });
-      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, tasks } });
+      reply({ result, tasks });
       return;
     }
     if (msg.upload) {
@@ -51,11 +59,10 @@ parentPort!.on("message", async (msg: { id: number; task?: DrainTask; event?: Ui
       const reconcile: ReconcileEvent[] = [];
       const invoker = { invokeCompress: async (t: DrainTask) => void tasks.push(t) };
       const result = await runUpload({ ...deps, objects, invoker, onReconcile: (e) => reconcile.push(e) }, msg.upload);
-      parentPort!.postMessage({ id: msg.id, ok: true, result: { result, tasks, reconcile } });
+      reply({ result, tasks, reconcile });
       return;
     }
-    const result = await compressTask(deps, msg.task!);
-    parentPort!.postMessage({ id: msg.id, ok: true, result });
+    reply(await compressTask(deps, msg.task!));
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, ok: false, error: { name: (e as Error).name, message: (e as Error).message } });
   }

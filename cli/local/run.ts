@@ -55,8 +55,9 @@ export interface LocalRunOptions {
   /** LOGPIPE_* overrides, validated like the functions' own environment. */
   env?: Record<string, string>;
   trigger?: TriggerOptions;
+  /** Handler worker threads (default two per core): split, compress and upload run on them. */
   compressWorkers?: number;
-  /** Concurrent invocations per worker (each holds at most one slot lock at a time). */
+  /** Concurrent invocations per worker thread (default 1, as FC's instance concurrency; each holds at most one slot lock at a time). */
   compressPerWorker?: number;
   uploadIntervalMs?: number;
   traceSlots?: boolean;
@@ -102,9 +103,15 @@ export interface LocalRunReport {
   /** Whole local process CPU (generator, trigger emulator, verification included). */
   cpuSeconds: number;
   cpuSecondsPerGb: number;
-  /** Summed invocation durations per function: what FC bills as active time. */
+  /**
+   * Summed invocation durations per function: what FC bills as active time. On worker threads,
+   * less the time the thread waited for one of this machine's cores (`coreWaitSeconds`): an FC
+   * instance has its vCPU to itself.
+   */
   handlerSeconds: { split: number; compress: number; upload: number };
   handlerSecondsPerGb: number;
+  /** time handlers' threads were ready but waited for a core of this machine, left out of handlerSeconds (0 where the OS does not say) */
+  coreWaitSeconds: number;
   invocations: { split: number; compress: number; upload: number; splitRetries: number; compressRetries: number };
   /**
    * The same figures split at the final flush: `ingest` is the run up to the last batch (with the
@@ -226,8 +233,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const trigger: Required<TriggerOptions> = {
     batchRecords: 2000, batchWindowMs: 500, maximumTasks: 2, retryStrategy: "BACKOFF_RETRY", errorsTolerance: "ALL", ...opts.trigger,
   };
-  const workers = opts.redisUrl ? (opts.compressWorkers ?? Math.max(1, os.availableParallelism())) : 0;
-  const perWorker = opts.compressPerWorker ?? 2;
+  // one invocation per worker (FC's instance concurrency 1), and twice as many workers as cores
+  // so that invocations waiting on Redis and NAS leave the cores to others
+  const workers = opts.redisUrl ? (opts.compressWorkers ?? Math.max(2, 2 * os.availableParallelism())) : 0;
+  const perWorker = opts.compressPerWorker ?? 1;
 
   const slotEvents: SlotEvent[] = [];
   const deps: PipelineDeps = { config, nas, coord, objects, logger, appCache: new Map() };
@@ -237,10 +246,23 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   // upload runs there too when the workers can open the run's object store (the local one), so its
   // time is its own and not the record generator's on this thread; a caller's store (OSS) is used here.
   const uploadInPool = workers > 0 && !opts.objects;
-  const pool = workers > 0 ? new HandlerWorkerPool({ workers, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots, objectsDir: uploadInPool ? objectsDir : undefined }) : undefined;
+  const pool = workers > 0 ? new HandlerWorkerPool({ workers, perWorker, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots, objectsDir: uploadInPool ? objectsDir : undefined }) : undefined;
+  /** Books an invocation's time: as measured, less what its thread waited for a core (thread-clock.ts). */
+  const bill = (fn: keyof LocalRunReport["handlerSeconds"], durationMs: number, coreWaitMs = 0) => {
+    const wait = Math.min(Math.max(0, coreWaitMs), durationMs);
+    report.handlerSeconds[fn] += (durationMs - wait) / 1000;
+    report.coreWaitSeconds += wait / 1000;
+  };
   const runCompress = async (t: DrainTask): Promise<CompressResult> => {
-    const r = await (pool ? pool.run(t) : compressTask(deps, t));
-    report.handlerSeconds.compress += r.durationMs / 1000;
+    let r: CompressResult;
+    if (pool) {
+      const timed = await pool.run(t);
+      r = timed.value;
+      bill("compress", r.durationMs, timed.coreWaitMs);
+    } else {
+      r = await compressTask(deps, t);
+      bill("compress", r.durationMs);
+    }
     report.drains.members += r.members;
     report.drains.apps += r.apps;
     report.drains.busy += r.busy;
@@ -259,7 +281,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     coordStore: opts.redisUrl ? `redis ${new URL(opts.redisUrl).host}` : "in-process",
     config: { maxWritersPerApp: config.maxWritersPerApp, maxApps: config.maxApps, gzipLevel: config.gzipLevel, sealBytes: config.sealBytes, prefix: config.prefix },
     records: 0, rawBytes: 0, seconds: 0, mbPerSecond: 0, cpuSeconds: 0, cpuSecondsPerGb: 0,
-    handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0,
+    handlerSeconds: { split: 0, compress: 0, upload: 0 }, handlerSecondsPerGb: 0, coreWaitSeconds: 0,
     invocations: { split: 0, compress: 0, upload: 0, splitRetries: 0, compressRetries: 0 },
     phases: { ingest: emptyPhase(), flush: emptyPhase() },
     deadLetteredBatches: 0,
@@ -271,9 +293,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     leftOnNas: 0,
     ok: false,
   };
-  const addUpload = (u: UploadResult) => {
+  const addUpload = ({ value: u, coreWaitMs }: { value: UploadResult; coreWaitMs?: number }) => {
     report.invocations.upload++;
-    report.handlerSeconds.upload += u.durationMs / 1000;
+    bill("upload", u.durationMs, coreWaitMs);
     report.uploads.sealed += u.sealed;
     report.uploads.uploaded += u.uploaded;
     report.uploads.failed += u.failed;
@@ -283,13 +305,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const ages: RecordAge[] = [];
   deps.onReconcile = (e) => report.reconcile.push(e);
   /** One upload invocation, on a worker when it can open the object store (see uploadInPool). */
-  const upload = async (o: UploadOptions = {}): Promise<UploadResult> => {
-    if (!pool || !uploadInPool) return runUpload(deps, o);
-    const out = await pool.upload(o);
+  const upload = async (o: UploadOptions = {}): Promise<{ value: UploadResult; coreWaitMs?: number }> => {
+    if (!pool || !uploadInPool) return { value: await runUpload(deps, o) };
+    const { value: out, coreWaitMs } = await pool.upload(o);
     for (const e of out.reconcile) report.reconcile.push(e);
     // the sweep's drains are queued when the invocation returns (FC would start them at once)
     for (const t of out.tasks) await emulator.invokeCompress(t);
-    return out.result;
+    return { value: out.result, coreWaitMs };
   };
 
   const expected = new ExpectedRecords();
@@ -338,11 +360,14 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
             const requestId = `local-${batchIndex}-${attempt}`;
             let r;
             if (pool) {
-              const out = await pool.split(event, requestId);
+              const { value: out, coreWaitMs } = await pool.split(event, requestId);
               r = out.result;
+              bill("split", r.durationMs, coreWaitMs);
               for (const t of out.tasks) await emulator.invokeCompress(t);
-            } else r = await splitBatch(deps, event, { requestId });
-            report.handlerSeconds.split += r.durationMs / 1000;
+            } else {
+              r = await splitBatch(deps, event, { requestId });
+              bill("split", r.durationMs);
+            }
             report.duplicatesDropped += r.duplicates;
             await batch.ack();
             return;

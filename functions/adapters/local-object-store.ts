@@ -61,6 +61,7 @@ export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   readonly description: string;
   private readonly fsync: boolean;
+  private tmpDirMade = false;
 
   constructor(root: string, options: LocalObjectStoreOptions = {}) {
     this.root = resolve(root);
@@ -187,10 +188,21 @@ export class LocalObjectStore implements ObjectStore {
     write: (tmp: string) => Promise<void>,
   ): Promise<void> {
     const tmpDir = join(this.root, TMP_DIR);
-    await mkdir(tmpDir, { recursive: true });
+    // made once per store (a PUT is one request to OSS; here every mkdir is a file system call)
+    if (!this.tmpDirMade) {
+      await mkdir(tmpDir, { recursive: true });
+      this.tmpDirMade = true;
+    }
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
     try {
-      await write(tmp);
+      try {
+        await write(tmp);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        // the temp directory was removed under us (a reset of the store): make it again, once
+        await mkdir(tmpDir, { recursive: true });
+        await write(tmp);
+      }
       if (this.fsync) await fsyncPath(tmp);
       const got = await md5AndCrc64File(tmp);
       if (got.size !== expected.size || !got.md5.equals(expected.md5) || got.crc64 !== expected.crc64) {
@@ -201,8 +213,12 @@ export class LocalObjectStore implements ObjectStore {
           { expected: `${expected.size}:${expected.crc64}`, actual: `${got.size}:${got.crc64}` },
         );
       }
-      await mkdir(dirname(dest), { recursive: true });
-      await rename(tmp, dest);
+      // the key's directory usually exists (earlier objects of the app): make it only when missing
+      await rename(tmp, dest).catch(async (err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        await mkdir(dirname(dest), { recursive: true });
+        await rename(tmp, dest);
+      });
       if (this.fsync) await fsyncPath(dirname(dest));
     } catch (err) {
       await rm(tmp, { force: true });

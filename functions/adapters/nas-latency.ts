@@ -130,7 +130,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   size: "stat",
   stat: "stat",
   remove: "unlink",
-  appendExact: "mkdir of the parent (first time) + open + stat, then, when the size matches: write (2 when torn mid-write) + fsync",
+  appendExact: "open + stat (a missing directory: + mkdir and a second open), then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
   readRanges: "open + one read per range (open only when the file is missing)",
   readByPath: "open + one read per MB (reads by path: streaming hashes, the object store's upload)",
@@ -143,8 +143,11 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   removeEmptyParents: "rmdir per directory tried (the last one may fail: not empty)",
 };
 
-/** NasDir's non-public helpers: their operations are counted by the public methods that call them. */
-export const NAS_INTERNAL_METHODS = ["inDir", "statFile"] as const;
+/**
+ * NasDir's non-public helpers: their operations are counted by the public methods that call them,
+ * except makeParent's (mkdir + the open that found the directory missing), counted by its override.
+ */
+export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent"] as const;
 
 const COPY_BLOCK = 4 * 1024 * 1024;
 const MB = 1024 * 1024;
@@ -279,6 +282,12 @@ export class NasLatencyDir extends NasDir {
       await this.charge({ mkdir: 1 });
     }
     return super.ensureParent(absPath);
+  }
+
+  protected override async makeParent(absPath: string): Promise<void> {
+    this.seenDirs.add(path.dirname(absPath));
+    await this.charge({ mkdir: 1, open: 1 }); // and the open that found no directory
+    return super.makeParent(absPath);
   }
 
   override async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {

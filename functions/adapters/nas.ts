@@ -3,7 +3,7 @@
  * root and checked to stay inside it; writes that must appear whole go through temp + rename.
  */
 import { randomBytes } from "node:crypto";
-import { close, closeSync, constants, fstatSync, fsync, fsyncSync, open, openSync, promises as fsp, readFileSync, readSync, unlinkSync, write, writeSync } from "node:fs";
+import { close, closeSync, constants, fstatSync, fsync, fsyncSync, mkdirSync, open, openSync, promises as fsp, readFileSync, readSync, unlinkSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import path from "node:path";
 import { TEMP_PREFIX } from "../core/layout.js";
@@ -45,6 +45,13 @@ export class NasDir {
     const dir = path.dirname(absPath);
     if (this.knownDirs.has(dir)) return;
     await fsp.mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
+  }
+
+  /** Makes the parent directory of `absPath` after an open found it missing (not cached: it was missing). */
+  protected async makeParent(absPath: string): Promise<void> {
+    const dir = path.dirname(absPath);
+    mkdirSync(dir, { recursive: true });
     this.knownDirs.add(dir);
   }
 
@@ -173,8 +180,15 @@ export class NasDir {
     const abs = this.abs(rel);
     let fd: number;
     if (at === 0) {
-      await this.ensureParent(abs);
-      fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+      // the directory is there but for an app's first file: open first, make it only when missing
+      // (a cold instance would otherwise mkdir once per app it writes, a NAS round trip each)
+      try {
+        fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+        await this.makeParent(abs);
+        fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+      }
     } else {
       // appending past 0 to a file that is gone must not create it: the caller's repair tells
       // "sealed already" (no file) from "shorter than committed" (a file with less)
