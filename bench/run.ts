@@ -400,6 +400,22 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       const maxMinutes = Math.floor((2047 * MB) / (bytesPerRecord * (60_000 / RECORD_INTERVAL_MS)));
       if (steadyMinutes > maxMinutes) throw new Error(`--steady-minutes ${steadyMinutes} needs ${(steadyBytes / MB).toFixed(0)} MB of records, over the 2 GiB one bench process reads: use at most ${maxMinutes}`);
       const steadyPoints: SteadyPoint[] = [];
+      /** One steady run over `files` at one record per `intervalMs`, booked from the window's start. */
+      const runSteady = async (apps: number, files: string[], intervalMs: number, what: string): Promise<PipelineResult> => {
+        const task: PipelineTask = {
+          kind: "pipeline", files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
+          redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
+          startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+        };
+        const x = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
+        if (x.recordsArchived !== x.records) notes.push(`${apps} apps, steady state${what}: ${x.recordsArchived} records archived of ${x.records}`);
+        if (x.errors.length) notes.push(`${apps} apps, steady state${what}: ${x.errors.length} error(s), first: ${x.errors[0]}`);
+        return x;
+      };
+      // each app count's data and floor first; then the full-rate runs in rounds across the app
+      // counts (50, 500, …, 50, 500, …), so that a stretch of a slow machine falls on every count
+      // alike, not on one: target 1 compares them
+      const prepared = [];
       for (const apps of axisApps) {
         const d = ensureBenchData({ ...spec, ndjsonBytes: steadyBytes, apps }, { event: false });
         const rawBytes = d.batches.valueBytes + d.batches.records;
@@ -407,28 +423,25 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         log(`bench: ${apps} apps, steady state: ${(rawBytes / MB).toFixed(0)} MB over ${minutes.toFixed(0)} simulated minutes, booked from minute ${windowFromMinutes}` +
           `${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
         const gzipCliBytes = await gzipCliSize(d.ndjson.path);
-        // the floor on (up to 256 MB of) the same batches, right before the run: same bytes, same machine load
+        // the floor on (up to 256 MB of) the same batches: same bytes, same machine
         const floorFiles = d.batches.files.slice(0, Math.max(1, Math.floor((256 * MB) / (rawBytes / d.batches.files.length))));
         const fl = (await runChild<{ ms: number; recordBytes: number }>({ kind: "floor", files: floorFiles }, { cpu: 0 })).result;
-        /** One steady run over `files` at one record per `intervalMs`, booked from the window's start. */
-        const steadyRun = async (files: string[], intervalMs: number, what: string, runs = 1) => {
-          const reps: PipelineResult[] = [];
-          for (let i = 0; i < runs; i++) {
-            const task: PipelineTask = {
-              kind: "pipeline", files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
-              redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
-              startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
-            };
-            const x = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
-            if (x.recordsArchived !== x.records) notes.push(`${apps} apps, steady state${what}: ${x.recordsArchived} records archived of ${x.records}`);
-            if (x.errors.length) notes.push(`${apps} apps, steady state${what}: ${x.errors.length} error(s), first: ${x.errors[0]}`);
-            reps.push(x);
-          }
-          const r = reps[0]!;
-          const w = leastCpuWindow(reps);
+        prepared.push({ apps, d, rawBytes, minutes, gzipCliBytes, fl, reps: [] as PipelineResult[] });
+      }
+      for (let rep = 1; rep <= steadyReps; rep++) {
+        for (const p of prepared) {
+          log(`bench: ${p.apps} apps, steady state, full-rate run ${rep} of ${steadyReps}`);
+          p.reps.push(await runSteady(p.apps, p.d.batches.files, RECORD_INTERVAL_MS, ""));
+        }
+      }
+      for (const { apps, d, rawBytes, minutes, gzipCliBytes, fl, reps } of prepared) {
+        /** The steady figures of `runs` (each function booked from its least-CPU run). */
+        const book = (runs: PipelineResult[]) => {
+          const r = runs[0]!;
+          const w = leastCpuWindow(runs);
           const raw = (d.batches.valueBytes + d.batches.records) * (r.records / d.batches.records);
           const winRaw = raw * (w.records / r.records);
-          const book = (withNas: boolean) => {
+          const booked = (withNas: boolean) => {
             const fns = Object.fromEntries(FUNCTIONS.map((f) => {
               const x = w.functions[f];
               // "on" = CPU + the NAS model's time + Redis round trips × REDIS_RTT_MS: what FC would
@@ -442,14 +455,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
             };
             return perGb(wr, winRaw, pricing, withNas, billedMs / 1000);
           };
-          return { r, w, winRaw, off: book(false), on: book(true) };
+          return { r, w, winRaw, off: booked(false), on: booked(true) };
         };
-        const main = await steadyRun(d.batches.files, RECORD_INTERVAL_MS, "", steadyReps);
+        const main = book(reps);
         const { r, w, winRaw } = main;
         // the same simulated hour at a quarter of the rate (the first quarter of the batches,
         // delivered 4× slower): what is per byte stays, what is per app per time grows 4× per GB
         log(`bench: ${apps} apps, steady state at 1/${SLOW_FACTOR} of the rate`);
-        const slow = await steadyRun(d.batches.files.slice(0, Math.max(1, Math.round(d.batches.files.length / SLOW_FACTOR))), RECORD_INTERVAL_MS * SLOW_FACTOR, ` at 1/${SLOW_FACTOR} rate`);
+        const slow = book([await runSteady(apps, d.batches.files.slice(0, Math.max(1, Math.round(d.batches.files.length / SLOW_FACTOR))), RECORD_INTERVAL_MS * SLOW_FACTOR, ` at 1/${SLOW_FACTOR} rate`)]);
         const gbPerHour = (x: { winRaw: number; w: { fromMs: number; toMs: number } }) => x.winRaw / 1024 ** 3 / ((x.w.toMs - x.w.fromMs) / 3_600_000);
         steadyPoints.push({
           apps, simulatedMinutes: minutes,
@@ -601,7 +614,7 @@ function writeUsageProfile(r: BenchResults, file: string): void {
       notes: [
         `handler time with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
         useSteady && st
-          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s${(st.reps ?? 1) > 1 ? ` (${st.reps} runs, each function booked from its least-CPU run)` : ""} and at 1/${st.slowFactor} of it, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s; per-GB and per-hour parts solved from the two rates`
+          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s${(st.reps ?? 1) > 1 ? ` (${st.reps} runs, interleaved across app counts, each function booked from its least-CPU run)` : ""} and at 1/${st.slowFactor} of it, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s; per-GB and per-hour parts solved from the two rates`
           : `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count (a cold one-minute window: every app pays a drain and a final seal)`,
         ...(r.quick ? ["QUICK run: small data, not for pricing"] : []),
       ],
@@ -864,7 +877,7 @@ export function formatTable(r: BenchResults): string {
     lines.push("");
     lines.push(`Steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s (the axis's clock and settings; the long tail drains at ${fmt(st.drainMinBytes / MB, 0)} MB or ${st.drainMaxAgeMs / 60_000} min), ` +
       `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
-      ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds). ` : "") +
+      ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times, in rounds across the app counts (a slow stretch of the machine falls on every count alike); each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds). ` : "") +
       `"off" = measured handler wall time (NAS operations counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation, booked on a virtual clock on which operations a handler has in flight together overlap (the serial sum, an upper bound, is the next row) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
     perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);

@@ -73,6 +73,7 @@ export function renderReport(r: LocalRunReport): string {
   if (r.leftOnNas > 0) out.push(`WARNING: ${r.leftOnNas} file(s) left on NAS after the final flush`);
   for (const e of v?.examples ?? []) out.push(`  ! ${e}`);
   for (const e of r.uploads.errors.slice(0, 5)) out.push(`  upload error (retried): ${e}`);
-  out.push(`handler s/GB = summed invocation time (what FC bills); process CPU includes the generator, trigger emulator and verification. Cost: ${cost.source}.`);
+  out.push(`handler s/GB = summed invocation time (what FC bills), less ${r.coreWaitSeconds.toFixed(1)} s the handlers' threads waited for a core of this machine (an FC instance has its own vCPU); ` +
+    `process CPU includes the generator, trigger emulator and verification. Cost: ${cost.source}.`);
   return out.join("\n");
 }
