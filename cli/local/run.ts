@@ -28,7 +28,7 @@ import { splitBatch } from "../../functions/core/split.js";
 import { runUpload, type RecordAge, type UploadOptions, type UploadResult } from "../../functions/core/upload.js";
 import type { RecordSource } from "../sources/types.js";
 import { toCloudEventsBatch } from "./cloudevents.js";
-import { HandlerWorkerPool, type SlotEvent } from "./handler-pool.js";
+import { HandlerWorkerPool, type SlotEvent, type Timed } from "./handler-pool.js";
 import { ExpectedRecords, verifyArchive, type VerifyReport } from "./verify.js";
 
 export type RetryStrategy = "BACKOFF_RETRY" | "EXPONENTIAL_DECAY_RETRY";
@@ -293,7 +293,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     leftOnNas: 0,
     ok: false,
   };
-  const addUpload = ({ value: u, coreWaitMs }: { value: UploadResult; coreWaitMs?: number }) => {
+  const addUpload = ({ value: u, coreWaitMs }: Timed<UploadResult>) => {
     report.invocations.upload++;
     bill("upload", u.durationMs, coreWaitMs);
     report.uploads.sealed += u.sealed;
@@ -305,8 +305,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const ages: RecordAge[] = [];
   deps.onReconcile = (e) => report.reconcile.push(e);
   /** One upload invocation, on a worker when it can open the object store (see uploadInPool). */
-  const upload = async (o: UploadOptions = {}): Promise<{ value: UploadResult; coreWaitMs?: number }> => {
-    if (!pool || !uploadInPool) return { value: await runUpload(deps, o) };
+  const upload = async (o: UploadOptions = {}): Promise<Timed<UploadResult>> => {
+    if (!pool || !uploadInPool) return { value: await runUpload(deps, o), coreWaitMs: 0 }; // main thread: no wait measured
     const { value: out, coreWaitMs } = await pool.upload(o);
     for (const e of out.reconcile) report.reconcile.push(e);
     // the sweep's drains are queued when the invocation returns (FC would start them at once)

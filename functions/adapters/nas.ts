@@ -181,7 +181,9 @@ export class NasDir {
     let fd: number;
     if (at === 0) {
       // the directory is there but for an app's first file: open first, make it only when missing
-      // (a cold instance would otherwise mkdir once per app it writes, a NAS round trip each)
+      // (a cold instance would otherwise mkdir once per app it writes, a NAS round trip each).
+      // Not so for inDir's callers: a seal renames into an outbox directory that the upload of
+      // the previous object pruned, so there the directory is made first (one failed op saved).
       try {
         fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
       } catch (e) {
