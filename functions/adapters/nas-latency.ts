@@ -192,7 +192,9 @@ export class NasLatencyDir extends NasDir {
    * books it on a virtual clock instead: each operation starts at the clock's now and ends its
    * modelled time later, and the clock moves only to the earliest end of what is in flight, so
    * operations the caller has in flight together (p-limit, Promise.all) overlap as on an NFS
-   * mount with several requests outstanding, while one after another they add up. `bookedMs` is
+   * mount with several requests outstanding, while one after another they add up (true only
+   * because NasDir makes no synchronous call, which would hold the event loop: a unit test keeps
+   * it so). `bookedMs` is
    * how far the clock moved: at least the caller's longest chain of operations, at most their sum.
    */
   constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean | "overlap" } = {}) {

@@ -3,7 +3,7 @@
  * root and checked to stay inside it; writes that must appear whole go through temp + rename.
  */
 import { randomBytes } from "node:crypto";
-import { close, closeSync, constants, fstatSync, fsync, fsyncSync, mkdirSync, open, openSync, promises as fsp, readFileSync, readSync, unlinkSync, write, writeSync } from "node:fs";
+import { close, constants, fstat, fsync, open, promises as fsp, read, write } from "node:fs";
 import { promisify } from "node:util";
 import path from "node:path";
 import { TEMP_PREFIX } from "../core/layout.js";
@@ -11,8 +11,11 @@ import { TEMP_PREFIX } from "../core/layout.js";
 const fdOpen = promisify(open);
 const fdWrite = (fd: number, data: Uint8Array, offset: number, length: number, position: number) =>
   new Promise<number>((resolve, reject) => write(fd, data, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+const fdRead = (fd: number, buf: Uint8Array, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => read(fd, buf, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
 const fdSync = promisify(fsync);
 const fdClose = promisify(close);
+const fdStat = promisify(fstat);
 
 export interface DirEntry {
   rel: string;
@@ -51,7 +54,7 @@ export class NasDir {
   /** Makes the parent directory of `absPath` after an open found it missing (not cached: it was missing). */
   protected async makeParent(absPath: string): Promise<void> {
     const dir = path.dirname(absPath);
-    mkdirSync(dir, { recursive: true });
+    await fsp.mkdir(dir, { recursive: true });
     this.knownDirs.add(dir);
   }
 
@@ -119,13 +122,16 @@ export class NasDir {
     await fsp.rename(tmp, target);
   }
 
-  // read, readRange, remove and appendExact use blocking calls: compress (their hot caller) is CPU-bound and
-  // runs one invocation per instance, and going through the libuv pool costs 2-3× the CPU (the
-  // file-operations step of `npm run bench`). split's chunk writes stay asynchronous so NAS
-  // latency overlaps.
+  // read, readRange and readRanges use blocking calls: their hot callers move megabytes a call
+  // and are CPU-bound around them (the gunzip-free decode and gzip of compress), and a read
+  // through the libuv pool costs 1.6-4x the CPU of a synchronous one on a local disk. Metadata
+  // operations and small writes (appendExact, remove, writeAtomic) are asynchronous: on NAS each
+  // is a round trip of about a millisecond, and a drain of hundreds of apps has NAS_CONCURRENCY of
+  // them in flight at once (the functions run with UV_THREADPOOL_SIZE=16, infra/runtime-env.ts).
+  // The NAS latency model books the blocking ones as holding the event loop.
   async read(rel: string): Promise<Buffer | undefined> {
     try {
-      return readFileSync(this.abs(rel));
+      return await fsp.readFile(this.abs(rel));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
@@ -163,7 +169,7 @@ export class NasDir {
   /** Removes a file; a file already gone is fine (idempotent). */
   async remove(rel: string): Promise<void> {
     try {
-      unlinkSync(this.abs(rel));
+      await fsp.unlink(this.abs(rel));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
@@ -185,36 +191,36 @@ export class NasDir {
       // Not so for inDir's callers: a seal renames into an outbox directory that the upload of
       // the previous object pruned, so there the directory is made first (one failed op saved).
       try {
-        fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+        fd = await fdOpen(abs, constants.O_RDWR | constants.O_CREAT, mode);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
         await this.makeParent(abs);
-        fd = openSync(abs, constants.O_RDWR | constants.O_CREAT, mode);
+        fd = await fdOpen(abs, constants.O_RDWR | constants.O_CREAT, mode);
       }
     } else {
       // appending past 0 to a file that is gone must not create it: the caller's repair tells
       // "sealed already" (no file) from "shorter than committed" (a file with less)
       try {
-        fd = openSync(abs, constants.O_RDWR);
+        fd = await fdOpen(abs, constants.O_RDWR);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ok: false, size: 0 };
         throw e;
       }
     }
     try {
-      const { size } = fstatSync(fd);
+      const { size } = await fdStat(fd);
       if (size !== at) return { ok: false, size };
       await check();
       let written = 0;
       if (midWrite) {
-        written = writeSync(fd, data, 0, data.length >> 1, at);
+        written = await fdWrite(fd, data, 0, data.length >> 1, at);
         midWrite();
       }
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written, at + written);
-      if (this.fsyncEnabled) fsyncSync(fd);
+      while (written < data.length) written += await fdWrite(fd, data, written, data.length - written, at + written);
+      if (this.fsyncEnabled) await fdSync(fd);
       return { ok: true };
     } finally {
-      closeSync(fd);
+      await fdClose(fd);
     }
   }
 
@@ -237,24 +243,26 @@ export class NasDir {
   async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
     let fd: number;
     try {
-      fd = openSync(this.abs(rel), constants.O_RDONLY);
+      fd = await fdOpen(this.abs(rel), constants.O_RDONLY);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
     try {
-      return ranges.map(({ pos, len }) => {
+      const out: Buffer[] = [];
+      for (const { pos, len } of ranges) {
         const buf = Buffer.allocUnsafe(len);
         let got = 0;
         while (got < len) {
-          const n = readSync(fd, buf, got, len - got, pos + got);
+          const n = await fdRead(fd, buf, got, len - got, pos + got);
           if (n === 0) break;
           got += n;
         }
-        return got === len ? buf : buf.subarray(0, got);
-      });
+        out.push(got === len ? buf : buf.subarray(0, got));
+      }
+      return out;
     } finally {
-      closeSync(fd);
+      await fdClose(fd);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { envSchema } from "../../functions/core/config.js";
+import { NAS_CONCURRENCY } from "../../functions/core/deps.js";
 import { cidrContains, isPrivateCidr, parseStackConfig, type StackConfig } from "../../infra/config.js";
 import { policyViolations, type PolicyDocument } from "../../infra/util.js";
 import { checkAll, RESOURCE_TYPES } from "../../infra/rules.js";
@@ -176,6 +177,13 @@ describe.each(STACKS)("stack %s", (stack) => {
     // compress and upload keep Node's defaults (gzip and OSS streams, no batch held in memory)
     expect(envOf("compress").NODE_OPTIONS).not.toContain("semi-space");
     expect(envOf("upload").MALLOC_ARENA_MAX).toBeUndefined();
+  });
+
+  it("compress and upload get a libuv pool of 16 threads, so the NAS round trips they keep in flight overlap", () => {
+    const names = p().outputs.functionNames as Record<string, string>;
+    const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
+    expect(Number(envOf("compress").UV_THREADPOOL_SIZE)).toBeGreaterThanOrEqual(2 * NAS_CONCURRENCY);
+    expect(Number(envOf("upload").UV_THREADPOOL_SIZE)).toBeGreaterThanOrEqual(2 * NAS_CONCURRENCY);
   });
 
   it("the Kafka trigger uses the configured batch, concurrency, retries and dead letter, and targets live", () => {

@@ -172,6 +172,15 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.sleptMs).toBe(0); // booked, not waited
   });
 
+  it("rests on a NasDir that never blocks the event loop: no synchronous file-system call, so what a handler has in flight really overlaps", () => {
+    // the overlap clock lets operations a handler has in flight together overlap; a synchronous
+    // call would hold the loop on NFS (a round trip each) while the model overlapped it
+    const source = readFileSync(new URL("../../functions/adapters/nas.ts", import.meta.url), "utf8");
+    const fromFs = [...source.matchAll(/import \{([^}]*)\} from "node:fs"/g)].flatMap((m) => m[1]!.split(",").map((n) => n.trim()));
+    expect(fromFs).toContain("open"); // the import was found
+    expect(fromFs.filter((n) => n.endsWith("Sync"))).toEqual([]);
+  });
+
   it("keeps the overlap clock's booking per reset, and books serial work in full on it", async () => {
     const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 3 }, { wait: "overlap" });
     await Promise.all([nas.remove("x"), nas.remove("y")]);
