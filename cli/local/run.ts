@@ -248,21 +248,15 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const uploadInPool = workers > 0 && !opts.objects;
   const pool = workers > 0 ? new HandlerWorkerPool({ workers, perWorker, env, keyPrefix: opts.keyPrefix, traceSlots: opts.traceSlots, objectsDir: uploadInPool ? objectsDir : undefined }) : undefined;
   /** Books an invocation's time: as measured, less what its thread waited for a core (thread-clock.ts). */
-  const bill = (fn: keyof LocalRunReport["handlerSeconds"], durationMs: number, coreWaitMs = 0) => {
+  const bill = (fn: keyof LocalRunReport["handlerSeconds"], durationMs: number, coreWaitMs: number) => {
     const wait = Math.min(Math.max(0, coreWaitMs), durationMs);
     report.handlerSeconds[fn] += (durationMs - wait) / 1000;
     report.coreWaitSeconds += wait / 1000;
   };
   const runCompress = async (t: DrainTask): Promise<CompressResult> => {
-    let r: CompressResult;
-    if (pool) {
-      const timed = await pool.run(t);
-      r = timed.value;
-      bill("compress", r.durationMs, timed.coreWaitMs);
-    } else {
-      r = await compressTask(deps, t);
-      bill("compress", r.durationMs);
-    }
+    // on this thread (no pool) no core wait is measured
+    const { value: r, coreWaitMs } = pool ? await pool.run(t) : { value: await compressTask(deps, t), coreWaitMs: 0 };
+    bill("compress", r.durationMs, coreWaitMs);
     report.drains.members += r.members;
     report.drains.apps += r.apps;
     report.drains.busy += r.busy;
@@ -358,16 +352,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
           try {
             report.invocations.split++;
             const requestId = `local-${batchIndex}-${attempt}`;
-            let r;
-            if (pool) {
-              const { value: out, coreWaitMs } = await pool.split(event, requestId);
-              r = out.result;
-              bill("split", r.durationMs, coreWaitMs);
-              for (const t of out.tasks) await emulator.invokeCompress(t);
-            } else {
-              r = await splitBatch(deps, event, { requestId });
-              bill("split", r.durationMs);
-            }
+            // on this thread split invokes the emulator itself (deps.invoker); on a worker its tasks come back
+            const { value: out, coreWaitMs } = pool
+              ? await pool.split(event, requestId)
+              : { value: { result: await splitBatch(deps, event, { requestId }), tasks: [] }, coreWaitMs: 0 };
+            const r = out.result;
+            bill("split", r.durationMs, coreWaitMs);
+            for (const t of out.tasks) await emulator.invokeCompress(t);
             report.duplicatesDropped += r.duplicates;
             await batch.ack();
             return;
