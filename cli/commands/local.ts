@@ -60,7 +60,7 @@ interface LocalFlags {
   out: string; keep?: boolean; clean?: boolean; redis?: string | false; prefix?: string;
   ossBucket?: string; ossEndpoint?: string; ossRegion?: string;
   batchRecords: number; batchWindow: number; maxTasks: number; retryStrategy: RetryStrategy; errorsTolerance: "ALL" | "NONE";
-  workers?: number; maxWriters?: number; maxApps?: number; gzipLevel?: number; sealBytes?: number; appIdSource?: string;
+  workers?: number; maxWriters?: number; maxApps?: number; gzipLevel?: number; sealBytes?: number; drainAge?: number; appIdSource?: string;
   verify: boolean; progress: boolean; json?: boolean;
 }
 
@@ -146,6 +146,7 @@ export function register(program: Command): void {
     .addOption(new Option("--max-apps <n>", "LOGPIPE_MAX_APPS (more apps overflow to _overflow)").argParser(int(1, 1_000_000)))
     .addOption(new Option("--gzip-level <n>", "LOGPIPE_GZIP_LEVEL").argParser(int(1, 9)))
     .addOption(new Option("--seal-bytes <size>", "LOGPIPE_SEAL_BYTES: seal active files at this size").argParser(size))
+    .addOption(new Option("--drain-age <duration>", "LOGPIPE_DRAIN_AGE: the sweep drains the long tail's pending data at this age (1s–1h; default 10s here so a short run shows the sweep, 60s on FC)").argParser(duration(1_000, 3_600_000)))
     .addOption(new Option("--app-id-source <spec>", "LOGPIPE_APP_ID_SOURCE, e.g. field:appId, field:ctx.app, key, header:x-app").argParser(appIdSource))
     .option("--no-verify", "skip reading the archive back")
     .option("--no-progress", "no progress output")
@@ -160,6 +161,19 @@ Examples:
   npx logpipe local --input batches.json --input-format fc-event
   npx logpipe local --kafka 127.0.0.1:9092 --topic app-logs --group logpipe-local`)
     .action((flags: LocalFlags) => runAction("local", () => localAction(flags)));
+}
+
+/** The handlers' LOGPIPE_* settings the flags give (validated again by loadConfig, which names the key). */
+export function handlerEnvOf(flags: Pick<LocalFlags, "maxWriters" | "maxApps" | "gzipLevel" | "sealBytes" | "drainAge" | "appIdSource">, prefix?: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (prefix !== undefined) env.LOGPIPE_OSS_PREFIX = prefix;
+  if (flags.maxWriters) env.LOGPIPE_MAX_WRITERS_PER_APP = String(flags.maxWriters);
+  if (flags.maxApps) env.LOGPIPE_MAX_APPS = String(flags.maxApps);
+  if (flags.gzipLevel) env.LOGPIPE_GZIP_LEVEL = String(flags.gzipLevel);
+  if (flags.sealBytes) env.LOGPIPE_SEAL_BYTES = String(flags.sealBytes);
+  if (flags.drainAge) env.LOGPIPE_DRAIN_AGE = `${flags.drainAge}ms`;
+  if (flags.appIdSource) env.LOGPIPE_APP_ID_SOURCE = flags.appIdSource;
+  return env;
 }
 
 async function localAction(flags: LocalFlags): Promise<number> {
@@ -180,13 +194,7 @@ async function localAction(flags: LocalFlags): Promise<number> {
     objects = new OssObjectStore({ bucket: flags.ossBucket, endpoint: flags.ossEndpoint, region: flags.ossRegion, accessKeyId, accessKeySecret, stsToken: process.env.ALIBABA_CLOUD_SECURITY_TOKEN });
     prefix ??= `logpipe-local/${new Date().toISOString().replace(/[:.]/g, "-")}`; // verification reads the whole prefix
   }
-  const env: Record<string, string> = {};
-  if (prefix !== undefined) env.LOGPIPE_OSS_PREFIX = prefix;
-  if (flags.maxWriters) env.LOGPIPE_MAX_WRITERS_PER_APP = String(flags.maxWriters);
-  if (flags.maxApps) env.LOGPIPE_MAX_APPS = String(flags.maxApps);
-  if (flags.gzipLevel) env.LOGPIPE_GZIP_LEVEL = String(flags.gzipLevel);
-  if (flags.sealBytes) env.LOGPIPE_SEAL_BYTES = String(flags.sealBytes);
-  if (flags.appIdSource) env.LOGPIPE_APP_ID_SOURCE = flags.appIdSource;
+  const env = handlerEnvOf(flags, prefix);
   // --keep: what earlier runs archived stays as it is and is not this run's to verify
   let earlierObjects: Set<string> | undefined;
   if (flags.keep) {

@@ -5,7 +5,9 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { peakConcurrency } from "../../cli/local/run.js";
+import { handlerEnvOf } from "../../cli/commands/local.js";
+import { localEnv, peakConcurrency } from "../../cli/local/run.js";
+import { loadConfig } from "../../functions/core/config.js";
 import type { SlotEvent } from "../../cli/local/handler-pool.js";
 import { cli, exitWithin, spawnCli, tempDirs } from "./helpers.js";
 
@@ -37,6 +39,7 @@ describe("CLI output", () => {
       [["local", "--bogus"], /^logpipe local: unknown option '--bogus' \(see 'npx logpipe local --help'\)\n$/],
       [["local", "--batch-window", "99s"], /^logpipe local: option '--batch-window <duration>' argument '99s' is invalid\. expected 0–15 s \(see 'npx logpipe local --help'\)\n$/],
       [["local", "--apps", "x"], /^logpipe local: option '--apps <n>' argument 'x' is invalid\. expected an integer 1–100000 \(see/],
+      [["local", "--drain-age", "0s"], /^logpipe local: option '--drain-age <duration>' argument '0s' is invalid\. expected 1–3600 s \(see/],
       [["local", "--app-id-source", "bogus:x"], /^logpipe local: option '--app-id-source <spec>' argument 'bogus:x' is invalid\. expected field:<path>/],
       [["nope"], /^logpipe: unknown command 'nope'/],
       [["logs"], /^logpipe logs: <app>: which app's logs\? \(npx logpipe logs --list-apps lists them\)\n$/],
@@ -48,6 +51,14 @@ describe("CLI output", () => {
       expect(r.stderr, args.join(" ")).toMatch(re);
       expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toHaveLength(1);
     }
+  });
+
+  it("logpipe local's handler flags reach the handlers' own config (and without them the local defaults hold)", () => {
+    const dir = tmp();
+    const config = loadConfig(localEnv(dir, undefined, handlerEnvOf({ drainAge: 60_000, sealBytes: 8 * 1024 * 1024, gzipLevel: 6, maxWriters: 3, maxApps: 700, appIdSource: "key" }, "p")));
+    expect([config.drainAgeMs, config.sealBytes, config.gzipLevel, config.maxWritersPerApp, config.maxApps, config.prefix]).toEqual([60_000, 8 * 1024 * 1024, 6, 3, 700, "p"]);
+    expect(config.appIdSources).toEqual([{ kind: "key" }]);
+    expect(loadConfig(localEnv(dir, undefined, handlerEnvOf({}))).drainAgeMs).toBe(10_000);
   });
 
   it("local --input checks: a directory is not a file; the batch window default shows its unit", async () => {
