@@ -31,6 +31,12 @@ export interface BenchOptions {
   /** NDJSON bytes per app count on the axis (default 16 MB; quick 4 MB). */
   axisBytes?: number;
   /**
+   * Records per split batch (the trigger's CountBasedWindow; default 10,000, FC's maximum). Fewer
+   * records per batch means more (app, batch) sections per GB: run at a stack's own batch size
+   * (`logpipe cost` shows it) to measure what that stack gets.
+   */
+  batchRecords?: number;
+  /**
    * Simulated minutes of the steady-state run per app count (default 60; quick 3; 0 skips it).
    * Its per-GB figures come from a window that starts once every app has been through a drain
    * and a seal cycle (the drain max age plus the seal age) and ends with the last batch.
@@ -276,9 +282,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
   const quick = !!opts.quick;
   const reps = opts.reps ?? (quick ? 3 : 5);
+  const batchRecords = opts.batchRecords ?? 10_000;
   const spec: DataSpec = quick
-    ? { ndjsonBytes: 16 * MB, eventBytes: 4 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 }
-    : { ndjsonBytes: 256 * MB, eventBytes: 32 * MB, batchRecords: 10_000, partitions: 4, apps: 50, seed: 42 };
+    ? { ndjsonBytes: 16 * MB, eventBytes: 4 * MB, batchRecords, partitions: 4, apps: 50, seed: 42 }
+    : { ndjsonBytes: 256 * MB, eventBytes: 32 * MB, batchRecords, partitions: 4, apps: 50, seed: 42 };
   const axisApps = opts.apps ?? (quick ? [50, 500] : [50, 500, 3000, 5000]);
   const axisBytes = opts.axisBytes ?? (quick ? 4 * MB : 16 * MB);
   const loadAvgStart = os.loadavg();

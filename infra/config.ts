@@ -347,8 +347,8 @@ export type KafkaConfig = z.infer<typeof kafkaSchema>;
 
 export const triggerSchema = z
   .object({
-    /** runOptions.batchWindow.CountBasedWindow: records per invocation */
-    batchCount: int(1, 10_000).default(1000),
+    /** runOptions.batchWindow.CountBasedWindow: records per invocation (FC's largest by default: fewer sections per GB, docs/bench.md) */
+    batchCount: int(1, 10_000).default(10_000),
     /** runOptions.batchWindow.TimeBasedWindow: seconds to wait for a batch */
     batchWindowSeconds: int(0, 15).default(5),
     /**

@@ -27,6 +27,11 @@ export function register(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--axis-mb expects an integer 1–4096, got "${v}"`);
       return n;
     })
+    .option("--batch-records <n>", "records per split batch, the trigger's CountBasedWindow (default 10000; `logpipe cost --stack S` shows the batch a stack gets)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError("expected an integer 1–10000");
+      return n;
+    })
     .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 1440) throw new InvalidArgumentError("expected an integer 0–1440");
@@ -38,11 +43,11 @@ export function register(program: Command): void {
       return n;
     })
     .option("--out <file>", "where to write the results JSON")
-    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number }) => {
+    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number; batchRecords?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");
       const results = await runBench({
         quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps,
-        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes, steadyReps: o.steadyReps,
+        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes, steadyReps: o.steadyReps, batchRecords: o.batchRecords,
       });
       const out = o.out ?? (o.quick ? QUICK_RESULTS : DEFAULT_RESULTS);
       writeResults(results, out);

@@ -77,6 +77,9 @@ describe("CLI output", () => {
     const reps = await cli("bench", "--reps", "99");
     expect(reps.code).toBe(2);
     expect(reps.stderr).toMatch(/--reps <n>' argument '99' is invalid\. expected an integer 1–50/);
+    const batch = await cli("bench", "--batch-records", "20000");
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/--batch-records <n>' argument '20000' is invalid\. expected an integer 1–10000/);
     const bad = path.join(tmp(), "bad.json");
     writeFileSync(bad, "not json\n");
     const fc = await cli("local", "--input", bad, "--input-format", "fc-event", "--out", tmp(), "--no-redis", "--no-progress");

@@ -53,7 +53,7 @@ describe("stack files", () => {
   it("accept structured values as JSON strings (the engine's PULUMI_CONFIG form)", () => {
     const raw = rawStack("prod");
     for (const [k, v] of Object.entries(raw)) if (typeof v === "object") raw[k] = JSON.stringify(v);
-    expect(parseStackConfig(raw, "prod").trigger.batchCount).toBe(5000);
+    expect(parseStackConfig(raw, "prod").trigger.batchCount).toBe(10000);
   });
 });
 
