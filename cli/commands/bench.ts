@@ -3,18 +3,15 @@
  * to baselines (gzip -1, zstd -1, Node gzipSync, JSON.parse) measured in the same run on the
  * same bytes. Writes bench/results.json (a --quick run writes bench/data/results-quick.json).
  */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { intFlag } from "../support/flags.js";
 
 export function register(program: Command): void {
   program.command("bench")
     .description("benchmark the data path over 50–5,000 apps (NAS latency model off and on, cost per GB, issue-11 targets) and against gzip, zstd and JSON.parse baselines measured in the same run")
     .option("--quick", "small data and 3 repetitions (CI smoke run, under a minute)")
     .option("--json", "print the results as JSON on stdout (progress goes to stderr)")
-    .option("--reps <n>", "repetitions of every timed step (default 5, quick 3)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError("expected an integer 1–50");
-      return n;
-    })
+    .option("--reps <n>", "repetitions of every timed step (default 5, quick 3)", intFlag(1, 50))
     .option("--cpu-prof", "also profile split and the end-to-end run (node --cpu-prof) and summarize where the time goes")
     .option("--no-local", "skip the `logpipe local` run (objects per app)")
     .option("--apps <list>", "app counts of the app-count axis, comma-separated (default 50,500,3000,5000; quick 50,500)", (v) => {
@@ -22,26 +19,10 @@ export function register(program: Command): void {
       if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 100_000)) throw new Error(`--apps expects whole numbers 1–100000 separated by commas, got "${v}"`);
       return list;
     })
-    .option("--axis-mb <n>", "MB of NDJSON per app count on the axis (default 16, quick 4)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--axis-mb expects an integer 1–4096, got "${v}"`);
-      return n;
-    })
-    .option("--batch-records <n>", "records per split batch, the trigger's CountBasedWindow (default 10000; `logpipe cost --stack S` shows the batch a stack gets)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError("expected an integer 1–10000");
-      return n;
-    })
-    .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 1440) throw new InvalidArgumentError("expected an integer 0–1440");
-      return n;
-    })
-    .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 2, quick 1)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 10) throw new InvalidArgumentError("expected an integer 1–10");
-      return n;
-    })
+    .option("--axis-mb <n>", "MB of NDJSON per app count on the axis (default 16, quick 4)", intFlag(1, 4096))
+    .option("--batch-records <n>", "records per split batch, the trigger's CountBasedWindow (default 10000; `logpipe cost --stack S` shows the batch a stack gets)", intFlag(1, 10_000))
+    .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", intFlag(0, 1440))
+    .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 2, quick 1)", intFlag(1, 10))
     .option("--out <file>", "where to write the results JSON")
     .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number; batchRecords?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");

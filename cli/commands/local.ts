@@ -21,14 +21,10 @@ import { kafkaSource } from "../sources/kafka.js";
 import { syntheticSource } from "../sources/synthetic.js";
 import type { RecordSource } from "../sources/types.js";
 import { checkRedisReachable } from "../support/redis-check.js";
+import { intFlag } from "../support/flags.js";
 import { prepareLocalRunDir } from "../support/run-dir.js";
 
 // Commander prefixes these messages with the flag and the value, so they name neither.
-const int = (min: number, max: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}–${max}`);
-  return n;
-};
 const size = (v: string) => {
   try { return parseSize(v); } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/, got .*$/, "")); }
 };
@@ -118,10 +114,10 @@ export function register(program: Command): void {
   program
     .command("local")
     .description("run the whole pipeline on this machine (no cloud account), then read the archive back and prove every record is there exactly once")
-    .addOption(new Option("--apps <n>", "synthetic: number of apps (Zipf-skewed)").argParser(int(1, 100_000)).default(50))
-    .addOption(new Option("--records <n>", "synthetic: records to generate (default 300000)").argParser(int(1, 1e9)))
+    .addOption(new Option("--apps <n>", "synthetic: number of apps (Zipf-skewed)").argParser(intFlag(1, 100_000)).default(50))
+    .addOption(new Option("--records <n>", "synthetic: records to generate (default 300000)").argParser(intFlag(1, 1e9)))
     .addOption(new Option("--bytes <size>", "synthetic: stop after this much data, e.g. 256MB").argParser(size))
-    .addOption(new Option("--seed <n>", "synthetic: random seed").argParser(int(0, 2 ** 31)).default(42))
+    .addOption(new Option("--seed <n>", "synthetic: random seed").argParser(intFlag(0, 2 ** 31)).default(42))
     .option("--input <file>", "replay a file instead: NDJSON records one per line (- for stdin)")
     .addOption(new Option("--input-format <format>", "format of --input").choices(["ndjson", "fc-event"]).default("ndjson"))
     .option("--kafka <brokers>", "consume a real Kafka topic instead (comma-separated brokers)")
@@ -136,15 +132,15 @@ export function register(program: Command): void {
     .option("--oss-bucket <bucket>", "archive into this OSS bucket instead of DIR/objects (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET)")
     .option("--oss-endpoint <url>", "OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com")
     .option("--oss-region <region>", "OSS region, e.g. oss-cn-hangzhou")
-    .addOption(new Option("--batch-records <n>", "trigger CountBasedWindow (1–10000)").argParser(int(1, 10_000)).default(5000))
+    .addOption(new Option("--batch-records <n>", "trigger CountBasedWindow (1–10000)").argParser(intFlag(1, 10_000)).default(5000))
     .addOption(new Option("--batch-window <duration>", "trigger TimeBasedWindow (0–15s)").argParser(duration(0, 15_000)).default(500, "500ms"))
-    .addOption(new Option("--max-tasks <n>", "trigger maximumTasks: concurrent split invocations").argParser(int(1, 64)).default(2))
+    .addOption(new Option("--max-tasks <n>", "trigger maximumTasks: concurrent split invocations").argParser(intFlag(1, 64)).default(2))
     .addOption(new Option("--retry-strategy <s>", "trigger retry strategy").choices(["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]).default("BACKOFF_RETRY"))
     .addOption(new Option("--errors-tolerance <t>", "ALL: dead-letter a batch that fails every retry; NONE: stop").choices(["ALL", "NONE"]).default("ALL"))
-    .addOption(new Option("--workers <n>", "handler worker threads, each running one invocation at a time (default: two per core)").argParser(int(1, 64)))
-    .addOption(new Option("--max-writers <n>", "LOGPIPE_MAX_WRITERS_PER_APP").argParser(int(1, 1000)))
-    .addOption(new Option("--max-apps <n>", "LOGPIPE_MAX_APPS (more apps overflow to _overflow)").argParser(int(1, 1_000_000)))
-    .addOption(new Option("--gzip-level <n>", "LOGPIPE_GZIP_LEVEL").argParser(int(1, 9)))
+    .addOption(new Option("--workers <n>", "handler worker threads, each running one invocation at a time (default: two per core)").argParser(intFlag(1, 64)))
+    .addOption(new Option("--max-writers <n>", "LOGPIPE_MAX_WRITERS_PER_APP").argParser(intFlag(1, 1000)))
+    .addOption(new Option("--max-apps <n>", "LOGPIPE_MAX_APPS (more apps overflow to _overflow)").argParser(intFlag(1, 1_000_000)))
+    .addOption(new Option("--gzip-level <n>", "LOGPIPE_GZIP_LEVEL").argParser(intFlag(1, 9)))
     .addOption(new Option("--seal-bytes <size>", "LOGPIPE_SEAL_BYTES: seal active files at this size").argParser(size))
     .addOption(new Option("--drain-age <duration>", "LOGPIPE_DRAIN_AGE: the sweep drains the long tail's pending data at this age (1s–1h; default 10s here so a short run shows the sweep, 60s on FC)").argParser(duration(1_000, 3_600_000)))
     .addOption(new Option("--app-id-source <spec>", "LOGPIPE_APP_ID_SOURCE, e.g. field:appId, field:ctx.app, key, header:x-app").argParser(appIdSource))
