@@ -244,7 +244,13 @@ export interface SmallAppRule {
    */
   stepPeriodMs?: number;
   now?: number;
-  /** an app with this many sections pending is never small (one drain's worth: its pending list in Redis stays bounded) */
+  /**
+   * an app with this many sections pending is never small (one drain's worth: its pending list in
+   * Redis stays bounded); with `waveBefore` and `now`, such an app under `minBytes` also starts a
+   * wave of every small app pending at least half as long as it (its drain reads that stretch of
+   * staging files anyway: alone, it would read each file's small-section region for a few
+   * sections, and the next full app would read it again)
+   */
   maxRefs?: number;
 }
 

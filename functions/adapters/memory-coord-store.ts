@@ -316,10 +316,19 @@ export class MemoryCoordStore implements CoordStore {
       small !== undefined && !stranded.has(app) && (this.pendingBytes.get(app) ?? 0) < small.minBytes &&
       (small.maxRefs === undefined || (this.pending.get(app)?.length ?? 0) < small.maxRefs);
     const candidates = [...this.pending].filter(([, q]) => q.length > 0 && q[0]!.stagedAt <= stagedBefore).map(([app, q]) => ({ app, oldest: q[0]!.stagedAt, small: isSmall(app) }));
-    const wave = small?.waveBefore !== undefined && candidates.some((c) => c.small && c.oldest <= small.forceBefore);
+    let wave = small?.waveBefore !== undefined && candidates.some((c) => c.small && c.oldest <= small.forceBefore);
+    let cut = small?.waveBefore ?? -Infinity;
+    // a full app (under minBytes, maxRefs sections) starts a wave of the apps pending half as long
+    if (small?.waveBefore !== undefined && small.now !== undefined) {
+      for (const c of candidates) {
+        if (c.small || stranded.has(c.app) || (this.pendingBytes.get(c.app) ?? 0) >= small.minBytes) continue;
+        wave = true;
+        cut = Math.max(cut, (c.oldest + small.now) / 2);
+      }
+    }
     for (const c of candidates) {
       const onPace = small?.stepMinBytes !== undefined && (this.pendingBytes.get(c.app) ?? 0) >= small.stepMinBytes * stepSpans(small, c.oldest);
-      if (!c.small || c.oldest <= small!.forceBefore || (wave && c.oldest <= small!.waveBefore!) || onPace) due.push([c.app, c.oldest]);
+      if (!c.small || c.oldest <= small!.forceBefore || (wave && c.oldest <= cut) || onPace) due.push([c.app, c.oldest]);
     }
     // a drain that crashed left its claim with the slot: the app is due until someone finishes it
     for (const [key, s] of this.slots) {

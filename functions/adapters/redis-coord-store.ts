@@ -300,16 +300,19 @@ for i = 1, #ARGV do out[i] = redis.call('EXISTS', file_key(ARGV[i])) end
 return out
 `;
 
-// ARGV: token, ttl, maxBytes, budget, maxRefs, order ("0,1,2"), apps...
-// → per claimed app {app, slot, inherited, claim, state...}
+// ARGV: token, ttl, maxBytes, budget, maxRefs, order ("0,1,2"), scriptRefs, apps...
+// → {apps looked at, {per claimed app {app, slot, inherited, claim, state...}}}: it stops after the
+// app that brings the sections it claimed to scriptRefs (the caller goes on with the rest)
 const ACQUIRE_DRAINS = LUA_PRELUDE + `
 local token, ttl = ARGV[1], ARGV[2]
 local maxBytes, budget, maxRefs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local order = {}
 for s in string.gmatch(ARGV[6], '[^,]+') do order[#order + 1] = s end
+local scriptRefs, refs, looked = tonumber(ARGV[7]), 0, 0
 local out = {}
-for i = 7, #ARGV do
-  if budget <= 0 then break end
+for i = 8, #ARGV do
+  if budget <= 0 or refs >= scriptRefs then break end
+  looked = looked + 1
   local app = ARGV[i]
   local pk = pend_key(app)
   local queued = redis.call('LLEN', pk)
@@ -369,10 +372,11 @@ for i = 7, #ARGV do
     save_claim(app, slot, claim)
     local lines = {}
     for j = 1, #claim do lines[j] = claim[j].raw end
+    refs = refs + #claim
     out[#out + 1] = {app, slot, inherited, table.concat(lines, '\\n'), view(app, slot)}
   end
 end
-return out
+return {looked, out}
 `;
 
 // ARGV: app, slot, token, ttl → state or false
@@ -610,7 +614,7 @@ interface Scripts {
   lpDueApps(tag: string, ...args: Arg[]): Promise<string[]>;
   lpRegister(tag: string, json: string): Promise<[[string, string, string, string][], string[]]>;
   lpRegistered(tag: string, ...files: string[]): Promise<number[]>;
-  lpAcquireDrains(tag: string, ...args: Arg[]): Promise<[string, string, number, string, StateRow][]>;
+  lpAcquireDrains(tag: string, ...args: Arg[]): Promise<[number, [string, string, number, string, StateRow][]]>;
   lpAcquireSlot(tag: string, ...args: Arg[]): Promise<StateRow | null>;
   lpRemaining(tag: string, ...args: Arg[]): Promise<number>;
   lpCommitDrains(tag: string, ...args: Arg[]): Promise<([string] | ["ok", StateRow, string[]])[]>;
@@ -632,22 +636,29 @@ interface Scripts {
 // section staged ≤ stagedBefore; with the rule, a small app (< minBytes and < maxRefs sections
 // pending, no stranded claim) waits until its oldest section is ≤ forceBefore — or ≤ waveBefore
 // once any small app has reached forceBefore, or, at a step, until it has stepMinBytes pending
-// per step period since its oldest section (at least one period).
+// per step period since its oldest section (at least one period). An app under minBytes with
+// maxRefs sections pending (full) is due and starts a wave too, when `now` is given: every small
+// app whose pending spans at least half of the full app's goes with it (the wave's cut-off is the
+// later of waveBefore and the midpoint of the full app's oldest section and now).
 const DUE_APPS = LUA_PRELUDE + `
 local before, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local minBytes, force, maxRefs, wave = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5] or ''), tonumber(ARGV[6] or '')
 local stepMin = tonumber(ARGV[7] or '')
 local now, period = tonumber(ARGV[8] or ''), tonumber(ARGV[9] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
-local small, waving = {}, false
+local small, waving, cut = {}, false, wave
 if minBytes ~= nil then
   for i = 1, #rows, 2 do
     local app, oldest = rows[i], tonumber(rows[i + 1])
     local pend = num(redis.call('HGET', PENDB, app))
-    if redis.call('HLEN', claims_key(app)) == 0 and pend < minBytes
-        and (maxRefs == nil or redis.call('LLEN', pend_key(app)) < maxRefs) then
-      small[app] = pend
-      if oldest <= force then waving = wave ~= nil end
+    if redis.call('HLEN', claims_key(app)) == 0 and pend < minBytes then
+      if maxRefs == nil or redis.call('LLEN', pend_key(app)) < maxRefs then
+        small[app] = pend
+        if oldest <= force then waving = wave ~= nil end
+      elseif wave ~= nil and now ~= nil then
+        waving = true
+        cut = math.max(cut, (oldest + now) / 2)
+      end
     end
   end
 end
@@ -658,7 +669,7 @@ for i = 1, #rows, 2 do
   local pend = small[app]
   local spans = 1
   if stepMin ~= nil and now ~= nil and period ~= nil and period > 0 then spans = math.max(1, (now - oldest) / period) end
-  if pend == nil or oldest <= force or (waving and oldest <= wave) or (stepMin ~= nil and pend >= stepMin * spans) then out[#out + 1] = app end
+  if pend == nil or oldest <= force or (waving and oldest <= cut) or (stepMin ~= nil and pend >= stepMin * spans) then out[#out + 1] = app end
 end
 return out
 `;
@@ -824,7 +835,8 @@ export class RedisCoordStore implements CoordStore {
   }
 
   /**
-   * In scripts of at most DRAIN_SCRIPT_APPS apps each, one after the other, with the budget the
+   * In scripts of at most DRAIN_SCRIPT_APPS apps and about DRAIN_SCRIPT_REFS claimed sections
+   * each (a script stops after the app that reaches it), one after the other, with the budget the
    * earlier ones left: a script blocks Redis while it runs, and a wave task's 500 apps in one
    * script held it for ~300 ms, which every split registering a batch meanwhile waited out.
    */
@@ -832,10 +844,11 @@ export class RedisCoordStore implements CoordStore {
     if (apps.length === 0 || o.order.length === 0) return [];
     const out: DrainClaim[] = [];
     let budget = o.budget;
-    for (const part of chunksOf(apps, DRAIN_SCRIPT_APPS, () => 1)) {
-      if (budget <= 0) break;
+    for (let next = 0; next < apps.length && budget > 0;) {
+      const part = apps.slice(next, next + DRAIN_SCRIPT_APPS);
       this.roundTrips++;
-      const rows = await this.redis.lpAcquireDrains(this.tag, o.token, o.ttlMs, o.maxBytes, budget, o.maxRefs, o.order.join(","), ...part);
+      const [looked, rows] = await this.redis.lpAcquireDrains(this.tag, o.token, o.ttlMs, o.maxBytes, budget, o.maxRefs, o.order.join(","), DRAIN_SCRIPT_REFS, ...part);
+      next += Math.max(1, Number(looked));
       for (const [app, slot, inherited, claim, state] of rows) {
         const sections = claimFrom(claim);
         for (const s of sections) budget -= s.len;

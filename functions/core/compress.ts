@@ -20,7 +20,7 @@ import type { ClaimedSection, DrainClaim, DrainCommit, SlotState } from "../adap
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
+import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
@@ -197,12 +197,21 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       decoded.set(s.ref, d);
       return d;
     };
-    /** The app's member from its sections (refs consumed without records go to consumedOnly). */
+    /**
+     * The app's members from its sections, MAX_REFS_PER_MEMBER sections each, as the bytes of one
+     * append (refs consumed without records go to consumedOnly).
+     */
     const memberOf = async (p: Prepared) => {
-      const parts: Buffer[] = [];
       const refs: string[] = [];
+      const built: Buffer[] = [];
       p.consumedOnly = [];
-      let records = 0, minTs = 0, stagedAt = 0;
+      let records = 0, stagedAt = 0;
+      let parts: Buffer[] = [], from = 0, n = 0, minTs = 0, memberStaged = 0;
+      const flush = () => {
+        if (n > 0) built.push(buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n, r: refs.slice(from), t: minTs, s: memberStaged }, config.gzipLevel));
+        records += n;
+        parts = [], from = refs.length, n = 0, minTs = 0, memberStaged = 0;
+      };
       for (const s of p.sections) {
         const x = await decode(p.claim.app, s);
         if (x === "skip") {
@@ -210,19 +219,22 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
           continue;
         }
         if (x.records > 0) parts.push(x.lines);
-        records += x.records;
+        n += x.records;
         refs.push(s.ref);
         if (s.minTs > 0 && (minTs === 0 || s.minTs < minTs)) minTs = s.minTs;
+        if (memberStaged === 0 || s.stagedAt < memberStaged) memberStaged = s.stagedAt;
         if (stagedAt === 0 || s.stagedAt < stagedAt) stagedAt = s.stagedAt;
+        if (refs.length - from === MAX_REFS_PER_MEMBER) flush();
       }
-      const member = records > 0 ? buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n: records, r: refs, t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
-      return { member, refs, records, stagedAt };
+      flush();
+      const member = built.length === 0 ? undefined : built.length === 1 ? built[0]! : Buffer.concat(built);
+      return { member, members: built.length, refs, records, stagedAt };
     };
     const nasLimit = pLimit(NAS_CONCURRENCY);
     await Promise.all(prepared.map((p, i) => nasLimit(async () => {
       const { app, slot } = p.claim;
       try {
-        let { member, refs, records, stagedAt } = await memberOf(p);
+        let { member, members, refs, records, stagedAt } = await memberOf(p);
         let addLen = 0;
         if (member) {
           const check = async () => {
@@ -238,7 +250,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
             const adopted = new Set(again.adoptedRefs);
             p.state = again.state;
             p.sections = p.sections.filter((s) => !adopted.has(s.ref));
-            ({ member, refs, records, stagedAt } = await memberOf(p));
+            ({ member, members, refs, records, stagedAt } = await memberOf(p));
             if (member) {
               w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
               if (!w.ok) throw new RetryableError(`${activeFilePath(app, slot, p.state.gen)} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
@@ -248,7 +260,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         if (member) {
           crashPoint("compress.after-append");
           addLen = member.length;
-          result.members++;
+          result.members += members;
           result.records += records;
           result.bytesOut += member.length;
         }

@@ -90,7 +90,16 @@ export function reportReconcile(deps: Pick<PipelineDeps, "logger" | "onReconcile
 export const PARTITION_MAX_RANGES = 64;
 export const PARTITION_MAX_GAPS = 256;
 /** Section refs per member (its FEXTRA metadata must stay under 64 KB). */
-export const MAX_REFS_PER_DRAIN = 400;
+export const MAX_REFS_PER_MEMBER = 400;
+/**
+ * Sections one drain of an app takes, appended as members of MAX_REFS_PER_MEMBER in one write. An
+ * app with this many pending is drained whatever its bytes (its pending list in Redis stays
+ * bounded) and starts a wave of the long tail (SmallAppRule.maxRefs), so this many staging files
+ * should span more than LOGPIPE_DRAIN_MAX_AGE at the batch sizes stacks ship: 1,600 files are
+ * 2 h 13 min of 5,000-record batches at 1,000 records/s (one file each); at 400 they were 33 min,
+ * and the tail went in two waves an hour, each a member and an object per app.
+ */
+export const MAX_REFS_PER_DRAIN = 4 * MAX_REFS_PER_MEMBER;
 
 export class RetryableError extends Error {
   constructor(message: string) {

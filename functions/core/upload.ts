@@ -108,7 +108,8 @@ export function drainSchedule(drainAgeMs: number, drainMaxAgeMs: number): { epoc
  * - the epoch, the ladder's top step (about a sixth of LOGPIPE_DRAIN_MAX_AGE): the small apps on
  *   pace to fill the minimum within the max age.
  * - the rest — the long tail — in a wave once one of them reaches the max age, with every small
- *   app past half of it (SmallAppRule).
+ *   app past half of it, or once one has a drain's worth of sections pending (MAX_REFS_PER_DRAIN:
+ *   small batches fill it first), with every small app pending half as long (SmallAppRule).
  * "On pace" counts pending per period since the app's oldest section: an app that crossed a
  * threshold only by waiting would read a long stretch of staging files for a few sections; it
  * goes with the wave, which reads them anyway.
@@ -135,7 +136,7 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
     // apps keep to the ladder's line too
     const age = ladderMs.length === 0 ? 1 : level > 0 || epoch ? 0.5 : 2;
     apps = await deps.coord.dueApps(now - age * drainAgeMs, 100_000, {
-      minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN, ...pace,
+      minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN, now, ...pace,
     });
   }
   if (apps.length === 0) return;

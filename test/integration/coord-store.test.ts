@@ -231,6 +231,23 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 500, maxRefs: 3 })).toEqual(["scattered"]);
   });
 
+  it("a full app starts a wave: every small app pending at least half as long goes with it (its drain reads those staging files anyway)", async () => {
+    const s = open();
+    const f = nextBatches();
+    for (let i = 0; i < 3; i++) await s.registerFiles([f([["full", 10]])], reg(1000 + i));
+    await s.registerFiles([f([["half", 10]])], reg(1400));
+    await s.registerFiles([f([["fresh", 10]])], reg(1800));
+    const rule = { minBytes: 1000, forceBefore: 0, waveBefore: 500, maxRefs: 3 };
+    // cut-off: midway between the full app's oldest section (1000) and now (2000)
+    expect((await s.dueApps(2000, 10, { ...rule, now: 2000 })).sort()).toEqual(["full", "half"]);
+    // without `now` (or without waves) the full app goes alone, as before
+    expect(await s.dueApps(2000, 10, rule)).toEqual(["full"]);
+    expect(await s.dueApps(2000, 10, { minBytes: 1000, forceBefore: 0, maxRefs: 3, now: 2000 })).toEqual(["full"]);
+    // an app with minBytes pending is due by its size and starts no wave
+    await s.registerFiles([f([["big", 5000]])], reg(1001));
+    expect((await s.dueApps(2000, 10, { ...rule, maxRefs: 10, now: 2000 })).sort()).toEqual(["big"]);
+  });
+
   it("a hot app whose drain found every slot busy is returned as hot again (not left to the sweep)", async () => {
     const s = open();
     const t = Date.now();
@@ -596,16 +613,20 @@ describe("redis store specifics", () => {
     const s = new RedisCoordStore({ url: redisUrl, keyPrefix: `chunk-${randomUUID()}` });
     opened.push(s);
     const apps = Array.from({ length: DRAIN_SCRIPT_APPS * 2 + 1 }, (_, i) => `c${i}`);
-    const perApp = Math.ceil(DRAIN_SCRIPT_REFS / DRAIN_SCRIPT_APPS) + 1; // so a full script of apps is over the refs bound
+    const perApp = 4 * Math.ceil(DRAIN_SCRIPT_REFS / DRAIN_SCRIPT_APPS); // so a full script of apps is far over the refs bound
     const files = Array.from({ length: perApp }, (_, i) => batch("t", 0, i * 10, i * 10 + 9, apps.map((a) => [a, 10] as [string, number])));
     await s.registerFiles(files, reg(1000));
     const before = s.roundTrips;
     const claims = await s.acquireDrains(apps, drain("w", { order: [0] }));
     expect(claims).toHaveLength(apps.length);
-    expect(s.roundTrips - before).toBe(3);
+    expect(claims.every((c) => c.sections.length === perApp)).toBe(true);
+    // a claim script stops after the app that brings it to DRAIN_SCRIPT_REFS sections
+    const claimScripts = Math.ceil(apps.length / Math.ceil(DRAIN_SCRIPT_REFS / perApp));
+    expect(claimScripts).toBeGreaterThan(Math.ceil(apps.length / DRAIN_SCRIPT_APPS));
+    expect(s.roundTrips - before).toBe(claimScripts);
     const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 1, true)), 2000);
     expect(results.every((r) => r.ok)).toBe(true);
-    expect(s.roundTrips - before).toBe(3 + Math.ceil(apps.length / Math.floor(DRAIN_SCRIPT_REFS / perApp)));
+    expect(s.roundTrips - before).toBe(claimScripts + Math.ceil(apps.length / Math.floor(DRAIN_SCRIPT_REFS / perApp)));
   });
 
   it("puts every key under one hash tag and makes one round trip per call, however many files or apps fit one script", async () => {

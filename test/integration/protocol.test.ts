@@ -6,6 +6,7 @@
  * staging file goes once every section of it is consumed.
  */
 import { promises as fsp } from "node:fs";
+import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
@@ -14,7 +15,7 @@ import type { SourceRecord } from "../../cli/sources/types.js";
 import type { CoordStore, DrainCommitResult } from "../../functions/adapters/coord-store.js";
 import type { NasDir } from "../../functions/adapters/nas.js";
 import { compressTask } from "../../functions/core/compress.js";
-import { RetryableError, type DrainTask, type PipelineDeps, type ReconcileEvent } from "../../functions/core/deps.js";
+import { MAX_REFS_PER_MEMBER, RetryableError, type DrainTask, type PipelineDeps, type ReconcileEvent } from "../../functions/core/deps.js";
 import { unframeRecords } from "../../functions/core/framing.js";
 import { activeFilePath, STAGING_DIR } from "../../functions/core/layout.js";
 import { scanMembers } from "../../functions/core/members.js";
@@ -164,6 +165,72 @@ describe("commit protocol", () => {
     expect(await deps.nas.walk(STAGING_DIR)).toEqual([]);
     await flushPipeline({ deps, emulator });
     expect(await archiveOf(deps, all)).toEqual({ archived: 800, lost: 0, duplicated: 0, misrouted: 0 });
+    await close();
+  });
+
+  it("a drain of more sections than one member may name appends several members, MAX_REFS_PER_MEMBER sections each, in one write and one commit", async () => {
+    // Arrange: "pay" in MAX_REFS_PER_MEMBER + 50 staging files (one record each)
+    const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
+    const pay: SourceRecord[] = [];
+    for (let o = 0; pay.length < MAX_REFS_PER_MEMBER + 50; o++) {
+      const batch = records(0, o, o + 1).filter((r) => appOf(r) === "pay");
+      if (batch.length === 0) continue;
+      pay.push(...batch);
+      await splitBatch(deps, toCloudEventsBatch(batch));
+    }
+    // Act
+    const r = await compressTask(deps, sweepTask(["pay"]));
+    // Assert: two members (400 + 50 sections) appended at once, every record once, in order
+    expect(r).toMatchObject({ apps: 1, members: 2, records: pay.length, sections: pay.length, filesDeleted: pay.length, errors: [] });
+    const file = (await deps.nas.read(activeFilePath("pay", 0, 0)))!;
+    const scan = scanMembers(file);
+    expect(scan.end).toBe(file.length);
+    expect(scan.members.map((m) => [m.meta.r.length, m.meta.n])).toEqual([[MAX_REFS_PER_MEMBER, MAX_REFS_PER_MEMBER], [50, 50]]);
+    expect(unframe(file)).toEqual(linesOf(pay));
+    expect((await deps.coord.readSlotState("pay", 0)).len).toBe(file.length);
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, pay)).toEqual({ archived: pay.length, lost: 0, duplicated: 0, misrouted: 0 });
+    await close();
+  });
+
+  it("a crash inside a several-member append: the next drain adopts the complete members, cuts the torn one and appends its sections again", async () => {
+    // Arrange: "pay" in MAX_REFS_PER_MEMBER + 50 staging files; the drain dies half-way through
+    // writing its second member (its commit never happens)
+    const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
+    const reconciled: ReconcileEvent[] = [];
+    deps.onReconcile = (e) => reconciled.push(e);
+    const pay: SourceRecord[] = [];
+    for (let o = 0; pay.length < MAX_REFS_PER_MEMBER + 50; o++) {
+      const batch = records(0, o, o + 1).filter((r) => appOf(r) === "pay");
+      if (batch.length === 0) continue;
+      pay.push(...batch);
+      await splitBatch(deps, toCloudEventsBatch(batch));
+    }
+    let torn = 0;
+    const dying = withNas(deps, {
+      appendExact: async (rel, _at, data, check) => {
+        await check();
+        const first = scanMembers(Buffer.from(data)).members[0]!;
+        torn = first.size + ((data.length - first.size) >> 1);
+        await fsp.mkdir(path.dirname(deps.nas.abs(rel)), { recursive: true }); // the slot's first write
+        await fsp.appendFile(deps.nas.abs(rel), data.subarray(0, torn));
+        throw new Error("killed mid-append");
+      },
+    });
+    await expect(compressTask(dying, sweepTask(["pay"]))).rejects.toBeInstanceOf(RetryableError);
+    expect(await deps.nas.size(activeFilePath("pay", 0, 0))).toBe(torn);
+    // Act: the next drain on the slot
+    const r = await compressTask(deps, sweepTask(["pay"]));
+    // Assert: the first member adopted as it was, the torn bytes cut, the last 50 sections appended once
+    expect(r).toMatchObject({ members: 1, records: 50, errors: [] });
+    expect(reconciled.map((e) => [e.kind, e.possibleDuplicates])).toEqual([["adopted-members", 0]]);
+    const file = (await deps.nas.read(activeFilePath("pay", 0, 0)))!;
+    const scan = scanMembers(file);
+    expect(scan.end).toBe(file.length);
+    expect(scan.members.map((m) => m.meta.r.length)).toEqual([MAX_REFS_PER_MEMBER, 50]);
+    expect(unframe(file)).toEqual(linesOf(pay));
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, pay)).toEqual({ archived: pay.length, lost: 0, duplicated: 0, misrouted: 0 });
     await close();
   });
 
