@@ -152,6 +152,14 @@ export interface AdoptResult {
   gone: string[];
 }
 
+/** A seal to record: the slot's generation `gen` goes to the archive under `key`. */
+export interface SealRecord {
+  app: string;
+  slot: number;
+  gen: number;
+  key: string;
+}
+
 export interface CoordStore {
   /**
    * Durable routing decisions: each app already decided keeps its decision (admitted = true,
@@ -187,6 +195,10 @@ export interface CoordStore {
    * whose last step is the seal: a drain's seal of the long tail, the upload tick's).
    */
   finishSeal(app: string, slot: number, token: string, gen: number, opts?: { release?: boolean }): Promise<boolean>;
+  /** beginSeal of several slots `token` holds, in one round trip: whether each was recorded. */
+  beginSeals(token: string, seals: readonly SealRecord[]): Promise<boolean[]>;
+  /** finishSeal of several slots `token` holds, in one round trip: whether each was done. */
+  finishSeals(token: string, seals: readonly Omit<SealRecord, "key">[], opts?: { release?: boolean }): Promise<boolean[]>;
   /** Gives the lock back; the holder is done writing. Claimed sections stay with the slot. */
   release(app: string, slot: number, token: string): Promise<void>;
   /** One slot's state (readSlotStates of one). */

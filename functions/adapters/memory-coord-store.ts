@@ -9,6 +9,7 @@ import { emptyPartition, registerRange, type PartitionState } from "../core/part
 import type {
   AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
   RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState, SmallAppRule,
+  SealRecord,
 } from "./coord-store.js";
 
 interface Lock {
@@ -267,6 +268,18 @@ export class MemoryCoordStore implements CoordStore {
     this.bump(app, slot, s);
     if (opts.release) await this.release(app, slot, token);
     return true;
+  }
+
+  async beginSeals(token: string, seals: readonly SealRecord[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const s of seals) out.push(await this.beginSeal(s.app, s.slot, token, s.gen, s.key));
+    return out;
+  }
+
+  async finishSeals(token: string, seals: readonly Omit<SealRecord, "key">[], opts: { release?: boolean } = {}): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const s of seals) out.push(await this.finishSeal(s.app, s.slot, token, s.gen, opts));
+    return out;
   }
 
   private bump(app: string, slot: number, s: Slot): void {

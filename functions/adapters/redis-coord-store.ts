@@ -33,6 +33,7 @@ import { decodeIntervals, type Interval } from "../core/intervals.js";
 import type {
   AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
   RegisterFile, RegisterOptions, RegisterResult, SlotState, SmallAppRule,
+  SealRecord,
 } from "./coord-store.js";
 
 const LUA_PRELUDE = `
@@ -609,6 +610,9 @@ function parseSlotMember(m: string): { app: string; slot: number } {
 
 type Arg = string | number;
 type StateRow = [string, string, string, string, string, string];
+/** A pipeline with the scripts as commands (ioredis defines them on pipelines too). */
+type ScriptPipeline = ReturnType<Redis["pipeline"]> & { [K in keyof Scripts]: (...args: Parameters<Scripts[K]>) => ScriptPipeline };
+
 interface Scripts {
   lpAdmit(tag: string, ...args: Arg[]): Promise<number[]>;
   lpDueApps(tag: string, ...args: Arg[]): Promise<string[]>;
@@ -902,13 +906,37 @@ export class RedisCoordStore implements CoordStore {
   }
 
   async beginSeal(app: string, slot: number, token: string, gen: number, key: string): Promise<boolean> {
-    this.roundTrips++;
-    return (await this.redis.lpBeginSeal(this.tag, app, slot, token, gen, key)) === 1;
+    return (await this.beginSeals(token, [{ app, slot, gen, key }]))[0]!;
   }
 
   async finishSeal(app: string, slot: number, token: string, gen: number, opts: { release?: boolean } = {}): Promise<boolean> {
-    this.roundTrips++;
-    return (await this.redis.lpFinishSeal(this.tag, app, slot, token, gen, opts.release ? 1 : 0)) === 1;
+    return (await this.finishSeals(token, [{ app, slot, gen }], opts))[0]!;
+  }
+
+  async beginSeals(token: string, seals: readonly SealRecord[]): Promise<boolean[]> {
+    return this.scriptPerItem(seals, (pipe, s) => pipe.lpBeginSeal(this.tag, s.app, s.slot, token, s.gen, s.key));
+  }
+
+  async finishSeals(token: string, seals: readonly Omit<SealRecord, "key">[], opts: { release?: boolean } = {}): Promise<boolean[]> {
+    return this.scriptPerItem(seals, (pipe, s) => pipe.lpFinishSeal(this.tag, s.app, s.slot, token, s.gen, opts.release ? 1 : 0));
+  }
+
+  /**
+   * One script call per item, pipelined: a round trip per 2,000 items, and each slot's script
+   * still runs on its own (Redis is free for others between them). Whether each returned 1.
+   */
+  private async scriptPerItem<T>(items: readonly T[], call: (pipe: ScriptPipeline, item: T) => unknown): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < items.length; i += 2000) {
+      const pipe = this.redis.pipeline() as unknown as ScriptPipeline;
+      for (const item of items.slice(i, i + 2000)) call(pipe, item);
+      this.roundTrips++;
+      for (const [err, r] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        out.push(r === 1);
+      }
+    }
+    return out;
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {

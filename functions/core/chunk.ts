@@ -75,12 +75,16 @@ export interface ChunkRows {
   hasNewline: Uint8Array;
 }
 
-/**
- * Same bytes as `encodeChunk(meta, rows.map(i => ({ offset, value })))`, copying each value once
- * from the arena into the chunk. With `scratch`, the chunk is built in `scratch()` (called with
- * the size needed; it returns a buffer at least that large) and the result is a view of it.
- */
-export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length, scratch?: (size: number) => Buffer): Buffer {
+/** A chunk of table rows measured before it is written: its header's bytes and its size. */
+export interface ChunkRowsLayout {
+  headerBytes: Buffer;
+  count: number;
+  bodyLength: number;
+  size: number;
+}
+
+/** Measures the chunk encodeChunkRows writes (so a caller can place several chunks in one buffer). */
+export function layoutChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length): ChunkRowsLayout {
   let bodyLength = 0;
   for (let k = 0; k < count; k++) {
     const i = rows[k]!;
@@ -89,14 +93,18 @@ export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
   }
   const header: ChunkHeader = { ...meta, count, bodyLength };
   const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
-  const tableStart = MAGIC.length + 4 + headerBytes.length;
+  return { headerBytes, count, bodyLength, size: MAGIC.length + 4 + headerBytes.length + count * 12 + bodyLength };
+}
+
+/** Writes the chunk `layout` measured into `out` at `at` (layout.size bytes), copying each value once from the arena. */
+export function writeChunkRows(out: Buffer, at: number, layout: ChunkRowsLayout, t: ChunkRows, rows: ArrayLike<number>): void {
+  const { headerBytes, count } = layout;
+  const tableStart = at + MAGIC.length + 4 + headerBytes.length;
   const endsStart = tableStart + count * 8;
   const bodyStart = tableStart + count * 12;
-  const size = bodyStart + bodyLength;
-  const out = scratch ? scratch(size).subarray(0, size) : Buffer.allocUnsafe(size);
-  MAGIC.copy(out, 0);
-  out.writeUInt32LE(headerBytes.length, MAGIC.length);
-  headerBytes.copy(out, MAGIC.length + 4);
+  MAGIC.copy(out, at);
+  out.writeUInt32LE(headerBytes.length, at + MAGIC.length);
+  headerBytes.copy(out, at + MAGIC.length + 4);
   const values = t.values;
   let pos = bodyStart;
   for (let k = 0; k < count; k++) {
@@ -110,6 +118,17 @@ export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
     }
     out.writeUInt32LE(pos - bodyStart, endsStart + k * 4);
   }
+}
+
+/**
+ * Same bytes as `encodeChunk(meta, rows.map(i => ({ offset, value })))`, copying each value once
+ * from the arena into the chunk. With `scratch`, the chunk is built in `scratch()` (called with
+ * the size needed; it returns a buffer at least that large) and the result is a view of it.
+ */
+export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length, scratch?: (size: number) => Buffer): Buffer {
+  const layout = layoutChunkRows(meta, t, rows, count);
+  const out = scratch ? scratch(layout.size).subarray(0, layout.size) : Buffer.allocUnsafe(layout.size);
+  writeChunkRows(out, 0, layout, t, rows);
   return out;
 }
 

@@ -24,7 +24,7 @@ import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, report
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
-import { ensureLockTime, prepareSlot, sealAtDrain, sealSlot } from "./seal.js";
+import { ensureLockTime, prepareSlot, sealAtDrain, sealSlots } from "./seal.js";
 import { sectionLines, stagingPath } from "./staging.js";
 
 export class BadTaskError extends Error {
@@ -298,24 +298,28 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       await Promise.all([...gone].map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
       result.filesDeleted = gone.size;
       // 5. Small slots of the long tail are sealed now, under the lock the drain holds: one member
-      //    per object and no lock, stat and seal of their own at the upload tick. A crash here
-      //    leaves a recorded seal the next holder (or the tick) finishes.
-      await Promise.all(results.map((r) => nasLimit(async () => {
+      //    per object and no lock, stat and seal of their own at the upload tick; all of them with
+      //    two round trips (sealSlots). A crash here leaves a recorded seal the next holder (or
+      //    the tick) finishes.
+      const toSeal = results.flatMap((r) => {
         const seal = sealAfter.get(r.app);
-        if (!r.ok || seal === undefined || !held.has(r.app)) return;
-        const { claim: c, keyTime } = seal;
-        try {
-          // the seal gives the lock back (its last round trip does, or its failure path)
-          held.delete(r.app);
-          const s = await sealSlot(deps, r.app, c.slot, token, r.state, lockDeadline, { knownSize: r.state.len, keyTime, release: true });
-          if (s.key) result.sealed++;
-        } catch (e) {
-          result.errors.push(`${r.app}: seal after the drain failed (${(e as Error).message}); the upload tick seals it`);
-          deps.logger.warn({ app: r.app, slot: c.slot, err: (e as Error).message }, "seal after the drain failed; the upload tick seals it");
-        } finally {
-          await release(c);
+        return r.ok && seal !== undefined && held.has(r.app) ? [{ app: r.app, slot: seal.claim.slot, state: r.state, keyTime: seal.keyTime }] : [];
+      });
+      // each seal gives its lock back (its last round trip does, or its failure path)
+      for (const t of toSeal) held.delete(t.app);
+      const sealed = await sealSlots(deps, token, toSeal, nasLimit, lockDeadline);
+      for (const [i, s] of sealed.entries()) {
+        const { app, slot } = toSeal[i]!;
+        if (s.key) result.sealed++;
+        if (s.error) {
+          result.errors.push(`${app}: seal after the drain failed (${s.error.message}); the upload tick seals it`);
+          deps.logger.warn({ app, slot, err: s.error.message }, "seal after the drain failed; the upload tick seals it");
         }
-      })));
+        if (s.held) {
+          held.add(app);
+          await release(sealAfter.get(app)!.claim);
+        }
+      }
     }
   } finally {
     for (const c of claims) if (held.has(c.app)) await release(c);

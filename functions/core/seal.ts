@@ -15,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import type { LimitFunction } from "p-limit";
 import type { SlotState } from "../adapters/coord-store.js";
 import { crashPoint } from "./crash-points.js";
 import { nowOf, reportReconcile, RetryableError, type PipelineDeps } from "./deps.js";
@@ -217,6 +218,72 @@ export async function sealSlot(
       await deps.coord.release(app, slot, token).catch(() => {});
     }
   }
+}
+
+/** A slot a drain seals right after its commit: its state then, and the time its key is dated by. */
+export interface SlotToSeal {
+  app: string;
+  slot: number;
+  state: SlotState;
+  keyTime?: number;
+}
+
+/**
+ * Seals slots this token holds, the lock of each given back by its seal: sealSlot with
+ * `knownSize: state.len` and `release`, for many slots at once. The common case — a committed,
+ * untainted generation with nothing pending, moved into the outbox — costs two round trips for
+ * all of them (one records every seal, one finishes them and frees the locks) instead of two per
+ * slot: a drain of the long tail seals hundreds. Each slot's steps, crash points and redo are
+ * sealSlot's; any other slot goes through sealSlot. Returns, per slot in order, its key or the
+ * error; a slot that failed may still be locked by `token` (`held`) and holds a seal the next
+ * holder or the upload tick finishes.
+ */
+export async function sealSlots(deps: PipelineDeps, token: string, slots: readonly SlotToSeal[], limit: LimitFunction, lockDeadline?: number): Promise<{ key?: string; error?: Error; held: boolean }[]> {
+  const out: { key?: string; error?: Error; held: boolean }[] = slots.map(() => ({ held: true }));
+  const hearRelease = (s: SlotToSeal) => deps.onSlotEvent?.({ app: s.app, slot: s.slot, event: "release", at: performance.timeOrigin + performance.now() });
+  const moved: number[] = [];
+  await Promise.all(slots.map((s, i) => {
+    if (!s.state.sealing && !s.state.tainted && s.state.len > 0) return moved.push(i);
+    return limit(async () => {
+      try {
+        out[i] = { key: (await sealSlot(deps, s.app, s.slot, token, s.state, lockDeadline, { knownSize: s.state.len, keyTime: s.keyTime, release: true })).key, held: false };
+      } catch (e) {
+        out[i] = { error: e as Error, held: false }; // sealSlot's failure path gave the lock back
+      }
+    });
+  }));
+  if (moved.length === 0) return out;
+  // key: as sealSlot names a moved file (this seal's id, recorded before the rename)
+  const keys = moved.map((i) => {
+    const { app, slot, state, keyTime } = slots[i]!;
+    return archiveObjectKey(deps.config.prefix, app, slot, state.gen, keyTime || state.t0 || nowOf(deps), deps.config.timeZone, sealIdOf(token));
+  });
+  const recorded = await deps.coord.beginSeals(token, moved.map((i, j) => ({ app: slots[i]!.app, slot: slots[i]!.slot, gen: slots[i]!.state.gen, key: keys[j]! })));
+  const renamed: number[] = [];
+  await Promise.all(moved.map((i, j) => limit(async () => {
+    const s = slots[i]!;
+    if (!recorded[j]) return void (out[i] = { error: new LockLostError("seal"), held: true });
+    crashPoint("seal.after-record");
+    try {
+      // no fsync: every committed byte was fsynced by its append (see sealSlot)
+      await deps.nas.rename(activeFilePath(s.app, s.slot, s.state.gen), outboxPath(keys[j]!));
+      crashPoint("seal.after-rename");
+      renamed.push(j);
+    } catch (e) {
+      out[i] = { error: e as Error, held: true };
+    }
+  })));
+  renamed.sort((a, b) => a - b);
+  for (const j of renamed) hearRelease(slots[moved[j]!]!);
+  const finished = await deps.coord.finishSeals(token, renamed.map((j) => ({ app: slots[moved[j]!]!.app, slot: slots[moved[j]!]!.slot, gen: slots[moved[j]!]!.state.gen })), { release: true });
+  await Promise.all(renamed.map(async (j, k) => {
+    const i = moved[j]!;
+    const s = slots[i]!;
+    out[i] = finished[k] ? { key: keys[j], held: false } : { error: new LockLostError("seal finish"), held: false };
+    if (finished[k]) deps.logger.info({ app: s.app, slot: s.slot, gen: s.state.gen, bytes: s.state.len, key: keys[j] }, "sealed");
+    else await deps.coord.release(s.app, s.slot, token).catch(() => {}); // as sealSlot's failure path
+  }));
+  return out;
 }
 
 /**

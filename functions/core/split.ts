@@ -7,13 +7,13 @@
  * bytes (registration answers "known"); with other boundaries only its new offsets are kept.
  */
 import pLimit from "p-limit";
-import { encodeChunkRows } from "./chunk.js";
+import { layoutChunkRows, writeChunkRows } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, UNROUTED_APP, routeSegmentAt, type Router } from "./routing.js";
-import { encodeStagingFile, registrationOf, type StagingFile } from "./staging.js";
+import { encodeStagingFile, registrationOf, type StagedSection, type StagingFile } from "./staging.js";
 
 export interface SplitResult {
   records: number;
@@ -208,7 +208,7 @@ export async function splitTable(
       if (o < first) first = o;
       if (o > last) last = o;
     }
-    const sections: { app: string; records: number; minTs: number; bytes: Buffer }[] = [];
+    const sections: (StagedSection & { size: number })[] = [];
     for (const [app, list] of g.byApp) {
       apps.add(app);
       const rows = firstOfEachOffset(table.offset, list);
@@ -219,14 +219,14 @@ export async function splitTable(
         if (ts > maxTs) maxTs = ts;
       }
       if (appMin < minTs) minTs = appMin;
-      const bytes = encodeChunkRows({ app, topic: g.topic, partition: g.partition, covered: [] }, table, rows, rows.length);
-      sections.push({ app, records: rows.length, minTs: Number.isFinite(appMin) ? appMin : 0, bytes });
+      const layout = layoutChunkRows({ app, topic: g.topic, partition: g.partition, covered: [] }, table, rows);
+      sections.push({ app, records: rows.length, minTs: Number.isFinite(appMin) ? appMin : 0, size: layout.size, writeAt: (out, at) => writeChunkRows(out, at, layout, table, rows) });
       result.records += rows.length;
       if (app === UNROUTED_APP) result.unrouted += rows.length;
     }
     if (g.offsets.length === 0) continue;
-    const large = sections.filter((x) => x.bytes.length >= SMALL_SECTION_BYTES);
-    const small = sections.filter((x) => x.bytes.length < SMALL_SECTION_BYTES).sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+    const large = sections.filter((x) => x.size >= SMALL_SECTION_BYTES);
+    const small = sections.filter((x) => x.size < SMALL_SECTION_BYTES).sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
     files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small]));
   }
   result.apps = apps.size;

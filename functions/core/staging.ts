@@ -44,32 +44,46 @@ export function stagingIdOf(rel: string): string | undefined {
 }
 
 /**
- * Builds the file from already-encoded sections (one per app, chunk layout). Section offsets in
- * the index are absolute, so the index length is settled first (offsets are written with a fixed
- * width, so the JSON length does not depend on them).
+ * A section of a staging file (one app's chunk): its bytes, or its size and how to write them in
+ * place — split builds the whole file in one buffer, not a buffer per app and then a copy of all.
  */
-export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, sections: { app: string; records: number; minTs: number; bytes: Buffer }[]): StagingFile {
+export type StagedSection = { app: string; records: number; minTs: number } & ({ bytes: Buffer } | { size: number; writeAt: (out: Buffer, at: number) => void });
+
+const sectionSize = (s: StagedSection) => ("bytes" in s ? s.bytes.length : s.size);
+
+/**
+ * Builds the file from its sections (one per app, chunk layout). Section offsets in the index are
+ * absolute, so the index length is settled first (offsets are written with a fixed width, so the
+ * JSON length does not depend on them).
+ */
+export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, sections: StagedSection[]): StagingFile {
   const pad = (n: number) => n.toString().padStart(15, "0");
   const draft = (base: number) => {
     let pos = base;
     return sections.map((s) => {
-      const e = { app: s.app, off: pos, len: s.bytes.length, records: s.records, minTs: s.minTs };
-      pos += s.bytes.length;
+      const len = sectionSize(s);
+      const e = { app: s.app, off: pos, len, records: s.records, minTs: s.minTs };
+      pos += len;
       return e;
     });
   };
   // JSON numbers cannot carry leading zeros, so measure with padded placeholders, then place
   // the real numbers and pad the index with spaces up to the measured length.
   const placeholder = JSON.stringify({ v: 1, ...meta, sections: draft(0).map((e) => ({ ...e, off: pad(e.off) })) });
-  const headerLength = MAGIC.length + 4 + Buffer.byteLength(placeholder);
+  const indexLength = Buffer.byteLength(placeholder);
+  const headerLength = MAGIC.length + 4 + indexLength;
   const index: StagingIndex = { v: 1, ...meta, sections: draft(headerLength) };
-  const json = JSON.stringify(index);
-  const indexBytes = Buffer.alloc(Buffer.byteLength(placeholder), 0x20);
-  indexBytes.write(json, 0, "utf8");
-  const head = Buffer.allocUnsafe(MAGIC.length + 4);
-  MAGIC.copy(head, 0);
-  head.writeUInt32LE(indexBytes.length, MAGIC.length);
-  const bytes = Buffer.concat([head, indexBytes, ...sections.map((s) => s.bytes)]);
+  const total = index.sections.reduce((n, e) => n + e.len, headerLength);
+  const bytes = Buffer.allocUnsafe(total);
+  MAGIC.copy(bytes, 0);
+  bytes.writeUInt32LE(indexLength, MAGIC.length);
+  const written = bytes.write(JSON.stringify(index), MAGIC.length + 4, "utf8");
+  bytes.fill(0x20, MAGIC.length + 4 + written, headerLength);
+  sections.forEach((s, i) => {
+    const at = index.sections[i]!.off;
+    if ("bytes" in s) s.bytes.copy(bytes, at);
+    else s.writeAt(bytes, at);
+  });
   const id = `${topicSegment(meta.topic)}.${meta.partition}/${meta.first}-${meta.last}.${crc32(bytes).toString(16).padStart(8, "0")}`;
   return { id, path: stagingPath(id), bytes, index };
 }

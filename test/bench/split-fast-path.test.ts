@@ -5,7 +5,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeChunk, encodeChunkRows } from "../../functions/core/chunk.js";
+import { encodeChunk, encodeChunkRows, layoutChunkRows, writeChunkRows } from "../../functions/core/chunk.js";
+import { encodeStagingFile } from "../../functions/core/staging.js";
 import { parseKafkaBatch, recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "../../functions/core/events.js";
 import { compileFieldPath, extractJsonField, extractJsonFieldRange } from "../../functions/core/routing.js";
 import { toCloudEventsBatch, toRawDataBatch } from "../../cli/local/cloudevents.js";
@@ -294,6 +295,29 @@ describe("extractJsonFieldRange and encodeChunkRows", () => {
         expect(encodeChunkRows(meta, t, rows, rows.length, () => scratch).equals(ref)).toBe(true);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("a staging file of sections written in place (split's way) has the bytes of one built from encoded sections", () => {
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 20 }), fc.integer({ min: 1, max: 4 }), (recs, apps) => {
+        const payload = toCloudEventsBatch(recs.map((r) => ({ ...r, key: null })));
+        const t: RecordTable = scanKafkaBatch(payload).table;
+        const meta = { topic: "t", partition: 3, first: 0, last: 99, minTs: 0, maxTs: 0 };
+        const rowsOf = (a: number) => Array.from({ length: t.count }, (_, i) => i).filter((i) => i % apps === a);
+        const chunkMeta = (a: number) => ({ app: `app-${a}`, topic: "t", partition: 3, covered: [] });
+        const apps_ = Array.from({ length: apps }, (_, a) => a);
+        const encoded = apps_.map((a) => ({ app: `app-${a}`, records: rowsOf(a).length, minTs: a, bytes: encodeChunkRows(chunkMeta(a), t, rowsOf(a)) }));
+        const inPlace = apps_.map((a) => {
+          const layout = layoutChunkRows(chunkMeta(a), t, rowsOf(a));
+          return { app: `app-${a}`, records: rowsOf(a).length, minTs: a, size: layout.size, writeAt: (out: Buffer, at: number) => writeChunkRows(out, at, layout, t, rowsOf(a)) };
+        });
+        const ref = encodeStagingFile(meta, encoded);
+        const got = encodeStagingFile(meta, inPlace);
+        expect(got.bytes.equals(ref.bytes)).toBe(true);
+        expect([got.id, got.index]).toEqual([ref.id, ref.index]);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -444,6 +444,31 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.finishSeal("seal", 0, "w2", 1)).toBe(false); // no marker for gen 1
   });
 
+  it("records and finishes several seals in one call, each slot checked on its own", async () => {
+    // Arrange: three committed slots held by "w", and one held by somebody else
+    const s = open();
+    for (const app of ["s1", "s2", "s3"]) {
+      await s.acquireSlot(app, 0, "w", 10_000);
+      await s.commitDrains("w", [{ app, slot: 0, gen: 0, expectLen: 0, addLen: 10, refs: [], release: false }], 5);
+    }
+    await s.acquireSlot("s4", 0, "other", 10_000);
+    // Act: record all four (s3 with a stale generation), then finish the recorded ones
+    const recorded = await s.beginSeals("w", [
+      { app: "s1", slot: 0, gen: 0, key: "logs/s1/k" }, { app: "s2", slot: 0, gen: 0, key: "logs/s2/k" },
+      { app: "s3", slot: 0, gen: 1, key: "logs/s3/k" }, { app: "s4", slot: 0, gen: 0, key: "logs/s4/k" },
+    ]);
+    const finished = await s.finishSeals("w", [{ app: "s1", slot: 0, gen: 0 }, { app: "s2", slot: 0, gen: 1 }, { app: "s3", slot: 0, gen: 0 }], { release: true });
+    // Assert: per slot, in order; a finished seal bumped its generation and freed its lock, a
+    // refused one changed nothing and its lock stays with its holder
+    expect(recorded).toEqual([true, true, false, false]);
+    expect(finished).toEqual([true, false, false]);
+    expect(await s.acquireSlot("s1", 0, "probe", 10_000)).toEqual({ gen: 1, len: 0, t0: 0 });
+    expect(await s.readSlotState("s2", 0)).toEqual({ gen: 0, len: 10, t0: 5, sealing: { gen: 0, key: "logs/s2/k" } });
+    expect(await s.lockRemainingMs("s2", 0, "w")).toBeGreaterThan(0);
+    expect(await s.readSlotState("s3", 0)).toEqual({ gen: 0, len: 10, t0: 5 });
+    expect(await s.beginSeals("w", [])).toEqual([]);
+  });
+
   it("finishes a seal and gives the lock back in one call when asked, and only for the holder", async () => {
     // Arrange: a committed generation with its seal recorded
     const s = open();
