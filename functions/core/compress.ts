@@ -305,19 +305,16 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
         const seal = sealAfter.get(r.app);
         return r.ok && seal !== undefined && held.has(r.app) ? [{ app: r.app, slot: seal.claim.slot, state: r.state, keyTime: seal.keyTime }] : [];
       });
-      // each seal gives its lock back (its last round trip does, or its failure path)
-      for (const t of toSeal) held.delete(t.app);
+      // each seal gives its lock back (its last round trip does, or its failure path); a lock a
+      // failed seal still holds is released with the others below
       const sealed = await sealSlots(deps, token, toSeal, nasLimit, lockDeadline);
       for (const [i, s] of sealed.entries()) {
         const { app, slot } = toSeal[i]!;
+        if (!s.held) held.delete(app);
         if (s.key) result.sealed++;
         if (s.error) {
           result.errors.push(`${app}: seal after the drain failed (${s.error.message}); the upload tick seals it`);
           deps.logger.warn({ app, slot, err: s.error.message }, "seal after the drain failed; the upload tick seals it");
-        }
-        if (s.held) {
-          held.add(app);
-          await release(sealAfter.get(app)!.claim);
         }
       }
     }

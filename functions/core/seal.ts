@@ -63,6 +63,11 @@ export async function hashPrefix(abs: string, len: number): Promise<string> {
   return h.digest("hex");
 }
 
+/** The object key of a seal of `state`'s generation, dated by `keyTime`, else the generation's start, else now. */
+function sealKeyOf(deps: PipelineDeps, app: string, slot: number, state: SlotState, digest: string, keyTime?: number): string {
+  return archiveObjectKey(deps.config.prefix, app, slot, state.gen, keyTime || state.t0 || nowOf(deps), deps.config.timeZone, digest);
+}
+
 export interface PreparedSlot {
   state: SlotState;
   /** refs of members adopted from the file (their sections are consumed) */
@@ -187,7 +192,7 @@ export async function sealSlot(
         await deps.nas.readByPath(active, len);
         digest = await hashPrefix(deps.nas.abs(active), len);
       } else if (len > 0) digest = sealIdOf(token);
-      key = archiveObjectKey(deps.config.prefix, app, slot, state.gen, opts.keyTime || state.t0 || nowOf(deps), deps.config.timeZone, digest);
+      key = sealKeyOf(deps, app, slot, state, digest, opts.keyTime);
       if (!(await deps.coord.beginSeal(app, slot, token, state.gen, key))) throw new LockLostError("seal");
       crashPoint("seal.after-record");
     }
@@ -240,47 +245,40 @@ export interface SlotToSeal {
  */
 export async function sealSlots(deps: PipelineDeps, token: string, slots: readonly SlotToSeal[], limit: LimitFunction, lockDeadline?: number): Promise<{ key?: string; error?: Error; held: boolean }[]> {
   const out: { key?: string; error?: Error; held: boolean }[] = slots.map(() => ({ held: true }));
-  const hearRelease = (s: SlotToSeal) => deps.onSlotEvent?.({ app: s.app, slot: s.slot, event: "release", at: performance.timeOrigin + performance.now() });
-  const moved: number[] = [];
-  await Promise.all(slots.map((s, i) => {
-    if (!s.state.sealing && !s.state.tainted && s.state.len > 0) return moved.push(i);
-    return limit(async () => {
-      try {
-        out[i] = { key: (await sealSlot(deps, s.app, s.slot, token, s.state, lockDeadline, { knownSize: s.state.len, keyTime: s.keyTime, release: true })).key, held: false };
-      } catch (e) {
-        out[i] = { error: e as Error, held: false }; // sealSlot's failure path gave the lock back
-      }
-    });
-  }));
-  if (moved.length === 0) return out;
-  // key: as sealSlot names a moved file (this seal's id, recorded before the rename)
-  const keys = moved.map((i) => {
-    const { app, slot, state, keyTime } = slots[i]!;
-    return archiveObjectKey(deps.config.prefix, app, slot, state.gen, keyTime || state.t0 || nowOf(deps), deps.config.timeZone, sealIdOf(token));
+  // the common case, moved under a key ending in this seal's id (as sealSlot names a moved file)
+  const moves: { i: number; s: SlotToSeal; key: string }[] = [], others: { i: number; s: SlotToSeal }[] = [];
+  slots.forEach((s, i) => {
+    if (!s.state.sealing && !s.state.tainted && s.state.len > 0) moves.push({ i, s, key: sealKeyOf(deps, s.app, s.slot, s.state, sealIdOf(token), s.keyTime) });
+    else others.push({ i, s });
   });
-  const recorded = await deps.coord.beginSeals(token, moved.map((i, j) => ({ app: slots[i]!.app, slot: slots[i]!.slot, gen: slots[i]!.state.gen, key: keys[j]! })));
-  const renamed: number[] = [];
-  await Promise.all(moved.map((i, j) => limit(async () => {
-    const s = slots[i]!;
-    if (!recorded[j]) return void (out[i] = { error: new LockLostError("seal"), held: true });
+  await Promise.all(others.map(({ s, i }) => limit(async () => {
+    try {
+      out[i] = { key: (await sealSlot(deps, s.app, s.slot, token, s.state, lockDeadline, { knownSize: s.state.len, keyTime: s.keyTime, release: true })).key, held: false };
+    } catch (e) {
+      out[i] = { error: e as Error, held: false }; // sealSlot's failure path gave the lock back
+    }
+  })));
+  if (moves.length === 0) return out;
+  const recorded = await deps.coord.beginSeals(token, moves.map(({ s, key }) => ({ app: s.app, slot: s.slot, gen: s.state.gen, key })));
+  const renamed: typeof moves = [];
+  await Promise.all(moves.map((m, j) => limit(async () => {
+    if (!recorded[j]) return void (out[m.i] = { error: new LockLostError("seal"), held: true });
     crashPoint("seal.after-record");
     try {
       // no fsync: every committed byte was fsynced by its append (see sealSlot)
-      await deps.nas.rename(activeFilePath(s.app, s.slot, s.state.gen), outboxPath(keys[j]!));
+      await deps.nas.rename(activeFilePath(m.s.app, m.s.slot, m.s.state.gen), outboxPath(m.key));
       crashPoint("seal.after-rename");
-      renamed.push(j);
+      renamed.push(m);
     } catch (e) {
-      out[i] = { error: e as Error, held: true };
+      out[m.i] = { error: e as Error, held: true };
     }
   })));
-  renamed.sort((a, b) => a - b);
-  for (const j of renamed) hearRelease(slots[moved[j]!]!);
-  const finished = await deps.coord.finishSeals(token, renamed.map((j) => ({ app: slots[moved[j]!]!.app, slot: slots[moved[j]!]!.slot, gen: slots[moved[j]!]!.state.gen })), { release: true });
-  await Promise.all(renamed.map(async (j, k) => {
-    const i = moved[j]!;
-    const s = slots[i]!;
-    out[i] = finished[k] ? { key: keys[j], held: false } : { error: new LockLostError("seal finish"), held: false };
-    if (finished[k]) deps.logger.info({ app: s.app, slot: s.slot, gen: s.state.gen, bytes: s.state.len, key: keys[j] }, "sealed");
+  renamed.sort((a, b) => a.i - b.i);
+  for (const { s } of renamed) deps.onSlotEvent?.({ app: s.app, slot: s.slot, event: "release", at: performance.timeOrigin + performance.now() });
+  const finished = await deps.coord.finishSeals(token, renamed.map(({ s }) => ({ app: s.app, slot: s.slot, gen: s.state.gen })), { release: true });
+  await Promise.all(renamed.map(async ({ i, s, key }, k) => {
+    out[i] = finished[k] ? { key, held: false } : { error: new LockLostError("seal finish"), held: false };
+    if (finished[k]) deps.logger.info({ app: s.app, slot: s.slot, gen: s.state.gen, bytes: s.state.len, key }, "sealed");
     else await deps.coord.release(s.app, s.slot, token).catch(() => {}); // as sealSlot's failure path
   }));
   return out;

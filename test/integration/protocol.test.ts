@@ -168,16 +168,22 @@ describe("commit protocol", () => {
     await close();
   });
 
+  /** Stages `count` records of `app` (from the shared record stream), each in a staging file of its own. */
+  const stageOneFileEach = async (deps: PipelineDeps, app: string, count: number): Promise<SourceRecord[]> => {
+    const staged: SourceRecord[] = [];
+    for (let o = 0; staged.length < count; o++) {
+      const batch = records(0, o, o + 1).filter((r) => appOf(r) === app);
+      if (batch.length === 0) continue;
+      staged.push(...batch);
+      await splitBatch(deps, toCloudEventsBatch(batch));
+    }
+    return staged;
+  };
+
   it("a drain of more sections than one member may name appends several members, MAX_REFS_PER_MEMBER sections each, in one write and one commit", async () => {
     // Arrange: "pay" in MAX_REFS_PER_MEMBER + 50 staging files (one record each)
     const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
-    const pay: SourceRecord[] = [];
-    for (let o = 0; pay.length < MAX_REFS_PER_MEMBER + 50; o++) {
-      const batch = records(0, o, o + 1).filter((r) => appOf(r) === "pay");
-      if (batch.length === 0) continue;
-      pay.push(...batch);
-      await splitBatch(deps, toCloudEventsBatch(batch));
-    }
+    const pay = await stageOneFileEach(deps, "pay", MAX_REFS_PER_MEMBER + 50);
     // Act
     const r = await compressTask(deps, sweepTask(["pay"]));
     // Assert: two members (400 + 50 sections) appended at once, every record once, in order
@@ -199,13 +205,7 @@ describe("commit protocol", () => {
     const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
     const reconciled: ReconcileEvent[] = [];
     deps.onReconcile = (e) => reconciled.push(e);
-    const pay: SourceRecord[] = [];
-    for (let o = 0; pay.length < MAX_REFS_PER_MEMBER + 50; o++) {
-      const batch = records(0, o, o + 1).filter((r) => appOf(r) === "pay");
-      if (batch.length === 0) continue;
-      pay.push(...batch);
-      await splitBatch(deps, toCloudEventsBatch(batch));
-    }
+    const pay = await stageOneFileEach(deps, "pay", MAX_REFS_PER_MEMBER + 50);
     let torn = 0;
     const dying = withNas(deps, {
       appendExact: async (rel, _at, data, check) => {
