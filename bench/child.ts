@@ -23,6 +23,7 @@ import { createRouter, routeSegmentAt } from "../functions/core/routing.js";
 import { splitBatch } from "../functions/core/split.js";
 import { scanKafkaBatch } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
+import { floorBatchOf } from "./floor.js";
 
 export type ChildTask =
   | { kind: "gzip-node"; file: string; level: number; warmup?: boolean }
@@ -31,7 +32,34 @@ export type ChildTask =
   | { kind: "split-rss"; file: string; nasRoot: string }
   | { kind: "json-parse-rss"; file: string }
   | PipelineTask
+  | LockstepTask
   | { kind: "floor"; files: string[] };
+
+/**
+ * Several pipelines (e.g. the same bytes over 50 and over 3,000 apps) run side by side in one
+ * process, a batch of each in turn, with the floor of each run's booked batches timed between
+ * them: the figures a target compares then come from the same minutes of the machine, whose speed
+ * drifts by tens of percent between runs made one after the other.
+ */
+export interface LockstepTask {
+  kind: "lockstep";
+  pipelines: PipelineTask[];
+}
+
+/** The floor of a pipeline's booked batches, timed in lockstep with the pipelines (see floor()). */
+export interface LockstepFloor {
+  ms: number;
+  decodeMs: number;
+  routeMs: number;
+  gzipMs: number;
+  recordBytes: number;
+  records: number;
+}
+
+export interface LockstepResult {
+  results: PipelineResult[];
+  floors: LockstepFloor[];
+}
 
 /**
  * The whole data path over trigger batches, on a simulated clock (the records' Kafka
@@ -163,6 +191,29 @@ function percentileOf(sorted: number[], p: number): number {
  * harness's own bookkeeping.
  */
 async function pipeline(task: PipelineTask): Promise<PipelineResult> {
+  const run = await startPipeline(task);
+  const profiler = task.profileTo ? await startProfiler() : undefined;
+  for (let b = 0; b < run.batches; b++) await run.step(b);
+  const result = await run.finish(async () => {
+    if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
+  });
+  return result;
+}
+
+/** A pipeline run driven batch by batch (pipeline() runs one; lockstep() runs several side by side). */
+interface PipelineRun {
+  batches: number;
+  /** the raw trigger batches, for the floor step of lockstep() */
+  events: Buffer[];
+  /** whether the window books what runs now (after the warm-up, before the final flush) */
+  inWindow: () => boolean;
+  /** delivers batch `b` (its upload ticks first, then split and the drains it asked for) */
+  step: (b: number) => Promise<void>;
+  /** the final flush, then the read-back; `beforeReadBack` runs once the clock has stopped */
+  finish: (beforeReadBack?: () => Promise<void>) => Promise<PipelineResult>;
+}
+
+async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   const events = await Promise.all(task.files.map((f) => readFile(f)));
   rmSync(task.nasRoot, { recursive: true, force: true });
   rmSync(task.objectsRoot, { recursive: true, force: true });
@@ -243,11 +294,21 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
     await drainQueue();
   };
 
-  const profiler = task.profileTo ? await startProfiler() : undefined;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
+  // the run's own clock: the sum of its steps (in lockstep, other runs' steps fall between them)
+  let ms = 0, cpuUsed = 0;
+  const timed = async (work: () => Promise<void>) => {
+    const c0 = process.cpuUsage();
+    const t = performance.now();
+    try {
+      await work();
+    } finally {
+      ms += performance.now() - t;
+      const c = process.cpuUsage(c0);
+      cpuUsed += (c.user + c.system) / 1000;
+    }
+  };
   let nextTick = task.startTime + task.tickMs;
-  for (let b = 0; b < events.length; b++) {
+  const step = (b: number) => timed(async () => {
     // a batch is delivered once its last record is produced
     now = task.startTime + ((b + 1) * task.batchRecords - 1) * task.recordIntervalMs;
     while (now >= nextTick) {
@@ -267,52 +328,112 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
     }
     errors.push(...s.deadLetters.map((d) => `dead letter ${d}`));
     await drainQueue();
-  }
-  flushing = true;
-  now = nextTick;
-  await tick({ sweepAll: true });
-  now += task.tickMs;
-  await tick({ sealAll: true });
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
-  await coord.close();
+  });
+  const finish = async (beforeReadBack?: () => Promise<void>): Promise<PipelineResult> => {
+    await timed(async () => {
+      flushing = true;
+      now = nextTick;
+      await tick({ sweepAll: true });
+      now += task.tickMs;
+      await tick({ sealAll: true });
+    });
+    await beforeReadBack?.();
+    await coord.close();
 
-  // read back what was archived (outside the clock): objects per app per hour, records, bytes
-  const perAppHour = new Map<string, number>();
-  const apps = new Set<string>();
-  let objects = 0, objectBytes = 0, recordsArchived = 0;
-  const store = new LocalObjectStore(task.objectsRoot);
-  for await (const o of store.list("")) {
-    const k = parseArchiveKey(o.key);
-    if (!k) continue;
-    objects++;
-    objectBytes += o.size;
-    apps.add(k.app);
-    const bucket = `${k.app}/${k.dt}/${k.hour}`;
-    perAppHour.set(bucket, (perAppHour.get(bucket) ?? 0) + 1);
-    const text = gunzipSync(readFileSync(path.join(task.objectsRoot, o.key)));
-    for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) recordsArchived++;
-  }
-  const counts = [...perAppHour.values()].sort((a, b) => a - b);
-  const sortedAges = ages.map((a) => a.ageMs).sort((x, y) => x - y);
-  if (win && winAges.length) {
-    const w = winAges.map((a) => a.ageMs).sort((x, y) => x - y);
-    win.ageP50Ms = percentileOf(w, 50);
-    win.ageP99Ms = percentileOf(w, 99);
-  }
-  rmSync(task.nasRoot, { recursive: true, force: true });
-  rmSync(task.objectsRoot, { recursive: true, force: true });
-  return {
-    ms, cpuMs: (cpu.user + cpu.system) / 1000, records, batches: events.length, functions, members, hotTasks, sweepTasks,
-    objects, objectBytes, apps: apps.size,
-    objectsPerAppHour: { max: counts[counts.length - 1] ?? 0, median: percentileOf(counts, 50) },
-    simulatedMs: now - task.startTime, recordsArchived,
-    ageP50Ms: ages.length ? percentileOf(sortedAges, 50) : undefined,
-    ageP99Ms: ages.length ? percentileOf(sortedAges, 99) : undefined,
-    errors: errors.slice(0, 20),
-    window: win,
+    // read back what was archived (outside the clock): objects per app per hour, records, bytes
+    const perAppHour = new Map<string, number>();
+    const apps = new Set<string>();
+    let objects = 0, objectBytes = 0, recordsArchived = 0;
+    const store = new LocalObjectStore(task.objectsRoot);
+    for await (const o of store.list("")) {
+      const k = parseArchiveKey(o.key);
+      if (!k) continue;
+      objects++;
+      objectBytes += o.size;
+      apps.add(k.app);
+      const bucket = `${k.app}/${k.dt}/${k.hour}`;
+      perAppHour.set(bucket, (perAppHour.get(bucket) ?? 0) + 1);
+      const text = gunzipSync(readFileSync(path.join(task.objectsRoot, o.key)));
+      for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) recordsArchived++;
+    }
+    const counts = [...perAppHour.values()].sort((a, b) => a - b);
+    const sortedAges = ages.map((a) => a.ageMs).sort((x, y) => x - y);
+    if (win && winAges.length) {
+      const w = winAges.map((a) => a.ageMs).sort((x, y) => x - y);
+      win.ageP50Ms = percentileOf(w, 50);
+      win.ageP99Ms = percentileOf(w, 99);
+    }
+    rmSync(task.nasRoot, { recursive: true, force: true });
+    rmSync(task.objectsRoot, { recursive: true, force: true });
+    return {
+      ms, cpuMs: cpuUsed, records, batches: events.length, functions, members, hotTasks, sweepTasks,
+      objects, objectBytes, apps: apps.size,
+      objectsPerAppHour: { max: counts[counts.length - 1] ?? 0, median: percentileOf(counts, 50) },
+      simulatedMs: now - task.startTime, recordsArchived,
+      ageP50Ms: ages.length ? percentileOf(sortedAges, 50) : undefined,
+      ageP99Ms: ages.length ? percentileOf(sortedAges, 99) : undefined,
+      errors: errors.slice(0, 20),
+      window: win,
+    };
   };
+  return { batches: events.length, events, inWindow, step, finish };
+}
+
+/** Gzips the floor's per-app bytes once this much is gathered (and at the end): few, large members, bounded memory. */
+const FLOOR_GZIP_BYTES = 256 * 1024 * 1024;
+
+async function lockstep(task: LockstepTask): Promise<LockstepResult> {
+  const runs: PipelineRun[] = [];
+  for (const t of task.pipelines) runs.push(await startPipeline(t));
+  const config = configFor("/nonexistent");
+  const router = createRouter(config.appIdSources);
+  const floors = runs.map(() => ({ ms: 0, decodeMs: 0, routeMs: 0, gzipMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
+  const gzipFloor = (f: (typeof floors)[number]) => {
+    const t = performance.now();
+    for (const parts of f.perApp.values()) gzipSync(Buffer.concat(parts), { level: config.gzipLevel });
+    f.gzipMs += performance.now() - t;
+    f.perApp.clear();
+    f.pending = 0;
+  };
+  const most = Math.max(...runs.map((r) => r.batches));
+  /** each run's first booked batch, once it is known */
+  const windowStart: (number | undefined)[] = runs.map(() => undefined);
+  for (let b = 0; b < most; b++) {
+    // alternate the order, so that neither run always follows the other's garbage
+    const order = runs.map((_, i) => i);
+    if (b % 2 === 1) order.reverse();
+    for (const i of order) {
+      const run = runs[i]!;
+      if (b >= run.batches) continue;
+      await run.step(b);
+      if (!run.inWindow()) continue;
+      // the floor of one booked batch (the same steps as floor(), per batch): not the batch just
+      // split, whose bytes the caches still hold, but the one half the window away, so that over
+      // the window each booked batch is taken once
+      const fb = floorBatchOf(b, (windowStart[i] ??= b), run.batches);
+      const f = floors[i]!;
+      const t0 = performance.now();
+      const table = scanKafkaBatch(run.events[fb]!).table;
+      const t1 = performance.now();
+      for (let r = 0; r < table.count; r++) {
+        const app = routeSegmentAt(router, table.values, table.valueStart[r]!, table.valueEnd[r]!, table.keys ? (table.keys[r] ?? null) : null, table.headers?.[r]);
+        let list = f.perApp.get(app);
+        if (!list) f.perApp.set(app, (list = []));
+        list.push(table.values.subarray(table.valueStart[r]!, table.valueEnd[r]!), NEWLINE);
+        const n = table.valueEnd[r]! - table.valueStart[r]! + 1;
+        f.recordBytes += n;
+        f.pending += n;
+        f.records++;
+      }
+      f.decodeMs += t1 - t0;
+      f.routeMs += performance.now() - t1;
+      if (f.pending >= FLOOR_GZIP_BYTES) gzipFloor(f);
+    }
+  }
+  for (const f of floors) if (f.pending > 0) gzipFloor(f);
+  const results: PipelineResult[] = [];
+  for (const run of runs) results.push(await run.finish());
+  return { results, floors: floors.map(({ decodeMs, routeMs, gzipMs, recordBytes, records }) => ({ ms: decodeMs + routeMs + gzipMs, decodeMs, routeMs, gzipMs, recordBytes, records })) };
 }
 
 /**
@@ -390,6 +511,8 @@ async function main(): Promise<unknown> {
     }
     case "pipeline":
       return pipeline(task);
+    case "lockstep":
+      return lockstep(task);
     case "floor":
       return floor(task);
   }

@@ -17,7 +17,7 @@ import { loadConfig } from "../functions/core/config.js";
 import { functionsSchema } from "../infra/config.js";
 import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/profile.js";
 import { loadPriceTable } from "../cli/ops/prices/index.js";
-import type { ChildTask, FunctionName, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
+import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { summarizeProfile, type ProfileSummary } from "./profile.js";
 import { measureHelpStartup, type HelpStartup } from "./startup.js";
@@ -140,7 +140,7 @@ export interface SteadyPoint {
   gzipCliBytes?: number;
   compressedBytes: number;
   rawBytes: number;
-  /** the floor's speed on (up to 256 MB of) the same batches, measured right before the run */
+  /** the floor's speed on the run's booked batches, timed between its steps (lockstep: the same minutes of the machine) */
   floorMbPerSecond?: number;
   objectsPerAppHour: { max: number; median: number };
   off: AxisRun;
@@ -407,21 +407,30 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       const maxMinutes = Math.floor((2047 * MB) / (bytesPerRecord * (60_000 / RECORD_INTERVAL_MS)));
       if (steadyMinutes > maxMinutes) throw new Error(`--steady-minutes ${steadyMinutes} needs ${(steadyBytes / MB).toFixed(0)} MB of records, over the 2 GiB one bench process reads: use at most ${maxMinutes}`);
       const steadyPoints: SteadyPoint[] = [];
-      /** One steady run over `files` at one record per `intervalMs`, booked from the window's start. */
-      const runSteady = async (apps: number, files: string[], intervalMs: number, what: string): Promise<PipelineResult> => {
-        const task: PipelineTask = {
-          kind: "pipeline", files, nasRoot: path.join(work, "steady-nas"), objectsRoot: path.join(work, "steady-objects"),
-          redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
-          startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+      /**
+       * One steady run of every app count side by side (LockstepTask: a batch of each in turn, and
+       * each one's floor between them), each over its `files` at one record per `intervalMs`,
+       * booked from the window's start: the counts a target compares see the same minutes of the
+       * machine, whose speed drifts by tens of percent between runs made one after the other.
+       */
+      const runSteady = async (runs: { apps: number; files: string[] }[], intervalMs: number, what: string): Promise<LockstepResult> => {
+        const task: LockstepTask = {
+          kind: "lockstep",
+          pipelines: runs.map(({ apps, files }): PipelineTask => ({
+            kind: "pipeline", files, nasRoot: path.join(work, `steady-nas-${apps}`), objectsRoot: path.join(work, `steady-objects-${apps}`),
+            redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
+            startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+          })),
         };
-        const x = (await runChild<PipelineResult>(task, { cpu: 0 })).result;
-        if (x.recordsArchived !== x.records) notes.push(`${apps} apps, steady state${what}: ${x.recordsArchived} records archived of ${x.records}`);
-        if (x.errors.length) notes.push(`${apps} apps, steady state${what}: ${x.errors.length} error(s), first: ${x.errors[0]}`);
+        const x = (await runChild<LockstepResult>(task, { cpu: 0 })).result;
+        x.results.forEach((r, i) => {
+          const apps = runs[i]!.apps;
+          if (r.recordsArchived !== r.records) notes.push(`${apps} apps, steady state${what}: ${r.recordsArchived} records archived of ${r.records}`);
+          if (r.errors.length) notes.push(`${apps} apps, steady state${what}: ${r.errors.length} error(s), first: ${r.errors[0]}`);
+        });
         return x;
       };
-      // each app count's data and floor first; then the full-rate runs in rounds across the app
-      // counts (50, 500, …, 50, 500, …), so that a stretch of a slow machine falls on every count
-      // alike, not on one: target 1 compares them
+      // each app count's data first; then the full-rate runs, every app count side by side
       const prepared = [];
       for (const apps of axisApps) {
         const d = ensureBenchData({ ...spec, ndjsonBytes: steadyBytes, apps }, { event: false });
@@ -430,18 +439,24 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         log(`bench: ${apps} apps, steady state: ${(rawBytes / MB).toFixed(0)} MB over ${minutes.toFixed(0)} simulated minutes, booked from minute ${windowFromMinutes}` +
           `${d.reused ? "" : ` (generated in ${d.generatedSeconds.toFixed(1)} s)`}`);
         const gzipCliBytes = await gzipCliSize(d.ndjson.path);
-        // the floor on (up to 256 MB of) the same batches: same bytes, same machine
-        const floorFiles = d.batches.files.slice(0, Math.max(1, Math.floor((256 * MB) / (rawBytes / d.batches.files.length))));
-        const fl = (await runChild<{ ms: number; recordBytes: number }>({ kind: "floor", files: floorFiles }, { cpu: 0 })).result;
-        prepared.push({ apps, d, rawBytes, minutes, gzipCliBytes, fl, reps: [] as PipelineResult[] });
+        prepared.push({ apps, d, rawBytes, minutes, gzipCliBytes, reps: [] as PipelineResult[], floors: [] as LockstepFloor[] });
       }
       for (let rep = 1; rep <= steadyReps; rep++) {
-        for (const p of prepared) {
-          log(`bench: ${p.apps} apps, steady state, full-rate run ${rep} of ${steadyReps}`);
-          p.reps.push(await runSteady(p.apps, p.d.batches.files, RECORD_INTERVAL_MS, ""));
-        }
+        log(`bench: steady state, full-rate run ${rep} of ${steadyReps} (${prepared.map((p) => p.apps).join(", ")} apps side by side)`);
+        const x = await runSteady(prepared.map((p) => ({ apps: p.apps, files: p.d.batches.files })), RECORD_INTERVAL_MS, "");
+        prepared.forEach((p, i) => {
+          p.reps.push(x.results[i]!);
+          p.floors.push(x.floors[i]!);
+        });
       }
-      for (const { apps, d, rawBytes, minutes, gzipCliBytes, fl, reps } of prepared) {
+      // the same simulated hour at a quarter of the rate (the first quarter of the batches,
+      // delivered 4× slower): what is per byte stays, what is per app per time grows 4× per GB
+      log(`bench: steady state at 1/${SLOW_FACTOR} of the rate (${prepared.map((p) => p.apps).join(", ")} apps side by side)`);
+      const slowRuns = (await runSteady(
+        prepared.map((p) => ({ apps: p.apps, files: p.d.batches.files.slice(0, Math.max(1, Math.round(p.d.batches.files.length / SLOW_FACTOR))) })),
+        RECORD_INTERVAL_MS * SLOW_FACTOR, ` at 1/${SLOW_FACTOR} rate`,
+      )).results;
+      for (const [pi, { apps, d, rawBytes, minutes, gzipCliBytes, reps, floors }] of prepared.entries()) {
         /** The steady figures of `runs` (each function booked from its least-CPU run). */
         const book = (runs: PipelineResult[]) => {
           const r = runs[0]!;
@@ -466,10 +481,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         };
         const main = book(reps);
         const { r, w, winRaw } = main;
-        // the same simulated hour at a quarter of the rate (the first quarter of the batches,
-        // delivered 4× slower): what is per byte stays, what is per app per time grows 4× per GB
-        log(`bench: ${apps} apps, steady state at 1/${SLOW_FACTOR} of the rate`);
-        const slow = book([await runSteady(apps, d.batches.files.slice(0, Math.max(1, Math.round(d.batches.files.length / SLOW_FACTOR))), RECORD_INTERVAL_MS * SLOW_FACTOR, ` at 1/${SLOW_FACTOR} rate`)]);
+        const slow = book([slowRuns[pi]!]);
+        // the floor of the booked batches, timed beside the runs: the fastest repetition's
+        const fl = floors.reduce((a, b) => (b.ms / b.recordBytes < a.ms / a.recordBytes ? b : a));
         const gbPerHour = (x: { winRaw: number; w: { fromMs: number; toMs: number } }) => x.winRaw / 1024 ** 3 / ((x.w.toMs - x.w.fromMs) / 3_600_000);
         steadyPoints.push({
           apps, simulatedMinutes: minutes,
@@ -884,7 +898,8 @@ export function formatTable(r: BenchResults): string {
     lines.push("");
     lines.push(`Steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s (the axis's clock and settings; the long tail drains at ${fmt(st.drainMinBytes / MB, 0)} MB or ${st.drainMaxAgeMs / 60_000} min), ` +
       `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
-      ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times, in rounds across the app counts (a slow stretch of the machine falls on every count alike); each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds). ` : "") +
+      "Every app count runs side by side in one process, a batch of each in turn, with each one's floor (decode + app-id scan + gzip -1 per app of its booked batches) timed between the steps: the counts and the floor see the same minutes of the machine, whose speed drifts by tens of percent between runs made one after the other. " +
+      ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds), the floor from its fastest run. ` : "") +
       `"off" = measured handler wall time (NAS operations counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation, booked on a virtual clock on which operations a handler has in flight together overlap (the serial sum, an upper bound, is the next row) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
     perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);

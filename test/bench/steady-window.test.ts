@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { leastCpuWindow } from "../../bench/run.js";
 import type { FunctionStats, PipelineWindow } from "../../bench/child.js";
+import { floorBatchOf } from "../../bench/floor.js";
 import { emptyNasOpCounts } from "../../functions/adapters/nas-latency.js";
 
 const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, nas: emptyNasOpCounts() });
@@ -26,5 +27,22 @@ describe("leastCpuWindow", () => {
 
   it("refuses a run without a window", () => {
     expect(() => leastCpuWindow([{ window: window(1, 1, 1, 1) }, { window: undefined }])).toThrow(/no window/);
+  });
+});
+
+describe("floorBatchOf (the lockstep floor's batch after each step)", () => {
+  it("takes every booked batch exactly once over the booked stretch", () => {
+    // Arrange: batches 0–9, booked from batch 4
+    const taken = [];
+    // Act
+    for (let b = 4; b < 10; b++) taken.push(floorBatchOf(b, 4, 10));
+    // Assert
+    expect([...taken].sort((x, y) => x - y)).toEqual([4, 5, 6, 7, 8, 9]);
+  });
+
+  it("never takes the batch just split while more than one is booked (its bytes are still cached)", () => {
+    for (const [start, batches] of [[0, 2], [3, 10], [65, 391], [0, 7]] as const) {
+      for (let b = start; b < batches; b++) expect(floorBatchOf(b, start, batches)).not.toBe(b);
+    }
   });
 });
