@@ -19,9 +19,9 @@ import { loadConfig } from "../functions/core/config.js";
 import type { DrainTask, PipelineDeps } from "../functions/core/deps.js";
 import { parseArchiveKey } from "../functions/core/layout.js";
 import { silentLogger } from "../functions/core/logger.js";
-import { createRouter, routeSegmentAt } from "../functions/core/routing.js";
+import { createRouter, routeSegmentAt, type Router } from "../functions/core/routing.js";
 import { splitBatch } from "../functions/core/split.js";
-import { scanKafkaBatch } from "../functions/core/events.js";
+import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
 import { floorBatchOf } from "./floor.js";
 
@@ -415,16 +415,10 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
       const t0 = performance.now();
       const table = scanKafkaBatch(run.events[fb]!).table;
       const t1 = performance.now();
-      for (let r = 0; r < table.count; r++) {
-        const app = routeSegmentAt(router, table.values, table.valueStart[r]!, table.valueEnd[r]!, table.keys ? (table.keys[r] ?? null) : null, table.headers?.[r]);
-        let list = f.perApp.get(app);
-        if (!list) f.perApp.set(app, (list = []));
-        list.push(table.values.subarray(table.valueStart[r]!, table.valueEnd[r]!), NEWLINE);
-        const n = table.valueEnd[r]! - table.valueStart[r]! + 1;
-        f.recordBytes += n;
-        f.pending += n;
-        f.records++;
-      }
+      const n = gatherByApp(table, router, f.perApp);
+      f.recordBytes += n;
+      f.pending += n;
+      f.records += table.count;
       f.decodeMs += t1 - t0;
       f.routeMs += performance.now() - t1;
       if (f.pending >= FLOOR_GZIP_BYTES) gzipFloor(f);
@@ -453,14 +447,8 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   const t1 = performance.now();
   let recordBytes = 0, records = 0;
   for (const t of tables) {
-    for (let i = 0; i < t.count; i++) {
-      const app = routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]);
-      let list = perApp.get(app);
-      if (!list) perApp.set(app, (list = []));
-      list.push(t.values.subarray(t.valueStart[i]!, t.valueEnd[i]!), NEWLINE);
-      recordBytes += t.valueEnd[i]! - t.valueStart[i]! + 1;
-      records++;
-    }
+    recordBytes += gatherByApp(t, router, perApp);
+    records += t.count;
   }
   const routeMs = performance.now() - t1;
   const t2 = performance.now();
@@ -470,6 +458,19 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   return { decodeMs, routeMs, gzipMs, ms: decodeMs + routeMs + gzipMs, recordBytes, records, apps: perApp.size, gzBytes };
 }
 const NEWLINE = Buffer.from("\n");
+
+/** The floor's app-id scan: each record's line (value + newline) gathered under its app; returns the lines' bytes. */
+function gatherByApp(t: RecordTable, router: Router, perApp: Map<string, Buffer[]>): number {
+  let bytes = 0;
+  for (let i = 0; i < t.count; i++) {
+    const app = routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]);
+    let list = perApp.get(app);
+    if (!list) perApp.set(app, (list = []));
+    list.push(t.values.subarray(t.valueStart[i]!, t.valueEnd[i]!), NEWLINE);
+    bytes += t.valueEnd[i]! - t.valueStart[i]! + 1;
+  }
+  return bytes;
+}
 
 async function main(): Promise<unknown> {
   const task = JSON.parse(process.argv[2]!) as ChildTask;
