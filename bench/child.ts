@@ -387,7 +387,7 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
   for (const t of task.pipelines) runs.push(await startPipeline(t));
   const config = configFor("/nonexistent");
   const router = createRouter(config.appIdSources);
-  const floors = runs.map(() => ({ ms: 0, decodeMs: 0, routeMs: 0, gzipMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
+  const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
   const gzipFloor = (f: (typeof floors)[number]) => {
     const t = performance.now();
     for (const parts of f.perApp.values()) gzipSync(Buffer.concat(parts), { level: config.gzipLevel });
@@ -407,9 +407,7 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
       if (b >= run.batches) continue;
       await run.step(b);
       if (!run.inWindow()) continue;
-      // the floor of one booked batch (the same steps as floor(), per batch): not the batch just
-      // split, whose bytes the caches still hold, but the one half the window away, so that over
-      // the window each booked batch is taken once
+      // the floor of one booked batch (floor()'s steps, per batch; which batch: floorBatchOf)
       const fb = floorBatchOf(b, (windowStart[i] ??= b), run.batches);
       const f = floors[i]!;
       const t0 = performance.now();
