@@ -6,12 +6,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { CoordStore } from "../functions/adapters/coord-store.js";
 import { LocalObjectStore } from "../functions/adapters/local-object-store.js";
+import { OssObjectStore } from "../functions/adapters/oss-store.js";
 import { MemoryCoordStore } from "../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../functions/adapters/nas.js";
+import { addObjectRequestCounts, emptyObjectRequestCounts, LatencyObjectStore, type ObjectRequestCounts, type ObjectStoreLatencyModel } from "../functions/adapters/object-store-latency.js";
 import { addNasOpCounts, emptyNasOpCounts, NasLatencyDir, type NasLatencyModel, type NasOpCounts } from "../functions/adapters/nas-latency.js";
 import { RedisCoordStore } from "../functions/adapters/redis-coord-store.js";
 import { compressTask } from "../functions/core/compress.js";
@@ -85,6 +86,19 @@ export interface PipelineTask {
    */
   nasWait?: boolean | "overlap";
   /**
+   * Object-store latency model: each OSS request the upload makes is booked on the NAS model's
+   * clock (so it needs `nasModel`).
+   */
+  objectModel?: ObjectStoreLatencyModel;
+  /**
+   * An OSS-compatible server in another process (the bench starts test/support/oss-server.ts):
+   * upload talks to it through the real client (OssObjectStore, ali-oss), so the handler's CPU
+   * is the client's — signing, HTTP, the CRC check — and not the store's own work, as with OSS.
+   * Each pipeline writes under its own key prefix. Without it, a local directory stands in,
+   * without fsync (an object's durability is OSS's work, not the handler's).
+   */
+  oss?: { endpoint: string; bucket: string; accessKeyId: string; accessKeySecret: string; prefix: string };
+  /**
    * Steady state: invocations from this much simulated time after the start until the last
    * batch are also booked in `window` (the warm-up before it and the final flush after it are
    * not), so per-GB figures are those of a pipeline that has been running, not of a cold start.
@@ -105,6 +119,8 @@ export interface FunctionStats {
   cpuMs: number;
   roundTrips: number;
   nas: NasOpCounts;
+  /** object-store requests and their modelled time (with `objectModel`) */
+  oss: ObjectRequestCounts;
 }
 
 export interface PipelineResult {
@@ -152,8 +168,8 @@ function vmHwmKb(): number | undefined {
   }
 }
 
-function configFor(nasRoot: string) {
-  return loadConfig({ LOGPIPE_NAS_ROOT: nasRoot, LOGPIPE_FSYNC: "false", LOGPIPE_LOG_LEVEL: "silent", LOGPIPE_INVOKE_MODE: "inline" });
+function configFor(nasRoot: string, objectPrefix?: string) {
+  return loadConfig({ LOGPIPE_NAS_ROOT: nasRoot, LOGPIPE_FSYNC: "false", LOGPIPE_LOG_LEVEL: "silent", LOGPIPE_INVOKE_MODE: "inline", ...(objectPrefix ? { LOGPIPE_OSS_PREFIX: objectPrefix } : {}) });
 }
 
 async function splitOnce(file: string, nasRoot: string, event: Buffer) {
@@ -224,12 +240,16 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   // fsync as deployed (on) is counted and charged, but not made on the local disk
   const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true });
   const queue: DrainTask[] = [];
+  const baseObjects: OssObjectStore | LocalObjectStore = task.oss
+    ? new OssObjectStore({ bucket: task.oss.bucket, endpoint: task.oss.endpoint, accessKeyId: task.oss.accessKeyId, accessKeySecret: task.oss.accessKeySecret, secure: false })
+    : new LocalObjectStore(task.objectsRoot, { fsync: false });
+  const objects = task.objectModel ? new LatencyObjectStore(baseObjects, task.objectModel, nas) : undefined;
   const deps: PipelineDeps = {
-    config: configFor(task.nasRoot), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
-    objects: new LocalObjectStore(task.objectsRoot),
+    config: configFor(task.nasRoot, task.oss?.prefix), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
+    objects: objects ?? baseObjects,
     invoker: { invokeCompress: async (t) => void queue.push(t) },
   };
-  const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, nas: emptyNasOpCounts() });
+  const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
   const functions: Record<FunctionName, FunctionStats> = { split: fn(), compress: fn(), upload: fn() };
   const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
   const errors: string[] = [];
@@ -247,6 +267,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     const f = functions[name];
     const w = inWindow() ? win!.functions[name] : undefined;
     nas.resetCounts();
+    objects?.resetCounts();
     const rt0 = roundTrips();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -261,6 +282,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
         s.roundTrips += roundTrips() - rt0;
         s.invocations++;
         addNasOpCounts(s.nas, nas.counts);
+        if (objects) addObjectRequestCounts(s.oss, objects.counts);
       }
     }
   };
@@ -344,8 +366,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     const perAppHour = new Map<string, number>();
     const apps = new Set<string>();
     let objects = 0, objectBytes = 0, recordsArchived = 0;
-    const store = new LocalObjectStore(task.objectsRoot);
-    for await (const o of store.list("")) {
+    for await (const o of baseObjects.list(task.oss ? `${task.oss.prefix}/` : "")) {
       const k = parseArchiveKey(o.key);
       if (!k) continue;
       objects++;
@@ -353,7 +374,8 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       apps.add(k.app);
       const bucket = `${k.app}/${k.dt}/${k.hour}`;
       perAppHour.set(bucket, (perAppHour.get(bucket) ?? 0) + 1);
-      const text = gunzipSync(readFileSync(path.join(task.objectsRoot, o.key)));
+      const text = gunzipSync(await baseObjects.getBuffer(o.key));
+      await baseObjects.delete(o.key); // the server holds its objects in memory
       for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) recordsArchived++;
     }
     const counts = [...perAppHour.values()].sort((a, b) => a - b);

@@ -12,6 +12,7 @@ import path from "node:path";
 import { build } from "esbuild";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../cli/services/redis-server.js";
 import { RUNTIME_ENV } from "../infra/runtime-env.js";
+import { OSS_SMALL_OBJECT_LATENCY, type ObjectStoreLatencyModel } from "../functions/adapters/object-store-latency.js";
 import { GENERAL_PURPOSE_PERFORMANCE_NAS, NAS_METADATA_KINDS, type NasLatencyModel } from "../functions/adapters/nas-latency.js";
 import { loadConfig } from "../functions/core/config.js";
 import { functionsSchema } from "../infra/config.js";
@@ -92,10 +93,16 @@ export interface AxisRun {
   redisRoundTripsPerGb: number;
   gzipMembersPerGb: number;
   nasOpsPerGb: Record<string, number>;
-  /** modelled NAS time as billed (s/GB): waited, or booked on the overlap clock; 0 with the model off */
-  nasWaitSecondsPerGb: number;
-  /** the same operations' modelled time one after another (s/GB): the upper bound */
+  /**
+   * modelled wait as billed (s/GB): NAS operations and object-store requests, waited or booked on
+   * one overlap clock per handler; 0 with the models off
+   */
+  modelledWaitSecondsPerGb: number;
+  /** the NAS operations' modelled time one after another (s/GB): the upper bound of their part */
   nasSerialSecondsPerGb: number;
+  /** object-store requests (PutObject, UploadPart, …) per GB, and their modelled time one after another */
+  objectRequestsPerGb: number;
+  objectRequestSerialSecondsPerGb: number;
   functions: Record<FunctionName, FunctionPerGb>;
   objects: number;
   objectsPerGb: number;
@@ -182,7 +189,7 @@ export interface BenchResults {
   };
   /** The app-count axis: the same bytes over each app count, the whole data path with the NAS model off and on. */
   axis: {
-    settings: { axisBytes: number; batchRecords: number; recordIntervalMs: number; tickSeconds: number; ingestMBPerSecond: number; nasModel: NasLatencyModel; coordStore: string; maxWritersPerApp: number; drainBytes: number; drainAgeMs: number; sealAgeMs: number; sealBytes: number; sweepAppsPerTask: number };
+    settings: { axisBytes: number; batchRecords: number; recordIntervalMs: number; tickSeconds: number; ingestMBPerSecond: number; nasModel: NasLatencyModel; objectModel: ObjectStoreLatencyModel; uploadConcurrency: number; objectStore: string; coordStore: string; maxWritersPerApp: number; drainBytes: number; drainAgeMs: number; sealAgeMs: number; sealBytes: number; sweepAppsPerTask: number };
     pricing: { table: string; retrieved: string; currency: string; cuPrice: number; functionSizes: Record<FunctionName, { cpu: number; memoryMb: number }>; source: string };
     points: AxisPoint[];
   };
@@ -251,7 +258,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
   const gb = rawBytes / 1024 ** 3;
   const functions = {} as Record<FunctionName, FunctionPerGb>;
   const nasOps: Record<string, number> = {};
-  let waitMs = 0, serialMs = 0;
+  let waitMs = 0, serialMs = 0, requests = 0, requestMs = 0;
   for (const f of FUNCTIONS) {
     const s = r.functions[f];
     const ops = s.nas;
@@ -262,6 +269,8 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     }
     waitMs += ops.bookedMs;
     serialMs += ops.modelledMs;
+    requests += s.oss.requests;
+    requestMs += s.oss.modelledMs;
     functions[f] = { handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb };
   }
   nasOps.readMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.readBytes, 0) / MB / gb;
@@ -270,7 +279,8 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
   return {
     nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
     handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
-    redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, nasWaitSecondsPerGb: waitMs / 1000 / gb, nasSerialSecondsPerGb: serialMs / 1000 / gb,
+    redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, modelledWaitSecondsPerGb: waitMs / 1000 / gb, nasSerialSecondsPerGb: serialMs / 1000 / gb,
+    objectRequestsPerGb: requests / gb, objectRequestSerialSecondsPerGb: requestMs / 1000 / gb,
     functions, objects: r.objects, objectsPerGb: r.objects / gb, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
     fcCostPerGb: fcCostPerGb(pricing, functions), hotTasks: r.hotTasks, sweepTasks: r.sweepTasks, ageP50Ms: r.ageP50Ms, ageP99Ms: r.ageP99Ms, errors: r.errors,
   };
@@ -322,11 +332,22 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   let redis: RedisServerHandle | undefined;
   if (redisServerAvailable()) redis = await startRedisServer();
   else notes.push("redis-server not installed: the app-count axis runs with the in-process coordination store and reports no Redis round trips");
+  let oss: OssServer | undefined;
+  try {
+    oss = await startOssServerProcess();
+  } catch (e) {
+    notes.push(`OSS test server did not start (${(e as Error).message}): a local directory stands in for OSS, and its own work is booked as upload's CPU`);
+  }
+  let prefixSeq = 0;
+  /** A pipeline's own Redis key prefix, and its uploads to the OSS test server under the same prefix. */
+  const prefixed = (kind: string): Pick<PipelineTask, "keyPrefix" | "oss"> => {
+    const prefix = `${kind}${++prefixSeq}`;
+    return { keyPrefix: prefix, oss: oss ? { endpoint: oss.endpoint, bucket: oss.bucket, accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret, prefix } : undefined };
+  };
 
   const samples: Record<string, number[]> = {};
   const add = (k: string, v: number) => (samples[k] ??= []).push(v);
   const ndjsonMB = data.ndjson.bytes / MB;
-  let prefixSeq = 0;
 
   try {
     // ---- baselines and split alone, round-robin over the repetitions
@@ -373,7 +394,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         log(`bench: ${apps} apps: data path with the NAS model ${model ? "on" : "off"}`);
         const task: PipelineTask = {
           kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "axis-nas"), objectsRoot: path.join(work, "axis-objects"),
-          redisUrl: redis?.url, keyPrefix: `axis${++prefixSeq}`, nasModel: model ? NAS_MODEL : undefined,
+          redisUrl: redis?.url, ...prefixed("axis"), nasModel: model ? NAS_MODEL : undefined, objectModel: model ? OBJECT_MODEL : undefined,
           startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
         };
         const r = await runChild<PipelineResult>(task, { cpu: 0 });
@@ -418,7 +439,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           kind: "lockstep",
           pipelines: runs.map(({ apps, files }): PipelineTask => ({
             kind: "pipeline", files, nasRoot: path.join(work, `steady-nas-${apps}`), objectsRoot: path.join(work, `steady-objects-${apps}`),
-            redisUrl: redis?.url, keyPrefix: `steady${++prefixSeq}`, nasModel: NAS_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
+            redisUrl: redis?.url, ...prefixed("steady"), nasModel: NAS_MODEL, objectModel: OBJECT_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
             startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
           })),
         };
@@ -468,7 +489,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
               const x = w.functions[f];
               // "on" = CPU + the NAS model's time + Redis round trips × REDIS_RTT_MS: what FC would
               // bill, without the local disk's and the loaded machine's waits that wall time carries
-              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS : x.ms, nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 } }];
+              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS : x.ms, nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
             })) as PipelineResult["functions"];
             const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
             const wr: PipelineResult = {
@@ -537,7 +558,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       for (const apps of new Set([axisApps[0]!, profApps])) {
         const d = ensureBenchData({ ...spec, ndjsonBytes: axisBytes, apps }, { event: false });
         tasks.push([`pipeline-${apps}`, {
-          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "prof-nas"), objectsRoot: path.join(work, "prof-objects"), redisUrl: redis?.url, keyPrefix: `prof${++prefixSeq}`,
+          kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "prof-nas"), objectsRoot: path.join(work, "prof-objects"), redisUrl: redis?.url, ...prefixed("prof"),
           startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
         }]);
       }
@@ -580,7 +601,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       settings: {
         axisBytes, batchRecords: spec.batchRecords, recordIntervalMs: RECORD_INTERVAL_MS, tickSeconds: TICK_MS / 1000,
         ingestMBPerSecond: points[0] ? points[0].ndjsonBytes / MB / ((points[0].records * RECORD_INTERVAL_MS) / 1000) : NaN,
-        nasModel: NAS_MODEL, coordStore: redis ? "Redis (private redis-server)" : "in-process",
+        nasModel: NAS_MODEL, objectModel: OBJECT_MODEL, uploadConcurrency: config.uploadConcurrency,
+        objectStore: oss ? "OSS test server (test/support/oss-server.ts) in its own process, through the real client (ali-oss)" : "a local directory (its work booked as upload's CPU)", coordStore: redis ? "Redis (private redis-server)" : "in-process",
         maxWritersPerApp: config.maxWritersPerApp, drainBytes: config.drainBytes, drainAgeMs: config.drainAgeMs, sealAgeMs: config.sealAgeMs, sealBytes: config.sealBytes, sweepAppsPerTask: config.sweepAppsPerTask,
       },
       pricing: { table: pricing.table, retrieved: pricing.retrieved, currency: pricing.currency, cuPrice: pricing.cuPrice, functionSizes: pricing.functionSizes, source: pricing.source },
@@ -611,6 +633,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     return results;
   } finally {
     await redis?.stop();
+    await oss?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -761,6 +784,8 @@ const MB = 1024 * 1024;
 /** Upload timer interval (the timer trigger's default, every minute). */
 const TICK_MS = 60_000;
 const NAS_MODEL = GENERAL_PURPOSE_PERFORMANCE_NAS;
+/** Each OSS request upload makes waits this long, booked with the NAS model (object-store-latency.ts). */
+const OBJECT_MODEL = OSS_SMALL_OBJECT_LATENCY;
 
 export function stat(samples: number[], unit: string): Stat {
   const s = [...samples].sort((a, b) => a - b);
@@ -780,6 +805,7 @@ function pinned(cpu: number | undefined, cmd: string, args: string[]): [string, 
 }
 
 const CHILD_OUT = path.join(DATA_DIR, "build", "child.mjs");
+const OSS_SERVER_OUT = path.join(DATA_DIR, "build", "oss-server.mjs");
 /** The split function's deployed runtime settings, as they appear in the report. */
 const SPLIT_ENV_TEXT = Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" ");
 
@@ -796,6 +822,37 @@ async function buildChild(): Promise<void> {
     logLevel: "error",
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
+}
+
+type OssServer = NonNullable<PipelineTask["oss"]> & { stop(): Promise<void> };
+
+/**
+ * The OSS-compatible test server (test/support/oss-server.ts) in a process of its own, for the
+ * pipelines' uploads: the handler then pays the real client's CPU (ali-oss: signing, HTTP, the
+ * CRC check) and not the store's work, which is OSS's; the request's latency is the OSS model's.
+ */
+async function startOssServerProcess(): Promise<OssServer> {
+  await build({ entryPoints: [path.join(BENCH_DIR, "..", "test", "support", "oss-server.ts")], outfile: OSS_SERVER_OUT, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "error" });
+  const child = spawn(process.execPath, [OSS_SERVER_OUT, "--port", "0", "--bucket", "logpipe-bench"], { stdio: ["ignore", "pipe", "pipe"] });
+  const info = await new Promise<{ endpoint: string; bucket: string; accessKeyId: string; accessKeySecret: string }>((resolve, reject) => {
+    let out = "", err = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const nl = out.indexOf("\n");
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
+    });
+    child.stderr!.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => reject(new Error(`OSS test server exited (${code}): ${err.trim().slice(-500)}`)));
+  });
+  return {
+    ...info, prefix: "",
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once("close", () => resolve());
+      child.kill("SIGTERM");
+    }),
+  };
 }
 
 interface ChildRun<T> {
@@ -883,6 +940,7 @@ export function formatTable(r: BenchResults): string {
     lines.push(`App-count axis: ${fmt(st.axisBytes / MB, 0)} MB of NDJSON per app count in batches of ${st.batchRecords} records, ${st.coordStore}; simulated clock: ${fmt(st.ingestMBPerSecond)} MB/s ingest ` +
       `(1 record per ${st.recordIntervalMs} ms), upload tick every ${st.tickSeconds} s; drain at ${fmt(st.drainBytes / MB, 0)} MB or ${st.drainAgeMs / 1000} s, seal at ${fmt(st.sealBytes / MB, 0)} MB or ${st.sealAgeMs / 60_000} min, ${st.sweepAppsPerTask} apps per sweep task. ` +
       `NAS model: ${st.nasModel.name}, ${fmt(st.nasModel.metadataMs)} ms per metadata op, ${fmt(st.nasModel.dataCallMs)} ms per data call + ${fmt(st.nasModel.readMsPerMB)}/${fmt(st.nasModel.writeMsPerMB)} ms per MB read/written, ${fmt(st.nasModel.fsyncMs)} ms per fsync. ` +
+      `Object store: ${st.objectStore}; OSS model (with the NAS model): ${st.objectModel.requestMs} ms per request (${st.objectModel.source}); upload sends ${st.uploadConcurrency} at a time. ` +
       `FC cost: ${a.pricing.table} prices of ${a.pricing.retrieved}, ${a.pricing.cuPrice} ${a.pricing.currency}/CU; sizes ${FUNCTIONS.map((f) => `${f} ${a.pricing.functionSizes[f].cpu} vCPU/${a.pricing.functionSizes[f].memoryMb} MB`).join(", ")}`);
     lines.push("");
     perGbTable(lines, a.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floor.mbPerSecond, gzipCliBytes: p.gzipCliBytes })), a.pricing.currency);
@@ -900,7 +958,7 @@ export function formatTable(r: BenchResults): string {
       `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
       "Every app count runs side by side in one process, a batch of each in turn, with each one's floor (decode + app-id scan + gzip -1 per app of its booked batches) timed between the steps: the counts and the floor see the same minutes of the machine, whose speed drifts by tens of percent between runs made one after the other. " +
       ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds), the floor from its fastest run. ` : "") +
-      `"off" = measured handler wall time (NAS operations counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation, booked on a virtual clock on which operations a handler has in flight together overlap (the serial sum, an upper bound, is the next row) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) — CPU, not wall, so other load on the machine does not leak in.`);
+      `"off" = measured handler wall time (NAS operations and OSS requests counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
     perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
     lines.push(`| MB booked (window minutes) | ${sd.points.map((p) => `${num(p.window.rawBytes / MB, 0)} (${fmt(p.window.fromMinutes, 0)}–${fmt(p.window.toMinutes, 0)})`).join(" | | ")} | |`);
@@ -948,8 +1006,9 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row("handler s (what FC bills)", (x) => num(x.handlerSecondsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
   row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
-  row("  of which modelled NAS wait s", (x) => num(x.nasWaitSecondsPerGb, 0));
+  row("  of which modelled wait s (NAS + OSS requests)", (x) => num(x.modelledWaitSecondsPerGb, 0));
   row("  modelled NAS s if nothing overlapped", (x) => num(x.nasSerialSecondsPerGb, 0));
+  row("  modelled OSS request s if nothing overlapped", (x) => num(x.objectRequestSerialSecondsPerGb, 0));
   row("FC invocations", (x) => num(x.invocationsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
   row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));
@@ -960,6 +1019,7 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row("Redis round trips", (x) => num(x.redisRoundTripsPerGb, 0));
   row("gzip members", (x) => num(x.gzipMembersPerGb, 0));
   row("objects sealed and uploaded", (x) => num(x.objectsPerGb, 0));
+  row("OSS requests", (x) => num(x.objectRequestsPerGb, 0));
   row(`FC cost (${currency})`, (x) => num(x.fcCostPerGb, 3));
   row("objects per app per hour (max / median)", (x) => `${x.objectsPerAppHour.max} / ${x.objectsPerAppHour.median}`);
   row("end-to-end MB/s", (x) => num(x.mbPerSecond, 1));

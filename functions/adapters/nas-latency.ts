@@ -182,6 +182,13 @@ export class NasLatencyDir extends NasDir {
   private readonly inFlight: { end: number; seq: number; done: () => void }[] = [];
   private inFlightSeq = 0;
   private advancing = false;
+  /**
+   * Real work in progress (the local file-system call behind a modelled operation, or another
+   * service's stand-in: trackRealWork). It takes no time on the overlap clock — its cost is the
+   * modelled time — so the clock does not move while any is pending: what the handler starts
+   * meanwhile joins in flight at the same virtual time, as it would on NFS.
+   */
+  private realPending = 0;
 
   /**
    * `chargeFsync: true` with `fsyncEnabled: false` counts and charges the fsyncs a deployment
@@ -229,6 +236,22 @@ export class NasLatencyDir extends NasDir {
     if (!m) return;
     ms += (reads + writes) * m.dataCallMs + (rb / MB) * m.readMsPerMB + (wb / MB) * m.writeMsPerMB + fsyncs * m.fsyncMs;
     c.modelledMs += ms;
+    return this.spend(ms);
+  }
+
+  /**
+   * Books a round trip to another service — an object-store request (object-store-latency.ts) —
+   * on this handler's clock, so that it overlaps with the NAS operations and requests the handler
+   * has in flight beside it, as in the handler: it moves `bookedMs` (or is waited) but is not a
+   * NAS operation, so no NAS counter and not `modelledMs`.
+   */
+  bookRoundTrip(ms: number): Promise<void> {
+    return this.spend(ms);
+  }
+
+  /** Spends `ms` of modelled time the way this instance's clock does. */
+  private async spend(ms: number): Promise<void> {
+    const c = this.counts;
     if (this.clock === "overlap") return this.onVirtualClock(ms);
     c.bookedMs += ms;
     if (this.clock === "book") return;
@@ -257,6 +280,10 @@ export class NasLatencyDir extends NasDir {
   }
 
   private advanceVirtualClock(): void {
+    if (this.realPending > 0) {
+      this.advancing = false; // the last real work to finish starts it again
+      return;
+    }
     let next = 0;
     for (let i = 1; i < this.inFlight.length; i++) {
       const a = this.inFlight[i]!, b = this.inFlight[next]!;
@@ -272,61 +299,105 @@ export class NasLatencyDir extends NasDir {
     else this.advancing = false;
   }
 
+  /** Runs real work with the overlap clock held (see realPending). */
+  private async real<T>(work: () => Promise<T>): Promise<T> {
+    this.realPending++;
+    try {
+      return await work();
+    } finally {
+      this.realPending--;
+      this.resumeClock();
+    }
+  }
+
+  private resumeClock(): void {
+    if (this.realPending === 0 && this.inFlight.length > 0 && !this.advancing) {
+      this.advancing = true;
+      setImmediate(() => this.advanceVirtualClock());
+    }
+  }
+
+  /**
+   * Holds the overlap clock while `work` runs: real work that stands for another service's
+   * request (the local server or directory an OSS request goes to, object-store-latency.ts),
+   * whose modelled time is booked with bookRoundTrip from the request's start.
+   */
+  trackRealWork<T>(work: Promise<T>): Promise<T> {
+    return this.real(() => work);
+  }
+
+  /**
+   * A modelled operation made from inside real work (the parent directory a write creates): the
+   * enclosing work waits for it, so it must not hold the clock meanwhile.
+   */
+  private async chargeWithin(ops: Ops): Promise<void> {
+    const inside = this.realPending > 0;
+    if (inside) {
+      this.realPending--;
+      this.resumeClock();
+    }
+    try {
+      await this.charge(ops);
+    } finally {
+      if (inside) this.realPending++;
+    }
+  }
+
   override async ensureDir(relDir: string): Promise<void> {
     await this.charge({ mkdir: 1 });
-    return super.ensureDir(relDir);
+    return this.real(() => super.ensureDir(relDir));
   }
 
   override async ensureParent(absPath: string): Promise<void> {
     const dir = path.dirname(absPath);
     if (!this.seenDirs.has(dir)) {
       this.seenDirs.add(dir);
-      await this.charge({ mkdir: 1 });
+      await this.chargeWithin({ mkdir: 1 }); // called by NasDir's writes, inside their real work
     }
     return super.ensureParent(absPath);
   }
 
   protected override async makeParent(absPath: string): Promise<void> {
     this.seenDirs.add(path.dirname(absPath));
-    await this.charge({ mkdir: 1, open: 1 }); // and the open that found no directory
+    await this.chargeWithin({ mkdir: 1, open: 1 }); // and the open that found no directory; inside appendExact's real work
     return super.makeParent(absPath);
   }
 
   override async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {
     await this.charge({ create: 1, write: data.length > 0 ? 1 : 0, writeBytes: data.length, fsync: this.syncs ? 1 : 0, rename: 1 });
-    return super.writeAtomic(rel, data, beforeRename);
+    return this.real(() => super.writeAtomic(rel, data, beforeRename));
   }
 
   override async copyPrefixAtomic(fromRel: string, toRel: string, len: number): Promise<void> {
     const calls = Math.ceil(len / COPY_BLOCK);
     await this.charge({ mkdir: 1, open: 1, create: 1, read: calls, readBytes: len, write: calls, writeBytes: len, fsync: this.syncs ? 1 : 0, rename: 1 });
-    return super.copyPrefixAtomic(fromRel, toRel, len);
+    return this.real(() => super.copyPrefixAtomic(fromRel, toRel, len));
   }
 
   override async read(rel: string): Promise<Buffer | undefined> {
-    const data = await super.read(rel);
+    const data = await this.real(() => super.read(rel));
     await this.charge(data ? { open: 1, read: 1, readBytes: data.length } : { open: 1 });
     return data;
   }
 
   override async exists(rel: string): Promise<boolean> {
     await this.charge({ stat: 1 });
-    return super.exists(rel);
+    return this.real(() => super.exists(rel));
   }
 
   override async size(rel: string): Promise<number | undefined> {
     await this.charge({ stat: 1 });
-    return super.size(rel);
+    return this.real(() => super.size(rel));
   }
 
   override async stat(rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
     await this.charge({ stat: 1 });
-    return super.stat(rel);
+    return this.real(() => super.stat(rel));
   }
 
   override async remove(rel: string): Promise<void> {
     await this.charge({ unlink: 1 });
-    return super.remove(rel);
+    return this.real(() => super.remove(rel));
   }
 
   override async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode?: number): Promise<{ ok: true } | { ok: false; size: number }> {
@@ -334,7 +405,7 @@ export class NasLatencyDir extends NasDir {
     // lock window, as the real round trips would be
     let r: { ok: true } | { ok: false; size: number } | undefined;
     try {
-      r = await super.appendExact(rel, at, data, check, midWrite, mode);
+      r = await this.real(() => super.appendExact(rel, at, data, check, midWrite, mode));
       return r;
     } finally {
       const writes = midWrite ? 2 : data.length > 0 ? 1 : 0;
@@ -344,7 +415,7 @@ export class NasLatencyDir extends NasDir {
 
   override async readByPath(rel: string, bytes: number): Promise<void> {
     await this.charge({ open: 1, read: Math.max(1, Math.ceil(bytes / MB)), readBytes: bytes });
-    return super.readByPath(rel, bytes);
+    return this.real(() => super.readByPath(rel, bytes));
   }
 
   /** Charged by readRanges, which NasDir's readRange goes through. */
@@ -353,33 +424,33 @@ export class NasLatencyDir extends NasDir {
   }
 
   override async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
-    const data = await super.readRanges(rel, ranges);
+    const data = await this.real(() => super.readRanges(rel, ranges));
     await this.charge(data ? { open: 1, read: data.length, readBytes: data.reduce((n, b) => n + b.length, 0) } : { open: 1 });
     return data;
   }
 
   override async rename(fromRel: string, toRel: string): Promise<void> {
     await this.charge({ rename: 1 });
-    return super.rename(fromRel, toRel);
+    return this.real(() => super.rename(fromRel, toRel));
   }
 
   override async syncFile(rel: string): Promise<void> {
     if (this.syncs) await this.charge({ open: 1, fsync: 1 });
-    return super.syncFile(rel);
+    return this.real(() => super.syncFile(rel));
   }
 
   override async truncate(rel: string, len: number): Promise<void> {
     await this.charge({ setattr: 1 });
-    return super.truncate(rel, len);
+    return this.real(() => super.truncate(rel, len));
   }
 
   override async listNames(relDir: string): Promise<string[]> {
     await this.charge({ readdir: 1 });
-    return super.listNames(relDir);
+    return this.real(() => super.listNames(relDir));
   }
 
   override async walk(relDir: string): Promise<DirEntry[]> {
-    const out = await super.walk(relDir);
+    const out = await this.real(() => super.walk(relDir));
     // the walked directory (even when missing: the lookup is a round trip) and every directory
     // on the way to a file were read; empty subdirectories are not counted (that would take an
     // extra traversal inside the measured path)
@@ -392,7 +463,7 @@ export class NasLatencyDir extends NasDir {
   }
 
   override async removeEmptyParents(rel: string, stopAt: string): Promise<{ removed: string[]; attempts: number }> {
-    const r = await super.removeEmptyParents(rel, stopAt);
+    const r = await this.real(() => super.removeEmptyParents(rel, stopAt));
     for (const d of r.removed) this.seenDirs.delete(this.abs(d)); // recreating it costs a mkdir again
     await this.charge({ rmdir: r.attempts });
     return r;
@@ -401,7 +472,7 @@ export class NasLatencyDir extends NasDir {
   override async pruneEmptyDirs(relDir: string): Promise<void> {
     const abs = this.abs(relDir);
     const before = countDirs(abs);
-    await super.pruneEmptyDirs(relDir);
+    await this.real(() => super.pruneEmptyDirs(relDir));
     await this.charge({ readdir: before, rmdir: before - countDirs(abs) });
   }
 }

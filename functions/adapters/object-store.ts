@@ -20,6 +20,10 @@ export interface ExpectedContent {
   crc64: bigint;
 }
 
+/** OssObjectStore's multipart defaults: bytes per part, and parts in flight at once. */
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_PART_CONCURRENCY = 4;
+
 export interface PutFileOptions {
   /** Files at or above this size go through resumable multipart upload. */
   multipartThreshold?: number;

@@ -21,6 +21,8 @@ import OSS from "ali-oss";
 import { crashPoint } from "../core/crash-points.js";
 import { crc64, parseOssCrc64 } from "../core/crc64.js";
 import {
+  DEFAULT_PART_CONCURRENCY,
+  DEFAULT_PART_SIZE,
   IntegrityError,
   ObjectStoreError,
   type ExpectedContent,
@@ -198,8 +200,8 @@ export class OssObjectStore implements ObjectStore {
     this.maxDelay = options.retryMaxDelayMs ?? 10_000;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.defaultThreshold = options.multipartThreshold ?? 32 * 1024 * 1024;
-    this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? 8 * 1024 * 1024);
-    this.partConcurrency = Math.max(1, options.partConcurrency ?? 4);
+    this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? DEFAULT_PART_SIZE);
+    this.partConcurrency = Math.max(1, options.partConcurrency ?? DEFAULT_PART_CONCURRENCY);
     this.listPageSize = Math.min(1000, Math.max(1, options.listPageSize ?? 1000));
     this.logger = options.logger;
     this.secrets = [options.accessKeySecret, options.stsToken ?? ""].filter((s) => s.length >= 4);

@@ -116,7 +116,8 @@ export const envSchema = z.object({
   LOGPIPE_OSS_REGION: z.string().optional(),
   LOGPIPE_OSS_PREFIX: z.string().regex(/^[A-Za-z0-9._\/-]*$/, "expected a key prefix of letters, digits, . _ - /").default("logs").transform((p) => p.replace(/^\/+|\/+$/g, "")),
   LOGPIPE_MULTIPART_THRESHOLD: size.default("64MB"),
-  LOGPIPE_UPLOAD_CONCURRENCY: int(1, 64).default(4),
+  /** Objects upload sends at once (files of 1 MB and more: at most 4 of them, see upload.ts). */
+  LOGPIPE_UPLOAD_CONCURRENCY: int(1, 256).default(64),
   /** FC function name (or name:qualifier) split invokes asynchronously. */
   LOGPIPE_COMPRESS_FUNCTION: z.string().default("logpipe-compress"),
   /** Local runs and bundle tests: a directory used as the object store instead of OSS. */

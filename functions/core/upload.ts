@@ -17,6 +17,7 @@ import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
 import type { SlotState } from "../adapters/coord-store.js";
+import type { ExpectedContent } from "../adapters/object-store.js";
 
 export interface UploadOptions {
   /** Seal every non-empty active file regardless of size/age (end of a local run, drain). */
@@ -357,6 +358,13 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
 
 /** A file this small is read once into memory for its digests and member ages; a larger one is streamed. */
 const SMALL_OBJECT = 1024 * 1024;
+/**
+ * Larger files shipped at once, whatever LOGPIPE_UPLOAD_CONCURRENCY says: a multipart upload
+ * holds its parts in flight in memory (4 × 8 MB), so many of them at once would not fit the
+ * function's memory, while small objects — most of them, one per small app per hour — are
+ * round trips that are cheap to overlap (docs/bench.md, "The object store's latency").
+ */
+const LARGE_UPLOADS_AT_ONCE = 4;
 
 /** Record ages of the members of a sealed file: from `whole` when it was read already, else a header at a time. */
 async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number, whole?: Buffer): Promise<RecordAge[]> {
@@ -412,6 +420,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
   const now = nowOf(deps);
   const files = await listOutbox(deps, now, result);
   const limit = pLimit(deps.config.uploadConcurrency);
+  const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   // what is sent in one PutObject from memory; anything at the multipart threshold goes multipart
   const small = Math.min(SMALL_OBJECT, deps.config.multipartThreshold - 1);
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
@@ -435,25 +444,31 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
               size = head.length;
             } else size = (await deps.nas.size(f.rel)) ?? 0;
           }
-          if (!whole) await deps.nas.readByPath(f.rel, size);
-          const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, size);
-          crashPoint("upload.mid-upload");
-          if (whole) await objects.putBuffer(key, whole, expected);
-          else {
-            await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
-            await objects.putFile(key, abs, expected, {
-              multipartThreshold: deps.config.multipartThreshold,
-              checkpointPath: deps.nas.abs(checkpointPath(key)),
-            });
-          }
+          const bytes = size;
+          // a small file goes from memory; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
+          const send = async (): Promise<ExpectedContent> => {
+            if (!whole) await deps.nas.readByPath(f.rel, bytes);
+            const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, bytes);
+            crashPoint("upload.mid-upload");
+            if (whole) await objects.putBuffer(key, whole, expected);
+            else {
+              await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it
+              await objects.putFile(key, abs, expected, {
+                multipartThreshold: deps.config.multipartThreshold,
+                checkpointPath: deps.nas.abs(checkpointPath(key)),
+              });
+            }
+            return expected;
+          };
+          const sent = whole ? await send() : await largeLimit(send);
           crashPoint("upload.after-upload");
-          const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, expected.size, nowOf(deps), whole).catch(() => []) : [];
+          const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, sent.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64
           if (f.rel.startsWith(`${OUTBOX_DIR}/`)) await deps.nas.removeEmptyParents(f.rel, OUTBOX_DIR);
           for (const a of ages) result.ages.push(a);
           result.uploaded++;
-          result.uploadedBytes += expected.size;
-          deps.logger.info({ key, bytes: expected.size }, "uploaded");
+          result.uploadedBytes += sent.size;
+          deps.logger.info({ key, bytes: sent.size }, "uploaded");
         } catch (e) {
           result.failed++;
           result.errors.push(`${key}: ${(e as Error).message}`);

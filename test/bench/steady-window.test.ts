@@ -7,8 +7,9 @@ import { leastCpuWindow } from "../../bench/run.js";
 import type { FunctionStats, PipelineWindow } from "../../bench/child.js";
 import { floorBatchOf } from "../../bench/floor.js";
 import { emptyNasOpCounts } from "../../functions/adapters/nas-latency.js";
+import { emptyObjectRequestCounts } from "../../functions/adapters/object-store-latency.js";
 
-const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, nas: emptyNasOpCounts() });
+const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
 const window = (records: number, split: number, compress: number, upload: number): PipelineWindow => ({
   fromMs: 0, toMs: 60_000, records, batches: 1, members: 1, hotTasks: 0, sweepTasks: 1, sealed: 0, uploaded: 1, uploadedBytes: 1,
   functions: { split: fn(split, 1), compress: fn(compress, 2), upload: fn(upload, 3) },

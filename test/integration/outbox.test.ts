@@ -87,6 +87,47 @@ describe("seal and upload of one object", () => {
   });
 });
 
+describe("upload concurrency", () => {
+  it("sends many small objects at once, and at most 4 files of 1 MB or more", async () => {
+    // Arrange: 20 small and 8 large files in the outbox; a store that holds each PUT for 20 ms
+    // and records how many of each kind are in flight
+    p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "16" } });
+    const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
+    const inFlight = { buffer: 0, file: 0 }, most = { buffer: 0, file: 0 };
+    const held = async <T>(kind: "buffer" | "file", work: () => Promise<T>): Promise<T> => {
+      most[kind] = Math.max(most[kind], ++inFlight[kind]);
+      try {
+        await new Promise((r) => setTimeout(r, 20));
+        return await work();
+      } finally {
+        inFlight[kind]--;
+      }
+    };
+    p.deps.objects = {
+      description: local.description,
+      putBuffer: (k, b, e) => held("buffer", () => local.putBuffer(k, b, e)),
+      putFile: (k, f, e, o) => held("file", () => local.putFile(k, f, e, o)),
+      getBuffer: (k) => local.getBuffer(k),
+      head: (k) => local.head(k),
+      list: (x) => local.list(x),
+    };
+    const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+    for (let i = 0; i < 20; i++) await p.deps.nas.writeAtomic(outboxPath(key(`a-small-${i}`)), Buffer.from(`small ${i}`));
+    for (let i = 0; i < 8; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-large-${i}`)), Buffer.alloc(1024 * 1024 + 1, i));
+
+    // Act
+    const r = await runUpload(p.deps, { skipLease: true });
+
+    // Assert: every file shipped; small ones up to the setting at once, large ones at most 4
+    expect(r.errors).toEqual([]);
+    expect(r.uploaded).toBe(28);
+    expect(most.buffer).toBe(16);
+    expect(most.file).toBeGreaterThan(1);
+    expect(most.file).toBeLessThanOrEqual(4);
+    expect((await local.getBuffer(key("b-large-7"))).length).toBe(1024 * 1024 + 1);
+  });
+});
+
 describe("staging layout", () => {
   it("lays out large sections first, then the small ones by app name, so a sweep task's apps lie together in each file", async () => {
     // Arrange: small apps first in the batch, then one app with a large section (> 64 KB)

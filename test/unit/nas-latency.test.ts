@@ -172,6 +172,15 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.sleptMs).toBe(0); // booked, not waited
   });
 
+  it("does not move the overlap clock while a file-system call is running: the chain beside a long operation overlaps it", async () => {
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 10, dataCallMs: 0, readMsPerMB: 10 }, { wait: "overlap" });
+    // a 100 ms read beside three 10 ms unlinks one after another: between the unlinks the real
+    // unlink runs, which takes no modelled time, so the read is still in flight when the next starts
+    await Promise.all([nas.readByPath("f", 9 * 1024 * 1024), nas.remove("a").then(() => nas.remove("b")).then(() => nas.remove("c"))]);
+    expect(nas.counts.modelledMs).toBe(130);
+    expect(nas.counts.bookedMs).toBe(100);
+  });
+
   it("rests on a NasDir that never blocks the event loop: no synchronous file-system call, so what a handler has in flight really overlaps", () => {
     // the overlap clock lets operations a handler has in flight together overlap; a synchronous
     // call would hold the loop on NFS (a round trip each) while the model overlapped it
