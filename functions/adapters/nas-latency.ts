@@ -133,6 +133,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   appendExact: "open + stat (a missing directory: + mkdir and a second open), then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
   readRanges: "open + one read per range (open only when the file is missing)",
+  readUpTo: "open + read (open only when the file is missing; the size comes with the open's attributes)",
   readByPath: "open + one read per MB (reads by path: streaming hashes, the object store's upload)",
   rename: "mkdir of the target's parent (first time) + rename",
   syncFile: "open + fsync (nothing when fsync is off)",
@@ -421,6 +422,12 @@ export class NasLatencyDir extends NasDir {
   /** Charged by readRanges, which NasDir's readRange goes through. */
   override async readRange(rel: string, pos: number, len: number): Promise<Buffer | undefined> {
     return super.readRange(rel, pos, len);
+  }
+
+  override async readUpTo(rel: string, max: number): Promise<Buffer | undefined> {
+    const data = await this.real(() => super.readUpTo(rel, max));
+    await this.charge(data ? { open: 1, read: 1, readBytes: data.length } : { open: 1 });
+    return data;
   }
 
   override async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {

@@ -236,6 +236,35 @@ export class NasDir {
   }
 
   /**
+   * The first `max` bytes of `rel` — the whole file when it is no larger — in a buffer of exactly
+   * that size (the size comes with the open: NFS returns a file's attributes with the lookup),
+   * undefined when the file is gone. readRange(rel, 0, max) would allocate `max` bytes whatever
+   * the file holds: upload reads every outbox file this way, mostly a few KB against a 1 MB cap.
+   */
+  async readUpTo(rel: string, max: number): Promise<Buffer | undefined> {
+    let fd: number;
+    try {
+      fd = await fdOpen(this.abs(rel), constants.O_RDONLY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+    try {
+      const len = Math.min(max, (await fdStat(fd)).size);
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = await fdRead(fd, buf, got, len - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === len ? buf : buf.subarray(0, got);
+    } finally {
+      await fdClose(fd);
+    }
+  }
+
+  /**
    * Several ranges of `rel` through one open (one NFS OPEN/LOOKUP, then a positional read per
    * range), each fewer bytes if the file is shorter; undefined when the file is gone.
    */

@@ -436,7 +436,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
           let size = f.size;
           let whole: Buffer | undefined;
           if (size === undefined || size <= small) {
-            const head = await deps.nas.readRange(f.rel, 0, small + 1);
+            const head = await deps.nas.readUpTo(f.rel, small + 1);
             if (!head) throw new Error(`${f.rel} vanished before its upload`);
             if (head.length <= small) {
               if (size !== undefined && head.length !== size) throw new Error(`${f.rel} has ${head.length} bytes, ${size} listed`);
