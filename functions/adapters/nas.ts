@@ -17,6 +17,28 @@ const fdSync = promisify(fsync);
 const fdClose = promisify(close);
 const fdStat = promisify(fstat);
 
+/** `abs` opened for reading, or undefined when it does not exist. */
+async function openIfExists(abs: string): Promise<number | undefined> {
+  try {
+    return await fdOpen(abs, constants.O_RDONLY);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** Bytes [pos, pos + len) of an open file, fewer if it is shorter. */
+async function readAt(fd: number, pos: number, len: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(len);
+  let got = 0;
+  while (got < len) {
+    const n = await fdRead(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? buf : buf.subarray(0, got);
+}
+
 export interface DirEntry {
   rel: string;
   size: number;
@@ -242,23 +264,10 @@ export class NasDir {
    * the file holds: upload reads every outbox file this way, mostly a few KB against a 1 MB cap.
    */
   async readUpTo(rel: string, max: number): Promise<Buffer | undefined> {
-    let fd: number;
+    const fd = await openIfExists(this.abs(rel));
+    if (fd === undefined) return undefined;
     try {
-      fd = await fdOpen(this.abs(rel), constants.O_RDONLY);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
-    }
-    try {
-      const len = Math.min(max, (await fdStat(fd)).size);
-      const buf = Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const n = await fdRead(fd, buf, got, len - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === len ? buf : buf.subarray(0, got);
+      return await readAt(fd, 0, Math.min(max, (await fdStat(fd)).size));
     } finally {
       await fdClose(fd);
     }
@@ -269,25 +278,11 @@ export class NasDir {
    * range), each fewer bytes if the file is shorter; undefined when the file is gone.
    */
   async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
-    let fd: number;
-    try {
-      fd = await fdOpen(this.abs(rel), constants.O_RDONLY);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
-    }
+    const fd = await openIfExists(this.abs(rel));
+    if (fd === undefined) return undefined;
     try {
       const out: Buffer[] = [];
-      for (const { pos, len } of ranges) {
-        const buf = Buffer.allocUnsafe(len);
-        let got = 0;
-        while (got < len) {
-          const n = await fdRead(fd, buf, got, len - got, pos + got);
-          if (n === 0) break;
-          got += n;
-        }
-        out.push(got === len ? buf : buf.subarray(0, got));
-      }
+      for (const { pos, len } of ranges) out.push(await readAt(fd, pos, len));
       return out;
     } finally {
       await fdClose(fd);
