@@ -89,15 +89,20 @@ describe("seal and upload of one object", () => {
 
 describe("upload concurrency", () => {
   it("sends many small objects at once, and at most 4 files of 1 MB or more", async () => {
-    // Arrange: 20 small and 8 large files in the outbox; a store that holds each PUT for 20 ms
-    // and records how many of each kind are in flight
+    // Arrange: 20 small and 8 large files in the outbox; a store that holds the first PUTs of each
+    // kind until as many as may be in flight are (16 small, 4 large), then lets every PUT through,
+    // recording how many of each kind were in flight at most
     p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "16" } });
     const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
-    const inFlight = { buffer: 0, file: 0 }, most = { buffer: 0, file: 0 };
-    const held = async <T>(kind: "buffer" | "file", work: () => Promise<T>): Promise<T> => {
+    const inFlight = { buffer: 0, file: 0 }, most = { buffer: 0, file: 0 }, open = { buffer: false, file: false };
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => setImmediate(r));
+    };
+    const held = async <T>(kind: "buffer" | "file", target: number, work: () => Promise<T>): Promise<T> => {
       most[kind] = Math.max(most[kind], ++inFlight[kind]);
       try {
-        await new Promise((r) => setTimeout(r, 20));
+        await until(() => open[kind] || inFlight[kind] >= target);
+        open[kind] = true;
         return await work();
       } finally {
         inFlight[kind]--;
@@ -105,8 +110,8 @@ describe("upload concurrency", () => {
     };
     p.deps.objects = {
       description: local.description,
-      putBuffer: (k, b, e) => held("buffer", () => local.putBuffer(k, b, e)),
-      putFile: (k, f, e, o) => held("file", () => local.putFile(k, f, e, o)),
+      putBuffer: (k, b, e) => held("buffer", 16, () => local.putBuffer(k, b, e)),
+      putFile: (k, f, e, o) => held("file", 4, () => local.putFile(k, f, e, o)),
       getBuffer: (k) => local.getBuffer(k),
       head: (k) => local.head(k),
       list: (x) => local.list(x),
