@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { readFile } from "node:fs/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { Redis } from "ioredis";
 import type { CoordStore } from "../functions/adapters/coord-store.js";
 import { LocalObjectStore } from "../functions/adapters/local-object-store.js";
 import { OssObjectStore } from "../functions/adapters/oss-store.js";
@@ -25,6 +26,7 @@ import { splitBatch } from "../functions/core/split.js";
 import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
 import { floorBatchOf } from "./floor.js";
+import { redisCpuMs } from "./redis-time.js";
 
 export type ChildTask =
   | { kind: "gzip-node"; file: string; level: number; warmup?: boolean }
@@ -49,7 +51,10 @@ export interface LockstepTask {
 
 /** The floor of a pipeline's booked batches, timed in lockstep with the pipelines (see floor()). */
 export interface LockstepFloor {
+  /** wall time of the floor's steps (compared with the pipeline's "off": handler wall time) */
   ms: number;
+  /** CPU time of the same steps (compared with "on", which books CPU, not wall time) */
+  cpuMs: number;
   decodeMs: number;
   routeMs: number;
   gzipMs: number;
@@ -118,6 +123,8 @@ export interface FunctionStats {
   ms: number;
   cpuMs: number;
   roundTrips: number;
+  /** Redis's own time executing this function's commands and scripts (its main thread's CPU, INFO cpu), which the handler waits for */
+  redisServerMs: number;
   nas: NasOpCounts;
   /** object-store requests and their modelled time (with `objectModel`) */
   oss: ObjectRequestCounts;
@@ -249,9 +256,13 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     objects: objects ?? baseObjects,
     invoker: { invokeCompress: async (t) => void queue.push(t) },
   };
-  const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
+  const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, redisServerMs: 0, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
   const functions: Record<FunctionName, FunctionStats> = { split: fn(), compress: fn(), upload: fn() };
   const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
+  // Redis's time on the handler's commands, from its own CPU: in the bench one handler at a time
+  // talks to it, so the difference around an invocation is that invocation's
+  const stats = task.redisUrl ? new Redis(task.redisUrl) : undefined;
+  const redisServerMs = async () => (stats ? redisCpuMs(await stats.info("cpu")) : 0);
   const errors: string[] = [];
   const ages: { ageMs: number; records: number }[] = [];
   let records = 0, members = 0, hotTasks = 0, sweepTasks = 0;
@@ -268,6 +279,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     const w = inWindow() ? win!.functions[name] : undefined;
     nas.resetCounts();
     objects?.resetCounts();
+    const redis0 = await redisServerMs();
     const rt0 = roundTrips();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -276,9 +288,11 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     } finally {
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const redisMs = (await redisServerMs()) - redis0;
       for (const s of w ? [f, w] : [f]) {
         s.ms += ms;
         s.cpuMs += (cpu.user + cpu.system) / 1000;
+        s.redisServerMs += redisMs;
         s.roundTrips += roundTrips() - rt0;
         s.invocations++;
         addNasOpCounts(s.nas, nas.counts);
@@ -361,6 +375,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     });
     await beforeReadBack?.();
     await coord.close();
+    await stats?.quit();
 
     // read back what was archived (outside the clock): objects per app per hour, records, bytes
     const perAppHour = new Map<string, number>();
@@ -409,10 +424,16 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
   for (const t of task.pipelines) runs.push(await startPipeline(t));
   const config = configFor("/nonexistent");
   const router = createRouter(config.appIdSources);
-  const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
+  const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, cpuMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
+  const cpuMsSince = (c0: NodeJS.CpuUsage) => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
   const gzipFloor = (f: (typeof floors)[number]) => {
     const t = performance.now();
+    const c0 = process.cpuUsage();
     for (const parts of f.perApp.values()) gzipSync(Buffer.concat(parts), { level: config.gzipLevel });
+    f.cpuMs += cpuMsSince(c0);
     f.gzipMs += performance.now() - t;
     f.perApp.clear();
     f.pending = 0;
@@ -433,9 +454,11 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
       const fb = floorBatchOf(b, (windowStart[i] ??= b), run.batches);
       const f = floors[i]!;
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const table = scanKafkaBatch(run.events[fb]!).table;
       const t1 = performance.now();
       const n = gatherByApp(table, router, f.perApp);
+      f.cpuMs += cpuMsSince(c0);
       f.recordBytes += n;
       f.pending += n;
       f.records += table.count;
@@ -447,7 +470,7 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
   for (const f of floors) if (f.pending > 0) gzipFloor(f);
   const results: PipelineResult[] = [];
   for (const run of runs) results.push(await run.finish());
-  return { results, floors: floors.map(({ decodeMs, routeMs, gzipMs, recordBytes, records }) => ({ ms: decodeMs + routeMs + gzipMs, decodeMs, routeMs, gzipMs, recordBytes, records })) };
+  return { results, floors: floors.map(({ decodeMs, routeMs, gzipMs, cpuMs, recordBytes, records }) => ({ ms: decodeMs + routeMs + gzipMs, cpuMs, decodeMs, routeMs, gzipMs, recordBytes, records })) };
 }
 
 /**

@@ -103,6 +103,8 @@ export interface AxisRun {
   /** object-store requests (PutObject, UploadPart, …) per GB, and their modelled time one after another */
   objectRequestsPerGb: number;
   objectRequestSerialSecondsPerGb: number;
+  /** Redis's own time executing the handlers' commands and scripts (its main thread's CPU, INFO cpu): the handlers wait for it, so "on" books it */
+  redisServerSecondsPerGb: number;
   functions: Record<FunctionName, FunctionPerGb>;
   objects: number;
   objectsPerGb: number;
@@ -147,8 +149,10 @@ export interface SteadyPoint {
   gzipCliBytes?: number;
   compressedBytes: number;
   rawBytes: number;
-  /** the floor's speed on the run's booked batches, timed between its steps (lockstep: the same minutes of the machine) */
+  /** the floor's speed on the run's booked batches, timed between its steps (lockstep: the same minutes of the machine), in wall time: what "off" (handler wall time) is compared with */
   floorMbPerSecond?: number;
+  /** the same floor per second of CPU: what "on" (CPU + modelled waits) is compared with, so that other load on the machine, which inflates wall time only, cannot favour either side */
+  floorCpuMbPerSecond?: number;
   objectsPerAppHour: { max: number; median: number };
   off: AxisRun;
   on: AxisRun;
@@ -258,7 +262,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
   const gb = rawBytes / 1024 ** 3;
   const functions = {} as Record<FunctionName, FunctionPerGb>;
   const nasOps: Record<string, number> = {};
-  let waitMs = 0, serialMs = 0, requests = 0, requestMs = 0;
+  let waitMs = 0, serialMs = 0, requests = 0, requestMs = 0, redisMs = 0;
   for (const f of FUNCTIONS) {
     const s = r.functions[f];
     const ops = s.nas;
@@ -271,6 +275,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     serialMs += ops.modelledMs;
     requests += s.oss.requests;
     requestMs += s.oss.modelledMs;
+    redisMs += s.redisServerMs ?? 0;
     functions[f] = { handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb };
   }
   nasOps.readMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.readBytes, 0) / MB / gb;
@@ -280,7 +285,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
     handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
     redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, modelledWaitSecondsPerGb: waitMs / 1000 / gb, nasSerialSecondsPerGb: serialMs / 1000 / gb,
-    objectRequestsPerGb: requests / gb, objectRequestSerialSecondsPerGb: requestMs / 1000 / gb,
+    objectRequestsPerGb: requests / gb, objectRequestSerialSecondsPerGb: requestMs / 1000 / gb, redisServerSecondsPerGb: redisMs / 1000 / gb,
     functions, objects: r.objects, objectsPerGb: r.objects / gb, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
     fcCostPerGb: fcCostPerGb(pricing, functions), hotTasks: r.hotTasks, sweepTasks: r.sweepTasks, ageP50Ms: r.ageP50Ms, ageP99Ms: r.ageP99Ms, errors: r.errors,
   };
@@ -487,9 +492,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           const booked = (withNas: boolean) => {
             const fns = Object.fromEntries(FUNCTIONS.map((f) => {
               const x = w.functions[f];
-              // "on" = CPU + the NAS model's time + Redis round trips × REDIS_RTT_MS: what FC would
-              // bill, without the local disk's and the loaded machine's waits that wall time carries
-              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS : x.ms, nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
+              // "on" = CPU + the NAS model's time + Redis round trips × REDIS_RTT_MS + Redis's own time
+              // on the handler's scripts: what FC would bill, without the local disk's and the
+              // loaded machine's waits that wall time carries
+              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS + x.redisServerMs : x.ms, nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
             })) as PipelineResult["functions"];
             const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
             const wr: PipelineResult = {
@@ -505,12 +511,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const slow = book([slowRuns[pi]!]);
         // the floor of the booked batches, timed beside the runs: the fastest repetition's
         const fl = floors.reduce((a, b) => (b.ms / b.recordBytes < a.ms / a.recordBytes ? b : a));
+        const flCpu = floors.reduce((a, b) => (b.cpuMs / b.recordBytes < a.cpuMs / a.recordBytes ? b : a));
         const gbPerHour = (x: { winRaw: number; w: { fromMs: number; toMs: number } }) => x.winRaw / 1024 ** 3 / ((x.w.toMs - x.w.fromMs) / 3_600_000);
         steadyPoints.push({
           apps, simulatedMinutes: minutes,
           window: { fromMinutes: w.fromMs / 60_000, toMinutes: w.toMs / 60_000, records: w.records, rawBytes: winRaw, batches: w.batches },
           seconds: r.ms / 1000, records: r.records, recordsArchived: r.recordsArchived, gzipCliBytes, compressedBytes: r.objectBytes, rawBytes,
-          floorMbPerSecond: fl.recordBytes / MB / (fl.ms / 1000), objectsPerAppHour: r.objectsPerAppHour, off: main.off, on: main.on,
+          floorMbPerSecond: fl.recordBytes / MB / (fl.ms / 1000), floorCpuMbPerSecond: flCpu.recordBytes / MB / (flCpu.cpuMs / 1000), objectsPerAppHour: r.objectsPerAppHour, off: main.off, on: main.on,
           rates: { gbPerHour: gbPerHour(main), slowGbPerHour: gbPerHour(slow) },
           slow: { off: slow.off, on: slow.on, window: { records: slow.w.records, rawBytes: slow.winRaw } },
           model: rateModel(main.on, slow.on, gbPerHour(main), gbPerHour(slow)),
@@ -704,9 +711,10 @@ export function evaluateTargets(axis: BenchResults["axis"], steady: BenchResults
   }
   for (const [model, limit] of [["off", 0.8], ["on", 0.6]] as const) {
     const axisV = base ? base[model].mbPerSecond / base.floor.mbPerSecond : null;
-    const v = sBase?.floorMbPerSecond ? sBase[model].mbPerSecond / sBase.floorMbPerSecond : axisV;
-    const note = sBase?.floorMbPerSecond
-      ? `${where}: ${fmt(sBase[model].mbPerSecond, 1)} MB per billed second vs the floor's ${fmt(sBase.floorMbPerSecond, 1)} MB/s (decode + app-id scan + one gzip -1 per app)${cold(axisV)}`
+    const floor = sBase ? floorOf(sBase, model) : undefined;
+    const v = floor ? sBase![model].mbPerSecond / floor : axisV;
+    const note = floor
+      ? `${where}: ${fmt(sBase![model].mbPerSecond, 1)} MB per billed second vs the floor's ${fmt(floor, 1)} MB per ${model === "on" ? "second of CPU" : "second"} (decode + app-id scan + one gzip -1 per app)${cold(axisV)}`
       : base ? `${fmt(base[model].mbPerSecond, 1)} vs ${fmt(base.floor.mbPerSecond, 1)} MB/s (floor: decode + app-id scan + one gzip -1 per app)` : "";
     t.push({ id: `e2e-vs-floor-nas-${model}`, description: `end-to-end speed ÷ the floor's at 50 apps, NAS model ${model}`, target: `≥ ${limit}×`, value: v, met: v === null ? null : v >= limit, note });
   }
@@ -958,9 +966,9 @@ export function formatTable(r: BenchResults): string {
       `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
       "Every app count runs side by side in one process, a batch of each in turn, with each one's floor (decode + app-id scan + gzip -1 per app of its booked batches) timed between the steps: the counts and the floor see the same minutes of the machine, whose speed drifts by tens of percent between runs made one after the other. " +
       ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds), the floor from its fastest run. ` : "") +
-      `"off" = measured handler wall time (NAS operations and OSS requests counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) — CPU, not wall, so other load on the machine does not leak in.`);
+      `"off" = measured handler wall time (NAS operations and OSS requests counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) + Redis's own time on their commands and scripts (its main thread's CPU, INFO cpu, read around each invocation) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
-    perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
+    perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, floorCpuMbPerSecond: p.floorCpuMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
     lines.push(`| MB booked (window minutes) | ${sd.points.map((p) => `${num(p.window.rawBytes / MB, 0)} (${fmt(p.window.fromMinutes, 0)}–${fmt(p.window.toMinutes, 0)})`).join(" | | ")} | |`);
     lines.push(`| run wall time s (records archived / delivered) | ${sd.points.map((p) => `${num(p.seconds, 0)} (${p.recordsArchived === p.records ? "all" : `${p.recordsArchived} of ${p.records}`})`).join(" | | ")} | |`);
     lines.push(`| handler s/GB at 1/${st.slowFactor} of the rate | ${sd.points.map((p) => `${num(p.slow.off.handlerSecondsPerGb, 0)} | ${num(p.slow.on.handlerSecondsPerGb, 0)}`).join(" | ")} |`);
@@ -998,7 +1006,12 @@ export function formatTable(r: BenchResults): string {
 }
 
 /** Per-GB table of pipeline runs, one "off | on" column pair per app count. */
-function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: AxisRun; floorMbPerSecond?: number; gzipCliBytes?: number; compressedBytes?: number }[], currency: string): void {
+/** The floor a model's figures are compared with: wall time for "off" (handler wall time), CPU time for "on" (booked CPU + modelled waits). */
+function floorOf(p: { floorMbPerSecond?: number; floorCpuMbPerSecond?: number }, model: "off" | "on"): number | undefined {
+  return model === "on" ? (p.floorCpuMbPerSecond ?? p.floorMbPerSecond) : p.floorMbPerSecond;
+}
+
+function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: AxisRun; floorMbPerSecond?: number; floorCpuMbPerSecond?: number; gzipCliBytes?: number; compressedBytes?: number }[], currency: string): void {
   lines.push("| per GB of raw records | " + cols.map((p) => `${num(p.apps)} apps off | on`).join(" | ") + " |");
   lines.push("|---|" + cols.map(() => "---:|---:").join("|") + "|");
   type Col = (typeof cols)[number];
@@ -1009,6 +1022,7 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row("  of which modelled wait s (NAS + OSS requests)", (x) => num(x.modelledWaitSecondsPerGb, 0));
   row("  modelled NAS s if nothing overlapped", (x) => num(x.nasSerialSecondsPerGb, 0));
   row("  modelled OSS request s if nothing overlapped", (x) => num(x.objectRequestSerialSecondsPerGb, 0));
+  row("  Redis's own time on the handlers' commands s", (x) => num(x.redisServerSecondsPerGb ?? 0, 1));
   row("FC invocations", (x) => num(x.invocationsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
   row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));
@@ -1023,7 +1037,10 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row(`FC cost (${currency})`, (x) => num(x.fcCostPerGb, 3));
   row("objects per app per hour (max / median)", (x) => `${x.objectsPerAppHour.max} / ${x.objectsPerAppHour.median}`);
   row("end-to-end MB/s", (x) => num(x.mbPerSecond, 1));
-  row("  ÷ floor", (x, p) => (p.floorMbPerSecond ? `${fmt(x.mbPerSecond / p.floorMbPerSecond)}×` : "–"));
+  row("  ÷ floor (off: wall time, on: CPU time)", (x, p) => {
+    const f = floorOf(p, x === p.on ? "on" : "off");
+    return f ? `${fmt(x.mbPerSecond / f)}×` : "–";
+  });
   row("compressed ÷ gzip -1", (x, p) => (p.gzipCliBytes ? `${fmt((p.compressedBytes ?? x.compressedBytes) / p.gzipCliBytes, 3)}×` : "–"));
   row("record age at upload p50 / p99 (s)", (x) => `${fmt((x.ageP50Ms ?? NaN) / 1000, 0)} / ${fmt((x.ageP99Ms ?? NaN) / 1000, 0)}`);
 }

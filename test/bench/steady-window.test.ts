@@ -6,10 +6,11 @@ import { describe, expect, it } from "vitest";
 import { leastCpuWindow } from "../../bench/run.js";
 import type { FunctionStats, PipelineWindow } from "../../bench/child.js";
 import { floorBatchOf } from "../../bench/floor.js";
+import { redisCpuMs } from "../../bench/redis-time.js";
 import { emptyNasOpCounts } from "../../functions/adapters/nas-latency.js";
 import { emptyObjectRequestCounts } from "../../functions/adapters/object-store-latency.js";
 
-const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
+const fn = (cpuMs: number, roundTrips = 0): FunctionStats => ({ invocations: 1, ms: cpuMs, cpuMs, roundTrips, redisServerMs: 0, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
 const window = (records: number, split: number, compress: number, upload: number): PipelineWindow => ({
   fromMs: 0, toMs: 60_000, records, batches: 1, members: 1, hotTasks: 0, sweepTasks: 1, sealed: 0, uploaded: 1, uploadedBytes: 1,
   functions: { split: fn(split, 1), compress: fn(compress, 2), upload: fn(upload, 3) },
@@ -45,5 +46,17 @@ describe("floorBatchOf (the lockstep floor's batch after each step)", () => {
     for (const [start, batches] of [[0, 2], [3, 10], [65, 391], [0, 7]] as const) {
       for (let b = start; b < batches; b++) expect(floorBatchOf(b, start, batches)).not.toBe(b);
     }
+  });
+});
+
+describe("redisCpuMs (Redis's time on a handler's commands)", () => {
+  it("reads the main thread's CPU from INFO cpu, and the process's where Redis has no per-thread figures", () => {
+    // Arrange: INFO cpu as Redis 7 and Redis 6.0 print it
+    const v7 = "# CPU\r\nused_cpu_sys:0.917807\r\nused_cpu_user:3.265272\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:0.908552\r\nused_cpu_user_main_thread:3.261360\r\n";
+    const v6 = "# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2.25\r\nused_cpu_sys_children:0.000000\r\n";
+    // Act / Assert
+    expect(redisCpuMs(v7)).toBeCloseTo(4169.912, 3);
+    expect(redisCpuMs(v6)).toBeCloseTo(3750, 6);
+    expect(() => redisCpuMs("# CPU\r\n")).toThrow(/used_cpu_user/);
   });
 });
