@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { crc32, gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { CorruptChunkError, decodeChunk, encodeChunk } from "../../functions/core/chunk.js";
+import { chunkHeaderJson, CorruptChunkError, decodeChunk, encodeChunk } from "../../functions/core/chunk.js";
 import { frameRecords, unframeRecords } from "../../functions/core/framing.js";
 import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { randomBytes } from "node:crypto";
@@ -40,6 +40,32 @@ describe("staging file", () => {
     expect(decodeStagingIndex(file.bytes.subarray(0, headLength))).toEqual(file.index);
     expect(() => decodeStagingIndex(file.bytes.subarray(0, headLength - 1))).toThrow(CorruptChunkError);
     expect(() => decodeStagingIndex(Buffer.from("LPCHUNK1 something else entirely"))).toThrow(/bad magic/);
+  });
+
+  it("the index is JSON.stringify of { v: 1, ...meta, sections }, padded with spaces to its length with 15-digit quoted offsets (the format a redelivery must reproduce byte for byte)", () => {
+    // Arrange: names JSON must escape, multi-byte UTF-8, and offsets of several widths
+    const sections = [section("pay", [100, 103]), section("ordér-\"q\"", [101]), section("日本", [102])];
+    const meta = { topic: "app-logs", partition: 12, first: 100, last: 103, minTs: 1_714_532_400_100, maxTs: 1_714_532_400_103 };
+    // Act
+    const file = encodeStagingFile(meta, sections);
+    // Assert
+    const placeholder = JSON.stringify({ v: 1, ...meta, sections: file.index.sections.map((e) => ({ ...e, off: e.off.toString().padStart(15, "0") })) });
+    const headerLength = indexLengthOf(file.bytes);
+    expect(headerLength).toBe(8 + 4 + Buffer.byteLength(placeholder));
+    const text = file.bytes.toString("utf8", 12, headerLength);
+    expect(text.trimEnd()).toBe(JSON.stringify({ v: 1, ...meta, sections: file.index.sections }));
+    expect(/^ *$/.test(text.slice(text.trimEnd().length))).toBe(true);
+    expect(encodeStagingFile(meta, []).index.sections).toEqual([]);
+    expect(decodeStagingIndex(encodeStagingFile(meta, []).bytes)).toEqual({ v: 1, ...meta, sections: [] });
+  });
+
+  it("a chunk header is JSON.stringify of the header in ChunkHeader's key order", () => {
+    for (const meta of [
+      { app: "pay", topic: "app-logs", partition: 3, covered: [] as [number, number][] },
+      { app: "ordér-\"q\"\n", topic: "t/日本", partition: 0, covered: [[1, 5], [9, 9]] as [number, number][] },
+    ]) {
+      expect(chunkHeaderJson(meta, 7, 1234)).toBe(JSON.stringify({ ...meta, count: 7, bodyLength: 1234 }));
+    }
   });
 
   it("section offsets are absolute: each (off, len) is exactly that app's section, back to back after the index", () => {
