@@ -41,6 +41,12 @@ const SUBFIELD = [0x4c, 0x50]; // "LP"
 const MAX_META = 65535 - 4;
 /** marks a deflated metadata subfield (plain JSON starts with "{") */
 const DEFLATED = Buffer.from("Z");
+/**
+ * zlib's default level: on a tail app's member (~360 refs, 15 KB of JSON) it gives the bytes of
+ * level 9 (4,328) in a quarter of the time (256 vs 919 µs, 2026-12-02) — at 3,000 apps there are
+ * ~4,000 such members per GB.
+ */
+const META_DEFLATE_LEVEL = 6;
 /** inflating a subfield of at most 64 KB may not yield more than this (a hostile header cannot balloon) */
 const MAX_META_TEXT = 4 * 1024 * 1024;
 
@@ -48,7 +54,7 @@ export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, le
   const gz = gzipSync(lines, { level });
   if (gz[3] !== 0) throw new Error("unexpected gzip header flags from zlib");
   const text = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
-  const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: 9 })]);
+  const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: META_DEFLATE_LEVEL })]);
   if (json.length > MAX_META) throw new Error(`member metadata is ${json.length} bytes, over the gzip FEXTRA limit`);
   const out = Buffer.allocUnsafe(10 + 2 + 4 + json.length + gz.length - 10);
   gz.copy(out, 0, 0, 10);
