@@ -29,7 +29,7 @@
  *     fsync: the model ASSUMES 1 ms per round trip for each (a round trip to a mount target in the
  *     same zone; the figure issue 11 uses). Pass another model to test other assumptions.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
 import { NasDir, type DirEntry } from "./nas.js";
 
@@ -139,16 +139,17 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   syncFile: "open + fsync (nothing when fsync is off)",
   truncate: "setattr",
   listNames: "readdir",
-  walk: "readdir of the directory and of every directory holding files (and their ancestors) + stat per file",
+  walk: "readdir per directory (listDir) + stat per file (statEntry), several at once",
   pruneEmptyDirs: "readdir per directory + rmdir per empty directory removed",
   removeEmptyParents: "rmdir per directory tried (the last one may fail: not empty)",
 };
 
 /**
  * NasDir's non-public helpers: their operations are counted by the public methods that call them,
- * except makeParent's (mkdir + the open that found the directory missing), counted by its override.
+ * except makeParent's (mkdir + the open that found the directory missing) and walk's listDir
+ * (readdir) and statEntry (stat), counted by their overrides.
  */
-export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent"] as const;
+export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent", "listDir", "statEntry"] as const;
 
 const COPY_BLOCK = 4 * 1024 * 1024;
 const MB = 1024 * 1024;
@@ -456,17 +457,20 @@ export class NasLatencyDir extends NasDir {
     return this.real(() => super.listNames(relDir));
   }
 
+  // walk's listings and stats are charged one by one (listDir, statEntry), so those it has in
+  // flight together overlap on the clock as they do on NFS
   override async walk(relDir: string): Promise<DirEntry[]> {
-    const out = await this.real(() => super.walk(relDir));
-    // the walked directory (even when missing: the lookup is a round trip) and every directory
-    // on the way to a file were read; empty subdirectories are not counted (that would take an
-    // extra traversal inside the measured path)
-    const dirs = new Set<string>([relDir]);
-    for (const e of out) {
-      for (let d = path.posix.dirname(e.rel); d.length > relDir.length && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
-    }
-    await this.charge({ readdir: dirs.size, stat: out.length });
-    return out;
+    return super.walk(relDir);
+  }
+
+  protected override async listDir(rel: string): Promise<Dirent[] | undefined> {
+    await this.charge({ readdir: 1 });
+    return this.real(() => super.listDir(rel));
+  }
+
+  protected override async statEntry(rel: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    await this.charge({ stat: 1 });
+    return this.real(() => super.statEntry(rel));
   }
 
   override async removeEmptyParents(rel: string, stopAt: string): Promise<{ removed: string[]; attempts: number }> {

@@ -71,8 +71,8 @@ describe("NasLatencyDir", () => {
     expect(await delta(nas, () => nas.listNames("a"))).toEqual({ readdir: 1 });
     expect(await delta(nas, () => nas.remove("a/e/moved"))).toEqual({ unlink: 1 });
     expect(await delta(nas, () => nas.ensureDir("x/y"))).toEqual({ mkdir: 1 });
-    // a, a/b, a/c hold files (a/d, a/e are empty and x/y holds nothing below a)
-    expect(await delta(nas, async () => expect(await nas.walk("a")).toHaveLength(3))).toEqual({ readdir: 3, stat: 3 });
+    // every directory below a is listed (a, a/b, a/c and the empty a/d, a/e), each file stat'ed
+    expect(await delta(nas, async () => expect(await nas.walk("a")).toHaveLength(3))).toEqual({ readdir: 5, stat: 3 });
     // a, a/b, a/c, a/d, a/e read; a/d and a/e removed
     expect(await delta(nas, () => nas.pruneEmptyDirs("a"))).toEqual({ readdir: 5, rmdir: 2 });
     expect(await delta(nas, () => Promise.resolve(nas.abs("a")))).toEqual({});
@@ -185,6 +185,25 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.modelledMs).toBe(400); // the serial sum …
     expect(nas.counts.bookedMs).toBe(200); // … and the clock: 50 + 50 + 100
     expect(nas.counts.sleptMs).toBe(0); // booked, not waited
+  });
+
+  it("walks a tree of many directories with its listings and stats overlapping, and returns the files in name order, depth first", async () => {
+    // Arrange: 40 app directories of one file each (the active tree's shape), and names where
+    // depth-first name order and the order of the full paths differ ("a/…" before "a-b/…")
+    for (let i = 0; i < 40; i++) await new NasDir(root, false).writeAtomic(`t/app${String(i).padStart(2, "0")}/slot`, Buffer.from("x"));
+    await new NasDir(root, false).writeAtomic("u/a/z", Buffer.from("x"));
+    await new NasDir(root, false).writeAtomic("u/a-b/y", Buffer.from("x"));
+    await new NasDir(root, false).writeAtomic("u/a0", Buffer.from("x"));
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 10 }, { wait: "overlap" });
+    // Act
+    const files = await nas.walk("t");
+    // Assert: 41 listings and 40 stats, 810 ms one after another, booked as a few rounds of 8
+    expect(files.map((f) => f.rel)).toEqual(Array.from({ length: 40 }, (_, i) => `t/app${String(i).padStart(2, "0")}/slot`));
+    expect(nas.counts.readdir).toBe(41);
+    expect(nas.counts.stat).toBe(40);
+    expect(nas.counts.modelledMs).toBe(810);
+    expect(nas.counts.bookedMs).toBeLessThanOrEqual(810 / 4);
+    expect((await nas.walk("u")).map((f) => f.rel)).toEqual(["u/a/z", "u/a-b/y", "u/a0"]);
   });
 
   it("does not move the overlap clock while a file-system call is running: the chain beside a long operation overlaps it", async () => {
