@@ -80,6 +80,10 @@ export interface FunctionPerGb {
   invocationsPerGb: number;
   redisRoundTripsPerGb: number;
   nasOpsPerGb: number;
+  /** NAS operations and OSS requests booked on the function's overlap clock (0 with the models off) */
+  modelledWaitSecondsPerGb: number;
+  /** Redis's own time on the function's commands */
+  redisServerSecondsPerGb: number;
 }
 
 /** One pipeline run (an app count, NAS model on or off), per GiB of raw records. */
@@ -276,7 +280,10 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     requests += s.oss.requests;
     requestMs += s.oss.modelledMs;
     redisMs += s.redisServerMs ?? 0;
-    functions[f] = { handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb };
+    functions[f] = {
+      handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb,
+      modelledWaitSecondsPerGb: ops.bookedMs / 1000 / gb, redisServerSecondsPerGb: (s.redisServerMs ?? 0) / 1000 / gb,
+    };
   }
   nasOps.readMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.readBytes, 0) / MB / gb;
   nasOps.writeMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.writeBytes, 0) / MB / gb;
@@ -1019,6 +1026,7 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row("handler s (what FC bills)", (x) => num(x.handlerSecondsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
   row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
+  for (const f of FUNCTIONS) row(`  ${f}: CPU / modelled wait / Redis's time s`, (x) => `${num(x.functions[f].cpuSecondsPerGb, 1)} / ${num(x.functions[f].modelledWaitSecondsPerGb, 1)} / ${num(x.functions[f].redisServerSecondsPerGb, 1)}`);
   row("  of which modelled wait s (NAS + OSS requests)", (x) => num(x.modelledWaitSecondsPerGb, 0));
   row("  modelled NAS s if nothing overlapped", (x) => num(x.nasSerialSecondsPerGb, 0));
   row("  modelled OSS request s if nothing overlapped", (x) => num(x.objectRequestSerialSecondsPerGb, 0));

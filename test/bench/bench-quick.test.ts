@@ -61,6 +61,10 @@ describe("logpipe bench --quick --json", () => {
         expect(p.on.nasOpsPerGb.stat).toBe(p.off.nasOpsPerGb.stat);
         expect(p.off.modelledWaitSecondsPerGb).toBe(0);
         expect(p.on.modelledWaitSecondsPerGb).toBeGreaterThan(0);
+        for (const f of ["split", "compress", "upload"]) {
+          const x = p.on.functions[f]; // each function's bill splits the same way
+          expect(x.handlerSecondsPerGb).toBeCloseTo(x.cpuSecondsPerGb + x.modelledWaitSecondsPerGb + (x.redisRoundTripsPerGb * 0.5) / 1000 + x.redisServerSecondsPerGb, 6);
+        }
       }
       // every issue-11 target is computed (met or missed, never absent)
       expect(res.targets.map((t: { id: string }) => t.id)).toEqual(["handler-seconds-vs-apps", "e2e-vs-floor-nas-off", "e2e-vs-floor-nas-on", "invocations-vs-apps", "objects-per-app-hour", "compressed-vs-gzip", "cli-help-startup"]);
