@@ -320,10 +320,10 @@ export class NasDir {
     }
   }
 
-  /** Every regular file below a directory, recursively, in path order. */
+  /** Every regular file below a directory, recursively, in name order, depth first. */
   async walk(relDir: string): Promise<DirEntry[]> {
     // the directories' listings and the files' stats NAS_CONCURRENCY at a time: on NFS each is a
-    // round trip, and the active tree has a directory per app (3,000 apps: ~6,000 round trips)
+    // round trip, and the active tree has a directory per app (3,000 apps: over 3,000 round trips)
     const limit = pLimit(NAS_CONCURRENCY);
     const visit = async (rel: string): Promise<DirEntry[]> => {
       const entries = await limit(() => this.listDir(rel));
