@@ -287,11 +287,11 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       return await call();
     } finally {
       const ms = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = cpuMsSince(cpu0);
       const redisMs = (await redisServerMs()) - redis0;
       for (const s of w ? [f, w] : [f]) {
         s.ms += ms;
-        s.cpuMs += (cpu.user + cpu.system) / 1000;
+        s.cpuMs += cpuMs;
         s.redisServerMs += redisMs;
         s.roundTrips += roundTrips() - rt0;
         s.invocations++;
@@ -339,8 +339,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       await work();
     } finally {
       ms += performance.now() - t;
-      const c = process.cpuUsage(c0);
-      cpuUsed += (c.user + c.system) / 1000;
+      cpuUsed += cpuMsSince(c0);
     }
   };
   let nextTick = task.startTime + task.tickMs;
@@ -425,10 +424,6 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
   const config = configFor("/nonexistent");
   const router = createRouter(config.appIdSources);
   const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, cpuMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
-  const cpuMsSince = (c0: NodeJS.CpuUsage) => {
-    const c = process.cpuUsage(c0);
-    return (c.user + c.system) / 1000;
-  };
   const gzipFloor = (f: (typeof floors)[number]) => {
     const t = performance.now();
     const c0 = process.cpuUsage();
@@ -501,6 +496,12 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   return { decodeMs, routeMs, gzipMs, ms: decodeMs + routeMs + gzipMs, recordBytes, records, apps: perApp.size, gzBytes };
 }
 const NEWLINE = Buffer.from("\n");
+
+/** This process's CPU time (user + system) since `c0`, in ms. */
+function cpuMsSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
 
 /** The floor's app-id scan: each record's line (value + newline) gathered under its app; returns the lines' bytes. */
 function gatherByApp(t: RecordTable, router: Router, perApp: Map<string, Buffer[]>): number {

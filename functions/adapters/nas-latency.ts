@@ -31,7 +31,7 @@
  */
 import { readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
-import { NasDir, type DirEntry } from "./nas.js";
+import { NasDir } from "./nas.js";
 
 export const NAS_METADATA_KINDS = ["open", "create", "rename", "unlink", "stat", "readdir", "mkdir", "rmdir", "setattr"] as const;
 export type NasMetadataKind = (typeof NAS_METADATA_KINDS)[number];
@@ -150,6 +150,12 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
  * (readdir) and statEntry (stat), counted by their overrides.
  */
 export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent", "listDir", "statEntry"] as const;
+
+/**
+ * NasDir methods that touch the file system only through helpers the model overrides and charges
+ * one call at a time, so that what they keep in flight together overlaps on the clock.
+ */
+export const NAS_COUNTED_BY_HELPERS: Partial<Record<NasDirMethod, readonly string[]>> = { walk: ["listDir", "statEntry"] };
 
 const COPY_BLOCK = 4 * 1024 * 1024;
 const MB = 1024 * 1024;
@@ -457,12 +463,8 @@ export class NasLatencyDir extends NasDir {
     return this.real(() => super.listNames(relDir));
   }
 
-  // walk's listings and stats are charged one by one (listDir, statEntry), so those it has in
+  // walk's listings and stats, charged one by one (NAS_COUNTED_BY_HELPERS), so those it has in
   // flight together overlap on the clock as they do on NFS
-  override async walk(relDir: string): Promise<DirEntry[]> {
-    return super.walk(relDir);
-  }
-
   protected override async listDir(rel: string): Promise<Dirent[] | undefined> {
     await this.charge({ readdir: 1 });
     return this.real(() => super.listDir(rel));

@@ -67,9 +67,7 @@ export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, se
     before[i] = `${i === 0 ? "" : ","}{"app":${JSON.stringify(s.app)},"off":`;
     after[i] = `,"len":${sectionSize(s)},"records":${JSON.stringify(s.records)},"minTs":${JSON.stringify(s.minTs)}}`;
   }
-  const framing = head + "]}";
-  let indexLength = Buffer.byteLength(framing) + sections.length * (OFFSET_WIDTH + 2);
-  for (let i = 0; i < sections.length; i++) indexLength += Buffer.byteLength(before[i]!) + Buffer.byteLength(after[i]!);
+  const indexLength = Buffer.byteLength(head + before.join("") + after.join("") + "]}") + sections.length * (OFFSET_WIDTH + 2);
   const headerLength = MAGIC.length + 4 + indexLength;
   const entries: StagingIndex["sections"] = new Array(sections.length);
   const text: string[] = [head];
