@@ -39,6 +39,8 @@ import type {
 const LUA_PRELUDE = `
 local P = KEYS[1] .. ':'
 local BIG = 9007199254740991
+-- fields per HMGET/HSET of many apps (unpack's stack limit is ~8,000 values)
+local CHUNK = 1000
 local function fmt(n) return string.format('%.0f', n) end
 local function num(s) return tonumber(s or '0') or 0 end
 
@@ -400,9 +402,25 @@ return left
 // ARGV: token, now, sealBytes, then 8 per commit: app, slot, gen, expectLen, addLen, refs ("\\n"-joined), release,
 // startedAt (the member's oldest record's staging time: a new generation's t0, "0" = now)
 // → per commit {'ok', state, gone} or {reason}
+// Each staging file's sections are counted off once for the whole script (one HINCRBY per file,
+// not per section: a wave's apps each consume one section of the same files), and a file is
+// reported gone by the commit whose section was its last, as consume() one by one would.
 const COMMIT_DRAINS = LUA_PRELUDE + `
 local token, now, sealBytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
+-- per file, the sequence numbers of its consumed sections; per sequence number, its commit's gone list
+local files, uses, goneOf, seq = {}, {}, {}, 0
+local function note(file, gone)
+  seq = seq + 1
+  goneOf[seq] = gone
+  local u = uses[file]
+  if u == nil then
+    u = {}
+    uses[file] = u
+    files[#files + 1] = file
+  end
+  u[#u + 1] = seq
+end
 for i = 4, #ARGV, 8 do
   local app, slot = ARGV[i], ARGV[i + 1]
   local gen, expectLen, addLen = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
@@ -420,7 +438,7 @@ for i = 4, #ARGV, 8 do
       local gone, rest = {}, {}
       local claim = parse_claim(st[5])
       for _, c in ipairs(claim) do
-        if refs[c.ref] then consume(c.file, gone) else rest[#rest + 1] = c end
+        if refs[c.ref] then note(c.file, gone) else rest[#rest + 1] = c end
       end
       local t0 = num(st[3])
       if t0 == 0 and addLen > 0 then
@@ -441,6 +459,24 @@ for i = 4, #ARGV, 8 do
       out[#out + 1] = {'ok', {fmt(gen), fmt(expectLen + addLen), fmt(t0), '', '', st[6] or ''}, gone}
     end
   end
+end
+-- a file with r sections left and k consumed here goes with its r-th (when 1 <= r <= k); one
+-- Redis does not know comes back at -k (r = 0) and is not reported, as consume() has it
+local last = {}
+for _, file in ipairs(files) do
+  local u = uses[file]
+  local fk = file_key(file)
+  local rem = redis.call('HINCRBY', fk, 'rem', -#u)
+  if rem <= 0 then
+    redis.call('DEL', fk)
+    local r = rem + #u
+    if r >= 1 then last[#last + 1] = {u[r], file} end
+  end
+end
+table.sort(last, function(x, y) return x[1] < y[1] end)
+for _, g in ipairs(last) do
+  local gone = goneOf[g[1]]
+  gone[#gone + 1] = g[2]
 end
 return out
 `;
@@ -653,10 +689,18 @@ local now, period = tonumber(ARGV[8] or ''), tonumber(ARGV[9] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
 local small, waving, cut = {}, false, wave
 if minBytes ~= nil then
+  -- every due app's pending bytes, CHUNK at a time (an hourly wave looks at thousands of apps)
+  local pends = {}
+  for from = 1, #rows, 2 * CHUNK do
+    local apps = {}
+    for i = from, math.min(from + 2 * CHUNK - 1, #rows), 2 do apps[#apps + 1] = rows[i] end
+    local got = redis.call('HMGET', PENDB, unpack(apps))
+    for j = 1, #apps do pends[#pends + 1] = num(got[j]) end
+  end
   for i = 1, #rows, 2 do
     local app, oldest = rows[i], tonumber(rows[i + 1])
-    local pend = num(redis.call('HGET', PENDB, app))
-    if redis.call('HLEN', claims_key(app)) == 0 and pend < minBytes then
+    local pend = pends[(i + 1) / 2]
+    if pend < minBytes and redis.call('HLEN', claims_key(app)) == 0 then
       if maxRefs == nil or redis.call('LLEN', pend_key(app)) < maxRefs then
         small[app] = pend
         if oldest <= force then waving = wave ~= nil end
@@ -718,45 +762,82 @@ function stateFrom([gen, len, t0, sgen, skey, tainted]: StateRow): SlotState {
 /** Parses a claim as the scripts store it: one `index\toff\tlen\trecords\tstagedAt\tminTs\tkeep\tfile` per line. */
 function claimFrom(text: string): ClaimedSection[] {
   if (!text) return [];
-  // "index\toff\tlen\trecords\tstagedAt\tminTs\tkeep\tfile" per line (the file id is the rest of
-  // the line); read with indexOf rather than split/splice/join: a wave task claims ~1,500 sections
-  return text.split("\n").map((line) => {
-    const ends: number[] = []; // the end of each of the 7 fields before the file (as far as there are tabs)
-    for (let at = line.indexOf("\t"); at !== -1 && ends.length < 7; at = line.indexOf("\t", at + 1)) ends.push(at);
-    if (ends.length < 7) ends.push(line.length);
-    // a missing field reads as undefined (NaN as a number), as a split line would give it
-    const field = (k: number) => (k < ends.length ? line.slice(k === 0 ? 0 : ends[k - 1]! + 1, ends[k]) : undefined);
-    const file = ends.length === 7 && ends[6]! < line.length ? line.slice(ends[6]! + 1) : "";
-    return {
-      ref: `${file}#${field(0)}`, file, off: Number(field(1)), len: Number(field(2)), records: Number(field(3)),
-      stagedAt: Number(field(4)), minTs: Number(field(5)), keep: decodeIntervals(field(6)),
-    };
-  });
+  // line by line with indexOf, without an array of lines or of field ends per line: a wave task
+  // claims ~1,500 sections, and what a claim's parse leaves lives until the task ends
+  const out: ClaimedSection[] = [];
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end === -1) end = text.length;
+    out.push(claimLine(text, start, end));
+    start = end + 1;
+  }
+  return out;
+}
+
+/** Where the 7 fields before a claim line's file end (as far as the line has tabs; then its end). */
+const fieldEnds = new Int32Array(7);
+
+/** One line of a claim, text[start, end): a missing field reads as undefined (NaN as a number), as a split line would give it. */
+function claimLine(text: string, start: number, end: number): ClaimedSection {
+  let n = 0;
+  for (let at = text.indexOf("\t", start); at !== -1 && at < end && n < 7; at = text.indexOf("\t", at + 1)) fieldEnds[n++] = at;
+  if (n < 7) fieldEnds[n++] = end;
+  const file = n === 7 && fieldEnds[6]! < end ? text.slice(fieldEnds[6]! + 1, end) : "";
+  return {
+    ref: `${file}#${text.slice(start, fieldEnds[0])}`, file,
+    off: numberField(text, n, 1), len: numberField(text, n, 2), records: numberField(text, n, 3),
+    stagedAt: numberField(text, n, 4), minTs: numberField(text, n, 5),
+    keep: decodeIntervals(n > 6 ? text.slice(fieldEnds[5]! + 1, fieldEnds[6]) : undefined),
+  };
+}
+
+/** Number(field k) of the line whose `n` field ends are in fieldEnds (k >= 1), without slicing a plain decimal out. */
+function numberField(text: string, n: number, k: number): number {
+  if (k >= n) return NaN;
+  const from = fieldEnds[k - 1]! + 1, to = fieldEnds[k]!;
+  const neg = text.charCodeAt(from) === 45; // "-"
+  if (to - from > 15 || (neg && to - from === 1)) return Number(text.slice(from, to));
+  let v = 0;
+  for (let i = neg ? from + 1 : from; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return Number(text.slice(from, to));
+    v = v * 10 + c;
+  }
+  return neg ? -v : v;
 }
 
 /** Names stored one per line inside a Redis value: a line break would split them. */
-function checkName(kind: string | (() => string), name: string): void {
-  if (name.length === 0 || /[\n\r]/.test(name)) throw new Error(`coord store: ${typeof kind === "string" ? kind : kind()} ${JSON.stringify(name)} must be non-empty and on one line`);
+const isName = (name: string): boolean => name.length > 0 && !/[\n\r]/.test(name);
+/** Offsets, lengths and timestamps are stored as decimal integers. */
+const isInteger = (value: number, min = 0): boolean => Number.isSafeInteger(value) && value >= min;
+
+function checkName(kind: string, name: string): void {
+  if (!isName(name)) throw new Error(`coord store: ${kind} ${JSON.stringify(name)} must be non-empty and on one line`);
 }
 
-/** Offsets, lengths and timestamps are stored as decimal integers. `field` names it in the error (made only then). */
-function checkInteger(field: string | (() => string), value: number, min = 0): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`coord store: ${typeof field === "string" ? field : field()} must be an integer >= ${min}, got ${value}`);
+function checkInteger(field: string, value: number, min = 0): void {
+  if (!isInteger(value, min)) throw new Error(`coord store: ${field} must be an integer >= ${min}, got ${value}`);
 }
 
-/** A registration's fields; the names in errors are built only for a bad one (a batch has ~1,500 sections at 3,000 apps). */
+/**
+ * A registration's fields. A section's are tested first and named only when one is bad: a batch
+ * has ~1,500 sections at 3,000 apps, and a label (or a closure making one) per field was garbage.
+ */
 function checkFile(f: RegisterFile): void {
   checkName("staging file id", f.file);
   checkInteger(`${f.file}: partition`, f.partition);
   checkInteger(`${f.file}: first`, f.first);
   checkInteger(`${f.file}: last`, f.last);
-  f.sections.forEach((s, i) => {
-    checkName(() => `${f.file}: sections[${i}].app`, s.app);
-    checkInteger(() => `${f.file}: sections[${i}].off`, s.off);
-    checkInteger(() => `${f.file}: sections[${i}].len`, s.len);
-    checkInteger(() => `${f.file}: sections[${i}].records`, s.records);
-    checkInteger(() => `${f.file}: sections[${i}].minTs`, s.minTs, -1);
-  });
+  for (let i = 0; i < f.sections.length; i++) {
+    const s = f.sections[i]!;
+    if (isName(s.app) && isInteger(s.off) && isInteger(s.len) && isInteger(s.records) && isInteger(s.minTs, -1)) continue;
+    const at = `${f.file}: sections[${i}]`;
+    checkName(`${at}.app`, s.app);
+    checkInteger(`${at}.off`, s.off);
+    checkInteger(`${at}.len`, s.len);
+    checkInteger(`${at}.records`, s.records);
+    checkInteger(`${at}.minTs`, s.minTs, -1);
+  }
 }
 
 /**

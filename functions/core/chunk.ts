@@ -84,9 +84,14 @@ export interface ChunkRows {
   hasNewline: Uint8Array;
 }
 
-/** A chunk of table rows measured before it is written: its header's bytes and its size. */
+/**
+ * A chunk of table rows measured before it is written: its header's text and UTF-8 length, and its
+ * size. The header stays a string until it is written in place: a Buffer per section was ~a third
+ * of the garbage split made per section at 3,000 apps (heap sampling, 2026-12-03).
+ */
 export interface ChunkRowsLayout {
-  headerBytes: Buffer;
+  header: string;
+  headerLength: number;
   count: number;
   bodyLength: number;
   size: number;
@@ -100,19 +105,20 @@ export function layoutChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
     const len = t.valueEnd[i]! - t.valueStart[i]!;
     bodyLength += t.hasNewline[i] || (len > 0 && t.values[t.valueStart[i]!] === ENCODED_LINE_MARK) ? 2 + Math.ceil(len / 3) * 4 : len + 1;
   }
-  const headerBytes = Buffer.from(chunkHeaderJson(meta, count, bodyLength), "utf8");
-  return { headerBytes, count, bodyLength, size: MAGIC.length + 4 + headerBytes.length + count * 12 + bodyLength };
+  const header = chunkHeaderJson(meta, count, bodyLength);
+  const headerLength = Buffer.byteLength(header, "utf8");
+  return { header, headerLength, count, bodyLength, size: MAGIC.length + 4 + headerLength + count * 12 + bodyLength };
 }
 
 /** Writes the chunk `layout` measured into `out` at `at` (layout.size bytes), copying each value once from the arena. */
 export function writeChunkRows(out: Buffer, at: number, layout: ChunkRowsLayout, t: ChunkRows, rows: ArrayLike<number>): void {
-  const { headerBytes, count } = layout;
-  const tableStart = at + MAGIC.length + 4 + headerBytes.length;
+  const { header, headerLength, count } = layout;
+  const tableStart = at + MAGIC.length + 4 + headerLength;
   const endsStart = tableStart + count * 8;
   const bodyStart = tableStart + count * 12;
   MAGIC.copy(out, at);
-  out.writeUInt32LE(headerBytes.length, at + MAGIC.length);
-  headerBytes.copy(out, at + MAGIC.length + 4);
+  out.writeUInt32LE(headerLength, at + MAGIC.length);
+  out.write(header, at + MAGIC.length + 4, headerLength, "utf8");
   const values = t.values;
   let pos = bodyStart;
   for (let k = 0; k < count; k++) {

@@ -116,12 +116,10 @@ export function indexLengthOf(head: Buffer): number {
   return MAGIC.length + 4 + head.readUInt32LE(MAGIC.length);
 }
 
+/** The registration of a staging file: its index's own section entries (no copy per section: ~1,500 a batch at 3,000 apps). */
 export function registrationOf(file: StagingFile | { id: string; index: StagingIndex }): RegisterFile {
   const x = file.index;
-  return {
-    file: file.id, topic: x.topic, partition: x.partition, first: x.first, last: x.last, minTs: x.minTs, maxTs: x.maxTs,
-    sections: x.sections.map((s) => ({ app: s.app, off: s.off, len: s.len, records: s.records, minTs: s.minTs })),
-  };
+  return { file: file.id, topic: x.topic, partition: x.partition, first: x.first, last: x.last, minTs: x.minTs, maxTs: x.maxTs, sections: x.sections };
 }
 
 /** A section's framed lines, keeping only offsets in `keep` (all when empty), and how many records. */
