@@ -300,6 +300,21 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(last.flatMap((r) => (r.ok ? r.gone : [])).sort()).toEqual(files.map((f) => f.file).sort());
   });
 
+  it("reports a staging file gone once, with the commit of the call that consumed its last section", async () => {
+    // Arrange: f1 holds a and b, f2 a and c, f3 only b
+    const s = open();
+    const f1 = batch("t", 0, 0, 9, [["a", 10], ["b", 10]]);
+    const f2 = batch("t", 0, 10, 19, [["a", 10], ["c", 10]]);
+    const f3 = batch("t", 0, 20, 29, [["b", 10]]);
+    await s.registerFiles([f1, f2, f3], reg(1000));
+    const claims = await s.acquireDrains(["a", "b", "c"], drain("w"));
+    // Act: every app's commit in one call
+    const results = await s.commitDrains("w", claims.map((c) => commitOf(c, 1, true)), 2000);
+    // Assert: a leaves every file with a section of b or c; b empties f1 and f3, c empties f2
+    expect(results.map((r) => [r.app, r.ok ? r.gone : r.reason])).toEqual([["a", []], ["b", [f1.file, f3.file]], ["c", [f2.file]]]);
+    expect(await s.registeredFiles([f1.file, f2.file, f3.file])).toEqual(new Set());
+  });
+
   it("skips apps whose slots are all busy and takes the lowest free slot", async () => {
     const s = open();
     await s.registerFiles([batch("t", 0, 0, 9, [["a", 10], ["b", 10]])], reg(1000));
