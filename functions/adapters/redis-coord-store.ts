@@ -39,7 +39,7 @@ import type {
 const LUA_PRELUDE = `
 local P = KEYS[1] .. ':'
 local BIG = 9007199254740991
--- fields per HMGET/HSET of many apps (unpack's stack limit is ~8,000 values)
+-- apps per HMGET of many (unpack's stack limit is ~8,000 values)
 local CHUNK = 1000
 local function fmt(n) return string.format('%.0f', n) end
 local function num(s) return tonumber(s or '0') or 0 end
