@@ -39,8 +39,6 @@ import type {
 const LUA_PRELUDE = `
 local P = KEYS[1] .. ':'
 local BIG = 9007199254740991
--- apps per HMGET of many (unpack's stack limit is ~8,000 values)
-local CHUNK = 1000
 local function fmt(n) return string.format('%.0f', n) end
 local function num(s) return tonumber(s or '0') or 0 end
 
@@ -689,7 +687,9 @@ local now, period = tonumber(ARGV[8] or ''), tonumber(ARGV[9] or '')
 local rows = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[1], 'WITHSCORES')
 local small, waving, cut = {}, false, wave
 if minBytes ~= nil then
-  -- every due app's pending bytes, CHUNK at a time (an hourly wave looks at thousands of apps)
+  -- every due app's pending bytes, CHUNK apps per HMGET (an hourly wave looks at thousands of
+  -- apps; unpack's stack limit is ~8,000 values)
+  local CHUNK = 1000
   local pends = {}
   for from = 1, #rows, 2 * CHUNK do
     local apps = {}
