@@ -49,7 +49,7 @@ export interface RunnerOutput {
 export function taskFileName(t: DrainTask): string {
   const more = t.apps.length > 1 ? `+${t.apps.length - 1}` : "";
   const digest = createHash("sha1").update(JSON.stringify(t)).digest("hex").slice(0, 8);
-  return `${t.reason}-${t.apps[0] ?? "none"}${more}-${digest}.json`;
+  return `${t.reason}-${t.shard !== undefined ? `tail${t.shard}` : (t.apps[0] ?? "none")}${more}-${digest}.json`;
 }
 
 type Handler = (event: Buffer, ctx: FcContext) => Promise<unknown>;

@@ -78,6 +78,85 @@ export interface RegisterFile {
   minTs: number;
   maxTs: number;
   sections: StagedSection[];
+  /**
+   * The file's tail regions: small sections (the long tail) grouped by tail shard, each region
+   * registered as ONE entry of its shard's queue (not one per app): see TailClaim.
+   */
+  tails?: StagedTail[];
+}
+
+/**
+ * One tail region of a staging file: the small sections of the apps of one tail shard
+ * (tailShardOf), one staging chunk per app one after another (each chunk names its app), byte
+ * range absolute in the file.
+ */
+export interface StagedTail {
+  shard: number;
+  off: number;
+  len: number;
+  records: number;
+  /** oldest Kafka timestamp of its records */
+  minTs: number;
+  /** chunks (apps) in the region */
+  apps: number;
+}
+
+/**
+ * A tail shard's claim: queued tail entries (one per staging file that had small sections of the
+ * shard's apps) taken together by one sweep task, which writes ONE member per app of them all.
+ * The claim is done app by app: an app is placed (a slot lock taken for it and recorded), then
+ * done (its member committed, or found by a repair). When every app of the claim is done the
+ * claim ends and each entry's staging file is counted off once. A claim a task left unfinished
+ * (crash, busy slots) is taken over as it is by the shard's next task; an app placed in a slot is
+ * only ever written through that slot (its lock's taint then protects against a frozen writer,
+ * as for claimed sections).
+ */
+export interface TailClaim {
+  shard: number;
+  /**
+   * names the claim in the metadata of the members written from it (tailRef): the token of the
+   * task that made it, so unique even across a store that forgot everything
+   */
+  id: string;
+  /** ref = `<file>#t<shard>`; off/len: the region */
+  entries: ClaimedSection[];
+  /** apps an earlier task of this claim handled: the slot it was placed in, or "done" */
+  apps: Map<string, number | "done">;
+  /** apps in the claim (0 until the first placement records it) */
+  total: number;
+  /** taken over from a task that did not finish it */
+  inherited: boolean;
+}
+
+/** What a member written from a tail claim names instead of section refs (the app is the slot's). */
+export const tailRef = (shard: number, id: string): string => `tail:${shard}:${id}`;
+export function parseTailRef(ref: string): { shard: number; id: string } | undefined {
+  const m = /^tail:(\d+):([^:\s]+)$/.exec(ref);
+  return m ? { shard: Number(m[1]), id: m[2]! } : undefined;
+}
+
+/** An app's tail shard: FNV-1a of its name, modulo the shard count. */
+export function tailShardOf(app: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < app.length; i++) {
+    h ^= app.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export interface TailPlacement {
+  app: string;
+  slot: number;
+  state: SlotState;
+}
+
+export interface TailCommitResult {
+  results: DrainCommitResult[];
+  /** the claim ended with these commits (every app done): its entries' files were counted off */
+  ended: boolean;
+  /** staging files whose last section or region was consumed by the end of the claim */
+  gone: string[];
 }
 
 export interface RegisterOptions {
@@ -169,6 +248,33 @@ export interface CoordStore {
   admitApps(apps: string[], cap: number, now: number, ttlMs: number): Promise<Map<string, boolean>>;
   /** Dedups and registers staging files (one round trip); returns per file, plus apps to drain now. */
   registerFiles(files: RegisterFile[], opts: RegisterOptions): Promise<{ results: RegisterResult[]; hot: string[] }>;
+  /**
+   * Takes tail shard `shard`'s lock and its claim: the unfinished claim a previous task left (as
+   * it is, nothing added), else a new claim of the shard's queued entries, oldest first, up to
+   * `budget` bytes and `maxEntries` (at least one). Null when the lock is busy or nothing is
+   * queued or claimed. One round trip.
+   */
+  claimTail(shard: number, opts: { token: string; ttlMs: number; budget: number; maxEntries: number; now: number }): Promise<TailClaim | null>;
+  /**
+   * For each app of claim `id` not done: takes a slot lock and records the placement — the slot it
+   * was placed in before if any (only if that lock is free), else the first free slot in `order`
+   * with no claimed sections. Apps left out are busy. Records `total` (apps in the claim) the first
+   * time — 0 too: a claim with nothing readable then ends at its next commitTail, even one of no
+   * commits. [] when `token` no longer holds the shard's lock or `id` is not its claim.
+   */
+  placeTail(shard: number, token: string, id: string, total: number, apps: string[], opts: { order: number[]; ttlMs: number }): Promise<TailPlacement[]>;
+  /**
+   * Commits as commitDrains does (refs are ignored), and marks each committed app done in claim
+   * `id` (once: an app already done is not counted again). When every app of the claim is done
+   * (its total recorded by placeTail) the claim ends: each entry's staging file is counted off once, and those whose last section or
+   * region this was are returned in `gone`. Does not need the shard's lock (a slot's lock guards
+   * each app).
+   */
+  commitTail(token: string, shard: number, id: string, commits: DrainCommit[], now: number, sealBytes?: number): Promise<TailCommitResult>;
+  /** Gives the shard's lock back (the claim, finished or not, stays with the shard). */
+  releaseTail(shard: number, token: string): Promise<void>;
+  /** Tail shards whose oldest queued or claimed entry was staged at or before `stagedBefore`, oldest first. */
+  dueShards(stagedBefore: number, limit: number): Promise<number[]>;
   /** Which of these staging files are registered (pending) — the others are orphans or finished. */
   registeredFiles(files: string[]): Promise<Set<string>>;
   /**
@@ -183,7 +289,11 @@ export interface CoordStore {
   lockRemainingMs(app: string, slot: number, token: string): Promise<number>;
   /** Atomically per commit: still the holder, state unchanged → len += addLen, refs consumed, claim cleared. */
   commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes?: number): Promise<DrainCommitResult[]>;
-  /** Repair: members past `len` are committed now; their refs consumed wherever they still are. Holder only. */
+  /**
+   * Repair: members past `len` are committed now; their refs consumed wherever they still are.
+   * A tail ref (tailRef) is found when it names the shard's current claim and the app is not done
+   * in it: the app is marked done (and the claim may end: its files count off, `gone`). Holder only.
+   */
   adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null>;
   /** Holder only: the generation is gone from NAS (sealed in a history Redis forgot): gen += 1, len = 0. */
   skipGeneration(app: string, slot: number, token: string, gen: number): Promise<boolean>;

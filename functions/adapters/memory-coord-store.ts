@@ -6,10 +6,11 @@
  */
 import type { Interval } from "../core/intervals.js";
 import { emptyPartition, registerRange, type PartitionState } from "../core/partition-state.js";
-import type {
-  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
-  RegisterFile, RegisterOptions, RegisterResult, SectionRef, SlotState, SmallAppRule,
-  SealRecord,
+import {
+  parseTailRef,
+  type AdoptRequest, type AdoptResult, type ClaimedSection, type CoordStore, type DrainClaim, type DrainCommit,
+  type DrainCommitResult, type RegisterFile, type RegisterOptions, type RegisterResult, type SectionRef, type SlotState,
+  type SmallAppRule, type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
 } from "./coord-store.js";
 
 interface Lock {
@@ -28,6 +29,19 @@ interface FileRecord {
   keep: Interval[];
 }
 
+/** A tail shard's current claim (RedisCoordStore's `tclaim:<shard>` hash). */
+interface TailClaimRecord {
+  id: string;
+  entries: ClaimedSection[];
+  /** oldest stagedAt of its entries: keeps the shard due while the claim is unfinished */
+  oldest: number;
+  /** apps in the claim, -1 until its first placement records it (0 is a claim with nothing readable) */
+  total: number;
+  done: number;
+  /** app → slot it was placed in, or "done" */
+  apps: Map<string, number | "done">;
+}
+
 export class MemoryCoordStore implements CoordStore {
   private locks = new Map<string, Lock>();
   private slots = new Map<string, Slot>();
@@ -40,11 +54,15 @@ export class MemoryCoordStore implements CoordStore {
   /** slot key → t0 of its generation, 0 once a commit found it full (RedisCoordStore's sealq) */
   private sealq = new Map<string, number>();
   private periodic = new Map<string, number>();
+  /** tail shard → queued tail entries, oldest first (`tq:<shard>`) */
+  private tailQueues = new Map<number, ClaimedSection[]>();
+  private tailClaims = new Map<number, TailClaimRecord>();
+  private tailLocks = new Map<number, Lock>();
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Forgets every key (a Redis restarted without persistence). */
   clear(): void {
-    for (const m of [this.locks, this.slots, this.partitions, this.files, this.pending, this.pendingBytes, this.scheduled, this.decisions, this.sealq, this.periodic]) m.clear();
+    for (const m of [this.locks, this.slots, this.partitions, this.files, this.pending, this.pendingBytes, this.scheduled, this.decisions, this.sealq, this.periodic, this.tailQueues, this.tailClaims, this.tailLocks]) m.clear();
   }
 
   private k(app: string, slot: number) { return `${app}\u0000${slot}`; }
@@ -80,10 +98,11 @@ export class MemoryCoordStore implements CoordStore {
     s.holder = token;
     return s;
   }
-  private consume(file: string, gone: string[]) {
+  /** Counts `n` sections or regions of `file` off; a file reaching none is forgotten and reported gone. */
+  private consume(file: string, gone: string[], n = 1) {
     const f = this.files.get(file);
     if (!f) return;
-    f.remaining--;
+    f.remaining -= n;
     if (f.remaining <= 0) {
       this.files.delete(file);
       gone.push(file);
@@ -123,8 +142,16 @@ export class MemoryCoordStore implements CoordStore {
       const result: RegisterResult = { file: f.file, status: r.keep.length === 0 ? "duplicate" : full ? "registered" : "partial", keep: r.keep };
       if (r.reset) result.reset = r.reset;
       results.push(result);
-      if (r.keep.length === 0 || f.sections.length === 0) continue;
-      this.files.set(f.file, { remaining: f.sections.length, keep: full ? [] : r.keep });
+      const tails = f.tails ?? [];
+      if (r.keep.length === 0 || f.sections.length + tails.length === 0) continue;
+      const keep = full ? [] : r.keep;
+      this.files.set(f.file, { remaining: f.sections.length + tails.length, keep });
+      // one queue entry per tail region; it counts toward no app's pending bytes
+      for (const t of tails) {
+        const queue = this.tailQueues.get(t.shard) ?? [];
+        queue.push({ ref: `${f.file}#t${t.shard}`, file: f.file, off: t.off, len: t.len, records: t.records, stagedAt: opts.now, minTs: t.minTs, keep: keep.map((k) => [k[0], k[1]] as Interval) });
+        this.tailQueues.set(t.shard, queue);
+      }
       f.sections.forEach((s, i) => {
         const list = this.pending.get(s.app) ?? [];
         list.push({ ref: `${f.file}#${i}`, file: f.file, off: s.off, len: s.len, records: s.records, stagedAt: opts.now, minTs: s.minTs });
@@ -189,25 +216,138 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   async commitDrains(token: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<DrainCommitResult[]> {
-    return commits.map((c): DrainCommitResult => {
-      if (!this.holds(c.app, c.slot, token)) return { app: c.app, ok: false, reason: "lost-lock" };
-      const s = this.slot(c.app, c.slot);
-      if (s.gen !== c.gen || s.len !== c.expectLen || s.sealing) return { app: c.app, ok: false, reason: "stale-state" };
-      const gone: string[] = [];
+    return commits.map((c) => this.commitOne(token, c, now, sealBytes, true));
+  }
+
+  /**
+   * One commit of commitDrains: still the holder and the state unchanged → len += addLen (t0,
+   * seal queue), the refs consumed from the slot's claim when `consumeRefs` (a tail commit leaves
+   * the slot's claim alone), the lock given back when asked.
+   */
+  private commitOne(token: string, c: DrainCommit, now: number, sealBytes: number, consumeRefs: boolean): DrainCommitResult {
+    if (!this.holds(c.app, c.slot, token)) return { app: c.app, ok: false, reason: "lost-lock" };
+    const s = this.slot(c.app, c.slot);
+    if (s.gen !== c.gen || s.len !== c.expectLen || s.sealing) return { app: c.app, ok: false, reason: "stale-state" };
+    const gone: string[] = [];
+    if (consumeRefs) {
       const refs = new Set(c.refs);
       for (const cl of s.claim) if (refs.has(cl.ref)) this.consume(cl.file, gone);
       s.claim = s.claim.filter((cl) => !refs.has(cl.ref));
-      if (s.t0 === 0 && c.addLen > 0) s.t0 = c.startedAt !== undefined && c.startedAt > 0 && c.startedAt < now ? c.startedAt : now;
-      s.len += c.addLen;
-      const k = this.k(c.app, c.slot);
-      if (s.len >= sealBytes) this.sealq.set(k, 0);
-      else if (s.t0 > 0 && !this.sealq.has(k)) this.sealq.set(k, s.t0);
-      if (c.release) {
-        if (s.holder === token) s.holder = undefined;
-        this.locks.delete(this.k(c.app, c.slot));
-      }
-      return { app: c.app, ok: true, state: this.view(s), gone };
+    }
+    if (s.t0 === 0 && c.addLen > 0) s.t0 = c.startedAt !== undefined && c.startedAt > 0 && c.startedAt < now ? c.startedAt : now;
+    s.len += c.addLen;
+    const k = this.k(c.app, c.slot);
+    if (s.len >= sealBytes) this.sealq.set(k, 0);
+    else if (s.t0 > 0 && !this.sealq.has(k)) this.sealq.set(k, s.t0);
+    if (c.release) {
+      if (s.holder === token) s.holder = undefined;
+      this.locks.delete(this.k(c.app, c.slot));
+    }
+    return { app: c.app, ok: true, state: this.view(s), gone };
+  }
+
+  private tailLockHolder(shard: number): Lock | undefined {
+    const l = this.tailLocks.get(shard);
+    if (l && l.expiresAt <= this.now()) {
+      this.tailLocks.delete(shard);
+      return undefined;
+    }
+    return l;
+  }
+
+  /** The shard's current claim if it is claim `id`. */
+  private tailClaimOf(shard: number, id: string): TailClaimRecord | undefined {
+    const c = this.tailClaims.get(shard);
+    return c?.id === id ? c : undefined;
+  }
+
+  /** Marks `app` done in the claim (once); true if it was not done yet. */
+  private markTailDone(claim: TailClaimRecord, app: string): boolean {
+    if (claim.apps.get(app) === "done") return false;
+    claim.apps.set(app, "done");
+    claim.done++;
+    return true;
+  }
+
+  /** Ends the shard's claim if every app of it is done: each entry's file counted off once. */
+  private endTailIfDone(shard: number, claim: TailClaimRecord, gone: string[]): boolean {
+    if (claim.total < 0 || claim.done < claim.total || this.tailClaims.get(shard) !== claim) return false;
+    const perFile = new Map<string, number>();
+    for (const e of claim.entries) perFile.set(e.file, (perFile.get(e.file) ?? 0) + 1);
+    for (const [file, n] of perFile) this.consume(file, gone, n);
+    this.tailClaims.delete(shard);
+    return true;
+  }
+
+  async claimTail(shard: number, o: { token: string; ttlMs: number; budget: number; maxEntries: number; now: number }): Promise<TailClaim | null> {
+    if (this.tailLockHolder(shard)) return null;
+    this.tailLocks.set(shard, { token: o.token, expiresAt: this.now() + o.ttlMs });
+    const copy = (e: ClaimedSection): ClaimedSection => ({ ...e, keep: e.keep.map((k) => [k[0], k[1]] as Interval) });
+    const held = this.tailClaims.get(shard);
+    if (held) return { shard, id: held.id, entries: held.entries.map(copy), apps: new Map(held.apps), total: Math.max(0, held.total), inherited: true };
+    const queue = this.tailQueues.get(shard) ?? [];
+    if (queue.length === 0) {
+      this.tailLocks.delete(shard);
+      return null;
+    }
+    const entries = [queue.shift()!];
+    let bytes = entries[0]!.len;
+    while (queue.length > 0 && entries.length < o.maxEntries && bytes + queue[0]!.len <= o.budget) {
+      const e = queue.shift()!;
+      bytes += e.len;
+      entries.push(e);
+    }
+    if (queue.length === 0) this.tailQueues.delete(shard);
+    // the task's token names the claim: unique across a store that forgot everything (a counter
+    // restarting at 1 would let a repair take an old member for one of a new claim)
+    const claim: TailClaimRecord = { id: o.token, entries, oldest: oldestOf(entries), total: -1, done: 0, apps: new Map() };
+    this.tailClaims.set(shard, claim);
+    return { shard, id: claim.id, entries: entries.map(copy), apps: new Map(), total: 0, inherited: false };
+  }
+
+  async placeTail(shard: number, token: string, id: string, total: number, apps: string[], o: { order: number[]; ttlMs: number }): Promise<TailPlacement[]> {
+    const claim = this.tailClaimOf(shard, id);
+    if (!claim || this.tailLockHolder(shard)?.token !== token) return [];
+    if (claim.total < 0) claim.total = total;
+    const out: TailPlacement[] = [];
+    for (const app of apps) {
+      const placed = claim.apps.get(app);
+      if (placed === "done") continue;
+      // an app placed before is only ever written through that slot
+      const slotNo = placed ?? o.order.find((n) => !this.lockHolder(this.k(app, n)) && (this.slots.get(this.k(app, n))?.claim.length ?? 0) === 0);
+      if (slotNo === undefined) continue;
+      const s = this.takeLock(app, slotNo, token, o.ttlMs);
+      if (!s) continue;
+      claim.apps.set(app, slotNo);
+      out.push({ app, slot: slotNo, state: this.view(s) });
+    }
+    return out;
+  }
+
+  async commitTail(token: string, shard: number, id: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<TailCommitResult> {
+    const results = commits.map((c) => {
+      const r = this.commitOne(token, c, now, sealBytes, false);
+      const claim = this.tailClaimOf(shard, id);
+      if (r.ok && claim) this.markTailDone(claim, c.app);
+      return r;
     });
+    const gone: string[] = [];
+    const claim = this.tailClaimOf(shard, id);
+    const ended = claim !== undefined && this.endTailIfDone(shard, claim, gone);
+    return { results, ended, gone };
+  }
+
+  async releaseTail(shard: number, token: string): Promise<void> {
+    if (this.tailLockHolder(shard)?.token === token) this.tailLocks.delete(shard);
+  }
+
+  async dueShards(stagedBefore: number, limit: number): Promise<number[]> {
+    // a shard's due score: its oldest queued or claimed entry (RedisCoordStore keeps it in `tdue`)
+    const due = new Map<number, number>();
+    for (const [shard, q] of this.tailQueues) if (q.length > 0) due.set(shard, oldestOf(q));
+    for (const [shard, c] of this.tailClaims) due.set(shard, Math.min(due.get(shard) ?? Infinity, c.oldest));
+    // equal scores in member order, as a Redis sorted set orders them
+    return [...due].filter(([, t]) => t <= stagedBefore).sort((a, b) => a[1] - b[1] || (String(a[0]) < String(b[0]) ? -1 : 1)).slice(0, limit).map(([shard]) => shard);
   }
 
   async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {
@@ -219,6 +359,18 @@ export class MemoryCoordStore implements CoordStore {
     let found = 0;
     const queue = this.pending.get(req.app) ?? [];
     for (const ref of req.refs) {
+      const tail = parseTailRef(ref);
+      if (tail) {
+        // a member of a tail claim: found while it names the shard's claim and the app is not done in it
+        const claim = this.tailClaimOf(tail.shard, tail.id);
+        if (!claim || !this.markTailDone(claim, req.app)) {
+          unknown.push(ref);
+          continue;
+        }
+        found++;
+        this.endTailIfDone(tail.shard, claim, gone);
+        continue;
+      }
       const ci = s.claim.findIndex((c) => c.ref === ref);
       const qi = ci === -1 ? queue.findIndex((q) => q.ref === ref) : -1;
       if (ci === -1 && qi === -1) {
@@ -378,6 +530,13 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The oldest stagedAt of some entries (Infinity for none). */
+function oldestOf(entries: readonly SectionRef[]): number {
+  let t = Infinity;
+  for (const e of entries) if (e.stagedAt < t) t = e.stagedAt;
+  return t;
 }
 
 /** How many step periods an app's pending spans (at least one): the step's minimum scales with it. */

@@ -10,7 +10,7 @@
  * keys would refuse.
  *
  *   {ns}:part:<topic>/<partition>  hash hw, ranges, gaps, maxTs, inc   (partition dedup state)
- *   {ns}:file:<id>                 hash rem (sections still pending), keep ("" = all offsets)
+ *   {ns}:file:<id>                 hash rem (sections and tail regions still pending), keep ("" = all offsets)
  *   {ns}:pend:<app>                list of pending sections (ENTRY below)
  *   {ns}:pendb                     hash app → pending bytes
  *   {ns}:due                       zset app → oldest stagedAt of its pending or claimed sections
@@ -22,18 +22,24 @@
  *   {ns}:lease:<name>              string token (PX ttl)
  *   {ns}:sealq                     zset "app\nslot" → t0 of its generation, 0 once it holds ≥ sealBytes (slots with data)
  *   {ns}:every:<name>              string: epoch ms a periodic job (claimPeriodic) last ran
+ *   {ns}:tq:<shard>                list of a tail shard's queued regions (ENTRY below, index t<shard>)
+ *   {ns}:tclaim:<shard>            hash id (token of the task that made it), lines (its entries), at (oldest
+ *                                  stagedAt), total (its apps, once recorded), done, a:<app> (slot it was placed in, or d = done)
+ *   {ns}:tlock:<shard>             string token (PX ttl)
+ *   {ns}:tdue                      zset shard → oldest stagedAt of its queued and claimed entries
+ *   {ns}:tskew                     set of shards whose queue is not in staging order (an older entry behind a newer)
  *
  * A pending section is `index \t off \t len \t records \t stagedAt \t minTs \t keep \t file` (keep:
- * the file's offsets to keep, "" = all); a claim is such sections, one per line. Offsets may
- * exceed 2^31: Lua numbers are doubles (exact to 2^53) and are written with %.0f, never tostring
- * (which would print 1e+15).
+ * the file's offsets to keep, "" = all; index: the section's number, or t<shard> for a tail region
+ * of the file); a claim is such sections, one per line. Offsets may exceed 2^31: Lua numbers are
+ * doubles (exact to 2^53) and are written with %.0f, never tostring (which would print 1e+15).
  */
 import { Redis, type RedisOptions } from "ioredis";
 import { decodeIntervals, type Interval } from "../core/intervals.js";
 import type {
   AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
   RegisterFile, RegisterOptions, RegisterResult, SlotState, SmallAppRule,
-  SealRecord,
+  SealRecord, TailClaim, TailCommitResult, TailPlacement,
 } from "./coord-store.js";
 
 const LUA_PRELUDE = `
@@ -102,7 +108,8 @@ end
 
 -- sections
 local function parse_entry(raw)
-  local idx, len, at, file = string.match(raw, '^(%d+)\\t%d+\\t(%d+)\\t%d+\\t(%d+)\\t%-?%d+\\t[%d,%-]*\\t(.*)$')
+  -- index: a section's number, or t<shard> for a tail region
+  local idx, len, at, file = string.match(raw, '^(t?%d+)\\t%d+\\t(%d+)\\t%d+\\t(%d+)\\t%-?%d+\\t[%d,%-]*\\t(.*)$')
   return {raw = raw, file = file, ref = file .. '#' .. idx, len = tonumber(len), at = tonumber(at)}
 end
 local function parse_claim(s)
@@ -123,6 +130,11 @@ local PENDB = P .. 'pendb'
 local DUE = P .. 'due'
 local SEALQ = P .. 'sealq'
 local function sealq_member(app, slot) return app .. '\\n' .. slot end
+local function tq_key(shard) return P .. 'tq:' .. shard end
+local function tclaim_key(shard) return P .. 'tclaim:' .. shard end
+local function tlock_key(shard) return P .. 'tlock:' .. shard end
+local TDUE = P .. 'tdue'
+local TSKEW = P .. 'tskew'
 
 local function holds(app, slot, token) return redis.call('GET', lock_key(app, slot)) == token end
 local function view(app, slot)
@@ -137,15 +149,22 @@ local function take_lock(app, slot, token, ttl)
   if redis.call('HSET', sk, 'holder', token) == 0 then redis.call('HSET', sk, 'tainted', '1') end
   return true
 end
--- one section of the file consumed; the file is gone with its last section. A file Redis does
--- not know (already gone) comes back from HINCRBY at exactly -1 (a known one has rem >= 1).
-local function consume(file, gone)
+-- k sections or regions of the file counted off (one HINCRBY); the file is gone with its last.
+-- Returns which of the k was its last (1..k) when the file went with them, else nil: a file with r
+-- left goes with the r-th (1 <= r <= k); one Redis does not know (already gone) comes back at
+-- exactly -k (a known one has rem >= 1) and is not reported.
+local function count_off(file, k)
   local fk = file_key(file)
-  local rem = redis.call('HINCRBY', fk, 'rem', -1)
-  if rem <= 0 then
-    redis.call('DEL', fk)
-    if rem == 0 then gone[#gone + 1] = file end
-  end
+  local rem = redis.call('HINCRBY', fk, 'rem', -k)
+  if rem > 0 then return nil end
+  redis.call('DEL', fk)
+  local r = rem + k
+  if r >= 1 then return r end
+  return nil
+end
+-- one section of the file consumed; the file is gone with its last section
+local function consume(file, gone)
+  if count_off(file, 1) then gone[#gone + 1] = file end
 end
 -- an app is due while it has pending sections or a slot with a claim; score = oldest head
 local function recompute_due(app)
@@ -180,6 +199,104 @@ local function bump_gen(app, slot, gen)
   redis.call('HDEL', sk, 'sgen', 'skey', 'tainted')
   redis.call('ZREM', SEALQ, sealq_member(app, slot))
 end
+
+-- One commit (commitDrains, commitTail): still the holder and the state unchanged → len +=
+-- addLen, t0 (from startedAt, "0" = now), seal queue, the lock given back when release == '1'.
+-- With refsText ("\\n"-joined refs), the refs are taken out of the slot's claim and each is passed
+-- to note(file, gone) to be counted off; without (a tail commit), the slot's claim is not touched.
+-- → {'ok', state, gone} or {reason}
+local function commit_slot(token, app, slot, gen, expectLen, addLen, release, startedAt, now, sealBytes, refsText, note)
+  if not holds(app, slot, token) then return {'lost-lock'} end
+  local sk = slot_key(app, slot)
+  local st
+  if refsText then st = redis.call('HMGET', sk, 'gen', 'len', 't0', 'sgen', 'tainted', 'holder', 'claim')
+  else st = redis.call('HMGET', sk, 'gen', 'len', 't0', 'sgen', 'tainted', 'holder') end
+  if num(st[1]) ~= gen or num(st[2]) ~= expectLen or st[4] then return {'stale-state'} end
+  local gone = {}
+  local claim, rest = nil, nil
+  if refsText then
+    local refs = {}
+    for r in string.gmatch(refsText, '[^\\n]+') do refs[r] = true end
+    claim, rest = parse_claim(st[7]), {}
+    for _, c in ipairs(claim) do
+      if refs[c.ref] then note(c.file, gone) else rest[#rest + 1] = c end
+    end
+  end
+  local t0 = num(st[3])
+  if t0 == 0 and addLen > 0 then
+    t0 = now
+    if startedAt > 0 and startedAt < now then t0 = startedAt end
+  end
+  redis.call('HSET', sk, 'len', fmt(expectLen + addLen), 't0', fmt(t0))
+  if expectLen + addLen >= sealBytes then redis.call('ZADD', SEALQ, '0', sealq_member(app, slot))
+  elseif t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
+  if claim and #rest < #claim then
+    save_claim(app, slot, rest)
+    recompute_due(app)
+  end
+  if release == '1' then
+    if st[6] == token then redis.call('HDEL', sk, 'holder') end
+    redis.call('DEL', lock_key(app, slot))
+  end
+  return {'ok', {fmt(gen), fmt(expectLen + addLen), fmt(t0), '', '', st[5] or ''}, gone}
+end
+
+-- tail shards: a shard is due while it has queued entries or a claim; score = its oldest queued or
+-- claimed entry. Registration lowers it (ZADD LT), a claim taken leaves it (its entries only moved);
+-- when a claim ends (or nothing is left) it is recomputed: from the queue's head, which is its
+-- oldest entry while the queue is in staging order, else (the shard is in tskew: an entry was
+-- queued behind a later one, by a split whose clock is behind) from every queued entry.
+local function recompute_tail_due(shard)
+  local qk = tq_key(shard)
+  local best = nil
+  if redis.call('SISMEMBER', TSKEW, shard) == 1 then
+    local sorted, prev = true, nil
+    for _, raw in ipairs(redis.call('LRANGE', qk, 0, -1)) do
+      local at = parse_entry(raw).at
+      if prev and at < prev then sorted = false end
+      prev = at
+      if best == nil or at < best then best = at end
+    end
+    if sorted then redis.call('SREM', TSKEW, shard) end
+  else
+    local head = redis.call('LINDEX', qk, 0)
+    if head then best = parse_entry(head).at end
+  end
+  local at = redis.call('HGET', tclaim_key(shard), 'at')
+  if at then
+    at = tonumber(at)
+    if best == nil or at < best then best = at end
+  end
+  if best == nil then redis.call('ZREM', TDUE, shard) else redis.call('ZADD', TDUE, fmt(best), shard) end
+end
+-- marks app done in the shard's claim if the claim is id and the app is not done yet (true then)
+local function tail_done(shard, id, app)
+  local ck = tclaim_key(shard)
+  local h = redis.call('HMGET', ck, 'id', 'a:' .. app)
+  if h[1] ~= id or h[2] == 'd' then return false end
+  redis.call('HSET', ck, 'a:' .. app, 'd')
+  redis.call('HINCRBY', ck, 'done', 1)
+  return true
+end
+-- the claim ends if its total is recorded and every app of it is done: each entry's file counted
+-- off once (one HINCRBY per file), files gone appended to gone, the claim deleted (true then)
+local function end_tail_if_done(shard, id, gone)
+  local ck = tclaim_key(shard)
+  local h = redis.call('HMGET', ck, 'id', 'total', 'done', 'lines')
+  if h[1] ~= id or not h[2] or num(h[3]) < num(h[2]) then return false end
+  local files, counts = {}, {}
+  for _, e in ipairs(parse_claim(h[4])) do
+    local k = counts[e.file]
+    if k == nil then files[#files + 1] = e.file end
+    counts[e.file] = (k or 0) + 1
+  end
+  for _, file in ipairs(files) do
+    if count_off(file, counts[file]) then gone[#gone + 1] = file end
+  end
+  redis.call('DEL', ck)
+  recompute_tail_due(shard)
+  return true
+end
 `;
 
 // ARGV: cap, now, ttlMs, apps... → 1/0 per app
@@ -211,7 +328,8 @@ return out
 `;
 
 // ARGV[1]: JSON {now, drainBytes, ttl, maxRanges, maxGaps, files: [{file, topic, partition, first,
-// last, minTs, maxTs, sections: [[app, "index\\toff\\tlen\\trecords\\tnow\\tminTs", len]]}]}
+// last, minTs, maxTs, sections: [[app, "index\\toff\\tlen\\trecords\\tnow\\tminTs", len]],
+// tails (optional): [[shard, "t<shard>\\toff\\tlen\\trecords\\tnow\\tminTs"]]}]}
 // → {{status, keep, previousHw, incarnation} per file, hot apps}
 const REGISTER = LUA_PRELUDE + `
 local a = cjson.decode(ARGV[1])
@@ -245,6 +363,8 @@ end
 
 local results, touched, seen, pending = {}, {}, {}, {}
 local nowText = fmt(now)
+local nowAt = tonumber(nowText)
+local NONE = {}
 for _, f in ipairs(a.files) do
   local fk = file_key(f.file)
   if redis.call('EXISTS', fk) == 1 then
@@ -261,11 +381,22 @@ for _, f in ipairs(a.files) do
     if #keep == 0 then status = 'duplicate' elseif full then status = 'registered' end
     if reset then results[#results + 1] = {status, encode(keep), fmt(reset[1]), fmt(reset[2])}
     else results[#results + 1] = {status, encode(keep), '', ''} end
-    if #keep > 0 and #f.sections > 0 then
+    local tails = f.tails or NONE
+    if #keep > 0 and #f.sections + #tails > 0 then
       local keepText = ''
       if not full then keepText = encode(keep) end
-      redis.call('HSET', fk, 'rem', #f.sections, 'keep', keepText)
+      redis.call('HSET', fk, 'rem', #f.sections + #tails, 'keep', keepText)
       local tail = '\\t' .. keepText .. '\\t' .. f.file
+      -- one entry per tail region in its shard's queue (no app's pending bytes); the shard is due
+      -- from now, or earlier
+      for _, t in ipairs(tails) do
+        local shard = fmt(t[1])
+        local qk = tq_key(shard)
+        local last = redis.call('LINDEX', qk, -1)
+        if last and parse_entry(last).at > nowAt then redis.call('SADD', TSKEW, shard) end
+        redis.call('RPUSH', qk, t[2] .. tail)
+        redis.call('ZADD', TDUE, 'LT', nowText, shard)
+      end
       for i, s in ipairs(f.sections) do
         local app = s[1]
         -- the queue was empty: this section is its head, the app is due from now (or earlier, by a claim)
@@ -420,56 +551,15 @@ local function note(file, gone)
   u[#u + 1] = seq
 end
 for i = 4, #ARGV, 8 do
-  local app, slot = ARGV[i], ARGV[i + 1]
-  local gen, expectLen, addLen = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  local startedAt = tonumber(ARGV[i + 7]) or 0
-  local sk = slot_key(app, slot)
-  if not holds(app, slot, token) then
-    out[#out + 1] = {'lost-lock'}
-  else
-    local st = redis.call('HMGET', sk, 'gen', 'len', 't0', 'sgen', 'claim', 'tainted', 'holder')
-    if num(st[1]) ~= gen or num(st[2]) ~= expectLen or st[4] then
-      out[#out + 1] = {'stale-state'}
-    else
-      local refs = {}
-      for r in string.gmatch(ARGV[i + 5], '[^\\n]+') do refs[r] = true end
-      local gone, rest = {}, {}
-      local claim = parse_claim(st[5])
-      for _, c in ipairs(claim) do
-        if refs[c.ref] then note(c.file, gone) else rest[#rest + 1] = c end
-      end
-      local t0 = num(st[3])
-      if t0 == 0 and addLen > 0 then
-        t0 = now
-        if startedAt > 0 and startedAt < now then t0 = startedAt end
-      end
-      redis.call('HSET', sk, 'len', fmt(expectLen + addLen), 't0', fmt(t0))
-      if expectLen + addLen >= sealBytes then redis.call('ZADD', SEALQ, '0', sealq_member(app, slot))
-      elseif t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
-      if #rest < #claim then
-        save_claim(app, slot, rest)
-        recompute_due(app)
-      end
-      if ARGV[i + 6] == '1' then
-        if st[7] == token then redis.call('HDEL', sk, 'holder') end
-        redis.call('DEL', lock_key(app, slot))
-      end
-      out[#out + 1] = {'ok', {fmt(gen), fmt(expectLen + addLen), fmt(t0), '', '', st[6] or ''}, gone}
-    end
-  end
+  out[#out + 1] = commit_slot(token, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]),
+    ARGV[i + 6], tonumber(ARGV[i + 7]) or 0, now, sealBytes, ARGV[i + 5], note)
 end
--- a file with r sections left and k consumed here goes with its r-th (when 1 <= r <= k); one
--- Redis does not know comes back at -k (r = 0) and is not reported, as consume() has it
+-- a file with r sections left and k consumed here goes with its r-th (count_off)
 local last = {}
 for _, file in ipairs(files) do
   local u = uses[file]
-  local fk = file_key(file)
-  local rem = redis.call('HINCRBY', fk, 'rem', -#u)
-  if rem <= 0 then
-    redis.call('DEL', fk)
-    local r = rem + #u
-    if r >= 1 then last[#last + 1] = {u[r], file} end
-  end
+  local r = count_off(file, #u)
+  if r then last[#last + 1] = {u[r], file} end
 end
 table.sort(last, function(x, y) return x[1] < y[1] end)
 for _, g in ipairs(last) do
@@ -495,33 +585,45 @@ local gone, unknown = {}, {}
 local found = 0
 for i = 7, #ARGV do
   local ref = ARGV[i]
-  local ci = nil
-  for j = 1, #claim do if claim[j].ref == ref then ci = j break end end
-  local file = nil
-  if ci then
-    file = claim[ci].file
-    table.remove(claim, ci)
+  local tshard, tid = string.match(ref, '^tail:(%d+):([^:%s]+)$')
+  if tshard then
+    -- a member of a tail claim: found while it names the shard's claim and the app is not done in it
+    tshard = fmt(tonumber(tshard))
+    if tail_done(tshard, tid, app) then
+      found = found + 1
+      end_tail_if_done(tshard, tid, gone)
+    else
+      unknown[#unknown + 1] = ref
+    end
   else
-    if queue == nil then
-      queue = {}
-      for _, raw in ipairs(redis.call('LRANGE', pk, 0, -1)) do
-        local e = parse_entry(raw)
-        if queue[e.ref] == nil then queue[e.ref] = e end
+    local ci = nil
+    for j = 1, #claim do if claim[j].ref == ref then ci = j break end end
+    local file = nil
+    if ci then
+      file = claim[ci].file
+      table.remove(claim, ci)
+    else
+      if queue == nil then
+        queue = {}
+        for _, raw in ipairs(redis.call('LRANGE', pk, 0, -1)) do
+          local e = parse_entry(raw)
+          if queue[e.ref] == nil then queue[e.ref] = e end
+        end
+      end
+      local e = queue[ref]
+      if e then
+        file = e.file
+        queue[ref] = nil
+        redis.call('LREM', pk, 1, e.raw)
+        redis.call('HINCRBY', PENDB, app, fmt(-e.len))
       end
     end
-    local e = queue[ref]
-    if e then
-      file = e.file
-      queue[ref] = nil
-      redis.call('LREM', pk, 1, e.raw)
-      redis.call('HINCRBY', PENDB, app, fmt(-e.len))
+    if file then
+      found = found + 1
+      consume(file, gone)
+    else
+      unknown[#unknown + 1] = ref
     end
-  end
-  if file then
-    found = found + 1
-    consume(file, gone)
-  else
-    unknown[#unknown + 1] = ref
   end
 end
 forget_empty_queue(app)
@@ -532,6 +634,133 @@ if t0 == 0 and len > oldLen then t0 = now end
 redis.call('HSET', sk, 'len', fmt(len), 't0', fmt(t0))
 if t0 > 0 then redis.call('ZADD', SEALQ, 'NX', fmt(t0), sealq_member(app, slot)) end
 return {view(app, slot), found, unknown, gone}
+`;
+
+// ARGV: shard, token, ttl, budget, maxEntries → false (lock busy, or nothing queued or claimed) or
+// {id, lines, total ('0' until recorded), inherited (1/0), {app, slot number or 'd', ...}}: the shard's unfinished claim
+// as it is, else a new claim of the queue's head entries (at least one, then while within budget
+// and maxEntries)
+const CLAIM_TAIL = LUA_PRELUDE + `
+local shard, token, ttl = ARGV[1], ARGV[2], ARGV[3]
+local budget, maxEntries = tonumber(ARGV[4]), math.max(1, tonumber(ARGV[5]) or 1)
+local lk = tlock_key(shard)
+if not redis.call('SET', lk, token, 'NX', 'PX', ttl) then return false end
+local ck = tclaim_key(shard)
+local h = redis.call('HGETALL', ck)
+if #h > 0 then
+  local id, lines, total, apps = '', '', '0', {}
+  for i = 1, #h, 2 do
+    local f, v = h[i], h[i + 1]
+    if f == 'id' then id = v
+    elseif f == 'lines' then lines = v
+    elseif f == 'total' then total = v
+    elseif string.sub(f, 1, 2) == 'a:' then
+      apps[#apps + 1] = string.sub(f, 3)
+      apps[#apps + 1] = v
+    end
+  end
+  return {id, lines, total, 1, apps}
+end
+local qk = tq_key(shard)
+local lines, bytes, oldest, full = {}, 0, nil, false
+-- the queue's head, read CHUNK entries at a time (the budget usually ends the claim before maxEntries)
+local CHUNK = 100
+while not full and #lines < maxEntries do
+  local from = #lines
+  local want = math.min(CHUNK, maxEntries - from)
+  local raws = redis.call('LRANGE', qk, from, from + want - 1)
+  for _, raw in ipairs(raws) do
+    local e = parse_entry(raw)
+    if #lines > 0 and bytes + e.len > budget then
+      full = true
+      break
+    end
+    bytes = bytes + e.len
+    lines[#lines + 1] = raw
+    if oldest == nil or e.at < oldest then oldest = e.at end
+  end
+  if #raws < want then break end
+end
+if #lines == 0 then
+  redis.call('DEL', lk)
+  recompute_tail_due(shard)
+  return false
+end
+redis.call('LTRIM', qk, #lines, -1)
+-- the task's token names the claim: unique even across a Redis that forgot everything (a counter
+-- restarting at 1 would let a repair take an old member for one of a new claim). No total until
+-- the first placement records it.
+local id = token
+local text = table.concat(lines, '\\n')
+redis.call('HSET', ck, 'id', id, 'lines', text, 'at', fmt(oldest), 'done', '0')
+-- its entries moved from the queue to the claim: the shard's score, their oldest or an older queued
+-- one, stays (LT: only a score lost somehow is put back)
+redis.call('ZADD', TDUE, 'LT', fmt(oldest), shard)
+return {id, text, '0', 0, {}}
+`;
+
+// ARGV: shard, token, id, total, ttl, order ("0,1,2"), apps... → {{app, slot, state}, ...}: each
+// app of claim id not done gets the slot it was placed in before (if its lock is free), else the
+// first free slot in order with no claimed sections (recorded as 'a:'..app); busy apps are left
+// out. False unless token holds the shard's lock and id is its claim.
+const PLACE_TAIL = LUA_PRELUDE + `
+local shard, token, id, total, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+if redis.call('GET', tlock_key(shard)) ~= token then return false end
+local ck = tclaim_key(shard)
+if redis.call('HGET', ck, 'id') ~= id then return false end
+-- the first placement records the claim's apps (0 too: a claim with nothing readable)
+redis.call('HSETNX', ck, 'total', fmt(total))
+local order = {}
+for s in string.gmatch(ARGV[6], '[^,]+') do order[#order + 1] = s end
+local out = {}
+for i = 7, #ARGV do
+  local app = ARGV[i]
+  local placed = redis.call('HGET', ck, 'a:' .. app)
+  local slot = nil
+  if placed then
+    -- an app placed before is only ever written through that slot
+    if placed ~= 'd' and take_lock(app, placed, token, ttl) then slot = placed end
+  else
+    for _, s in ipairs(order) do
+      if redis.call('EXISTS', lock_key(app, s)) == 0 and redis.call('HEXISTS', claims_key(app), s) == 0 then
+        take_lock(app, s, token, ttl)
+        redis.call('HSET', ck, 'a:' .. app, s)
+        slot = s
+        break
+      end
+    end
+  end
+  if slot then out[#out + 1] = {app, slot, view(app, slot)} end
+end
+return out
+`;
+
+// ARGV: token, shard, id, now, sealBytes, then 7 per commit: app, slot, gen, expectLen, addLen,
+// release, startedAt → {per commit {'ok', state, gone} or {reason}, ended (1/0), gone}: each commit
+// as COMMIT_DRAINS makes it (the slot's claim untouched), each ok one marks its app done in claim
+// id; the claim ends when its last app is done (its entries' files counted off)
+const COMMIT_TAIL = LUA_PRELUDE + `
+local token, shard, id = ARGV[1], ARGV[2], ARGV[3]
+local now, sealBytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for i = 6, #ARGV, 7 do
+  local app = ARGV[i]
+  local row = commit_slot(token, app, ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]),
+    ARGV[i + 5], tonumber(ARGV[i + 6]) or 0, now, sealBytes, nil, nil)
+  if row[1] == 'ok' then tail_done(shard, id, app) end
+  out[#out + 1] = row
+end
+local gone = {}
+local ended = 0
+if end_tail_if_done(shard, id, gone) then ended = 1 end
+return {out, ended, gone}
+`;
+
+// ARGV: shard, token. The claim, finished or not, stays with the shard (and so does its due score).
+const RELEASE_TAIL = LUA_PRELUDE + `
+local lk = tlock_key(ARGV[1])
+if redis.call('GET', lk) == ARGV[2] then redis.call('DEL', lk) end
+return 1
 `;
 
 // ARGV: app, slot, token, gen → 1/0
@@ -667,6 +896,10 @@ interface Scripts {
   lpReleaseLease(tag: string, ...args: Arg[]): Promise<number>;
   lpSealable(tag: string, ...args: Arg[]): Promise<string[]>;
   lpClaimPeriodic(tag: string, ...args: Arg[]): Promise<number>;
+  lpClaimTail(tag: string, ...args: Arg[]): Promise<[string, string, string, number, string[]] | null>;
+  lpPlaceTail(tag: string, ...args: Arg[]): Promise<[string, string, StateRow][] | null>;
+  lpCommitTail(tag: string, ...args: Arg[]): Promise<[([string] | ["ok", StateRow, string[]])[], number, string[]]>;
+  lpReleaseTail(tag: string, ...args: Arg[]): Promise<number>;
 }
 
 // ARGV: stagedBefore, limit, minBytes ("" = no small-app rule), forceBefore, maxRefs ("" = none),
@@ -742,6 +975,10 @@ const SCRIPTS: Record<keyof Scripts, string> = {
   lpReleaseLease: RELEASE_LEASE,
   lpSealable: SEALABLE,
   lpClaimPeriodic: CLAIM_PERIODIC,
+  lpClaimTail: CLAIM_TAIL,
+  lpPlaceTail: PLACE_TAIL,
+  lpCommitTail: COMMIT_TAIL,
+  lpReleaseTail: RELEASE_TAIL,
 };
 
 export interface RedisCoordStoreOptions {
@@ -838,6 +1075,16 @@ function checkFile(f: RegisterFile): void {
     checkInteger(`${at}.records`, s.records);
     checkInteger(`${at}.minTs`, s.minTs, -1);
   }
+  const tails = f.tails ?? [];
+  for (let i = 0; i < tails.length; i++) {
+    const t = tails[i]!;
+    const at = `${f.file}: tails[${i}]`;
+    checkInteger(`${at}.shard`, t.shard);
+    checkInteger(`${at}.off`, t.off);
+    checkInteger(`${at}.len`, t.len);
+    checkInteger(`${at}.records`, t.records);
+    checkInteger(`${at}.minTs`, t.minTs, -1);
+  }
 }
 
 /**
@@ -848,6 +1095,8 @@ function checkFile(f: RegisterFile): void {
  */
 export const DRAIN_SCRIPT_APPS = 64;
 export const DRAIN_SCRIPT_REFS = 1500;
+/** Apps per placeTail script (a placement is a few commands per app, no sections). */
+export const TAIL_PLACE_APPS = 500;
 
 /** `items` in order, cut into runs whose summed weight stays within `limit` (an item heavier than it runs alone). */
 export function chunksOf<T>(items: readonly T[], limit: number, weight: (item: T) => number): T[][] {
@@ -910,6 +1159,8 @@ export class RedisCoordStore implements CoordStore {
         // each section's pending entry up to its keep and file, made here rather than in Lua, which
         // runs alone on Redis (~1,500 sections per batch at 3,000 apps)
         sections: f.sections.map((s, i) => [s.app, `${i}\t${s.off}\t${s.len}\t${s.records}\t${nowText}\t${s.minTs}`, s.len]),
+        // each tail region's queue entry likewise, its index t<shard>
+        ...(f.tails?.length ? { tails: f.tails.map((t) => [t.shard, `t${t.shard}\t${t.off}\t${t.len}\t${t.records}\t${nowText}\t${t.minTs}`]) } : {}),
       })),
     };
     this.roundTrips++;
@@ -981,6 +1232,61 @@ export class RedisCoordStore implements CoordStore {
       });
     }
     return out;
+  }
+
+  async claimTail(shard: number, o: { token: string; ttlMs: number; budget: number; maxEntries: number; now: number }): Promise<TailClaim | null> {
+    this.roundTrips++;
+    const r = await this.redis.lpClaimTail(this.tag, shard, o.token, o.ttlMs, o.budget, o.maxEntries);
+    if (!r) return null;
+    const [id, lines, total, inherited, placed] = r;
+    const apps = new Map<string, number | "done">();
+    for (let i = 0; i + 1 < placed.length; i += 2) apps.set(placed[i]!, placed[i + 1] === "d" ? "done" : Number(placed[i + 1]));
+    return { shard, id, entries: claimFrom(lines), apps, total: Number(total), inherited: Number(inherited) === 1 };
+  }
+
+  /** In scripts of at most TAIL_PLACE_APPS apps each, one after the other (at least one: it records `total`). */
+  async placeTail(shard: number, token: string, id: string, total: number, apps: string[], o: { order: number[]; ttlMs: number }): Promise<TailPlacement[]> {
+    const out: TailPlacement[] = [];
+    for (let i = 0; i === 0 || i < apps.length; i += TAIL_PLACE_APPS) {
+      this.roundTrips++;
+      const rows = await this.redis.lpPlaceTail(this.tag, shard, token, id, total, o.ttlMs, o.order.join(","), ...apps.slice(i, i + TAIL_PLACE_APPS));
+      if (!rows) break; // the shard's lock or the claim was lost: the later scripts would place nothing either
+      for (const [app, slot, state] of rows) out.push({ app, slot: Number(slot), state: stateFrom(state) });
+    }
+    return out;
+  }
+
+  /** In scripts of at most DRAIN_SCRIPT_APPS commits each (as commitDrains; at least one: it may end the claim). */
+  async commitTail(token: string, shard: number, id: string, commits: DrainCommit[], now: number, sealBytes = Number.MAX_SAFE_INTEGER): Promise<TailCommitResult> {
+    const results: DrainCommitResult[] = [];
+    const gone: string[] = [];
+    let ended = false;
+    for (let i = 0; i === 0 || i < commits.length; i += DRAIN_SCRIPT_APPS) {
+      const part = commits.slice(i, i + DRAIN_SCRIPT_APPS);
+      const args: Arg[] = [token, shard, id, now, sealBytes];
+      for (const c of part) args.push(c.app, c.slot, c.gen, c.expectLen, c.addLen, c.release ? "1" : "0", c.startedAt ?? 0);
+      this.roundTrips++;
+      const [rows, end, files] = await this.redis.lpCommitTail(this.tag, ...args);
+      rows.forEach((r, j) => {
+        const app = part[j]!.app;
+        if (r[0] === "ok") results.push({ app, ok: true, state: stateFrom(r[1] as StateRow), gone: r[2] as string[] });
+        else results.push({ app, ok: false, reason: r[0] as "lost-lock" | "stale-state" });
+      });
+      if (Number(end) === 1) ended = true;
+      gone.push(...files);
+    }
+    return { results, ended, gone };
+  }
+
+  async releaseTail(shard: number, token: string): Promise<void> {
+    this.roundTrips++;
+    await this.redis.lpReleaseTail(this.tag, shard, token);
+  }
+
+  async dueShards(stagedBefore: number, limit: number): Promise<number[]> {
+    if (limit <= 0) return [];
+    this.roundTrips++;
+    return (await this.redis.zrangebyscore(this.key("tdue"), "-inf", stagedBefore, "LIMIT", 0, limit)).map(Number);
   }
 
   async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {

@@ -147,26 +147,38 @@ export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">,
 }
 
 /**
- * A chunk's header and body, checked as decodeChunk checks them, without its per-record tables:
- * what a drain that keeps every record needs (most sections hold a few records of a small app).
+ * The chunk that starts at `at` in `buf` (possibly followed by others: a tail region), its header
+ * checked, and where it ends. Throws CorruptChunkError when it does not fit in `buf`.
  */
-export function chunkBody(buf: Buffer): { header: ChunkHeader; headerEnd: number; body: Buffer } {
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptChunkError("not a staging chunk (bad magic)");
-  const headerLength = buf.readUInt32LE(MAGIC.length);
-  const headerEnd = MAGIC.length + 4 + headerLength;
+export function chunkAt(buf: Buffer, at: number): { header: ChunkHeader; headerEnd: number; body: Buffer; end: number } {
+  if (buf.length - at < MAGIC.length + 4 || buf.compare(MAGIC, 0, MAGIC.length, at, at + MAGIC.length) !== 0) throw new CorruptChunkError("not a staging chunk (bad magic)");
+  const headerLength = buf.readUInt32LE(at + MAGIC.length);
+  const headerEnd = at + MAGIC.length + 4 + headerLength;
   if (headerEnd > buf.length) throw new CorruptChunkError("chunk header runs past the end of the file");
   let header: ChunkHeader;
   try {
-    header = JSON.parse(buf.toString("utf8", MAGIC.length + 4, headerEnd)) as ChunkHeader;
+    header = JSON.parse(buf.toString("utf8", at + MAGIC.length + 4, headerEnd)) as ChunkHeader;
   } catch {
     throw new CorruptChunkError("chunk header is not JSON");
   }
   const n = header.count;
   const bodyStart = headerEnd + n * 12;
-  if (!Number.isInteger(n) || bodyStart + header.bodyLength !== buf.length) {
-    throw new CorruptChunkError(`chunk length ${buf.length} does not match its header (count ${n}, body ${header.bodyLength})`);
+  if (!Number.isInteger(n) || n < 0 || !Number.isInteger(header.bodyLength) || header.bodyLength < 0 || bodyStart + header.bodyLength > buf.length) {
+    throw new CorruptChunkError(`chunk at ${at} runs past the end of its bytes (${buf.length}; count ${n}, body ${header.bodyLength})`);
   }
-  return { header, headerEnd, body: buf.subarray(bodyStart) };
+  return { header, headerEnd, body: buf.subarray(bodyStart, bodyStart + header.bodyLength), end: bodyStart + header.bodyLength };
+}
+
+/**
+ * A chunk's header and body, checked as decodeChunk checks them, without its per-record tables:
+ * what a drain that keeps every record needs (most sections hold a few records of a small app).
+ */
+export function chunkBody(buf: Buffer): { header: ChunkHeader; headerEnd: number; body: Buffer } {
+  const c = chunkAt(buf, 0);
+  if (c.end !== buf.length) {
+    throw new CorruptChunkError(`chunk length ${buf.length} does not match its header (count ${c.header.count}, body ${c.header.bodyLength})`);
+  }
+  return c;
 }
 
 export function decodeChunk(buf: Buffer): DecodedChunk {

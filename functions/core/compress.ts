@@ -14,9 +14,9 @@
  * which is also how a slot recovers when Redis forgets commits (failover, restart).
  */
 import { randomUUID } from "node:crypto";
-import pLimit from "p-limit";
+import pLimit, { type LimitFunction } from "p-limit";
 import { slotOrder } from "../adapters/coord-store.js";
-import type { ClaimedSection, DrainClaim, DrainCommit, SlotState } from "../adapters/coord-store.js";
+import { tailRef, type ClaimedSection, type DrainClaim, type DrainCommit, type DrainCommitResult, type SlotState } from "../adapters/coord-store.js";
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
@@ -25,7 +25,7 @@ import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
 import { ensureLockTime, prepareSlot, sealAtDrain, sealSlots } from "./seal.js";
-import { sectionLines, stagingPath } from "./staging.js";
+import { sectionLines, stagingPath, tailChunkLines, tailChunks, type TailChunk } from "./staging.js";
 
 export class BadTaskError extends Error {
   constructor(message: string) {
@@ -54,6 +54,10 @@ export interface CompressResult {
 }
 
 const MAX_APPS_PER_TASK = 5000;
+/** Tail shards are at most LOGPIPE_TAIL_SHARDS (≤ 256); a task may name one a stack used before. */
+const MAX_TAIL_SHARD = 1_000_000;
+/** Tail entries (one per staging file) one tail task claims: an hour of 10-per-second batches. */
+export const MAX_TAIL_ENTRIES = 40_000;
 
 /** Validates the async payload: a list of app directory names, never paths or data. */
 export function parseTask(event: unknown): DrainTask {
@@ -67,6 +71,11 @@ export function parseTask(event: unknown): DrainTask {
   }
   const t = doc as Partial<DrainTask>;
   if (typeof t !== "object" || t === null || t.v !== 2 || !Array.isArray(t.apps)) throw new BadTaskError('compress payload is not a drain task ({"v":2,"apps":[…]})');
+  if (t.shard !== undefined) {
+    if (!Number.isSafeInteger(t.shard) || t.shard < 0 || t.shard > MAX_TAIL_SHARD) throw new BadTaskError(`drain task names tail shard ${JSON.stringify(String(t.shard).slice(0, 40))}, which is not an integer 0–${MAX_TAIL_SHARD}`);
+    if (t.apps.length > 0) throw new BadTaskError("a tail shard's drain task lists no apps");
+    return { v: 2, apps: [], shard: t.shard, reason: "sweep" };
+  }
   if (t.apps.length > MAX_APPS_PER_TASK) throw new BadTaskError(`drain task lists ${t.apps.length} apps, over ${MAX_APPS_PER_TASK}`);
   const bad = t.apps.find((a) => typeof a !== "string" || !isSafeSegment(a));
   if (bad !== undefined) throw new BadTaskError(`drain task names ${JSON.stringify(String(bad).slice(0, 100))}, which is not an app directory name`);
@@ -118,9 +127,147 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
   return out;
 }
 
+/** A member to append for one app: its bytes (undefined when nothing to write) and what it consumes. */
+interface BuiltMember {
+  member?: Buffer;
+  members: number;
+  /** what the commit consumes (refs in the member, and refs consumed without records) */
+  refs: string[];
+  records: number;
+  /** sections (or tail chunks) it holds */
+  sections: number;
+  /** oldest staging time of what it holds (0 when nothing) */
+  stagedAt: number;
+}
+
+/** One app a task writes to: the slot it holds and how to build its member. */
+interface AppWrite {
+  app: string;
+  slot: number;
+  state: SlotState;
+  /** builds the member from what is still to write (after `adopted` refs were found in the file) */
+  build(adopted: ReadonlySet<string>): Promise<BuiltMember>;
+  /** let go of the lock (failure, or nothing to commit) */
+  release(): Promise<void>;
+}
+
+/**
+ * Step 3 of a drain, for every app at once (NAS_CONCURRENCY in flight, each app's steps in
+ * order): its member appended at the committed length. When the file is not that length the slot
+ * is repaired (members a crashed writer or a forgetful Redis left are adopted, a torn tail cut, a
+ * generation already sealed moved past) and the member built again without what was adopted.
+ * Returns each app's commit (undefined when it failed: its lock is given back, its work stays
+ * claimed) and which apps seal right after the commit.
+ */
+async function appendMembers(deps: PipelineDeps, token: string, lockDeadline: number, writes: AppWrite[], result: CompressResult, failed: (w: AppWrite, e: unknown) => void, nasLimit: LimitFunction) {
+  const { config } = deps;
+  const commitOf: (DrainCommit | undefined)[] = [];
+  const sealAfter = new Map<string, { slot: number; keyTime: number }>();
+  await Promise.all(writes.map((wr, i) => nasLimit(async () => {
+    const { app, slot } = wr;
+    try {
+      let built = await wr.build(new Set());
+      let addLen = 0;
+      if (built.member) {
+        const check = async () => {
+          await ensureLockTime(deps, app, slot, token, "append", lockDeadline);
+          crashPoint("compress.before-write");
+        };
+        let w = await deps.nas.appendExact(activeFilePath(app, slot, wr.state.gen), wr.state.len, built.member, check, crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined);
+        if (!w.ok) {
+          const again = await prepareSlot(deps, app, slot, token, wr.state, lockDeadline);
+          wr.state = again.state;
+          built = await wr.build(new Set(again.adoptedRefs));
+          if (built.member) {
+            w = await deps.nas.appendExact(activeFilePath(app, slot, wr.state.gen), wr.state.len, built.member, check);
+            if (!w.ok) throw new RetryableError(`${activeFilePath(app, slot, wr.state.gen)} is ${w.size} bytes, expected ${wr.state.len}; the next drain repairs it`);
+          }
+        }
+      }
+      result.sections += built.sections;
+      if (built.member) {
+        crashPoint("compress.after-append");
+        addLen = built.member.length;
+        result.members += built.members;
+        result.records += built.records;
+        result.bytesOut += built.member.length;
+      }
+      const keyTime = sealAtDrain(config, { lenAfter: wr.state.len + addLen, t0: wr.state.t0, oldestStaged: built.stagedAt }, nowOf(deps));
+      if (keyTime !== undefined) sealAfter.set(app, { slot, keyTime });
+      // a slot sealed right after the commit keeps its lock until the seal is done
+      commitOf[i] = { app, slot, gen: wr.state.gen, expectLen: wr.state.len, addLen, refs: built.refs, release: keyTime === undefined, startedAt: built.stagedAt };
+    } catch (e) {
+      failed(wr, e);
+      await wr.release();
+    }
+  })));
+  return { commits: commitOf.filter((c): c is DrainCommit => c !== undefined), sealAfter };
+}
+
+/**
+ * Steps 4–5 of a drain: `commit` commits every app in one round trip (each lock given back with
+ * it, unless the slot is sealed next); staging files whose last section went are deleted; small
+ * slots of the long tail are sealed now, under the lock the drain holds (one member per object,
+ * no lock, stat and seal of their own at the upload tick; two round trips for all: sealSlots).
+ * A crash here leaves a recorded seal the next holder (or the tick) finishes.
+ */
+async function commitAndSeal(
+  deps: PipelineDeps, token: string, lockDeadline: number, commits: DrainCommit[], sealAfter: Map<string, { slot: number; keyTime: number }>,
+  commit: (commits: DrainCommit[]) => Promise<{ results: DrainCommitResult[]; gone: string[] }>,
+  held: Set<string>, result: CompressResult, nasLimit: LimitFunction,
+): Promise<void> {
+  if (commits.length === 0) return;
+  for (const c of commits) {
+    if (!c.release) continue;
+    held.delete(c.app); // the commit releases it (or, if it fails, the lock has expired anyway)
+    deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
+  }
+  const { results, gone } = await commit(commits);
+  crashPoint("compress.after-commit");
+  for (const r of results) {
+    if (r.ok) continue;
+    result.errors.push(`${r.app}: commit refused (${r.reason}); the member stays uncommitted and the next holder adopts it`);
+    deps.logger.warn({ app: r.app, reason: r.reason }, r.reason === "lost-lock" ? "slot lock lost before the commit: nothing committed by this writer" : "commit refused: the slot changed under this writer");
+    held.delete(r.app);
+    await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
+  }
+  await Promise.all(gone.map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
+  result.filesDeleted += gone.length;
+  const toSeal = results.flatMap((r) => {
+    const seal = sealAfter.get(r.app);
+    return r.ok && seal !== undefined && held.has(r.app) ? [{ app: r.app, slot: seal.slot, state: r.state, keyTime: seal.keyTime }] : [];
+  });
+  // each seal gives its lock back (its last round trip does, or its failure path); a lock a
+  // failed seal still holds is released with the others by the caller
+  const sealed = await sealSlots(deps, token, toSeal, nasLimit, lockDeadline);
+  for (const [i, s] of sealed.entries()) {
+    const { app, slot } = toSeal[i]!;
+    if (!s.held) held.delete(app);
+    if (s.key) result.sealed++;
+    if (s.error) {
+      result.errors.push(`${app}: seal after the drain failed (${s.error.message}); the upload tick seals it`);
+      deps.logger.warn({ app, slot, err: s.error.message }, "seal after the drain failed; the upload tick seals it");
+    }
+  }
+}
+
+const emptyResult = (requested: number): CompressResult => ({ requested, apps: 0, busy: 0, members: 0, sealed: 0, records: 0, sections: 0, filesRead: 0, filesDeleted: 0, bytesIn: 0, bytesOut: 0, errors: [], durationMs: 0 });
+
+/** The end of a task: its duration; a task that failed for every app it held is retried by FC. */
+function finish(deps: PipelineDeps, result: CompressResult, started: number, held: number): CompressResult {
+  result.durationMs = performance.now() - started;
+  if (result.errors.length > 0 && result.members === 0 && held > 0 && result.errors.length >= held) {
+    // nothing of the task succeeded: let FC's async retry run it again (claims wait with their slots)
+    throw new RetryableError(`drain failed for every app: ${result.errors.slice(0, 3).join("; ")}`);
+  }
+  if (result.errors.length > 0) deps.logger.warn({ errors: result.errors.length }, "some apps of the drain failed; the sweep retries them");
+  return result;
+}
+
 export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { requestId?: string } = {}): Promise<CompressResult> {
+  if (task.shard !== undefined) return compressTail(deps, task.shard, meta);
   const started = performance.now();
-  const result: CompressResult = { requested: task.apps.length, apps: 0, busy: 0, members: 0, sealed: 0, records: 0, sections: 0, filesRead: 0, filesDeleted: 0, bytesIn: 0, bytesOut: 0, errors: [], durationMs: 0 };
+  const result = emptyResult(task.apps.length);
   const { config } = deps;
   const token = randomUUID();
   const requestedAt = performance.now();
@@ -135,12 +282,12 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
   crashPoint("compress.after-claim");
 
   const held = new Set(claims.map((c) => c.app));
-  const release = async (c: DrainClaim) => {
+  const release = async (c: { app: string; slot: number }) => {
     if (!held.delete(c.app)) return;
     deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
     await deps.coord.release(c.app, c.slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app: c.app }, "lock release failed; it will expire"));
   };
-  const failed = (c: DrainClaim, e: unknown) => {
+  const failed = (c: { app: string; slot: number }, e: unknown) => {
     result.errors.push(`${c.app}: ${(e as Error).message}`);
     deps.logger.error({ app: c.app, slot: c.slot, err: (e as Error).message }, "drain failed; its claimed sections stay with the slot for the next drain");
   };
@@ -169,11 +316,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
     // 2. Read each staging file once for every app of the task.
     const sectionBytes = await readSections(deps, prepared, result);
 
-    // 3. One member per app, appended at the committed length; apps' files are independent, so
-    //    NAS_CONCURRENCY appends are in flight at once (each app's own steps stay in order).
-    const commitOf: (DrainCommit | undefined)[] = [];
-    /** apps whose slot is sealed right after the commit → their claim and the key's time */
-    const sealAfter = new Map<string, { claim: DrainClaim; keyTime: number }>();
+    // 3. One member per app, appended at the committed length.
     const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
     /** A section's lines, decoded once (a corrupt one is dead-lettered, a missing one reported, once). */
     const decode = async (app: string, s: ClaimedSection): Promise<{ lines: Buffer; records: number } | "skip"> => {
@@ -199,12 +342,13 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
     };
     /**
      * The app's members from its sections, MAX_REFS_PER_MEMBER sections each, as the bytes of one
-     * append (refs consumed without records go to consumedOnly).
+     * append (refs consumed without records are committed too).
      */
-    const memberOf = async (p: Prepared) => {
+    const memberOf = async (p: Prepared, adopted: ReadonlySet<string>): Promise<BuiltMember> => {
+      if (adopted.size > 0) p.sections = p.sections.filter((s) => !adopted.has(s.ref));
       const refs: string[] = [];
       const built: Buffer[] = [];
-      p.consumedOnly = [];
+      const consumedOnly: string[] = [];
       let records = 0, stagedAt = 0;
       let parts: Buffer[] = [], from = 0, n = 0, minTs = 0, memberStaged = 0;
       const flush = () => {
@@ -215,7 +359,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       for (const s of p.sections) {
         const x = await decode(p.claim.app, s);
         if (x === "skip") {
-          p.consumedOnly.push(s.ref);
+          consumedOnly.push(s.ref);
           continue;
         }
         if (x.records > 0) parts.push(x.lines);
@@ -228,105 +372,172 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       }
       flush();
       const member = built.length === 0 ? undefined : built.length === 1 ? built[0]! : Buffer.concat(built);
-      return { member, members: built.length, refs, records, stagedAt };
+      return { member, members: built.length, refs: [...refs, ...consumedOnly], records, sections: refs.length, stagedAt };
     };
     const nasLimit = pLimit(NAS_CONCURRENCY);
-    await Promise.all(prepared.map((p, i) => nasLimit(async () => {
-      const { app, slot } = p.claim;
-      try {
-        let { member, members, refs, records, stagedAt } = await memberOf(p);
-        let addLen = 0;
-        if (member) {
-          const check = async () => {
-            await ensureLockTime(deps, app, slot, token, "append", lockDeadline);
-            crashPoint("compress.before-write");
-          };
-          let w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check, crashPointsEnabled() ? () => crashPoint("compress.mid-append") : undefined);
-          if (!w.ok) {
-            // the file is not the committed length: repair it (adopt complete members a crashed
-            // writer or a forgetful Redis left, cut a torn tail, move past a generation already
-            // sealed), then build the member again without what was adopted and append once more
-            const again = await prepareSlot(deps, app, slot, token, p.state, lockDeadline);
-            const adopted = new Set(again.adoptedRefs);
-            p.state = again.state;
-            p.sections = p.sections.filter((s) => !adopted.has(s.ref));
-            ({ member, members, refs, records, stagedAt } = await memberOf(p));
-            if (member) {
-              w = await deps.nas.appendExact(activeFilePath(app, slot, p.state.gen), p.state.len, member, check);
-              if (!w.ok) throw new RetryableError(`${activeFilePath(app, slot, p.state.gen)} is ${w.size} bytes, expected ${p.state.len}; the next drain repairs it`);
-            }
-          }
-        }
-        if (member) {
-          crashPoint("compress.after-append");
-          addLen = member.length;
-          result.members += members;
-          result.records += records;
-          result.bytesOut += member.length;
-        }
-        result.sections += refs.length;
-        const keyTime = sealAtDrain(config, { lenAfter: p.state.len + addLen, t0: p.state.t0, oldestStaged: stagedAt }, nowOf(deps));
-        if (keyTime !== undefined) sealAfter.set(app, { claim: p.claim, keyTime });
-        // a slot sealed right after the commit keeps its lock until the seal is done
-        commitOf[i] = { app, slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [...refs, ...p.consumedOnly], release: keyTime === undefined, startedAt: stagedAt };
-      } catch (e) {
-        failed(p.claim, e);
-        await release(p.claim);
-      }
-    })));
-    const commits = commitOf.filter((c): c is DrainCommit => c !== undefined);
+    const writes: AppWrite[] = prepared.map((p) => ({
+      app: p.claim.app, slot: p.claim.slot, state: p.state,
+      build: (adopted) => memberOf(p, adopted),
+      release: () => release(p.claim),
+    }));
+    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit);
 
-    // 4. One commit for every app; the commit also gives each lock back.
-    if (commits.length > 0) {
-      for (const c of commits) {
-        if (!c.release) continue;
-        held.delete(c.app); // the commit releases it (or, if it fails, the lock has expired anyway)
-        deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
-      }
-      const results = await deps.coord.commitDrains(token, commits, nowOf(deps), deps.config.sealBytes);
-      crashPoint("compress.after-commit");
+    // 4–5. One commit for every app (it also gives each lock back), then the seals at the drain.
+    await commitAndSeal(deps, token, lockDeadline, commits, sealAfter, async (cs) => {
+      const results = await deps.coord.commitDrains(token, cs, nowOf(deps), config.sealBytes);
       const gone = new Set<string>();
-      for (const r of results) {
-        if (r.ok) r.gone.forEach((g) => gone.add(g));
-        else {
-          result.errors.push(`${r.app}: commit refused (${r.reason}); the member stays uncommitted and the next holder adopts it`);
-          deps.logger.warn({ app: r.app, reason: r.reason }, r.reason === "lost-lock" ? "slot lock lost before the commit: nothing committed by this writer" : "commit refused: the slot changed under this writer");
-          held.delete(r.app);
-          await deps.coord.release(r.app, commits.find((c) => c.app === r.app)!.slot, token).catch(() => {});
-        }
-      }
-      await Promise.all([...gone].map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
-      result.filesDeleted = gone.size;
-      // 5. Small slots of the long tail are sealed now, under the lock the drain holds: one member
-      //    per object and no lock, stat and seal of their own at the upload tick; all of them with
-      //    two round trips (sealSlots). A crash here leaves a recorded seal the next holder (or
-      //    the tick) finishes.
-      const toSeal = results.flatMap((r) => {
-        const seal = sealAfter.get(r.app);
-        return r.ok && seal !== undefined && held.has(r.app) ? [{ app: r.app, slot: seal.claim.slot, state: r.state, keyTime: seal.keyTime }] : [];
-      });
-      // each seal gives its lock back (its last round trip does, or its failure path); a lock a
-      // failed seal still holds is released with the others below
-      const sealed = await sealSlots(deps, token, toSeal, nasLimit, lockDeadline);
-      for (const [i, s] of sealed.entries()) {
-        const { app, slot } = toSeal[i]!;
-        if (!s.held) held.delete(app);
-        if (s.key) result.sealed++;
-        if (s.error) {
-          result.errors.push(`${app}: seal after the drain failed (${s.error.message}); the upload tick seals it`);
-          deps.logger.warn({ app, slot, err: s.error.message }, "seal after the drain failed; the upload tick seals it");
-        }
-      }
-    }
+      for (const r of results) if (r.ok) r.gone.forEach((g) => gone.add(g));
+      return { results, gone: [...gone] };
+    }, held, result, nasLimit);
   } finally {
     for (const c of claims) if (held.has(c.app)) await release(c);
   }
-  result.durationMs = performance.now() - started;
-  if (result.errors.length > 0 && result.members === 0 && claims.length > 0 && result.errors.length >= claims.length) {
-    // nothing of the task succeeded: let FC's async retry run it again (claims wait with their slots)
-    throw new RetryableError(`drain failed for every app: ${result.errors.slice(0, 3).join("; ")}`);
-  }
-  if (result.errors.length > 0) deps.logger.warn({ errors: result.errors.length }, "some apps of the drain failed; the sweep retries them");
-  return result;
+  return finish(deps, result, started, claims.length);
 }
 
+/**
+ * A tail shard's drain: claims the shard's queued tail regions (one per staging file: the small
+ * sections of the shard's apps) or takes over the claim a previous task left, reads each region
+ * once, takes a slot lock per app of the claim (placeTail: an app is only ever written through
+ * the slot it was first placed in) and appends ONE member per app for all regions — its metadata
+ * names the claim (tailRef), not one ref per section — then commits every app in one round trip.
+ * When every app of the claim is done, the claim ends and its staging files are counted off.
+ * Apps whose slots are all busy wait in the claim for the shard's next task.
+ */
+async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId?: string }): Promise<CompressResult> {
+  const started = performance.now();
+  const result = emptyResult(0);
+  const { config } = deps;
+  const token = randomUUID();
+  const requestedAt = performance.now();
+  const claim = await deps.coord.claimTail(shard, { token, ttlMs: config.lockTtlMs, budget: config.taskMaxBytes, maxEntries: MAX_TAIL_ENTRIES, now: nowOf(deps) });
+  if (!claim) return finish(deps, result, started, 0);
+  const lockDeadline = requestedAt + config.lockTtlMs;
+  crashPoint("compress.after-claim");
+  const held = new Map<string, number>();
+  const release = async (app: string) => {
+    const slot = held.get(app);
+    if (slot === undefined) return;
+    held.delete(app);
+    deps.onSlotEvent?.({ app, slot, event: "release", at: performance.timeOrigin + performance.now() });
+    await deps.coord.release(app, slot, token).catch((e) => deps.logger.warn({ err: (e as Error).message, app }, "lock release failed; it will expire"));
+  };
+  const failed = (w: { app: string; slot: number }, e: unknown) => {
+    result.errors.push(`${w.app}: ${(e as Error).message}`);
+    deps.logger.error({ app: w.app, slot: w.slot, shard, err: (e as Error).message }, "tail drain failed for an app; it stays in the shard's claim for the next task");
+  };
+  let placedCount = 0;
+  try {
+    // 1. Each region read once (NAS_CONCURRENCY files at a time) and cut into its apps' chunks.
+    const ref = tailRef(shard, claim.id);
+    const nasLimit = pLimit(NAS_CONCURRENCY);
+    const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk }[]>();
+    const regions = await Promise.all(claim.entries.map((e) => nasLimit(async () => {
+      result.bytesIn += e.len;
+      const bufs = await deps.nas.readRanges(stagingPath(e.file), [{ pos: e.off, len: e.len }]);
+      result.filesRead++;
+      const b = bufs?.[0];
+      return b && b.length >= e.len ? b.subarray(0, e.len) : undefined;
+    })));
+    for (const [i, e] of claim.entries.entries()) {
+      const region = regions[i];
+      if (!region) {
+        // deleted only once every section and region of it was consumed: archived in a history the coord store forgot
+        reportReconcile(deps, { kind: "missing-staging-file", possibleDuplicates: 0, detail: { ref: e.ref } });
+        continue;
+      }
+      let chunks: TailChunk[];
+      try {
+        chunks = tailChunks(region);
+      } catch (err) {
+        if (!(err instanceof CorruptChunkError)) throw err;
+        // the same bytes give the same outcome to every task of the claim, so its apps stay the same
+        await writeDeadLetter(deps, { kind: "chunk", reason: `staging tail region ${e.ref}: ${err.message}`, payload: region, details: { ref: e.ref }, requestId: meta.requestId });
+        continue;
+      }
+      for (const chunk of chunks) {
+        if (!isSafeSegment(chunk.app)) {
+          await writeDeadLetter(deps, { kind: "chunk", reason: `staging tail region ${e.ref}: a chunk names ${JSON.stringify(chunk.app.slice(0, 100))}, not an app directory name`, payload: chunk.bytes, details: { ref: e.ref }, requestId: meta.requestId });
+          continue;
+        }
+        const list = byApp.get(chunk.app);
+        if (list) list.push({ entry: e, chunk });
+        else byApp.set(chunk.app, [{ entry: e, chunk }]);
+      }
+    }
+    const apps = [...byApp.keys()].sort();
+    const todo = apps.filter((a) => claim.apps.get(a) !== "done");
+    result.requested = todo.length;
+
+    // 2. A slot lock per app (the one it was placed in before, if any), in scripts of a few hundred apps.
+    const placed = await deps.coord.placeTail(shard, token, claim.id, apps.length, todo, { order: slotOrder(config.maxWritersPerApp), ttlMs: config.lockTtlMs });
+    placedCount = placed.length;
+    for (const p of placed) {
+      held.set(p.app, p.slot);
+      deps.onSlotEvent?.({ app: p.app, slot: p.slot, event: "acquire", at: performance.timeOrigin + performance.now() });
+    }
+    result.apps = placed.length;
+    result.busy = todo.length - placed.length;
+    crashPoint("compress.tail-after-place");
+
+    // 3. A slot with a half-done seal or a tainted generation is brought to a clean state first
+    //    (a member of this claim found there is adopted: the app is done); the others are
+    //    checked by the append.
+    const writes: AppWrite[] = [];
+    for (const p of placed) {
+      let state = p.state;
+      let done = false;
+      try {
+        if (state.sealing || state.tainted) {
+          const again = await prepareSlot(deps, p.app, p.slot, token, state, lockDeadline);
+          state = again.state;
+          done = again.adoptedRefs.includes(ref);
+        }
+      } catch (e) {
+        failed(p, e);
+        await release(p.app);
+        continue;
+      }
+      const parts = byApp.get(p.app)!;
+      writes.push({
+        app: p.app, slot: p.slot, state,
+        build: async (adopted) => {
+          if (done || adopted.has(ref)) return { members: 0, refs: [], records: 0, sections: 0, stagedAt: 0 };
+          const lines: Buffer[] = [];
+          let records = 0, minTs = 0, stagedAt = 0;
+          for (const { entry, chunk } of parts) {
+            const x = tailChunkLines(chunk, entry.keep);
+            if (x.records > 0) lines.push(x.lines);
+            records += x.records;
+            if (entry.minTs > 0 && (minTs === 0 || entry.minTs < minTs)) minTs = entry.minTs;
+            if (stagedAt === 0 || entry.stagedAt < stagedAt) stagedAt = entry.stagedAt;
+          }
+          const member = records > 0 ? buildMember(lines.length === 1 ? lines[0]! : Buffer.concat(lines), { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
+          return { member, members: member ? 1 : 0, refs: [ref], records, sections: parts.length, stagedAt };
+        },
+        release: () => release(p.app),
+      });
+    }
+    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit);
+    const heldApps = new Set(held.keys());
+
+    // 4–5. One commit for every app: each is done in the claim; with the last, the claim ends and
+    //      its staging files are counted off. Then the seals at the drain.
+    await commitAndSeal(deps, token, lockDeadline, commits, sealAfter, async (cs) => {
+      const r = await deps.coord.commitTail(token, shard, claim.id, cs, nowOf(deps), config.sealBytes);
+      return { results: r.results, gone: r.gone };
+    }, heldApps, result, nasLimit);
+    for (const app of [...held.keys()]) if (!heldApps.has(app)) held.delete(app);
+    if (todo.length === 0) {
+      // every app was done before (the claim's end was lost with its task), or nothing in the
+      // claim was readable (gone or corrupt regions): end it
+      const r = await deps.coord.commitTail(token, shard, claim.id, [], nowOf(deps), config.sealBytes);
+      await Promise.all(r.gone.map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
+      result.filesDeleted += r.gone.length;
+    }
+  } finally {
+    for (const app of [...held.keys()]) await release(app);
+    await deps.coord.releaseTail(shard, token).catch((e) => deps.logger.warn({ err: (e as Error).message, shard }, "tail shard lock release failed; it will expire"));
+  }
+  return finish(deps, result, started, placedCount);
+}

@@ -106,6 +106,14 @@ export const envSchema = z.object({
   LOGPIPE_TASK_MAX_BYTES: size.default("256MB"),
   /** Apps per compress invocation the sweep sends (one lock + one member per app, one commit for all). */
   LOGPIPE_SWEEP_APPS_PER_TASK: int(1, 900).default(500), // 900 apps of 64-character names still fit the 64 KB task guard (fc-invoker.ts)
+  /**
+   * An app's section of a batch smaller than this goes to the staging file's tail region of the
+   * app's tail shard instead of a section of its own: one Redis entry per region, drained with the
+   * long tail (at LOGPIPE_DRAIN_MAX_AGE) by one task per shard. 0 keeps every app in its own section.
+   */
+  LOGPIPE_TAIL_SECTION_BYTES: size.default("2KB"),
+  /** Tail shards: sweep tasks that drain the long tail's regions (one member per app per drain). */
+  LOGPIPE_TAIL_SHARDS: int(1, 256).default(8),
   /** Routing decisions (admitted / overflowed) unused this long are forgotten. */
   LOGPIPE_APP_TTL: duration.default("7d"),
   LOGPIPE_TIMEZONE: z.string().default("UTC").refine((tz) => {
@@ -169,6 +177,8 @@ export interface PipelineConfig {
   drainMaxBytes: number;
   taskMaxBytes: number;
   sweepAppsPerTask: number;
+  tailSectionBytes: number;
+  tailShards: number;
   appTtlMs: number;
   timeZone: string;
   oss: { bucket?: string; endpoint?: string; region?: string };
@@ -232,6 +242,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     drainMaxBytes: c.LOGPIPE_DRAIN_MAX_BYTES,
     taskMaxBytes: c.LOGPIPE_TASK_MAX_BYTES,
     sweepAppsPerTask: c.LOGPIPE_SWEEP_APPS_PER_TASK,
+    tailSectionBytes: c.LOGPIPE_TAIL_SECTION_BYTES,
+    tailShards: c.LOGPIPE_TAIL_SHARDS,
     appTtlMs: c.LOGPIPE_APP_TTL,
     timeZone: c.LOGPIPE_TIMEZONE,
     oss: { bucket: c.LOGPIPE_OSS_BUCKET, endpoint: c.LOGPIPE_OSS_ENDPOINT, region: c.LOGPIPE_OSS_REGION },

@@ -14,6 +14,7 @@ export const CRASH_POINTS = [
   "split.after-rename",
   "split.after-register",
   "compress.after-claim",
+  "compress.tail-after-place",
   "repair.before-cut",
   "compress.before-write",
   "compress.mid-append",

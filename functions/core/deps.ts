@@ -17,6 +17,8 @@ import type { Logger } from "./logger.js";
 export interface DrainTask {
   v: 2;
   apps: string[];
+  /** drain this tail shard's regions instead (apps is then empty): see CoordStore.claimTail */
+  shard?: number;
   /** hot: split saw an app cross the drain threshold; sweep: the uploader's periodic drain */
   reason: "hot" | "sweep";
 }
@@ -42,6 +44,13 @@ export async function invokeDrains(invoker: CompressInvoker, apps: string[], per
   const limit = pLimit(8);
   await Promise.all(tasks.map((t) => limit(() => invoker.invokeCompress(t))));
   return tasks.length;
+}
+
+/** Invokes one drain task per tail shard (a few at a time). */
+export async function invokeTails(invoker: CompressInvoker, shards: number[]): Promise<number> {
+  const limit = pLimit(8);
+  await Promise.all(shards.map((shard) => limit(() => invoker.invokeCompress({ v: 2, apps: [], shard, reason: "sweep" }))));
+  return shards.length;
 }
 
 /** Something the pipeline noticed and repaired that an operator should know (see docs/faults.md). */

@@ -13,7 +13,8 @@ import { writeDeadLetter } from "./dead-letter.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, UNROUTED_APP, routeSegmentAt, type Router } from "./routing.js";
-import { encodeStagingFile, registrationOf, type StagedSection, type StagingFile } from "./staging.js";
+import { tailShardOf } from "../adapters/coord-store.js";
+import { encodeStagingFile, indexRecords, registrationOf, type StagedSection, type StagingFile } from "./staging.js";
 
 export interface SplitResult {
   records: number;
@@ -51,6 +52,8 @@ interface PartitionGroup {
 const FILE_WRITE_CONCURRENCY = 4;
 /** A section under this size is laid out by app name, after the large ones (see the staging loop). */
 const SMALL_SECTION_BYTES = 64 * 1024;
+
+const byApp = (a: { app: string }, b: { app: string }): number => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0);
 
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
 function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
@@ -195,11 +198,12 @@ export async function splitTable(
     }
   }
 
-  // One staging file per (topic, partition): every app's rows as one section each. Rows of an
-  // app keep the batch's order; a record repeated within the batch is kept once. Large sections
-  // come first, in the batch's order (the busiest apps, drained often, lie together), then the
-  // small ones by app name: the long tail is drained by sweep tasks of neighbouring names
-  // (invokeDrains), so each task's sections lie together too.
+  // One staging file per (topic, partition): every app's rows as one chunk each. Rows of an app
+  // keep the batch's order; a record repeated within the batch is kept once. Large sections come
+  // first, in the batch's order (the busiest apps, drained often, lie together), then the small
+  // ones by app name (drained by sweep tasks of neighbouring names: invokeDrains), then the
+  // smallest — under LOGPIPE_TAIL_SECTION_BYTES — in one region per tail shard, by app name: each
+  // region is one coord-store entry, drained by its shard's sweep task with the other files'.
   const files: StagingFile[] = [];
   const apps = new Set<string>();
   for (const g of groups.values()) {
@@ -225,9 +229,22 @@ export async function splitTable(
       if (app === UNROUTED_APP) result.unrouted += rows.length;
     }
     if (g.offsets.length === 0) continue;
-    const large = sections.filter((x) => x.size >= SMALL_SECTION_BYTES);
-    const small = sections.filter((x) => x.size < SMALL_SECTION_BYTES).sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
-    files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small]));
+    // the smallest go to their tail shard's region (one coord-store entry per region, not per app)
+    const { tailSectionBytes, tailShards } = deps.config;
+    const large: typeof sections = [], small: typeof sections = [];
+    const tails = new Map<number, typeof sections>();
+    for (const x of sections) {
+      if (x.size < tailSectionBytes) {
+        const shard = tailShardOf(x.app, tailShards);
+        const list = tails.get(shard);
+        if (list) list.push(x);
+        else tails.set(shard, [x]);
+      } else if (x.size >= SMALL_SECTION_BYTES) large.push(x);
+      else small.push(x);
+    }
+    small.sort(byApp);
+    const regions = [...tails].sort((a, b) => a[0] - b[0]).map(([shard, list]) => ({ shard, sections: list.sort(byApp) }));
+    files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small], regions));
   }
   result.apps = apps.size;
   result.files = files.length;
@@ -261,7 +278,7 @@ export async function splitTable(
       });
     }
     if (r.status === "duplicate") {
-      result.duplicates += f.index.sections.reduce((n, x) => n + x.records, 0);
+      result.duplicates += indexRecords(f.index);
       await deps.nas.remove(f.path); // nothing new in it: every offset was staged before
     } else if (r.status === "partial") {
       result.duplicates += countOutside(f, table, r.keep);

@@ -12,8 +12,8 @@
  * recreated topic that reuses offsets can never overwrite a file still waiting to be drained.
  */
 import { crc32 } from "node:zlib";
-import type { RegisterFile } from "../adapters/coord-store.js";
-import { chunkBody, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import type { RegisterFile, StagedTail } from "../adapters/coord-store.js";
+import { chunkAt, chunkBody, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
 import { contains, type Interval } from "./intervals.js";
 import { STAGING_DIR, topicSegment } from "./layout.js";
 
@@ -51,14 +51,22 @@ export type StagedSection = { app: string; records: number; minTs: number } & ({
 
 const sectionSize = (s: StagedSection) => ("bytes" in s ? s.bytes.length : s.size);
 
+/** A tail region to write: one shard's small sections (one chunk per app, by app name). */
+export interface TailRegion {
+  shard: number;
+  sections: StagedSection[];
+}
+
 /**
- * Builds the file from its sections (one per app, chunk layout). Section offsets in the index are
- * absolute, so the index length is settled first: it is the JSON of `{ v: 1, ...meta, sections }`
- * with every offset written as a 15-digit quoted placeholder, and the real index (offsets as plain
- * numbers) is padded with spaces up to it. Each entry's text is made once around its offset, not
- * by stringifying the whole index twice: at 3,000 apps a batch's index has ~1,500 entries.
+ * Builds the file from its sections (one per app, chunk layout), then its tail regions (each the
+ * small sections of one tail shard's apps, one after another: see StagedTail). Section offsets in
+ * the index are absolute, so the index length is settled first: it is the JSON of
+ * `{ v: 1, ...meta, sections, tails }` with every offset written as a 15-digit quoted placeholder,
+ * and the real index (offsets as plain numbers) is padded with spaces up to it. Each entry's text
+ * is made once around its offset, not by stringifying the whole index twice: at 3,000 apps a
+ * batch's index had ~1,500 entries before tail regions.
  */
-export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, sections: StagedSection[]): StagingFile {
+export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections" | "tails">, sections: StagedSection[], tails: TailRegion[] = []): StagingFile {
   const head = JSON.stringify({ v: 1, ...meta, sections: [] }).slice(0, -2); // without "]}"
   const before: string[] = new Array(sections.length);
   const after: string[] = new Array(sections.length);
@@ -67,7 +75,19 @@ export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, se
     before[i] = `${i === 0 ? "" : ","}{"app":${JSON.stringify(s.app)},"off":`;
     after[i] = `,"len":${sectionSize(s)},"records":${JSON.stringify(s.records)},"minTs":${JSON.stringify(s.minTs)}}`;
   }
-  const indexLength = Buffer.byteLength(head + before.join("") + after.join("") + "]}") + sections.length * (OFFSET_WIDTH + 2);
+  const regions = tails.filter((t) => t.sections.length > 0).map((t) => {
+    let len = 0, records = 0, minTs = 0;
+    for (const x of t.sections) {
+      len += sectionSize(x);
+      records += x.records;
+      if (x.minTs > 0 && (minTs === 0 || x.minTs < minTs)) minTs = x.minTs;
+    }
+    return { shard: t.shard, len, records, minTs, apps: t.sections.length, sections: t.sections };
+  });
+  const tailBefore = regions.map((t, i) => `${i === 0 ? "" : ","}{"shard":${t.shard},"off":`);
+  const tailAfter = regions.map((t) => `,"len":${t.len},"records":${t.records},"minTs":${t.minTs},"apps":${t.apps}}`);
+  const tailsOpen = regions.length > 0 ? '],"tails":[' : "";
+  const indexLength = Buffer.byteLength(head + before.join("") + after.join("") + tailsOpen + tailBefore.join("") + tailAfter.join("") + "]}") + (sections.length + regions.length) * (OFFSET_WIDTH + 2);
   const headerLength = MAGIC.length + 4 + indexLength;
   const entries: StagingIndex["sections"] = new Array(sections.length);
   const text: string[] = [head];
@@ -79,17 +99,34 @@ export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections">, se
     text.push(before[i]!, String(pos), after[i]!);
     pos += len;
   }
+  const tailEntries: StagedTail[] = [];
+  const tailAt: number[] = [];
+  if (regions.length > 0) text.push(tailsOpen);
+  regions.forEach((t, i) => {
+    tailEntries.push({ shard: t.shard, off: pos, len: t.len, records: t.records, minTs: t.minTs, apps: t.apps });
+    tailAt.push(pos);
+    text.push(tailBefore[i]!, String(pos), tailAfter[i]!);
+    pos += t.len;
+  });
   text.push("]}");
   const index: StagingIndex = { v: 1, ...meta, sections: entries };
+  if (tailEntries.length > 0) index.tails = tailEntries;
   const bytes = Buffer.allocUnsafe(pos);
   MAGIC.copy(bytes, 0);
   bytes.writeUInt32LE(indexLength, MAGIC.length);
   const written = bytes.write(text.join(""), MAGIC.length + 4, "utf8");
   bytes.fill(0x20, MAGIC.length + 4 + written, headerLength);
-  sections.forEach((s, i) => {
-    const at = entries[i]!.off;
+  const put = (s: StagedSection, at: number) => {
     if ("bytes" in s) s.bytes.copy(bytes, at);
     else s.writeAt(bytes, at);
+  };
+  sections.forEach((s, i) => put(s, entries[i]!.off));
+  regions.forEach((t, i) => {
+    let at = tailAt[i]!;
+    for (const x of t.sections) {
+      put(x, at);
+      at += sectionSize(x);
+    }
   });
   const id = `${topicSegment(meta.topic)}.${meta.partition}/${meta.first}-${meta.last}.${crc32(bytes).toString(16).padStart(8, "0")}`;
   return { id, path: stagingPath(id), bytes, index };
@@ -105,7 +142,7 @@ export function decodeStagingIndex(head: Buffer): StagingIndex {
   if (MAGIC.length + 4 + n > head.length) throw new CorruptChunkError("staging index runs past the bytes read");
   try {
     const index = JSON.parse(head.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + n)) as StagingIndex;
-    if (index.v !== 1 || !Array.isArray(index.sections)) throw new Error("bad version");
+    if (index.v !== 1 || !Array.isArray(index.sections) || (index.tails !== undefined && !Array.isArray(index.tails))) throw new Error("bad version");
     return index;
   } catch {
     throw new CorruptChunkError("staging index is not valid JSON");
@@ -119,7 +156,7 @@ export function indexLengthOf(head: Buffer): number {
 /** The registration of a staging file: its index's own section entries (no copy per section: ~1,500 a batch at 3,000 apps). */
 export function registrationOf(file: StagingFile | { id: string; index: StagingIndex }): RegisterFile {
   const x = file.index;
-  return { file: file.id, topic: x.topic, partition: x.partition, first: x.first, last: x.last, minTs: x.minTs, maxTs: x.maxTs, sections: x.sections };
+  return { file: file.id, topic: x.topic, partition: x.partition, first: x.first, last: x.last, minTs: x.minTs, maxTs: x.maxTs, sections: x.sections, tails: x.tails };
 }
 
 /** A section's framed lines, keeping only offsets in `keep` (all when empty), and how many records. */
@@ -132,4 +169,41 @@ export function sectionLines(section: Buffer, keep: Interval[]): { lines: Buffer
   let records = 0;
   const lines = selectLines(chunk, (i) => (contains(keep, chunk.offsets[i]!) ? (records++, true) : false));
   return { lines, records };
+}
+
+/** Records in a staging file: its sections' and its tail regions'. */
+export function indexRecords(index: Pick<StagingIndex, "sections" | "tails">): number {
+  let n = 0;
+  for (const s of index.sections) n += s.records;
+  for (const t of index.tails ?? []) n += t.records;
+  return n;
+}
+
+/**
+ * The chunks of a tail region, one per app, in the order split wrote them (each a view of
+ * `region`). A region that does not parse into whole chunks is corrupt: nothing of it is returned.
+ */
+export function tailChunks(region: Buffer): TailChunk[] {
+  const out: TailChunk[] = [];
+  for (let at = 0; at < region.length; ) {
+    const c = chunkAt(region, at);
+    if (typeof c.header.app !== "string") throw new CorruptChunkError(`tail chunk at ${at} names no app`);
+    out.push({ app: c.header.app, bytes: region.subarray(at, c.end), body: c.body, records: c.header.count });
+    at = c.end;
+  }
+  return out;
+}
+
+export interface TailChunk {
+  app: string;
+  /** the whole chunk (for a keep filter or a dead letter) */
+  bytes: Buffer;
+  /** its framed lines, all records */
+  body: Buffer;
+  records: number;
+}
+
+/** A tail chunk's framed lines, keeping only offsets in `keep` (all when empty). */
+export function tailChunkLines(c: TailChunk, keep: Interval[]): { lines: Buffer; records: number } {
+  return keep.length === 0 ? { lines: c.body, records: c.records } : sectionLines(c.bytes, keep);
 }

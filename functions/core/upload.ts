@@ -11,11 +11,11 @@ import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
-import { invokeDrains, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
+import { invokeDrains, invokeTails, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
-import { decodeStagingIndex, indexLengthOf, registrationOf, stagingIdOf } from "./staging.js";
+import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
 import type { SlotState } from "../adapters/coord-store.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
 
@@ -140,9 +140,14 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
       minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN, now, ...pace,
     });
   }
-  if (apps.length === 0) return;
+  // the long tail's regions: a shard once its oldest region reaches the max age (its task takes
+  // every region queued, so each app of the shard gets one member per max age)
+  const tailBefore = opts.sweepAll ? Number.MAX_SAFE_INTEGER : drainMinBytes <= 0 ? now - drainAgeMs : now - drainMaxAgeMs;
+  const shards = await deps.coord.dueShards(tailBefore, 100_000);
+  if (apps.length === 0 && shards.length === 0) return;
   if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
-  result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
+  if (apps.length > 0) result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
+  if (shards.length > 0) result.swept += await invokeTails(deps.invoker, shards);
 }
 
 /**
@@ -345,7 +350,7 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
       if (r.status === "duplicate") await deps.nas.remove(rel);
       else {
         result.redriven++;
-        const records = index.sections.reduce((n, s) => n + s.records, 0);
+        const records = indexRecords(index);
         // a split that died before registering is redelivered and registers its own file, so an
         // orphan with new offsets means Redis forgot it: its records may have been drained already
         reportReconcile(deps, { kind: "orphan-staging-registered", possibleDuplicates: records, detail: { file: id, status: r.status, records } });

@@ -68,6 +68,26 @@ describe("kill -9 at a named crash point", () => {
   });
 });
 
+// The long tail's path: every section goes to its tail shard's region (LOGPIPE_TAIL_SECTION_BYTES
+// above any section), so every drain is a tail shard's task: claim, place, append, commit, end.
+const TAIL_POINTS = ["compress.after-claim", "compress.tail-after-place", "compress.mid-append", "compress.after-append", "compress.after-commit", "seal.after-record"] as const;
+describe("kill -9 at a point of a tail shard's drain", () => {
+  TAIL_POINTS.forEach((point, i) => {
+    test(point, async () => {
+      const r = await runScenario({
+        name: `kill-tail-${point}`, seed: 300 + i, apps: 40, partitions: 4, perPartition: 10_000, batchRecords: 500,
+        procs: 2, maxSpawns: 12, redisUrl, objects: { kind: "local", dir: "" },
+        // seal.after-record: small slots sealed at the seal age, some right at their tail drain
+        env: { LOGPIPE_TAIL_SECTION_BYTES: "1MB", LOGPIPE_TAIL_SHARDS: "3", ...(point === "seal.after-record" ? { LOGPIPE_SEAL_MAX_AGE: "1s" } : {}) },
+        crashAt: (n, crashes) => (crashes < KILLS_PER_POINT ? `${point}:${1 + (n % 3)}` : undefined),
+      });
+      check(r);
+      expect(r.crashPoints[point] ?? 0, `instances killed at ${point}`).toBeGreaterThanOrEqual(1);
+      if (point === "compress.mid-append") expect(r.tornTails, "torn tails cut").toBeGreaterThan(0);
+    });
+  });
+});
+
 describe("kill -9 on seeded random schedules over every point", () => {
   for (const seed of [11, 12, 13]) {
     test(`schedule ${seed}`, async () => {

@@ -14,6 +14,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAll, type Artifact } from "../../cli/build/artifacts.js";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../../cli/services/redis-server.js";
+import { tailShardOf } from "../../functions/adapters/coord-store.js";
 import { decodeStagingIndex, stagingIdOf } from "../../functions/core/staging.js";
 import type { FunctionKind } from "../../infra/config.js";
 import { RUNTIME_ENV } from "../../infra/runtime-env.js";
@@ -149,7 +150,7 @@ describe("bundles load and run in plain node", () => {
 
   it("split handles a CloudEvents batch (hot apps drained inline) and writes the apps' active files", () => {
     const batch = [...Array.from({ length: 20 }, (_, i) => ({ app, offset: 100 + i })), ...Array.from({ length: 5 }, (_, i) => ({ app: app2, offset: 200 + i }))];
-    const hot = { LOGPIPE_DRAIN_BYTES: "1" }; // every app is due at once: split invokes compress for both
+    const hot = { LOGPIPE_DRAIN_BYTES: "1", LOGPIPE_TAIL_SECTION_BYTES: "0" }; // every app is due at once: split invokes compress for both
     const r = run("split", cloudEvents(batch), hot);
     expect(r.status, r.stderr).toBe(0);
     expect(r.result).toMatchObject({ records: 25, apps: 2, files: 1, duplicates: 0, hot: 2, rejected: 0 });
@@ -162,16 +163,19 @@ describe("bundles load and run in plain node", () => {
     expect(staged()).toEqual([]);
   });
 
-  it("compress takes a drain task and drains the app's staged sections", () => {
-    // split stages 7 records without draining them (the app is not hot at the default threshold)
+  it("compress takes a tail shard's drain task and drains the app's staged records", () => {
+    // split stages 7 records without draining them (the app is not hot at the default threshold),
+    // in its tail shard's region (a few hundred bytes: under LOGPIPE_TAIL_SECTION_BYTES)
     const s = run("split", cloudEvents(Array.from({ length: 7 }, (_, i) => ({ app, offset: 300 + i, partition: 1, msg: `staged ${300 + i}` }))));
     expect(s.status, s.stderr).toBe(0);
     expect(s.result).toMatchObject({ records: 7, files: 1, hot: 0 });
     const [file] = staged();
     expect(file).toMatch(/^staging\/app-logs\.1\/300-306\.[0-9a-f]{8}\.batch$/);
-    expect(decodeStagingIndex(readFileSync(path.join(work, "nas", file!))).sections.map((x) => [x.app, x.records])).toEqual([[app, 7]]);
+    const index = decodeStagingIndex(readFileSync(path.join(work, "nas", file!)));
+    const shard = tailShardOf(app, 8);
+    expect([index.sections, index.tails?.map((t) => [t.shard, t.apps, t.records])]).toEqual([[], [[shard, 1, 7]]]);
 
-    const r = run("compress", JSON.stringify({ v: 2, apps: [app], reason: "sweep" }));
+    const r = run("compress", JSON.stringify({ v: 2, apps: [], shard, reason: "sweep" }));
     expect(r.status, r.stderr).toBe(0);
     expect(r.result).toMatchObject({ requested: 1, apps: 1, members: 1, records: 7, filesRead: 1, filesDeleted: 1, errors: [] });
     expect(staged()).toEqual([]);

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CoordStore, DrainClaim, DrainCommit, RegisterFile, RegisterOptions } from "../../functions/adapters/coord-store.js";
+import { tailRef, type CoordStore, type DrainClaim, type DrainCommit, type RegisterFile, type RegisterOptions, type TailClaim, type TailPlacement } from "../../functions/adapters/coord-store.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
 import { DRAIN_SCRIPT_APPS, DRAIN_SCRIPT_REFS, RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import type { Interval } from "../../functions/core/intervals.js";
@@ -58,6 +58,30 @@ const commitOf = (c: DrainClaim, addLen: number, release = false, refs = c.secti
   app: c.app, slot: c.slot, gen: c.state.gen, expectLen: c.state.len, addLen, refs, release,
 });
 const refsOf = (c: DrainClaim | undefined) => c?.sections.map((x) => x.ref);
+
+/** `f` with one tail region per [shard, bytes, apps], laid out after its sections. */
+function withTails(f: RegisterFile, tails: [number, number, number?][]): RegisterFile {
+  let off = f.sections.reduce((end, x) => Math.max(end, x.off + x.len), 64);
+  return {
+    ...f,
+    tails: tails.map(([shard, len, apps = 1]) => {
+      const t = { shard, off, len, records: Math.max(1, Math.floor(len / 10)), minTs: f.minTs, apps };
+      off += len;
+      return t;
+    }),
+  };
+}
+const tailOpts = (token: string, over: Partial<Parameters<CoordStore["claimTail"]>[1]> = {}) => ({ token, ttlMs: 10_000, budget: 1e12, maxEntries: 1000, now: Date.now(), ...over });
+const place = { order: [0], ttlMs: 10_000 };
+const tailCommitOf = (p: TailPlacement, addLen: number, release = true): DrainCommit => ({
+  app: p.app, slot: p.slot, gen: p.state.gen, expectLen: p.state.len, addLen, refs: [], release,
+});
+const entryRefs = (c: TailClaim | null | undefined) => c?.entries.map((e) => e.ref);
+/** Places and commits the apps of claim `c` (held by `token`): the claim ends. */
+async function finishTail(s: CoordStore, c: TailClaim, token: string, apps = ["x"]) {
+  const placed = await s.placeTail(c.shard, token, c.id, apps.length, apps, { order: [0, 1, 2, 3], ttlMs: 10_000 });
+  return s.commitTail(token, c.shard, c.id, placed.map((p) => tailCommitOf(p, 1)), 5000);
+}
 
 describe.each(stores)("coord store contract: $name", ({ make }) => {
   const open = () => {
@@ -645,6 +669,330 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     // b (last used 1000) and d (1050) are forgotten at 1160; a (1050) too; c (1090) and e (1090) are kept
     expect(asObj(await s.admitApps(["c", "e", "b", "f", "g"], 2, 1160, 100))).toEqual({ c: false, e: true, b: true, f: false, g: false });
     expect(asObj(await s.admitApps([], 2, 1160, 100))).toEqual({});
+  });
+
+  it("registers a file's tail regions as one queue entry per shard, counted with its sections in the file's refcount (a file of tails only too)", async () => {
+    // Arrange: f1 has a section of big and regions of shards 0 and 1; f2 only a region of shard 0;
+    // f3 neither; f4 redelivers f1's offsets; f5 overlaps f3 (30-39 are new)
+    const s = open();
+    const f1 = withTails(batch("t", 0, 0, 9, [["big", 500]]), [[0, 40, 3], [1, 30, 2]]);
+    const f2 = withTails(batch("t", 0, 10, 19, []), [[0, 20, 2]]);
+    const f3 = batch("t", 0, 20, 29, []);
+    const f4 = withTails(batch("t", 0, 0, 9, []), [[0, 99]]);
+    const f5 = withTails(batch("t", 0, 25, 39, []), [[2, 10]]);
+    // Act
+    const r = await s.registerFiles([f1, f2, f3, f4, f5], reg(1000, { drainBytes: 100 }));
+    // Assert: statuses as for sections; a file with neither sections nor regions, or a duplicate, is not kept
+    expect(r.results.map((x) => [x.status, x.keep])).toEqual([["registered", [[0, 9]]], ["registered", [[10, 19]]], ["registered", [[20, 29]]], ["duplicate", []], ["partial", [[30, 39]]]]);
+    expect(r.hot).toEqual(["big"]);
+    expect(await s.registeredFiles([f1.file, f2.file, f3.file, f4.file, f5.file])).toEqual(new Set([f1.file, f2.file, f5.file]));
+    const c0 = await s.claimTail(0, tailOpts("w"));
+    expect(c0).toEqual({
+      shard: 0, id: expect.stringMatching(/^[^:\s]+$/), total: 0, inherited: false, apps: new Map(),
+      entries: [
+        { ref: `${f1.file}#t0`, file: f1.file, off: 564, len: 40, records: 4, stagedAt: 1000, minTs: 1000, keep: [] },
+        { ref: `${f2.file}#t0`, file: f2.file, off: 64, len: 20, records: 2, stagedAt: 1000, minTs: 1000, keep: [] },
+      ],
+    });
+    const c1 = await s.claimTail(1, tailOpts("w"));
+    expect(c1!.entries).toEqual([{ ref: `${f1.file}#t1`, file: f1.file, off: 604, len: 30, records: 3, stagedAt: 1000, minTs: 1000, keep: [] }]);
+    expect((await s.claimTail(2, tailOpts("w")))!.entries).toMatchObject([{ ref: `${f5.file}#t2`, keep: [[30, 39]] }]);
+    // f1 counts its section and both regions: it is gone with the last of the three only
+    const [big] = await s.acquireDrains(["big"], drain("d"));
+    expect(refsOf(big)).toEqual([`${f1.file}#0`]);
+    expect((await s.commitDrains("d", [commitOf(big!, 1, true)], 2000))[0]).toMatchObject({ ok: true, gone: [] });
+    expect(await finishTail(s, c0!, "w")).toMatchObject({ ended: true, gone: [f2.file] });
+    expect(await finishTail(s, c1!, "w")).toMatchObject({ ended: true, gone: [f1.file] });
+    expect(await s.registeredFiles([f1.file, f2.file, f5.file])).toEqual(new Set([f5.file]));
+  });
+
+  it("lists tail shards due by their oldest queued or claimed entry, oldest first, until their last claim ends", async () => {
+    // Arrange: shard 3 has entries staged at 1000 and 3000, shard 1 at 2000, shard 2 at 2500
+    const s = open();
+    const f = nextBatches();
+    const tails = (...t: [number, number][]) => withTails(f([]), t);
+    await s.registerFiles([tails([3, 10])], reg(1000));
+    await s.registerFiles([tails([1, 10])], reg(2000));
+    await s.registerFiles([tails([2, 10])], reg(2500));
+    await s.registerFiles([tails([3, 10])], reg(3000));
+    // Act / Assert
+    expect(await s.dueShards(999, 10)).toEqual([]);
+    expect(await s.dueShards(1000, 10)).toEqual([3]);
+    expect(await s.dueShards(5000, 10)).toEqual([3, 1, 2]);
+    expect(await s.dueShards(5000, 2)).toEqual([3, 1]);
+    // shard 3's oldest entry claimed but not finished: the shard stays due by it, released or not
+    const c3 = (await s.claimTail(3, tailOpts("w", { maxEntries: 1 })))!;
+    expect(c3.entries.map((e) => e.stagedAt)).toEqual([1000]);
+    expect(await s.dueShards(5000, 10)).toEqual([3, 1, 2]);
+    await s.releaseTail(3, "w");
+    expect(await s.dueShards(5000, 10)).toEqual([3, 1, 2]);
+    // the claim ends: due by its queued entry
+    expect((await s.claimTail(3, tailOpts("w")))!.id).toBe(c3.id);
+    expect((await finishTail(s, c3, "w")).ended).toBe(true);
+    await s.releaseTail(3, "w");
+    expect(await s.dueShards(5000, 10)).toEqual([1, 2, 3]);
+    expect(await s.dueShards(2999, 10)).toEqual([1, 2]);
+    // shard 2's only entry claimed and finished: no longer due
+    const c2 = (await s.claimTail(2, tailOpts("w")))!;
+    expect((await finishTail(s, c2, "w")).ended).toBe(true);
+    await s.releaseTail(2, "w");
+    expect(await s.dueShards(5000, 10)).toEqual([1, 3]);
+    // an entry registered with an older stamp makes its shard due from then
+    await s.registerFiles([tails([3, 10])], reg(1500));
+    expect(await s.dueShards(5000, 10)).toEqual([3, 1]);
+  });
+
+  it("claims a shard's queued entries oldest first within the budget and maxEntries, at least one; null while its lock is held or nothing is queued", async () => {
+    // Arrange: six files with a region of shard 0 each
+    const s = open();
+    const f = nextBatches();
+    const files = [100, 100, 300, 100, 100, 100].map((len) => withTails(f([]), [[0, len]]));
+    await s.registerFiles(files, reg(1000));
+    const ref = (i: number) => `${files[i]!.file}#t0`;
+    // Act / Assert: maxEntries
+    const first = await s.claimTail(0, tailOpts("w1", { maxEntries: 2 }));
+    expect(first).toMatchObject({ shard: 0, inherited: false, total: 0 });
+    expect(entryRefs(first)).toEqual([ref(0), ref(1)]);
+    // the lock is held: by another task or by the holder itself; a stranger cannot give it back
+    expect(await s.claimTail(0, tailOpts("w2"))).toBeNull();
+    expect(await s.claimTail(0, tailOpts("w1"))).toBeNull();
+    await s.releaseTail(0, "w2");
+    expect(await s.claimTail(0, tailOpts("w2"))).toBeNull();
+    await finishTail(s, first!, "w1");
+    await s.releaseTail(0, "w1");
+    // an entry over the budget still goes, alone
+    const second = await s.claimTail(0, tailOpts("w2", { budget: 250 }));
+    expect(entryRefs(second)).toEqual([ref(2)]);
+    expect(second!.id).toMatch(/^[^:\s]+$/);
+    expect(second!.id).not.toBe(first!.id);
+    await finishTail(s, second!, "w2");
+    await s.releaseTail(0, "w2");
+    // the budget: 100 + 100, the third would pass 250
+    expect(entryRefs(await s.claimTail(0, tailOpts("w3", { budget: 250 })))).toEqual([ref(3), ref(4)]);
+    // nothing queued in shard 7: null, and the lock is not kept
+    expect(await s.claimTail(7, tailOpts("w4"))).toBeNull();
+    await s.registerFiles([withTails(f([]), [[7, 10]])], reg(2000));
+    expect(entryRefs(await s.claimTail(7, tailOpts("w5")))).toHaveLength(1);
+  });
+
+  it("hands an unfinished claim as it is to the shard's next task, after a release or the lock's expiry: inherited, with its placements and done apps, nothing added", async () => {
+    // Arrange: a claim of f1's region (apps a, b, c): all placed, a committed, b and c given up
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([]), [[0, 30, 3]]);
+    await s.registerFiles([f1], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w1")))!;
+    const placed = await s.placeTail(0, "w1", c.id, 3, ["a", "b", "c"], place);
+    expect(placed.map((p) => [p.app, p.slot])).toEqual([["a", 0], ["b", 0], ["c", 0]]);
+    expect((await s.commitTail("w1", 0, c.id, [tailCommitOf(placed[0]!, 10)], 2000)).ended).toBe(false);
+    for (const app of ["b", "c"]) await s.release(app, 0, "w1");
+    await s.releaseTail(0, "w1");
+    const f2 = withTails(f([]), [[0, 10]]);
+    await s.registerFiles([f2], reg(2000));
+    // Act: the next task, which dies holding the lock
+    const next = await s.claimTail(0, tailOpts("w2", { ttlMs: 100 }));
+    // Assert
+    const left = { shard: 0, id: c.id, entries: c.entries, total: 3, inherited: true, apps: new Map<string, number | "done">([["a", "done"], ["b", 0], ["c", 0]]) };
+    expect(next).toEqual(left);
+    let third: TailClaim | null = null;
+    await until(async () => (third = await s.claimTail(0, tailOpts("w3"))) !== null);
+    expect(third).toEqual(left);
+    // the third task finishes it; only then is f2's entry claimed, by a new claim
+    const rest = await s.placeTail(0, "w3", c.id, 3, ["a", "b", "c"], place);
+    expect(rest.map((p) => [p.app, p.slot])).toEqual([["b", 0], ["c", 0]]);
+    expect(await s.commitTail("w3", 0, c.id, rest.map((p) => tailCommitOf(p, 10)), 3000)).toMatchObject({ ended: true, gone: [f1.file] });
+    await s.releaseTail(0, "w3");
+    const fresh = await s.claimTail(0, tailOpts("w4"));
+    expect(fresh).toMatchObject({ inherited: false, total: 0, apps: new Map() });
+    expect(entryRefs(fresh)).toEqual([`${f2.file}#t0`]);
+    expect(fresh!.id).not.toBe(c.id);
+  });
+
+  it("places each app of a claim once: records the total the first time, takes a free slot with no claimed sections, goes back to a recorded slot only when it is free, skips done apps", async () => {
+    // Arrange: a's slot 0 holds sections a drain left claimed; b's slot 0 is busy; d's slots 0 and 1 too
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([["a", 10]]), [[0, 40, 4]]);
+    await s.registerFiles([f1], reg(1000));
+    expect(await s.acquireDrains(["a"], drain("drainer"))).toHaveLength(1);
+    await s.release("a", 0, "drainer");
+    await s.acquireSlot("b", 0, "sealer", 10_000);
+    for (const slot of [0, 1]) await s.acquireSlot("d", slot, "sealer", 10_000);
+    const c = (await s.claimTail(0, tailOpts("w")))!;
+    const order = { order: [0, 1], ttlMs: 10_000 };
+    const all = ["a", "b", "c", "d"];
+    const empty = { gen: 0, len: 0, t0: 0 };
+    // Act / Assert: a wrong token or claim id places (and records) nothing
+    expect(await s.placeTail(0, "intruder", c.id, 7, all, order)).toEqual([]);
+    expect(await s.placeTail(0, "w", `${c.id}0`, 7, all, order)).toEqual([]);
+    expect(await s.placeTail(0, "w", c.id, 4, all, order)).toEqual([
+      { app: "a", slot: 1, state: empty }, { app: "b", slot: 1, state: empty }, { app: "c", slot: 0, state: empty },
+    ]);
+    // a's slot is busy (its own placement): not placed again, nor elsewhere
+    expect(await s.placeTail(0, "w", c.id, 9, ["a"], order)).toEqual([]);
+    // c done; a's slot freed; b's slot still held though its first choice is free now; d still busy
+    expect((await s.commitTail("w", 0, c.id, [{ app: "c", slot: 0, gen: 0, expectLen: 0, addLen: 5, refs: [], release: true }], 2000)).results[0]!.ok).toBe(true);
+    await s.release("a", 1, "w");
+    await s.release("b", 0, "sealer");
+    expect(await s.placeTail(0, "w", c.id, 9, all, order)).toEqual([{ app: "a", slot: 1, state: empty }]);
+    // a task that no longer holds the shard's lock places nothing (d's slot 2 is free)
+    await s.releaseTail(0, "w");
+    expect(await s.placeTail(0, "w", c.id, 4, ["d"], { order: [2], ttlMs: 10_000 })).toEqual([]);
+    // the claim kept the first total and every placement
+    expect(await s.claimTail(0, tailOpts("w2"))).toMatchObject({ id: c.id, total: 4, inherited: true, apps: new Map<string, number | "done">([["a", 1], ["b", 1], ["c", "done"]]) });
+  });
+
+  it("taints a placed app's slot when it is taken over from a task that never released it, and fences that task", async () => {
+    // Arrange: a task claims, places a, and dies (neither lock given back)
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([]), [[0, 10]]);
+    await s.registerFiles([f1], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("dead", { ttlMs: 100 })))!;
+    const [p] = await s.placeTail(0, "dead", c.id, 1, ["a"], { order: [0], ttlMs: 100 });
+    expect(p).toEqual({ app: "a", slot: 0, state: { gen: 0, len: 0, t0: 0 } });
+    await until(async () => (await s.lockRemainingMs("a", 0, "dead")) <= 0);
+    let taken: TailClaim | null = null;
+    await until(async () => (taken = await s.claimTail(0, tailOpts("live"))) !== null);
+    expect(taken).toMatchObject({ id: c.id, inherited: true, apps: new Map([["a", 0]]) });
+    // Act: the next task places a again (in its recorded slot, whatever the order)
+    const [q] = await s.placeTail(0, "live", c.id, 1, ["a"], { order: [1], ttlMs: 10_000 });
+    // Assert
+    expect(q).toEqual({ app: "a", slot: 0, state: { gen: 0, len: 0, t0: 0, tainted: true } });
+    expect(await s.commitTail("dead", 0, c.id, [tailCommitOf(p!, 10)], 2000)).toEqual({ results: [{ app: "a", ok: false, reason: "lost-lock" }], ended: false, gone: [] });
+    expect(await s.commitTail("live", 0, c.id, [tailCommitOf(q!, 10)], 2000)).toMatchObject({ ended: true, gone: [f1.file] });
+  });
+
+  it("commits a tail claim app by app: each app counts once, the claim ends when every app is done, and each file is counted off once", async () => {
+    // Arrange: f1 has a large section of big and a region of shard 0; f2 only a region of shard 0;
+    // f3 regions of shards 0 and 1; shard 0's claim holds the three regions, of apps a and b
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([["big", 5000]]), [[0, 20, 2]]);
+    const f2 = withTails(f([]), [[0, 20, 2]]);
+    const f3 = withTails(f([]), [[0, 20, 2], [1, 10, 1]]);
+    await s.registerFiles([f1, f2, f3], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w")))!;
+    expect(c.entries).toHaveLength(3);
+    const [pa, pb] = await s.placeTail(0, "w", c.id, 2, ["a", "b"], place);
+    // Act / Assert: a's member (its oldest record staged at 1500): the claim goes on
+    expect(await s.commitTail("w", 0, c.id, [{ ...tailCommitOf(pa!, 60, false), startedAt: 1500 }], 2000)).toEqual({
+      results: [{ app: "a", ok: true, state: { gen: 0, len: 60, t0: 1500 }, gone: [] }], ended: false, gone: [],
+    });
+    // a again: done already, not counted twice
+    expect(await s.commitTail("w", 0, c.id, [{ app: "a", slot: 0, gen: 0, expectLen: 60, addLen: 5, refs: [], release: false }], 2100)).toMatchObject({ results: [{ ok: true }], ended: false, gone: [] });
+    // b, the last app, without the shard's lock: the claim ends; f1 waits for big's section, f3 for shard 1's region
+    await s.releaseTail(0, "w");
+    expect(await s.commitTail("w", 0, c.id, [tailCommitOf(pb!, 60)], 2200)).toEqual({
+      results: [{ app: "b", ok: true, state: { gen: 0, len: 60, t0: 2200 }, gone: [] }], ended: true, gone: [f2.file],
+    });
+    expect(await s.registeredFiles([f1.file, f2.file, f3.file])).toEqual(new Set([f1.file, f3.file]));
+    // a commit naming the ended claim counts nothing off again
+    expect(await s.commitTail("w", 0, c.id, [{ app: "a", slot: 0, gen: 0, expectLen: 65, addLen: 5, refs: [], release: true }], 2300)).toMatchObject({ results: [{ ok: true }], ended: false, gone: [] });
+    expect(await s.registeredFiles([f1.file, f3.file])).toEqual(new Set([f1.file, f3.file]));
+    // the last section and the last region consume their files
+    const [big] = await s.acquireDrains(["big"], drain("d"));
+    expect((await s.commitDrains("d", [commitOf(big!, 1, true)], 2400))[0]).toMatchObject({ ok: true, gone: [f1.file] });
+    const c1 = (await s.claimTail(1, tailOpts("w")))!;
+    expect(await finishTail(s, c1, "w")).toMatchObject({ ended: true, gone: [f3.file] });
+    expect(await s.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it("refuses a tail commit that lost its slot's lock or whose state is stale, and marks its app done only when it is committed for the claim", async () => {
+    // Arrange: a claim of one region, its one app placed
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([]), [[0, 10]]);
+    await s.registerFiles([f1], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w")))!;
+    const [p] = await s.placeTail(0, "w", c.id, 1, ["a"], place);
+    const ok = tailCommitOf(p!, 10, false);
+    const refused = (reason: string) => ({ results: [{ app: "a", ok: false, reason }], ended: false, gone: [] });
+    // Act / Assert
+    expect(await s.commitTail("intruder", 0, c.id, [ok], 2000)).toEqual(refused("lost-lock"));
+    expect(await s.commitTail("w", 0, c.id, [{ ...ok, expectLen: 5 }], 2000)).toEqual(refused("stale-state"));
+    expect(await s.commitTail("w", 0, c.id, [{ ...ok, gen: 1 }], 2000)).toEqual(refused("stale-state"));
+    expect(await s.beginSeal("a", 0, "w", 0, "k")).toBe(true);
+    expect(await s.commitTail("w", 0, c.id, [ok], 2000)).toEqual(refused("stale-state"));
+    expect(await s.finishSeal("a", 0, "w", 0)).toBe(true);
+    // committed, but for another claim: a is not done in this one
+    expect(await s.commitTail("w", 0, `${c.id}0`, [{ ...ok, gen: 1 }], 2000)).toMatchObject({ results: [{ ok: true, state: { gen: 1, len: 10 } }], ended: false, gone: [] });
+    expect(await s.registeredFiles([f1.file])).toEqual(new Set([f1.file]));
+    // none of these marked a done: the claim's next task still sees it placed
+    await s.releaseTail(0, "w");
+    expect(await s.claimTail(0, tailOpts("w2"))).toMatchObject({ id: c.id, inherited: true, apps: new Map([["a", 0]]) });
+    expect(await s.commitTail("w", 0, c.id, [{ ...ok, gen: 1, expectLen: 10 }], 2000)).toEqual({
+      results: [{ app: "a", ok: true, state: { gen: 1, len: 20, t0: 2000 }, gone: [] }], ended: true, gone: [f1.file],
+    });
+  });
+
+  it("a tail commit ignores refs: sections a drain left claimed in the app's recorded slot stay for its next drain", async () => {
+    // Arrange: a placed in slot 0 and let go; a drain then claims a's section in slot 0 and gives up
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([]), [[0, 10]]);
+    const f2 = f([["a", 10]]);
+    await s.registerFiles([f1, f2], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w")))!;
+    expect(await s.placeTail(0, "w", c.id, 1, ["a"], place)).toMatchObject([{ app: "a", slot: 0 }]);
+    await s.release("a", 0, "w");
+    expect(refsOf((await s.acquireDrains(["a"], drain("d")))[0])).toEqual([`${f2.file}#0`]);
+    await s.release("a", 0, "d");
+    // Act: a placed again (its recorded slot, claimed sections or not) and committed naming the section
+    const [again] = await s.placeTail(0, "w", c.id, 1, ["a"], { order: [1], ttlMs: 10_000 });
+    expect(again).toMatchObject({ app: "a", slot: 0 });
+    const r = await s.commitTail("w", 0, c.id, [{ ...tailCommitOf(again!, 10), refs: [`${f2.file}#0`] }], 2000);
+    // Assert: the region is done, the section is not
+    expect(r).toEqual({ results: [{ app: "a", ok: true, state: { gen: 0, len: 10, t0: 2000 }, gone: [] }], ended: true, gone: [f1.file] });
+    expect(await s.registeredFiles([f1.file, f2.file])).toEqual(new Set([f2.file]));
+    const [next] = await s.acquireDrains(["a"], drain("d2"));
+    expect(next).toMatchObject({ slot: 0, inherited: 1 });
+    expect(refsOf(next)).toEqual([`${f2.file}#0`]);
+  });
+
+  it("adopts a member of a tail claim: found while the claim is current and the app not done (the last one ends the claim), unknown otherwise", async () => {
+    // Arrange: f1 has a section of b and a region of shard 0 (apps a, b, c); a's member committed
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([["b", 10]]), [[0, 30, 3]]);
+    await s.registerFiles([f1], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w")))!;
+    const placed = await s.placeTail(0, "w", c.id, 3, ["a", "b", "c"], place);
+    expect(placed.map((p) => p.app)).toEqual(["a", "b", "c"]);
+    await s.commitTail("w", 0, c.id, [tailCommitOf(placed[0]!, 10, false)], 2000);
+    const ref = tailRef(0, c.id);
+    const adopt = (app: string, len: number, refs: string[]) => s.adopt("w", { app, slot: 0, gen: 0, len, refs, now: 3000 });
+    // Act / Assert: a is done already; another claim of the shard, or another shard, is unknown
+    const strangers = [tailRef(0, `${c.id}0`), tailRef(1, c.id)];
+    expect(await adopt("a", 10, [ref, ...strangers])).toEqual({ state: { gen: 0, len: 10, t0: 2000 }, found: 0, unknown: [ref, ...strangers], gone: [] });
+    // b's member held its section and its part of the region: both found (the strangers are not)
+    expect(await adopt("b", 20, [...strangers, `${f1.file}#0`, ref])).toEqual({ state: { gen: 0, len: 20, t0: 3000 }, found: 2, unknown: strangers, gone: [] });
+    // c, the last app: the claim ends and f1 is gone
+    expect(await adopt("c", 20, [ref])).toEqual({ state: { gen: 0, len: 20, t0: 3000 }, found: 1, unknown: [], gone: [f1.file] });
+    expect(await adopt("c", 20, [ref])).toMatchObject({ found: 0, unknown: [ref], gone: [] });
+    expect(await s.registeredFiles([f1.file])).toEqual(new Set());
+    expect(await s.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(await s.dueApps(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+});
+
+describe("memory store specifics", () => {
+  it("clear() forgets tail queues, claims and locks, like a Redis restarted without persistence", async () => {
+    // Arrange: a queued region and a claim of another one, its lock held
+    const s = new MemoryCoordStore();
+    const f = nextBatches();
+    await s.registerFiles([withTails(f([]), [[0, 10]])], reg(1000));
+    expect(await s.claimTail(0, tailOpts("w"))).not.toBeNull();
+    await s.registerFiles([withTails(f([]), [[0, 10]])], reg(1001));
+    // Act
+    s.clear();
+    // Assert: nothing due; a new registration is claimed alone, by a new claim, lock free
+    expect(await s.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    const g = withTails(f([]), [[0, 10]]);
+    await s.registerFiles([g], reg(2000));
+    const c = await s.claimTail(0, tailOpts("w2"));
+    expect(c).toMatchObject({ inherited: false, total: 0 });
+    expect(entryRefs(c)).toEqual([`${g.file}#t0`]);
   });
 });
 

@@ -13,7 +13,8 @@ import { compressTask } from "../../functions/core/compress.js";
 import { ACTIVE_DIR, FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath, STAGING_DIR } from "../../functions/core/layout.js";
 import { scanMembers } from "../../functions/core/members.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { decodeStagingIndex } from "../../functions/core/staging.js";
+import { decodeStagingIndex, tailChunks } from "../../functions/core/staging.js";
+import { tailShardOf } from "../../functions/adapters/coord-store.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { testPipeline, type TestPipeline } from "../support/deps.js";
@@ -135,8 +136,8 @@ describe("upload concurrency", () => {
 
 describe("staging layout", () => {
   it("lays out large sections first, then the small ones by app name, so a sweep task's apps lie together in each file", async () => {
-    // Arrange: small apps first in the batch, then one app with a large section (> 64 KB)
-    p = testPipeline();
+    // Arrange: small apps first in the batch, then one app with a large section (> 64 KB); no tail regions
+    p = testPipeline({ env: { LOGPIPE_TAIL_SECTION_BYTES: "0" } });
     const apps = [...["orders", "auth", "zeta", "billing", "auth", "cart"], ...Array.from({ length: 2000 }, () => "yankee")];
 
     // Act
@@ -149,6 +150,37 @@ describe("staging layout", () => {
     expect(sections.map((x) => x.app)).toEqual(["yankee", "auth", "billing", "cart", "orders", "zeta"]);
     expect(sections[0]!.len).toBeGreaterThanOrEqual(64 * 1024);
     expect(sections.map((x) => x.off)).toEqual([...sections.map((x) => x.off)].sort((a, b) => a - b));
+  });
+
+  it("puts the smallest apps' records in one region per tail shard after the sections, each region's apps by name", async () => {
+    // Arrange: 40 apps of a few records each, and one app with a large section
+    p = testPipeline({ env: { LOGPIPE_TAIL_SHARDS: "4" } });
+    const small = Array.from({ length: 40 }, (_, i) => `app-${String(i).padStart(2, "0")}`);
+    const apps = [...small, ...small, ...Array.from({ length: 2000 }, () => "yankee")];
+
+    // Act
+    await splitBatch(p.deps, kafkaEvent(apps.map((app, offset) => ({ app, offset }))));
+
+    // Assert: the large section, then the regions in shard order, each the chunks of its shard's apps by name
+    const [file] = await p.deps.nas.walk(STAGING_DIR);
+    const bytes = (await p.deps.nas.read(file!.rel))!;
+    const index = decodeStagingIndex(bytes);
+    expect(index.sections.map((x) => x.app)).toEqual(["yankee"]);
+    const tails = index.tails!;
+    expect(tails.map((t) => t.shard)).toEqual([...tails.map((t) => t.shard)].sort((a, b) => a - b));
+    expect(tails[0]!.off).toBe(index.sections[0]!.off + index.sections[0]!.len);
+    const seen: string[] = [];
+    for (const t of tails) {
+      const names = tailChunks(bytes.subarray(t.off, t.off + t.len)).map((c) => c.app);
+      expect(names).toEqual([...names].sort());
+      for (const app of names) expect(tailShardOf(app, 4)).toBe(t.shard);
+      seen.push(...names);
+      expect(t.records).toBe(2 * names.length);
+    }
+    expect(seen.sort()).toEqual(small);
+    // one queue entry per region, none per app: no app of the tail is pending on its own
+    expect(await p.deps.coord.dueShards(Number.MAX_SAFE_INTEGER, 100)).toEqual(expect.arrayContaining(tails.map((t) => t.shard)));
+    expect(await p.deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100)).toEqual(["yankee"]);
   });
 });
 
@@ -215,8 +247,8 @@ describe("the long tail's drain", () => {
 
 describe("a drain task's round trips", () => {
   it("seals the long tail's slots with two round trips for all of them: the seals' finish gives the locks back", async () => {
-    // Arrange: 12 small apps staged in one file, drained at the max age (each slot is sealed)
-    const { apps, toMaxAge } = await stageSmallApps(12, "tail");
+    // Arrange: 12 small apps staged in one file (each a section of its own), drained at the max age (each slot is sealed)
+    const { apps, toMaxAge } = await stageSmallApps(12, "tail", { LOGPIPE_TAIL_SECTION_BYTES: "0" });
     toMaxAge();
     const coord = p!.deps.coord as RedisCoordStore;
     const before = coord.roundTrips;
@@ -233,10 +265,58 @@ describe("a drain task's round trips", () => {
   });
 });
 
+describe("a tail shard's drain", () => {
+  it("drains 12 apps of a shard's region with six round trips in all: claim, place, commit, two for the seals, release", async () => {
+    // Arrange: 12 small apps staged in one file, all in one tail shard's region, drained at the max age
+    const { apps, toMaxAge } = await stageSmallApps(12, "tail", { LOGPIPE_TAIL_SHARDS: "1" });
+    toMaxAge();
+    const coord = p!.deps.coord as RedisCoordStore;
+    expect(await coord.dueShards(nowMs(p!), 10)).toEqual([0]);
+    const before = coord.roundTrips;
+
+    // Act
+    const r = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+
+    // Assert: one member per app, every slot sealed, the staging file gone with the claim's end, every lock free
+    expect([r.members, r.sealed, r.records, r.filesRead, r.filesDeleted, r.errors]).toEqual([12, 12, 120, 1, 1, []]);
+    expect(coord.roundTrips - before).toBe(6);
+    expect(await p!.deps.nas.listNames(FLAT_OUTBOX_DIR)).toHaveLength(12);
+    expect(await p!.deps.nas.walk(STAGING_DIR)).toEqual([]);
+    expect(await coord.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    for (const app of apps) expect(await coord.acquireSlot(app, 0, "probe", 1000)).toEqual({ gen: 1, len: 0, t0: 0 });
+    // each object holds the app's ten records in one member naming the claim, not its sections
+    for (const name of await p!.deps.nas.listNames(FLAT_OUTBOX_DIR)) {
+      const { members } = scanMembers((await p!.deps.nas.read(`${FLAT_OUTBOX_DIR}/${name}`))!);
+      expect(members.map((m) => [m.meta.n, m.meta.r.length, m.meta.r[0]!.startsWith("tail:0:")])).toEqual([[10, 1, true]]);
+    }
+  });
+
+  it("leaves an app whose slots are all busy in the claim, and the shard's next task finishes it", async () => {
+    // Arrange: 3 small apps in one shard; one app's only slot is held by someone else
+    const { apps, toMaxAge } = await stageSmallApps(3, "busy", { LOGPIPE_TAIL_SHARDS: "1", LOGPIPE_MAX_WRITERS_PER_APP: "1" });
+    toMaxAge();
+    const coord = p!.deps.coord;
+    expect(await coord.acquireSlot(apps[1]!, 0, "other-writer", 60_000)).not.toBeNull();
+
+    // Act: a task while it is busy, then one after it was released
+    const first = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    const dueBetween = await coord.dueShards(Number.MAX_SAFE_INTEGER, 10);
+    await coord.release(apps[1]!, 0, "other-writer");
+    const second = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+
+    // Assert: two apps then, the busy one after; the staging file went with the claim's end, not before
+    expect([first.apps, first.busy, first.members, first.filesDeleted]).toEqual([2, 1, 2, 0]);
+    expect(dueBetween).toEqual([0]);
+    expect([second.apps, second.busy, second.members, second.filesDeleted]).toEqual([1, 0, 1, 1]);
+    expect(await p!.deps.nas.walk(STAGING_DIR)).toEqual([]);
+    expect(await coord.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+});
+
 describe("a drain task's NAS time", () => {
   it("overlaps the apps' independent operations: reads, appends and seals of 24 apps book well under their serial sum", async () => {
-    // Arrange: 24 small apps staged in one file, NAS operations booked on the overlap clock
-    const { toMaxAge } = await stageSmallApps(24, "app");
+    // Arrange: 24 small apps staged in one file (one tail shard's region), NAS operations booked on the overlap clock
+    const { toMaxAge } = await stageSmallApps(24, "app", { LOGPIPE_TAIL_SHARDS: "1" });
     const nas = new NasLatencyDir(p!.deps.config.nasRoot, false, GENERAL_PURPOSE_PERFORMANCE_NAS, { chargeFsync: true, wait: "overlap" });
     p!.deps.nas = nas;
 
@@ -261,15 +341,17 @@ describe("a drain task's NAS time", () => {
  * A fresh pipeline (in `p`) on a clock the test moves, with `count` small apps (`name-00`, …; ten
  * records each) staged in one file at 10:50 UTC; `toMaxAge` moves the clock to their drain max age.
  */
-async function stageSmallApps(count: number, name: string): Promise<{ apps: string[]; toMaxAge: () => void }> {
+async function stageSmallApps(count: number, name: string, env: Record<string, string> = {}): Promise<{ apps: string[]; toMaxAge: () => void }> {
   const T0 = Date.UTC(2026, 11, 1, 10, 50);
-  const pipeline = (p = testPipeline());
+  const pipeline = (p = testPipeline({ env }));
   let now = T0;
   pipeline.deps.now = () => now;
   const apps = Array.from({ length: count }, (_, i) => `${name}-${String(i).padStart(2, "0")}`);
   await splitBatch(pipeline.deps, kafkaEvent(Array.from({ length: count * 10 }, (_, i) => ({ app: apps[i % count]!, offset: i }))));
   return { apps, toMaxAge: () => void (now = T0 + pipeline.deps.config.drainMaxAgeMs) };
 }
+
+const nowMs = (pipeline: TestPipeline): number => pipeline.deps.now!();
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -42,9 +42,15 @@ const sweepTask = (list: string[]): DrainTask => ({ v: 2, apps: list, reason: "s
 const linesOf = (list: SourceRecord[]) => list.map((r) => r.value.toString());
 const unframe = (gz: Buffer) => [...unframeRecords(gunzipSync(gz))].map((b) => b.toString());
 
+/**
+ * Every app a section of its own: these tests are about sections (claim, member refs, commit);
+ * a tail shard's region has its own (test/integration/outbox.test.ts, coord-store.test.ts).
+ */
+const SECTIONS = { LOGPIPE_TAIL_SECTION_BYTES: "0" };
+
 /** A pipeline on the test peers whose compress invocations are only recorded (never run). */
 function recordingPipeline(opts?: Parameters<typeof testPipeline>[0]) {
-  const p = testPipeline(opts);
+  const p = testPipeline({ ...opts, env: { ...SECTIONS, ...opts?.env } });
   const tasks: DrainTask[] = [];
   p.deps.invoker = { invokeCompress: async (t) => void tasks.push(t) };
   return { ...p, tasks };
@@ -76,7 +82,7 @@ async function archiveOf(deps: PipelineDeps, expected: SourceRecord[]) {
 describe("commit protocol", () => {
   it("archives redelivered records once, whatever the new batch boundaries and order", async () => {
     // Arrange: every app drains at once (hot), so drains run while redeliveries are registered
-    const { deps, emulator, close } = testPipeline({ env: { LOGPIPE_DRAIN_BYTES: "1" } });
+    const { deps, emulator, close } = testPipeline({ env: { ...SECTIONS, LOGPIPE_DRAIN_BYTES: "1" } });
     const all = [...records(0, 0, 1000), ...records(1, 0, 1000)];
     // Act: first delivery in batches of 100; then overlapping redeliveries with shifted
     // boundaries (137, 250) and partitions interleaved out of order.
@@ -98,7 +104,7 @@ describe("commit protocol", () => {
   });
 
   it("dedups concurrent redeliveries of the same offsets racing through split", async () => {
-    const { deps, emulator, close } = testPipeline({ concurrency: 8, env: { LOGPIPE_DRAIN_BYTES: "1" } });
+    const { deps, emulator, close } = testPipeline({ concurrency: 8, env: { ...SECTIONS, LOGPIPE_DRAIN_BYTES: "1" } });
     const all = records(0, 0, 600);
     // the same 600 offsets in three different batchings, all in flight at once
     const results = await Promise.all([

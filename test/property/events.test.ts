@@ -11,6 +11,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { toCloudEventsBatch, toRawDataBatch } from "../../cli/local/cloudevents.js";
+import { tailShardOf } from "../../functions/adapters/coord-store.js";
 import { MemoryCoordStore } from "../../functions/adapters/memory-coord-store.js";
 import { NasDir } from "../../functions/adapters/nas.js";
 import { decodeChunk } from "../../functions/core/chunk.js";
@@ -21,7 +22,7 @@ import { silentLogger } from "../../functions/core/logger.js";
 import { isSafeSegment } from "../../functions/core/routing.js";
 import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { decodeStagingIndex, stagingIdOf } from "../../functions/core/staging.js";
+import { decodeStagingIndex, stagingIdOf, tailChunks } from "../../functions/core/staging.js";
 
 const RUNS = Number(process.env.LOGPIPE_PROPERTY_RUNS ?? "300");
 
@@ -127,10 +128,14 @@ describe("split on hostile batches", () => {
       raw: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), fc.boolean(), fc.boolean(), async (recs, junk, hot, rawData) => {
+      fc.asyncProperty(fc.array(recArb, { maxLength: 25 }), fc.array(elementArb, { maxLength: 3 }), fc.boolean(), fc.boolean(), fc.boolean(), async (recs, junk, hot, rawData, tail) => {
         const dir = path.join(root, String(run++));
-        // hot: every app crosses the drain threshold, so split asks compress for it at once
-        const config = loadConfig({ LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4", ...(hot ? { LOGPIPE_DRAIN_BYTES: "1" } : {}) });
+        // hot: every app with a section of its own crosses the drain threshold, so split asks
+        // compress for it at once; tail: small sections go to their tail shard's region instead
+        const config = loadConfig({
+          LOGPIPE_NAS_ROOT: dir, LOGPIPE_INVOKE_MODE: "inline", LOGPIPE_MAX_RECORD_BYTES: "256", LOGPIPE_MAX_APPS: "4", LOGPIPE_TAIL_SHARDS: "3",
+          ...(hot ? { LOGPIPE_DRAIN_BYTES: "1" } : {}), ...(tail ? { LOGPIPE_TAIL_SECTION_BYTES: "300B" } : { LOGPIPE_TAIL_SECTION_BYTES: "0" }),
+        });
         const tasks: DrainTask[] = [];
         const nas = new NasDir(dir, false);
         const deps: PipelineDeps = { config, nas, coord: new MemoryCoordStore(), logger: silentLogger, invoker: { invokeCompress: async (t) => void tasks.push(t) } };
@@ -146,6 +151,7 @@ describe("split on hostile batches", () => {
         const parsed = parseKafkaBatch(Buffer.from(JSON.stringify(elements)));
         let inChunks = 0;
         const stagedApps = new Set<string>();
+        const sectionApps = new Set<string>();
         const files = await nas.walk(STAGING_DIR);
         expect(files.length).toBe(result.files);
         for (const f of files) {
@@ -158,18 +164,33 @@ describe("split on hostile batches", () => {
           for (const s of index.sections) {
             expect(isSafeSegment(s.app)).toBe(true);
             stagedApps.add(s.app);
+            sectionApps.add(s.app);
             const chunk = decodeChunk(bytes.subarray(s.off, s.off + s.len));
             expect(chunk.offsets.length).toBe(s.records);
             expect(chunk.offsets.every((o) => o >= index.first && o <= index.last)).toBe(true);
             inChunks += chunk.offsets.length;
           }
+          for (const t of index.tails ?? []) {
+            const chunks = tailChunks(bytes.subarray(t.off, t.off + t.len));
+            expect(chunks.length).toBe(t.apps);
+            for (const c of chunks) {
+              expect(isSafeSegment(c.app)).toBe(true);
+              expect(tailShardOf(c.app, 3)).toBe(t.shard);
+              expect(sectionApps.has(c.app)).toBe(false);
+              stagedApps.add(c.app);
+              const chunk = decodeChunk(c.bytes);
+              expect(chunk.offsets.every((o) => o >= index.first && o <= index.last)).toBe(true);
+              inChunks += chunk.offsets.length;
+            }
+          }
+          if (!tail) expect(index.tails).toBeUndefined();
         }
         // drain tasks name safe app directories, only apps that were staged, each once
         const asked = tasks.flatMap((t) => t.apps);
-        expect(asked.every((a) => isSafeSegment(a) && stagedApps.has(a))).toBe(true);
+        expect(asked.every((a) => isSafeSegment(a) && sectionApps.has(a))).toBe(true);
         expect(new Set(asked).size).toBe(asked.length);
         expect(asked.length).toBe(result.hot);
-        if (hot) expect(new Set(asked)).toEqual(stagedApps);
+        if (hot) expect(new Set(asked)).toEqual(sectionApps);
         // records of the same (topic, partition, offset) count once; oversize ones are dead letters
         const unique = new Set(parsed.records.map((r) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`)).size;
         expect(inChunks + result.oversize).toBe(unique);

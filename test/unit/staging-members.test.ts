@@ -11,8 +11,9 @@ import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { randomBytes } from "node:crypto";
 import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
 import {
-  decodeStagingIndex, encodeStagingFile, indexLengthOf, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath,
+  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunkLines, tailChunks,
 } from "../../functions/core/staging.js";
+import { parseTailRef, tailRef, tailShardOf } from "../../functions/adapters/coord-store.js";
 
 const TOPIC = "app-logs";
 const PARTITION = 7;
@@ -125,6 +126,70 @@ describe("staging file", () => {
     const none = sectionLines(bytes, [[200, 300]]);
     expect(none).toEqual({ lines: Buffer.alloc(0), records: 0 });
     expect(() => sectionLines(bytes.subarray(0, bytes.length - 1), [])).toThrow(CorruptChunkError);
+  });
+});
+
+describe("staging file tail regions", () => {
+  const meta = { topic: TOPIC, partition: PARTITION, first: 100, last: 112, minTs: 1_714_532_400_100, maxTs: 1_714_532_400_112 };
+  const tails = () => [
+    { shard: 1, sections: [section("a-small", [106]), section("b-small", [107, 108])] },
+    { shard: 5, sections: [section("c-small", [109, 110, 111])] },
+  ];
+
+  it("lays each shard's small sections out back to back after the sections, one index entry per region", () => {
+    // Arrange
+    const sections = [section("pay", [100, 103, 104]), section("order", [101, 105])];
+    // Act
+    const file = encodeStagingFile(meta, sections, tails());
+    // Assert: the index decodes back with its regions, whose ranges follow the last section
+    expect(decodeStagingIndex(file.bytes)).toEqual(file.index);
+    const [r1, r5] = file.index.tails!;
+    expect(r1).toMatchObject({ shard: 1, records: 3, apps: 2, minTs: 1_714_532_400_106 });
+    expect(r5).toMatchObject({ shard: 5, records: 3, apps: 1, minTs: 1_714_532_400_109 });
+    const last = file.index.sections[1]!;
+    expect(r1!.off).toBe(last.off + last.len);
+    expect(r5!.off).toBe(r1!.off + r1!.len);
+    expect(r5!.off + r5!.len).toBe(file.bytes.length);
+    expect(indexRecords(file.index)).toBe(11);
+    expect(registrationOf(file).tails).toEqual(file.index.tails);
+  });
+
+  it("a region reads back as its apps' chunks, each with all its lines or only the offsets to keep", () => {
+    // Arrange
+    const file = encodeStagingFile(meta, [], tails());
+    const r1 = file.index.tails![0]!;
+    // Act
+    const chunks = tailChunks(file.bytes.subarray(r1.off, r1.off + r1.len));
+    // Assert
+    expect(chunks.map((c) => [c.app, c.records])).toEqual([["a-small", 1], ["b-small", 2]]);
+    expect(values(tailChunkLines(chunks[1]!, []).lines)).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
+    expect(tailChunkLines(chunks[1]!, [[108, 200]])).toMatchObject({ records: 1 });
+    expect(values(tailChunkLines(chunks[1]!, [[108, 200]]).lines)).toEqual(['{"appId":"b-small","o":108}']);
+  });
+
+  it("a region cut short or overwritten is corrupt as a whole", () => {
+    const file = encodeStagingFile(meta, [], tails());
+    const r1 = file.index.tails![0]!;
+    const region = Buffer.from(file.bytes.subarray(r1.off, r1.off + r1.len));
+    expect(() => tailChunks(region.subarray(0, region.length - 1))).toThrow(CorruptChunkError);
+    region.fill(0x41, 0, 8);
+    expect(() => tailChunks(region)).toThrow(/bad magic/);
+  });
+
+  it("a file without small sections has no tails key, as files written before tail regions", () => {
+    const file = encodeStagingFile(meta, [section("pay", [100])]);
+    expect("tails" in file.index).toBe(false);
+    expect(decodeStagingIndex(file.bytes).tails).toBeUndefined();
+  });
+
+  it("an app's tail shard is stable and spread; a tail ref names shard and claim and nothing else parses as one", () => {
+    const counts = new Array(8).fill(0);
+    for (let i = 0; i < 8000; i++) counts[tailShardOf(`app-${i}`, 8)]++;
+    for (const c of counts) expect(c).toBeGreaterThan(800);
+    expect(tailShardOf("pay-gw", 8)).toBe(tailShardOf("pay-gw", 8));
+    expect(parseTailRef(tailRef(3, "17"))).toEqual({ shard: 3, id: "17" });
+    expect(parseTailRef("app-logs.7/100-105.0badf00d#3")).toBeUndefined();
+    expect(parseTailRef("app-logs.7/100-105.0badf00d#t3")).toBeUndefined();
   });
 });
 
