@@ -66,13 +66,17 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   private k(app: string, slot: number) { return `${app}\u0000${slot}`; }
-  private lockHolder(key: string): Lock | undefined {
-    const l = this.locks.get(key);
+  /** The lock under `key` while it has not expired (an expired one is dropped). */
+  private live<K>(locks: Map<K, Lock>, key: K): Lock | undefined {
+    const l = locks.get(key);
     if (l && l.expiresAt <= this.now()) {
-      this.locks.delete(key);
+      locks.delete(key);
       return undefined;
     }
     return l;
+  }
+  private lockHolder(key: string): Lock | undefined {
+    return this.live(this.locks, key);
   }
   private holds(app: string, slot: number, token: string) {
     return this.lockHolder(this.k(app, slot))?.token === token;
@@ -247,12 +251,7 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   private tailLockHolder(shard: number): Lock | undefined {
-    const l = this.tailLocks.get(shard);
-    if (l && l.expiresAt <= this.now()) {
-      this.tailLocks.delete(shard);
-      return undefined;
-    }
-    return l;
+    return this.live(this.tailLocks, shard);
   }
 
   /** The shard's current claim if it is claim `id`. */

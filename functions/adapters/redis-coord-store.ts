@@ -1067,24 +1067,25 @@ function checkFile(f: RegisterFile): void {
   checkInteger(`${f.file}: last`, f.last);
   for (let i = 0; i < f.sections.length; i++) {
     const s = f.sections[i]!;
-    if (isName(s.app) && isInteger(s.off) && isInteger(s.len) && isInteger(s.records) && isInteger(s.minTs, -1)) continue;
-    const at = `${f.file}: sections[${i}]`;
-    checkName(`${at}.app`, s.app);
-    checkInteger(`${at}.off`, s.off);
-    checkInteger(`${at}.len`, s.len);
-    checkInteger(`${at}.records`, s.records);
-    checkInteger(`${at}.minTs`, s.minTs, -1);
+    if (isName(s.app) && isRange(s)) continue;
+    checkName(`${f.file}: sections[${i}].app`, s.app);
+    checkRange(`${f.file}: sections[${i}]`, s);
   }
   const tails = f.tails ?? [];
   for (let i = 0; i < tails.length; i++) {
-    const t = tails[i]!;
-    const at = `${f.file}: tails[${i}]`;
-    checkInteger(`${at}.shard`, t.shard);
-    checkInteger(`${at}.off`, t.off);
-    checkInteger(`${at}.len`, t.len);
-    checkInteger(`${at}.records`, t.records);
-    checkInteger(`${at}.minTs`, t.minTs, -1);
+    checkInteger(`${f.file}: tails[${i}].shard`, tails[i]!.shard);
+    checkRange(`${f.file}: tails[${i}]`, tails[i]!);
   }
+}
+
+type StagedRange = Pick<RegisterFile["sections"][number], "off" | "len" | "records" | "minTs">;
+const isRange = (r: StagedRange): boolean => isInteger(r.off) && isInteger(r.len) && isInteger(r.records) && isInteger(r.minTs, -1);
+/** A section's or tail region's byte range, records and oldest timestamp, each named when bad. */
+function checkRange(at: string, r: StagedRange): void {
+  checkInteger(`${at}.off`, r.off);
+  checkInteger(`${at}.len`, r.len);
+  checkInteger(`${at}.records`, r.records);
+  checkInteger(`${at}.minTs`, r.minTs, -1);
 }
 
 /**
