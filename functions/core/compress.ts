@@ -25,7 +25,7 @@ import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
 import { ensureLockTime, prepareSlot, sealAtDrain, sealSlots } from "./seal.js";
-import { sectionLines, stagingPath, tailChunkLines, tailChunks, type TailChunk } from "./staging.js";
+import { sectionLines, stagingPath, tailChunkBytes, tailChunks, tailLines, type TailChunk } from "./staging.js";
 
 export class BadTaskError extends Error {
   constructor(message: string) {
@@ -431,7 +431,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
     // 1. Each region read once (NAS_CONCURRENCY files at a time) and cut into its apps' chunks.
     const ref = tailRef(shard, claim.id);
     const nasLimit = pLimit(NAS_CONCURRENCY);
-    const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk }[]>();
+    const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk; keep: ClaimedSection["keep"] }[]>();
     const regions = await Promise.all(claim.entries.map((e) => nasLimit(async () => {
       result.bytesIn += e.len;
       const bufs = await deps.nas.readRanges(stagingPath(e.file), [{ pos: e.off, len: e.len }]);
@@ -457,12 +457,13 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
       }
       for (const chunk of chunks) {
         if (!isSafeSegment(chunk.app)) {
-          await writeDeadLetter(deps, { kind: "chunk", reason: `staging tail region ${e.ref}: a chunk names ${JSON.stringify(chunk.app.slice(0, 100))}, not an app directory name`, payload: chunk.bytes, details: { ref: e.ref }, requestId: meta.requestId });
+          await writeDeadLetter(deps, { kind: "chunk", reason: `staging tail region ${e.ref}: a chunk names ${JSON.stringify(chunk.app.slice(0, 100))}, not an app directory name`, payload: tailChunkBytes(chunk), details: { ref: e.ref }, requestId: meta.requestId });
           continue;
         }
         const list = byApp.get(chunk.app);
-        if (list) list.push({ entry: e, chunk });
-        else byApp.set(chunk.app, [{ entry: e, chunk }]);
+        const part = { entry: e, chunk, keep: e.keep };
+        if (list) list.push(part);
+        else byApp.set(chunk.app, [part]);
       }
     }
     const apps = [...byApp.keys()].sort();
@@ -503,16 +504,13 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
         app: p.app, slot: p.slot, state,
         build: async (adopted) => {
           if (done || adopted.has(ref)) return { members: 0, refs: [], records: 0, sections: 0, stagedAt: 0 };
-          const lines: Buffer[] = [];
-          let records = 0, minTs = 0, stagedAt = 0;
-          for (const { entry, chunk } of parts) {
-            const x = tailChunkLines(chunk, entry.keep);
-            if (x.records > 0) lines.push(x.lines);
-            records += x.records;
+          let minTs = 0, stagedAt = 0;
+          for (const { entry } of parts) {
             if (entry.minTs > 0 && (minTs === 0 || entry.minTs < minTs)) minTs = entry.minTs;
             if (stagedAt === 0 || entry.stagedAt < stagedAt) stagedAt = entry.stagedAt;
           }
-          const member = records > 0 ? buildMember(lines.length === 1 ? lines[0]! : Buffer.concat(lines), { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
+          const { lines, records } = tailLines(parts);
+          const member = records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
           return { member, members: member ? 1 : 0, refs: [ref], records, sections: parts.length, stagedAt };
         },
         release: () => release(p.app),

@@ -22,7 +22,7 @@ import { silentLogger } from "../../functions/core/logger.js";
 import { isSafeSegment } from "../../functions/core/routing.js";
 import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { decodeStagingIndex, stagingIdOf, tailChunks } from "../../functions/core/staging.js";
+import { decodeStagingIndex, stagingIdOf, tailChunkBytes, tailChunks } from "../../functions/core/staging.js";
 
 const RUNS = Number(process.env.LOGPIPE_PROPERTY_RUNS ?? "300");
 
@@ -178,7 +178,7 @@ describe("split on hostile batches", () => {
               expect(tailShardOf(c.app, 3)).toBe(t.shard);
               expect(sectionApps.has(c.app)).toBe(false);
               stagedApps.add(c.app);
-              const chunk = decodeChunk(c.bytes);
+              const chunk = decodeChunk(tailChunkBytes(c));
               expect(chunk.offsets.every((o) => o >= index.first && o <= index.last)).toBe(true);
               inChunks += chunk.offsets.length;
             }

@@ -11,7 +11,7 @@ import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { randomBytes } from "node:crypto";
 import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
 import {
-  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunkLines, tailChunks,
+  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunks, tailLines,
 } from "../../functions/core/staging.js";
 import { parseTailRef, tailRef, tailShardOf } from "../../functions/adapters/coord-store.js";
 
@@ -162,9 +162,13 @@ describe("staging file tail regions", () => {
     const chunks = tailChunks(file.bytes.subarray(r1.off, r1.off + r1.len));
     // Assert
     expect(chunks.map((c) => [c.app, c.records])).toEqual([["a-small", 1], ["b-small", 2]]);
-    expect(values(tailChunkLines(chunks[1]!, []).lines)).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
-    expect(tailChunkLines(chunks[1]!, [[108, 200]])).toMatchObject({ records: 1 });
-    expect(values(tailChunkLines(chunks[1]!, [[108, 200]]).lines)).toEqual(['{"appId":"b-small","o":108}']);
+    expect(values(tailLines([{ chunk: chunks[1]!, keep: [] }]).lines)).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
+    expect(tailLines([{ chunk: chunks[1]!, keep: [[108, 200]] }])).toMatchObject({ records: 1 });
+    expect(values(tailLines([{ chunk: chunks[1]!, keep: [[108, 200]] }]).lines)).toEqual(['{"appId":"b-small","o":108}']);
+    // an app's chunks of several regions become one run of lines, each filtered by its own keep
+    const all = tailLines([{ chunk: chunks[0]!, keep: [] }, { chunk: chunks[1]!, keep: [[108, 200]] }, { chunk: chunks[1]!, keep: [] }]);
+    expect(all.records).toBe(4);
+    expect(values(all.lines)).toEqual(['{"appId":"a-small","o":106}', '{"appId":"b-small","o":108}', '{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
   });
 
   it("a region cut short or overwritten is corrupt as a whole", () => {
