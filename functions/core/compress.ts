@@ -214,7 +214,8 @@ async function appendMembers(deps: PipelineDeps, token: string, lockDeadline: nu
 async function commitAndSeal(
   deps: PipelineDeps, token: string, lockDeadline: number, commits: DrainCommit[], sealAfter: Map<string, { slot: number; keyTime: number }>,
   commit: (commits: DrainCommit[]) => Promise<{ results: DrainCommitResult[]; gone: string[] }>,
-  held: Set<string>, result: CompressResult, nasLimit: LimitFunction,
+  /** the apps whose lock the task still holds (a lock a commit or seal gave back leaves it) */
+  held: Pick<Set<string>, "has" | "delete">, result: CompressResult, nasLimit: LimitFunction,
 ): Promise<void> {
   if (commits.length === 0) return;
   for (const c of commits) {
@@ -431,7 +432,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
     // 1. Each region read once (NAS_CONCURRENCY files at a time) and cut into its apps' chunks.
     const ref = tailRef(shard, claim.id);
     const nasLimit = pLimit(NAS_CONCURRENCY);
-    const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk; keep: ClaimedSection["keep"] }[]>();
+    const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk }[]>();
     const regions = await Promise.all(claim.entries.map((e) => nasLimit(async () => {
       result.bytesIn += e.len;
       const bufs = await deps.nas.readRanges(stagingPath(e.file), [{ pos: e.off, len: e.len }]);
@@ -461,7 +462,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
           continue;
         }
         const list = byApp.get(chunk.app);
-        const part = { entry: e, chunk, keep: e.keep };
+        const part = { entry: e, chunk };
         if (list) list.push(part);
         else byApp.set(chunk.app, [part]);
       }
@@ -517,15 +518,13 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
       });
     }
     const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit);
-    const heldApps = new Set(held.keys());
 
     // 4–5. One commit for every app: each is done in the claim; with the last, the claim ends and
     //      its staging files are counted off. Then the seals at the drain.
     await commitAndSeal(deps, token, lockDeadline, commits, sealAfter, async (cs) => {
       const r = await deps.coord.commitTail(token, shard, claim.id, cs, nowOf(deps), config.sealBytes);
       return { results: r.results, gone: r.gone };
-    }, heldApps, result, nasLimit);
-    for (const app of [...held.keys()]) if (!heldApps.has(app)) held.delete(app);
+    }, held, result, nasLimit);
     if (todo.length === 0) {
       // every app was done before (the claim's end was lost with its task), or nothing in the
       // claim was readable (gone or corrupt regions): end it

@@ -210,14 +210,14 @@ export interface TailChunk {
 export const tailChunkBytes = (c: TailChunk): Buffer => c.region.subarray(c.start, c.end);
 
 /**
- * The framed lines of an app's tail chunks, each keeping only offsets in its `keep` (all when
- * empty), copied once into one buffer, and how many records.
+ * The framed lines of an app's tail chunks, each keeping only offsets in its region's `keep` (all
+ * when empty), copied once into one buffer, and how many records.
  */
-export function tailLines(parts: readonly { chunk: TailChunk; keep: Interval[] }[]): { lines: Buffer; records: number } {
+export function tailLines(parts: readonly { chunk: TailChunk; entry: { keep: Interval[] } }[]): { lines: Buffer; records: number } {
   let size = 0, records = 0;
   const filtered: (Buffer | undefined)[] = new Array(parts.length);
   for (let i = 0; i < parts.length; i++) {
-    const { chunk, keep } = parts[i]!;
+    const { chunk, entry: { keep } } = parts[i]!;
     if (keep.length === 0) {
       size += chunk.end - chunk.bodyStart;
       records += chunk.records;

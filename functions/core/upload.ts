@@ -118,6 +118,12 @@ export function drainSchedule(drainAgeMs: number, drainMaxAgeMs: number): { epoc
 async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
   const { drainAgeMs, drainMinBytes, drainMaxAgeMs } = deps.config;
+  // the long tail's regions: a shard once its oldest region reaches the max age (its task takes
+  // every region queued, so each app of the shard gets one member per max age); asked beside the
+  // apps' query, not after it
+  const tailBefore = opts.sweepAll ? Number.MAX_SAFE_INTEGER : drainMinBytes <= 0 ? now - drainAgeMs : now - drainMaxAgeMs;
+  const dueShards = deps.coord.dueShards(tailBefore, 100_000);
+  dueShards.catch(() => {}); // awaited below; not unhandled if the apps' query throws first
   let apps: string[];
   if (opts.sweepAll) apps = await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000);
   else if (drainMinBytes <= 0) apps = await deps.coord.dueApps(now - drainAgeMs, 100_000);
@@ -140,10 +146,7 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
       minBytes: drainMinBytes, forceBefore: now - drainMaxAgeMs, waveBefore: now - drainMaxAgeMs / 2, maxRefs: MAX_REFS_PER_DRAIN, now, ...pace,
     });
   }
-  // the long tail's regions: a shard once its oldest region reaches the max age (its task takes
-  // every region queued, so each app of the shard gets one member per max age)
-  const tailBefore = opts.sweepAll ? Number.MAX_SAFE_INTEGER : drainMinBytes <= 0 ? now - drainAgeMs : now - drainMaxAgeMs;
-  const shards = await deps.coord.dueShards(tailBefore, 100_000);
+  const shards = await dueShards;
   if (apps.length === 0 && shards.length === 0) return;
   if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
   if (apps.length > 0) result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");

@@ -162,11 +162,11 @@ describe("staging file tail regions", () => {
     const chunks = tailChunks(file.bytes.subarray(r1.off, r1.off + r1.len));
     // Assert
     expect(chunks.map((c) => [c.app, c.records])).toEqual([["a-small", 1], ["b-small", 2]]);
-    expect(values(tailLines([{ chunk: chunks[1]!, keep: [] }]).lines)).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
-    expect(tailLines([{ chunk: chunks[1]!, keep: [[108, 200]] }])).toMatchObject({ records: 1 });
-    expect(values(tailLines([{ chunk: chunks[1]!, keep: [[108, 200]] }]).lines)).toEqual(['{"appId":"b-small","o":108}']);
+    expect(values(tailLines([{ chunk: chunks[1]!, entry: { keep: [] } }]).lines)).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
+    expect(tailLines([{ chunk: chunks[1]!, entry: { keep: [[108, 200]] } }])).toMatchObject({ records: 1 });
+    expect(values(tailLines([{ chunk: chunks[1]!, entry: { keep: [[108, 200]] } }]).lines)).toEqual(['{"appId":"b-small","o":108}']);
     // an app's chunks of several regions become one run of lines, each filtered by its own keep
-    const all = tailLines([{ chunk: chunks[0]!, keep: [] }, { chunk: chunks[1]!, keep: [[108, 200]] }, { chunk: chunks[1]!, keep: [] }]);
+    const all = tailLines([{ chunk: chunks[0]!, entry: { keep: [] } }, { chunk: chunks[1]!, entry: { keep: [[108, 200]] } }, { chunk: chunks[1]!, entry: { keep: [] } }]);
     expect(all.records).toBe(4);
     expect(values(all.lines)).toEqual(['{"appId":"a-small","o":106}', '{"appId":"b-small","o":108}', '{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
   });
