@@ -329,7 +329,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
   if (!hasZstd) notes.push("zstd CLI not installed: the zstd -1 baseline is skipped");
   if (PINNED) notes.push("every timed step runs under `taskset -c 0` (redis-server unpinned)");
   else notes.push("taskset unavailable or < 2 CPUs: steps are not pinned to a core");
-  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts)`);
+  notes.push(`split alone (time, peak RSS, profile) runs with the split function's deployed runtime settings: ${SPLIT_ENV_TEXT} (infra/runtime-env.ts); the data path's runs with compress's and upload's libuv pool, UV_THREADPOOL_SIZE=${PIPELINE_ENV.UV_THREADPOOL_SIZE}`);
 
   /** Size of `gzip -1` of a file (the compression baseline), when the gzip CLI is installed. */
   const gzipCliSize = async (file: string): Promise<number | undefined> => {
@@ -409,7 +409,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           redisUrl: redis?.url, ...prefixed("axis"), nasModel: model ? NAS_MODEL : undefined, objectModel: model ? OBJECT_MODEL : undefined,
           startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
         };
-        const r = await runChild<PipelineResult>(task, { cpu: 0 });
+        const r = await runChild<PipelineResult>(task, { cpu: 0, env: PIPELINE_ENV });
         if (r.result.recordsArchived !== r.result.records) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.recordsArchived} records archived of ${r.result.records}`);
         if (r.result.errors.length) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.errors.length} error(s), first: ${r.result.errors[0]}`);
         return perGb(r.result, rawBytes, pricing, model, r.result.ms / 1000);
@@ -455,7 +455,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
             startTime: START_TIME, recordIntervalMs: intervalMs, batchRecords: spec.batchRecords, tickMs: TICK_MS,
           })),
         };
-        const x = (await runChild<LockstepResult>(task, { cpu: 0 })).result;
+        const x = (await runChild<LockstepResult>(task, { cpu: 0, env: PIPELINE_ENV })).result;
         x.results.forEach((r, i) => {
           const apps = runs[i]!.apps;
           if (r.recordsArchived !== r.records) notes.push(`${apps} apps, steady state${what}: ${r.recordsArchived} records archived of ${r.records}`);
@@ -580,7 +580,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const d = path.join(dir, name);
         rmSync(d, { recursive: true, force: true });
         mkdirSync(d, { recursive: true });
-        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0 });
+        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0, env: PIPELINE_ENV });
         else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
         const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
         if (file) profiles[name] = { ...summarizeProfile(JSON.parse(readFileSync(path.join(d, file), "utf8"))), file: path.relative(process.cwd(), path.join(d, file)) };
@@ -823,6 +823,13 @@ const CHILD_OUT = path.join(DATA_DIR, "build", "child.mjs");
 const OSS_SERVER_OUT = path.join(DATA_DIR, "build", "oss-server.mjs");
 /** The split function's deployed runtime settings, as they appear in the report. */
 const SPLIT_ENV_TEXT = Object.entries(RUNTIME_ENV.split).map(([k, v]) => `${k}=${v}`).join(" ");
+/**
+ * The data path's runs (all three handlers in one process) get compress's and upload's libuv pool:
+ * the overlap clock waits for the real call behind each modelled NAS operation, so a pool smaller
+ * than the deployed one would book queueing that FC does not have. split's few file calls (4 at a
+ * time) do not need more than Node's default, and are not slowed by more.
+ */
+const PIPELINE_ENV = { UV_THREADPOOL_SIZE: RUNTIME_ENV.compress.UV_THREADPOOL_SIZE! };
 
 async function buildChild(): Promise<void> {
   mkdirSync(path.dirname(CHILD_OUT), { recursive: true });

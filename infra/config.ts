@@ -443,7 +443,7 @@ export const pipelineSchema = z
     timezone: z.string().refine((tz) => tryParse((t) => new Intl.DateTimeFormat("en-US", { timeZone: t }), tz), "expected an IANA time zone such as UTC or Asia/Shanghai").default("UTC"),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
     /** objects the upload function sends at once (LOGPIPE_UPLOAD_CONCURRENCY) */
-    uploadConcurrency: int(1, 256).default(64),
+    uploadConcurrency: int(1, 256).default(128),
     /** timer trigger of the upload function */
     uploadSchedule: z
       .string()

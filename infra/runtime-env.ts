@@ -11,11 +11,12 @@
  * Measured on the 32 MB bench event: peak RSS 4.2× the event with Node's defaults, 3.7–3.8×
  * with these; split's time is unchanged within the noise (docs/bench.md).
  *
- * compress and upload keep NAS_CONCURRENCY (8) file operations in flight — a drain of hundreds
+ * compress and upload keep NAS_CONCURRENCY (16) file operations in flight — a drain of hundreds
  * of apps appends to hundreds of files, each open, write and fsync a NAS round trip — and upload
  * its object reads beside them; Node runs asynchronous file calls on libuv's pool, 4 threads
  * unless `UV_THREADPOOL_SIZE` says otherwise at start (https://docs.libuv.org/en/stable/threadpool.html,
- * checked 2026-12-02), so they get 16: the round trips overlap instead of queueing behind 4.
+ * checked 2026-12-02), so they get 32 (twice what one step keeps in flight, as a walk or a read
+ * can run beside it): the round trips overlap instead of queueing behind 4.
  */
 import type { FunctionKind } from "./config.js";
 
@@ -24,6 +25,6 @@ const NODE_OPTIONS = "--enable-source-maps";
 
 export const RUNTIME_ENV: Readonly<Record<FunctionKind, Readonly<Record<string, string>>>> = {
   split: { NODE_OPTIONS: `${NODE_OPTIONS} --max-semi-space-size=1`, MALLOC_ARENA_MAX: "2" },
-  compress: { NODE_OPTIONS, UV_THREADPOOL_SIZE: "16" },
-  upload: { NODE_OPTIONS, UV_THREADPOOL_SIZE: "16" },
+  compress: { NODE_OPTIONS, UV_THREADPOOL_SIZE: "32" },
+  upload: { NODE_OPTIONS, UV_THREADPOOL_SIZE: "32" },
 };

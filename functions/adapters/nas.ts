@@ -147,7 +147,7 @@ export class NasDir {
   }
 
   // Every call here is asynchronous. On NAS each is a round trip of about a millisecond, and
-  // compress and upload keep NAS_CONCURRENCY of them in flight (with UV_THREADPOOL_SIZE=16,
+  // compress and upload keep NAS_CONCURRENCY of them in flight (with UV_THREADPOOL_SIZE=32,
   // infra/runtime-env.ts); a synchronous call would hold the event loop for its round trip while
   // the NAS latency model overlapped it (a unit test keeps *Sync calls out of this file). On a
   // local disk a call through libuv's pool costs ~3× the CPU of a synchronous one (80–170 µs more),

@@ -30,9 +30,12 @@ export interface CompressInvoker {
 /**
  * NAS operations a handler keeps in flight at once where they are independent (different apps'
  * files, different staging files): on NAS each is a network round trip, and FC bills the
- * handler's wall time, so independent ones should overlap rather than queue.
+ * handler's wall time, so independent ones should overlap rather than queue. 16: a long-tail
+ * task appends to and seals ~400 apps' files, ~4 round trips each; 8 at a time left ~0.4 s of
+ * its wall time in the queue (docs/bench.md, "Round trips in flight"). compress and upload run
+ * with a libuv pool twice this size (infra/runtime-env.ts), so the calls do not queue there.
  */
-export const NAS_CONCURRENCY = 8;
+export const NAS_CONCURRENCY = 16;
 
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
 export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {

@@ -179,7 +179,7 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(envOf("upload").MALLOC_ARENA_MAX).toBeUndefined();
   });
 
-  it("compress and upload get a libuv pool of 16 threads, so the NAS round trips they keep in flight overlap", () => {
+  it("compress and upload get a libuv pool of twice the NAS operations they keep in flight, so the NAS round trips they keep in flight overlap", () => {
     const names = p().outputs.functionNames as Record<string, string>;
     const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
     expect(Number(envOf("compress").UV_THREADPOOL_SIZE)).toBeGreaterThanOrEqual(2 * NAS_CONCURRENCY);

@@ -326,7 +326,7 @@ describe("a drain task's NAS time", () => {
     await p!.emulator.drain();
 
     // Assert: one task appended and sealed every app (24 appends, 24 renames), and the clock moved
-    // well under the serial sum (one after another it books exactly the sum; 8 at a time books a
+    // well under the serial sum (one after another it books exactly the sum; NAS_CONCURRENCY at a time books a
     // quarter to a half of it here — real Redis and disk I/O between operations lets the clock run
     // on — so the bound leaves room for a loaded machine)
     expect(r.swept).toBe(1);
