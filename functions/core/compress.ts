@@ -480,6 +480,15 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
     }
     result.apps = placed.length;
     result.busy = todo.length - placed.length;
+    if (result.busy > 0) {
+      // counted as slot_waits like any drain's; said here too because the claim stays open for
+      // them, and the shard's new regions queue behind it until they are done
+      const oldest = claim.entries.reduce((m, e) => (e.stagedAt > 0 && (m === 0 || e.stagedAt < m) ? e.stagedAt : m), 0);
+      deps.logger.warn(
+        { shard, claim: claim.id, busy: result.busy, appsInClaim: apps.length, regions: claim.entries.length, oldestRegionAgeMs: oldest > 0 ? Math.max(0, nowOf(deps) - oldest) : undefined },
+        "tail claim stays open: apps whose slots were all busy wait for the shard's next task, and its new regions queue behind the claim",
+      );
+    }
     crashPoint("compress.tail-after-place");
 
     // 3. A slot with a half-done seal or a tainted generation is brought to a clean state first

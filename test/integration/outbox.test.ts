@@ -297,15 +297,24 @@ describe("a tail shard's drain", () => {
     toMaxAge();
     const coord = p!.deps.coord;
     expect(await coord.acquireSlot(apps[1]!, 0, "other-writer", 60_000)).not.toBeNull();
+    const warnings: { fields: Record<string, unknown>; msg: string }[] = [];
+    const logger = Object.create(p!.deps.logger) as NonNullable<typeof p>["deps"]["logger"];
+    logger.warn = ((fields: Record<string, unknown>, msg: string) => void warnings.push({ fields, msg })) as typeof logger.warn;
 
     // Act: a task while it is busy, then one after it was released
-    const first = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    const first = await compressTask({ ...p!.deps, logger }, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    const warnedWhileBusy = warnings.filter((w) => w.msg.startsWith("tail claim stays open"));
     const dueBetween = await coord.dueShards(Number.MAX_SAFE_INTEGER, 10);
     await coord.release(apps[1]!, 0, "other-writer");
-    const second = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    const second = await compressTask({ ...p!.deps, logger }, { v: 2, apps: [], shard: 0, reason: "sweep" });
 
     // Assert: two apps then, the busy one after; the staging file went with the claim's end, not before
     expect([first.apps, first.busy, first.members, first.filesDeleted]).toEqual([2, 1, 2, 0]);
+    // the open claim is said once, with how long its oldest region has waited
+    expect(warnedWhileBusy).toHaveLength(1);
+    expect(warnedWhileBusy[0]!.fields).toMatchObject({ shard: 0, busy: 1, appsInClaim: 3, regions: 1 });
+    expect(warnedWhileBusy[0]!.fields.oldestRegionAgeMs).toBeGreaterThan(0);
+    expect(warnings.filter((w) => w.msg.startsWith("tail claim stays open"))).toHaveLength(1);
     expect(dueBetween).toEqual([0]);
     expect([second.apps, second.busy, second.members, second.filesDeleted]).toEqual([1, 0, 1, 1]);
     expect(await p!.deps.nas.walk(STAGING_DIR)).toEqual([]);
