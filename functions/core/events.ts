@@ -7,6 +7,7 @@
  * and a payload that cannot be read at all is reported as such — the caller dead-letters it.
  */
 import { skipWs } from "./routing.js";
+import { splitBuffers } from "./buffer-pool.js";
 
 export interface KafkaRecord {
   topic: string;
@@ -215,6 +216,14 @@ export interface ScannedBatch {
 }
 
 const EMPTY_FC_HEADERS = Buffer.from(`{"headers":[],"isReadOnly":false}`);
+
+/**
+ * Gives a table's value arena back to split's buffer pool once nothing reads the table (or a
+ * record of it) any more; the next batch's scan reuses it.
+ */
+export function releaseTable(t: RecordTable): void {
+  splitBuffers.give(t.values);
+}
 
 /** A KafkaRecord for row i (the value is a view into the table's arena). */
 export function recordAt(t: RecordTable, i: number): KafkaRecord {
@@ -427,8 +436,9 @@ function skipValue(b: Buffer, i: number, n: number): number {
 
 function ensureOut(extra: number): void {
   if (S_w + extra <= S_out.length) return;
-  const next = Buffer.allocUnsafe(Math.max(S_out.length * 2, S_w + extra + 1024));
+  const next = splitBuffers.take(Math.max(S_out.length * 2, S_w + extra + 1024));
   S_out.copy(next, 0, 0, S_w);
+  splitBuffers.give(S_out);
   S_out = next;
 }
 
@@ -571,8 +581,9 @@ function scanFast(b: Buffer): RecordTable | undefined {
   const n = b.length;
   S_buf = b;
   S_n = n;
-  S_out = Buffer.allocUnsafe(n + 16);
+  S_out = splitBuffers.take(n + 16);
   S_w = 0;
+  let done = false;
   const t = emptyTable(Math.max(16, Math.ceil(n / 512)), 0);
   try {
     let i = ws(b, 0);
@@ -751,8 +762,10 @@ function scanFast(b: Buffer): RecordTable | undefined {
     t.count = count;
     t.values = S_out;
     if (t.keys && t.keys.length < count) t.keys.length = count;
+    done = true;
     return t;
   } finally {
+    if (!done) splitBuffers.give(S_out); // the reference path decodes it
     S_buf = S_out = Buffer.alloc(0);
     S_n = 0;
   }

@@ -11,7 +11,8 @@ import { layoutChunkRows, writeChunkRows } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
-import { recordAt, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
+import { splitBuffers } from "./buffer-pool.js";
+import { recordAt, releaseTable, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, UNROUTED_APP, routeSegmentAt, type Router } from "./routing.js";
 import { tailShardOf } from "../adapters/coord-store.js";
 import { encodeStagingFile, indexRecords, registrationOf, type StagedSection, type StagingFile } from "./staging.js";
@@ -127,7 +128,11 @@ export async function splitBatch(deps: PipelineDeps, payload: unknown, meta: { r
     return result; // acknowledged: retrying an unreadable payload can only fail again
   }
 
-  return splitTable(deps, table, result, meta, started);
+  try {
+    return await splitTable(deps, table, result, meta, started);
+  } finally {
+    releaseTable(table); // nothing reads the batch's records after its split
+  }
 }
 
 /**
@@ -141,6 +146,17 @@ export async function splitTable(
   meta: { requestId?: string } = {},
   started = performance.now(),
 ): Promise<SplitResult> {
+  const files: StagingFile[] = [];
+  try {
+    return await stageTable(deps, table, result, meta, started, files);
+  } finally {
+    // written (or failed): their buffers serve the next batch
+    for (const f of files) splitBuffers.give(f.bytes);
+  }
+}
+
+/** splitTable's work; `files` collects the staging files it builds, for splitTable to give their buffers back. */
+async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitResult, meta: { requestId?: string }, started: number, files: StagingFile[]): Promise<SplitResult> {
   // Route every record (no per-record objects: the table's columns and value arena are read in place).
   const router = routerFor(deps);
   const n = table.count;
@@ -204,7 +220,6 @@ export async function splitTable(
   // ones by app name (drained by sweep tasks of neighbouring names: invokeDrains), then the
   // smallest — under LOGPIPE_TAIL_SECTION_BYTES — in one region per tail shard, by app name: each
   // region is one coord-store entry, drained by its shard's sweep task with the other files'.
-  const files: StagingFile[] = [];
   const apps = new Set<string>();
   for (const g of groups.values()) {
     let first = Infinity, last = -Infinity, minTs = Infinity, maxTs = 0;
@@ -250,7 +265,9 @@ export async function splitTable(
   result.files = files.length;
 
   const writeLimit = pLimit(FILE_WRITE_CONCURRENCY);
-  await Promise.all(
+  // every write settles before any failure is thrown: the files' buffers go back to the pool
+  // after this, and none may still be in a write then
+  const writes = await Promise.allSettled(
     files.map((f) =>
       writeLimit(async () => {
         await deps.nas.writeAtomic(f.path, f.bytes, () => crashPoint("split.after-temp-write"));
@@ -258,6 +275,7 @@ export async function splitTable(
       }),
     ),
   );
+  for (const w of writes) if (w.status === "rejected") throw w.reason;
   crashPoint("split.after-rename");
   if (files.length === 0) {
     result.durationMs = performance.now() - started;

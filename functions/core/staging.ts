@@ -16,6 +16,7 @@ import type { RegisterFile, StagedTail } from "../adapters/coord-store.js";
 import { chunkAt, chunkBody, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
 import { contains, type Interval } from "./intervals.js";
 import { STAGING_DIR, topicSegment } from "./layout.js";
+import { splitBuffers } from "./buffer-pool.js";
 
 const MAGIC = Buffer.from("LPBATCH1");
 export const STAGING_SUFFIX = ".batch";
@@ -111,7 +112,8 @@ export function encodeStagingFile(meta: Omit<StagingIndex, "v" | "sections" | "t
   text.push("]}");
   const index: StagingIndex = { v: 1, ...meta, sections: entries };
   if (tailEntries.length > 0) index.tails = tailEntries;
-  const bytes = Buffer.allocUnsafe(pos);
+  // split's pool: the file is written, then given back (splitTable), and the next batch reuses it
+  const bytes = splitBuffers.take(pos).subarray(0, pos);
   MAGIC.copy(bytes, 0);
   bytes.writeUInt32LE(indexLength, MAGIC.length);
   const written = bytes.write(text.join(""), MAGIC.length + 4, "utf8");

@@ -7,13 +7,14 @@
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { crc32, gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
 import type { SourceRecord } from "../../cli/sources/types.js";
 import type { CoordStore, DrainCommitResult } from "../../functions/adapters/coord-store.js";
 import type { NasDir } from "../../functions/adapters/nas.js";
+import { splitBuffers } from "../../functions/core/buffer-pool.js";
 import { compressTask } from "../../functions/core/compress.js";
 import { MAX_REFS_PER_MEMBER, RetryableError, type DrainTask, type PipelineDeps, type ReconcileEvent } from "../../functions/core/deps.js";
 import { unframeRecords } from "../../functions/core/framing.js";
@@ -117,6 +118,32 @@ describe("commit protocol", () => {
     expect(results.reduce((n, r) => n + r.records - r.duplicates, 0)).toBe(600);
     expect(await archiveOf(deps, all)).toEqual({ archived: 600, lost: 0, duplicated: 0, misrouted: 0 });
     expect(await deps.nas.walk(STAGING_DIR)).toEqual([]);
+    await close();
+  });
+
+  it("gives splits running at once scratch buffers of their own, and later batches reuse them", async () => {
+    // Arrange: batches large enough for split's buffer pool (arena and staging file over 256 KB), four partitions
+    const { deps, emulator, close } = testPipeline({ env: SECTIONS });
+    const batch = (partition: number, from: number) => records(partition, from, from + 5000);
+    const all = [0, 1, 2, 3].flatMap((p) => [...batch(p, 0), ...batch(p, 5000)]);
+    // Act: four splits at once, then four one after another
+    await Promise.all([0, 1, 2, 3].map((p) => splitBatch(deps, toCloudEventsBatch(batch(p, 0)))));
+    const allocatedAtOnce = splitBuffers.allocatedBytes;
+    for (const p of [0, 1, 2, 3]) await splitBatch(deps, toCloudEventsBatch(batch(p, 5000)));
+    const allocatedAfter = splitBuffers.allocatedBytes;
+    // Assert: each staging file holds the bytes its name's checksum was taken over (no split
+    // wrote into a buffer another one was writing out), the later splits allocated no arena or
+    // staging file of their own, and every record is archived once
+    const staged = await deps.nas.walk(STAGING_DIR);
+    expect(staged).toHaveLength(8);
+    for (const f of staged) {
+      const crc = crc32((await deps.nas.read(f.rel))!).toString(16).padStart(8, "0");
+      expect(stagingIdOf(f.rel)!.endsWith(`.${crc}`)).toBe(true);
+    }
+    expect(splitBuffers.keptBytes()).toBeGreaterThan(0);
+    expect(allocatedAfter - allocatedAtOnce).toBeLessThan(256 * 1024); // only small buffers, from Node's allocator
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, all)).toEqual({ archived: 40_000, lost: 0, duplicated: 0, misrouted: 0 });
     await close();
   });
 

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { BufferPool } from "../../functions/core/buffer-pool.js";
+
+const MB = 1024 * 1024;
+
+describe("BufferPool", () => {
+  it("hands a given-back buffer to the next take that fits, without allocating", () => {
+    // Arrange
+    const pool = new BufferPool(16 * MB);
+    const first = pool.take(3 * MB + 5);
+    // Act
+    pool.give(first.subarray(0, 10)); // a view gives the whole buffer back
+    const again = pool.take(2 * MB);
+    // Assert
+    expect(again.buffer).toBe(first.buffer);
+    expect(again.length).toBe(4 * MB); // whole MBs, so batches of slightly different sizes fit
+    expect(pool.allocatedBytes).toBe(4 * MB);
+  });
+
+  it("never hands one buffer to two takers at once", () => {
+    const pool = new BufferPool(16 * MB);
+    const a = pool.take(MB);
+    const b = pool.take(MB);
+    pool.give(a);
+    const c = pool.take(MB);
+    const d = pool.take(MB);
+    expect(new Set([a.buffer, b.buffer, d.buffer]).size).toBe(3);
+    expect(c.buffer).toBe(a.buffer);
+    pool.give(a); // given twice: the second is ignored (c still holds it)
+    pool.give(c);
+    expect(pool.keptBytes()).toBe(MB);
+  });
+
+  it("ignores buffers it did not hand out, and keeps no more than its budget", () => {
+    const pool = new BufferPool(5 * MB);
+    pool.give(Buffer.alloc(2 * MB));
+    expect(pool.keptBytes()).toBe(0);
+    const bufs = [pool.take(3 * MB), pool.take(2 * MB), pool.take(MB)];
+    for (const b of bufs) pool.give(b);
+    // the largest that fit the budget stay: 3 + 2 MB; the 1 MB one would exceed it
+    expect(pool.keptBytes()).toBe(5 * MB);
+  });
+
+  it("leaves small buffers to Node's allocator", () => {
+    const pool = new BufferPool(16 * MB);
+    const small = pool.take(1000);
+    expect(small.length).toBe(1000);
+    pool.give(small);
+    expect(pool.keptBytes()).toBe(0);
+  });
+});
