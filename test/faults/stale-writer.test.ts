@@ -6,7 +6,7 @@ import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { objectStoreFrom } from "./support/objects.js";
 import { recordsOf, type BatchDescriptor } from "./support/records.js";
-import { describeResult, inProcessDeps, runScenario, sleep, Summary, waitStopped, type RunContext } from "./support/harness.js";
+import { describeResult, inProcessDeps, locksExpired, runScenario, Summary, waitStopped, type RunContext } from "./support/harness.js";
 
 const redisUrl = process.env.LOGPIPE_FAULT_REDIS_URL!;
 const summary = new Summary("redis faults");
@@ -39,7 +39,7 @@ describe("a writer frozen past its lock TTL", () => {
         during: async (ctx) => {
           const pid = [...ctx.live.keys()][0]!;
           await waitStopped(pid);
-          await sleep(1500 + 300); // past the frozen writer's lock TTL (slot and tail shard)
+          await locksExpired(redisUrl, ctx.keyPrefix); // the frozen writer's slot and tail shard locks, past their TTL
           const b = inProcessDeps(ctx.dir, ctx.env, redisUrl, ctx.keyPrefix, objectStoreFrom(ctx.objects), "writer-b");
           try {
             // the frozen writer's data is in the shard's claim (the tail path), or an app's section
@@ -92,7 +92,7 @@ describe("a writer frozen past its lock TTL", () => {
       during: async (ctx) => {
         const pid = [...ctx.live.keys()][0]!;
         await waitStopped(pid);
-        await sleep(1500 + 300);
+        await locksExpired(redisUrl, ctx.keyPrefix);
         await inProcess(ctx, "writer-b", other);
         tookOver = true;
         process.kill(pid, "SIGCONT");

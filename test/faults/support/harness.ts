@@ -16,6 +16,7 @@ import { toCloudEventsBatch } from "../../../cli/local/cloudevents.js";
 import { ExpectedRecords, verifyArchive, type VerifyReport } from "../../../cli/local/verify.js";
 import { NasDir } from "../../../functions/adapters/nas.js";
 import type { ObjectStore } from "../../../functions/adapters/object-store.js";
+import { Redis } from "ioredis";
 import { RedisCoordStore } from "../../../functions/adapters/redis-coord-store.js";
 import { compressTask } from "../../../functions/core/compress.js";
 import { loadConfig } from "../../../functions/core/config.js";
@@ -30,6 +31,25 @@ import { offsetsOf, plainBatches, recordsOf, recordValue, type BatchDescriptor }
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const DRIVER = path.join(REPO, "test/faults/support/pipeline-proc.ts");
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until no slot lock or tail shard lock is left under a scenario's key prefix — a frozen
+ * writer's locks expiring by their TTL — polling Redis rather than sleeping a guessed time.
+ */
+export async function locksExpired(redisUrl: string, keyPrefix: string, limitMs = 30_000): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    const end = Date.now() + limitMs;
+    for (;;) {
+      const [slots, shards] = await Promise.all([redis.keys(`{${keyPrefix}}:lock:*`), redis.keys(`{${keyPrefix}}:tlock:*`)]);
+      if (slots.length + shards.length === 0) return;
+      if (Date.now() > end) throw new Error(`locks still held after ${limitMs} ms: ${[...slots, ...shards].slice(0, 3).join(", ")}`);
+      await sleep(50);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
 
 export interface Scenario {
   name: string;
