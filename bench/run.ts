@@ -12,6 +12,7 @@ import path from "node:path";
 import { build } from "esbuild";
 import { redisServerAvailable, startRedisServer, type RedisServerHandle } from "../cli/services/redis-server.js";
 import { RUNTIME_ENV } from "../infra/runtime-env.js";
+import { RUNTIME_BUILD_OPTIONS } from "../cli/build/artifacts.js";
 import { OSS_SMALL_OBJECT_LATENCY, type ObjectStoreLatencyModel } from "../functions/adapters/object-store-latency.js";
 import { GENERAL_PURPOSE_PERFORMANCE_NAS, NAS_METADATA_KINDS, type NasLatencyModel } from "../functions/adapters/nas-latency.js";
 import { loadConfig } from "../functions/core/config.js";
@@ -842,6 +843,7 @@ async function buildChild(): Promise<void> {
     target: "node20",
     packages: "external",
     logLevel: "error",
+    ...RUNTIME_BUILD_OPTIONS, // timed as deployed (cli/build/artifacts.ts)
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
 }
