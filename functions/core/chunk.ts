@@ -170,6 +170,7 @@ export function chunkAt(buf: Buffer, at: number): { header: ChunkHeader; headerE
   } catch {
     throw new CorruptChunkError("chunk header is not JSON");
   }
+  if (typeof header !== "object" || header === null) throw new CorruptChunkError("chunk header is not a JSON object");
   const n = header.count;
   const bodyStart = headerEnd + n * 12;
   if (!Number.isInteger(n) || n < 0 || !Number.isInteger(header.bodyLength) || header.bodyLength < 0 || bodyStart + header.bodyLength > buf.length) {

@@ -88,4 +88,12 @@ describe("staging chunk", () => {
     expect(() => decodeChunk(buf.subarray(0, buf.length - 1))).toThrow(CorruptChunkError);
     expect(() => decodeChunk(Buffer.from("garbage!garbage!"))).toThrow(CorruptChunkError);
   });
+  it("rejects a header that is JSON but not an object as corrupt (not a TypeError that would fail the drain again and again)", () => {
+    for (const text of ["null", "7", '"x"']) {
+      const header = Buffer.from(text);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(header.length);
+      expect(() => decodeChunk(Buffer.concat([Buffer.from("LPCHUNK1"), len, header]))).toThrow(CorruptChunkError);
+    }
+  });
 });
