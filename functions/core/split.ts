@@ -60,7 +60,8 @@ const byApp = (a: { app: string }, b: { app: string }): number => (a.app < b.app
  * One app's rows of the batch as a staging section, written in place by encodeStagingFile. A class,
  * not an object with an arrow function: a batch has ~1,500 sections at 3,000 apps, and the
  * deployed bundle keeps function names (esbuild `keepNames`), which names every such closure as it
- * is made (an `Object.defineProperty` per section: ~1.5 % of split's CPU at 3,000 apps).
+ * is made (an `Object.defineProperty` per section: 2.0 % of split's CPU at 3,000 apps in a
+ * keepNames build, docs/bench.md "Scratch buffers kept").
  */
 class TableSection {
   constructor(
