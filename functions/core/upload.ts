@@ -14,7 +14,7 @@ import { crashPoint } from "./crash-points.js";
 import { invokeDrains, invokeTails, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
-import { hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
+import { ensureLockTime, hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
 import type { SlotState } from "../adapters/coord-store.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
@@ -234,28 +234,25 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   // generations only grow, so "older than the tick's state" stays true; "newer" may just mean a
   // drain bumped the generation since the tick read the states: read it again before acting
   const state = gen > tickState.gen ? await deps.coord.readSlotState(app, slot) : tickState;
-  if (gen < state.gen) {
-    // Left by a writer that lost its lock after the generation was sealed: everything committed
-    // to it was sealed before the bump, so what remains was never committed. Remove once no live
-    // lock can own it.
-    if (idle) {
-      await deps.nas.remove(f.rel);
-      result.orphansRemoved++;
-    }
-    return;
-  }
-  if (gen > state.gen) {
-    // Redis does not know this generation (it forgot the bumps): its complete members may hold
-    // committed records. Seal them as they are once nobody can be writing.
-    if (idle || opts.sealAll) await sealUntracked(deps, result, app, slot, gen, f);
-    return;
-  }
+  // Older than Redis's generation: left by a writer that lost its lock after the generation was
+  // sealed; everything committed to it was sealed before the bump, so what remains was never
+  // committed. Removed once no one has written to it for a lock TTL.
+  const orphan = gen < state.gen;
+  // Newer: Redis does not know this generation (it forgot the bumps); its complete members may
+  // hold committed records. Sealed as they are once no one has written to it for a lock TTL (or
+  // at a drain-everything run).
+  const untracked = gen > state.gen;
+  if ((orphan && !idle) || (untracked && !(idle || opts.sealAll))) return;
   // Bytes past the committed length that nobody touched for a lock TTL: a writer died before its
   // commit (or Redis forgot it). prepareSlot adopts or cuts them even if the app stays quiet.
   const torn = f.size > state.len && idle;
-  const due = state.sealing !== undefined || torn || f.size < state.len ||
+  const due = orphan || untracked || state.sealing !== undefined || torn || f.size < state.len ||
     (state.len > 0 && (opts.sealAll || sealIsDue(deps.config, state.len, state.t0, now)));
   if (!due) return;
+  // Every file of the active tree is removed or moved under its slot's lock, whatever Redis says
+  // of it, because what Redis says can change: after a rollback, a drain of this slot finds its
+  // known generation's file gone, skips to the next, adopts its members and appends after them;
+  // a file removed under that append would take the appended member with it.
   const token = randomUUID();
   const deadline = Date.now() + Math.min(deps.config.slotWaitMs, 5000);
   for (;;) {
@@ -265,7 +262,17 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
       deps.onSlotEvent?.({ app, slot, event: "acquire", at: performance.timeOrigin + performance.now() });
       const lockDeadline = performance.now() + deps.config.lockTtlMs - 1000;
       try {
-        if (got.gen !== gen) return;
+        if (got.gen > gen) {
+          if (orphan) {
+            await deps.nas.remove(f.rel);
+            result.orphansRemoved++;
+          }
+          return;
+        }
+        if (got.gen < gen) {
+          if (untracked) await sealUntracked(deps, result, token, app, slot, gen, f);
+          return;
+        }
         // repair first (adopt, cut a torn tail, seal a short file); then seal only what is due by
         // size or age — the walk's size may be stale (a drain appended since), so it decides nothing
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
@@ -292,10 +299,14 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   }
 }
 
-/** Seals the complete members of a generation Redis does not know, under a content key. */
-async function sealUntracked(deps: PipelineDeps, result: UploadResult, app: string, slot: number, gen: number, f: { rel: string }): Promise<void> {
+/**
+ * Seals the complete members of a generation Redis does not know, under a content key. The
+ * caller holds the slot's lock (`token`); the file goes only while that lock still has its margin.
+ */
+async function sealUntracked(deps: PipelineDeps, result: UploadResult, token: string, app: string, slot: number, gen: number, f: { rel: string }): Promise<void> {
   const buf = (await deps.nas.read(f.rel)) ?? Buffer.alloc(0);
   const { members, end } = scanMembers(buf);
+  await ensureLockTime(deps, app, slot, token, "seal an untracked generation");
   if (end > 0) {
     await deps.nas.readByPath(f.rel, end);
     const digest = await hashPrefix(deps.nas.abs(f.rel), end);

@@ -8,6 +8,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { crc32, gunzipSync } from "node:zlib";
+import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
@@ -21,6 +22,7 @@ import { unframeRecords } from "../../functions/core/framing.js";
 import { activeFilePath, STAGING_DIR } from "../../functions/core/layout.js";
 import { scanMembers } from "../../functions/core/members.js";
 import { splitBatch } from "../../functions/core/split.js";
+import { runUpload } from "../../functions/core/upload.js";
 import { indexLengthOf, stagingIdOf } from "../../functions/core/staging.js";
 import { flushPipeline, testPipeline } from "../support/deps.js";
 
@@ -473,6 +475,70 @@ describe("commit protocol", () => {
     // Assert: committed without asking (the store would have said the lock is gone)
     expect([r.members, r.records, r.errors]).toEqual([5, 20, []]);
     expect(asked).toBe(0);
+    await close();
+  });
+});
+
+/**
+ * Every key of a pipeline's Redis namespace (`{prefix}:…`), saved now; `restore()` puts the
+ * namespace back exactly as saved (keys made since are deleted): what a failover to a replica
+ * that lagged since this point does to the coordination state.
+ */
+async function saveNamespace(prefix: string): Promise<{ restore(): Promise<void> }> {
+  const redis = new Redis(process.env.LOGPIPE_TEST_REDIS_URL!);
+  const pattern = `{${prefix}}:*`;
+  const saved = await Promise.all((await redis.keys(pattern)).map(async (key) => ({ key, value: (await redis.dumpBuffer(key))!, ttl: await redis.pttl(key) })));
+  return {
+    async restore() {
+      const now = await redis.keys(pattern);
+      if (now.length > 0) await redis.del(...now);
+      for (const { key, value, ttl } of saved) await redis.restore(key, Math.max(0, ttl), value, "REPLACE");
+      redis.disconnect();
+    },
+  };
+}
+
+describe("when Redis forgets", () => {
+  it("seals a generation Redis forgot under the slot's lock: a drain that adopts and appends to it at that moment loses nothing", async () => {
+    // Arrange: pay's generation 0 committed, Redis saved; then gen 0 sealed and gen 1 written;
+    // then Redis rolled back: it counts bytes in gen 0 (gone, archived) and knows nothing of gen 1
+    const { deps, emulator, prefix, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
+    const reconciled: ReconcileEvent[] = [];
+    deps.onReconcile = (e) => reconciled.push(e);
+    const payOf = (list: SourceRecord[]) => list.filter((r) => appOf(r) === "pay");
+    const [first, second, third] = [payOf(records(0, 0, 50)), payOf(records(0, 50, 100)), payOf(records(0, 100, 150))];
+    await splitBatch(deps, toCloudEventsBatch(first));
+    await compressTask(deps, sweepTask(["pay"]));
+    const redisAtGen0 = await saveNamespace(prefix);
+    expect((await runUpload(deps, { sealAll: true, skipLease: true })).uploaded).toBe(1);
+    await splitBatch(deps, toCloudEventsBatch(second));
+    await compressTask(deps, sweepTask(["pay"]));
+    await redisAtGen0.restore();
+    const gen1 = activeFilePath("pay", 0, 1);
+    expect((await deps.coord.readSlotState("pay", 0)).gen).toBe(0);
+    expect(scanMembers((await deps.nas.read(gen1))!).members).toHaveLength(1);
+    await splitBatch(deps, toCloudEventsBatch(third));
+
+    // Act: a drain-everything upload walks the active tree; as it reads gen 1's file (a
+    // generation Redis does not know), a drain of pay runs to its end — one that, holding the
+    // lock, would skip to gen 1, adopt its member and append the third batch after it
+    let drain: Promise<unknown> | undefined;
+    const walker = withNas(deps, {
+      read: async (rel) => {
+        const bytes = await deps.nas.read(rel);
+        if (rel === gen1 && !drain) await (drain = compressTask(deps, sweepTask(["pay"])));
+        return bytes;
+      },
+    });
+    await runUpload(walker, { sealAll: true, skipLease: true });
+
+    // Assert: the walk's seal and the drain did not both touch gen 1; once everything is drained
+    // and sealed, every batch is archived exactly once
+    expect(drain).toBeDefined();
+    expect(reconciled.map((e) => e.kind)).toContain("untracked-generation-sealed");
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, [...first, ...second, ...third])).toEqual({ archived: first.length + second.length + third.length, lost: 0, duplicated: 0, misrouted: 0 });
+    expect(await deps.nas.walk(STAGING_DIR)).toEqual([]);
     await close();
   });
 });
