@@ -2,8 +2,9 @@
  * The data path's promises, one at a time, on a real redis-server and a real directory:
  * redelivery never duplicates (dedup by offsets per partition, whatever the batch boundaries),
  * a torn tail is cut but a complete uncommitted member is adopted, a writer that lost its lock
- * commits nothing, a drain reads each staging file once and appends one member per app, and a
- * staging file goes once every section of it is consumed.
+ * commits nothing, a drain reads each staging file once and appends one member per app, a
+ * staging file goes once every section of it is consumed, and the upload's walk seals or removes
+ * an active file only under its slot's lock, whatever Redis (rolled back) says of it.
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
@@ -539,6 +540,28 @@ describe("when Redis forgets", () => {
     await flushPipeline({ deps, emulator });
     expect(await archiveOf(deps, [...first, ...second, ...third])).toEqual({ archived: first.length + second.length + third.length, lost: 0, duplicated: 0, misrouted: 0 });
     expect(await deps.nas.walk(STAGING_DIR)).toEqual([]);
+    await close();
+  });
+
+  it("removes an orphan of an older generation only under the slot's lock (a rollback can make that generation current again)", async () => {
+    // Arrange: pay sealed once (gen 1 now), then gen 0's file written again, as by a writer that
+    // lost its lock, and left for longer than a lock TTL; a drain holds pay's slot
+    const { deps, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1", LOGPIPE_SLOT_WAIT: "300ms" } });
+    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 50).filter((r) => appOf(r) === "pay")));
+    await compressTask(deps, sweepTask(["pay"]));
+    await runUpload(deps, { sealAll: true, skipLease: true });
+    const orphan = activeFilePath("pay", 0, 0);
+    await fsp.writeFile(deps.nas.abs(orphan), Buffer.from("late write of a frozen writer"));
+    const longAgo = new Date(Date.now() - 2 * deps.config.lockTtlMs);
+    await fsp.utimes(deps.nas.abs(orphan), longAgo, longAgo);
+    expect(await deps.coord.acquireSlot("pay", 0, "a-drain", deps.config.lockTtlMs)).toMatchObject({ gen: 1 });
+
+    // Act + Assert: while the drain holds the slot the walk leaves the file; once it is free, removes it
+    expect((await runUpload(deps, { sealAll: true, skipLease: true })).orphansRemoved).toBe(0);
+    expect(await deps.nas.size(orphan)).toBeGreaterThan(0);
+    await deps.coord.release("pay", 0, "a-drain");
+    expect((await runUpload(deps, { sealAll: true, skipLease: true })).orphansRemoved).toBe(1);
+    expect(await deps.nas.size(orphan)).toBeUndefined();
     await close();
   });
 });
