@@ -7,14 +7,14 @@
  * temp files and orphaned active files left by crashed writers are removed. One app's or slot's
  * trouble is reported and never stops the others. One uploader runs at a time (a lease).
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
 import { invokeDrains, invokeTails, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
-import { ensureLockTime, hashPrefix, LockLostError, prepareSlot, sealSlot } from "./seal.js";
+import { ensureLockTime, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
 import type { SlotState } from "../adapters/coord-store.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
@@ -308,8 +308,8 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, token: st
   const { members, end } = scanMembers(buf);
   await ensureLockTime(deps, app, slot, token, "seal an untracked generation");
   if (end > 0) {
-    await deps.nas.readByPath(f.rel, end);
-    const digest = await hashPrefix(deps.nas.abs(f.rel), end);
+    // the bytes are in hand: hash them rather than read the file again
+    const digest = createHash("sha1").update(buf.subarray(0, end)).digest("hex");
     const key = archiveObjectKey(deps.config.prefix, app, slot, gen, nowOf(deps), deps.config.timeZone, digest);
     await deps.nas.copyPrefixAtomic(f.rel, outboxPath(key), end);
     result.sealed++;

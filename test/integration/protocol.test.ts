@@ -29,6 +29,7 @@ import { flushPipeline, testPipeline } from "../support/deps.js";
 
 const apps = ["pay", "order", "user", "risk", "search"];
 const appOf = (r: SourceRecord) => (JSON.parse(r.value.toString()) as { appId: string }).appId;
+const payOf = (list: SourceRecord[]) => list.filter((r) => appOf(r) === "pay");
 function records(partition: number, from: number, to: number, topic = "logs"): SourceRecord[] {
   const out: SourceRecord[] = [];
   for (let o = from; o < to; o++) {
@@ -292,7 +293,6 @@ describe("commit protocol", () => {
   it("cuts a torn tail left by a crash mid-append, and never the committed bytes before it", async () => {
     // Arrange: one committed member for pay, then a drain that dies halfway through its append
     const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
-    const payOf = (list: SourceRecord[]) => list.filter((r) => appOf(r) === "pay");
     const first = payOf(records(0, 0, 50));
     await splitBatch(deps, toCloudEventsBatch(first));
     await compressTask(deps, sweepTask(["pay"]));
@@ -341,7 +341,6 @@ describe("commit protocol", () => {
     const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
     const reconciled: ReconcileEvent[] = [];
     deps.onReconcile = (e) => reconciled.push(e);
-    const payOf = (list: SourceRecord[]) => list.filter((r) => appOf(r) === "pay");
     const first = payOf(records(0, 0, 50));
     await splitBatch(deps, toCloudEventsBatch(first));
     await compressTask(deps, sweepTask(["pay"]));
@@ -506,7 +505,6 @@ describe("when Redis forgets", () => {
     const { deps, emulator, prefix, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });
     const reconciled: ReconcileEvent[] = [];
     deps.onReconcile = (e) => reconciled.push(e);
-    const payOf = (list: SourceRecord[]) => list.filter((r) => appOf(r) === "pay");
     const [first, second, third] = [payOf(records(0, 0, 50)), payOf(records(0, 50, 100)), payOf(records(0, 100, 150))];
     await splitBatch(deps, toCloudEventsBatch(first));
     await compressTask(deps, sweepTask(["pay"]));
@@ -547,7 +545,7 @@ describe("when Redis forgets", () => {
     // Arrange: pay sealed once (gen 1 now), then gen 0's file written again, as by a writer that
     // lost its lock, and left for longer than a lock TTL; a drain holds pay's slot
     const { deps, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1", LOGPIPE_SLOT_WAIT: "300ms" } });
-    await splitBatch(deps, toCloudEventsBatch(records(0, 0, 50).filter((r) => appOf(r) === "pay")));
+    await splitBatch(deps, toCloudEventsBatch(payOf(records(0, 0, 50))));
     await compressTask(deps, sweepTask(["pay"]));
     await runUpload(deps, { sealAll: true, skipLease: true });
     const orphan = activeFilePath("pay", 0, 0);
