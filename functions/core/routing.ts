@@ -286,25 +286,79 @@ export function extractJsonFieldRange(b: Uint8Array, start: number, end: number,
 
 /**
  * App ids repeat from record to record: the id of plain (unescaped) string bytes is looked up by
- * a hash of the bytes and checked byte for byte, so a warm lookup allocates no string.
+ * a hash of the bytes and checked byte for byte, so a warm lookup allocates no string. The table
+ * is open-addressed in typed arrays (hashes, the ids' bytes end to end) rather than a Map of
+ * objects: with thousands of apps a Map's entries lie all over the heap and each lookup missed
+ * the CPU's caches (split alone on 3,000 apps spent ~3.7× as long per lookup as on 50).
  */
-const idByBytes = new Map<number, { bytes: Uint8Array; id: string }>();
-const ID_CACHE_MAX = 4096;
+export class IdTable {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly hashes: Int32Array;
+  /** entry e's bytes are pool[starts[e], starts[e + 1]) */
+  private readonly starts: Int32Array;
+  private readonly pool: Uint8Array;
+  private readonly ids: string[] = [];
+
+  /** `maxEntries` ids, `poolBytes` of their bytes; when either is full the table starts over. */
+  constructor(readonly maxEntries = 4096, poolBytes = 256 * 1024) {
+    let slots = 2;
+    while (slots < maxEntries * 2) slots *= 2; // at most half full: short probe runs
+    this.slots = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.hashes = new Int32Array(maxEntries);
+    this.starts = new Int32Array(maxEntries + 1);
+    this.pool = new Uint8Array(poolBytes);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The id of the UTF-8 bytes `b[start, end)`, decoded once and then found by hash and bytes. */
+  idOf(b: Uint8Array, start: number, end: number): string {
+    const len = end - start;
+    let h = 0x811c9dc5 ^ len; // FNV-1a
+    for (let k = start; k < end; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
+    const { slots, mask, hashes, starts, pool } = this;
+    let s = h & mask;
+    for (let e = slots[s]!; e !== 0; s = (s + 1) & mask, e = slots[s]!) {
+      if (hashes[e - 1] !== h) continue;
+      const at = starts[e - 1]!;
+      if (starts[e]! - at !== len) continue;
+      let k = 0;
+      while (k < len && pool[at + k] === b[start + k]) k++;
+      if (k === len) return this.ids[e - 1]!;
+    }
+    const id = utf8At(b, start, end);
+    if (len > pool.length) return id;
+    let e = this.ids.length;
+    if (e === this.maxEntries || starts[e]! + len > pool.length) {
+      this.clear();
+      e = 0;
+      s = h & mask;
+    }
+    hashes[e] = h;
+    pool.set(b.subarray(start, end), starts[e]!);
+    starts[e + 1] = starts[e]! + len;
+    this.ids.push(id);
+    slots[s] = e + 1; // s: the empty slot the probe stopped at
+    return id;
+  }
+
+  clear(): void {
+    this.slots.fill(0);
+    this.ids.length = 0;
+  }
+}
+
+const idTable = new IdTable();
 const MAX_CACHED_ID_BYTES = 256;
 
 const utf8At = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8", start, end);
 
 function plainStringId(b: Uint8Array, start: number, end: number): string {
-  const len = end - start;
-  if (len > MAX_CACHED_ID_BYTES) return utf8At(b, start, end);
-  let h = 0x811c9dc5 ^ len; // FNV-1a
-  for (let k = start; k < end; k++) h = Math.imul(h ^ b[k]!, 0x01000193);
-  const hit = idByBytes.get(h);
-  if (hit && bytesEqual(b, start, end, hit.bytes)) return hit.id;
-  const id = utf8At(b, start, end);
-  if (idByBytes.size >= ID_CACHE_MAX) idByBytes.clear();
-  idByBytes.set(h, { bytes: Uint8Array.prototype.slice.call(b, start, end), id });
-  return id;
+  return end - start > MAX_CACHED_ID_BYTES ? utf8At(b, start, end) : idTable.idOf(b, start, end);
 }
 
 function leafToId(b: Uint8Array): string | undefined {

@@ -45,8 +45,10 @@ interface PartitionGroup {
   topic: string;
   partition: number;
   offsets: number[];
-  /** Row indexes of the table, per app. */
-  byApp: Map<string, number[]>;
+  /** Row indexes of the table, per app (by the app's number in the batch, see stageTable). */
+  rowsOf: (number[] | undefined)[];
+  /** the apps' numbers in the order of their first record in the partition */
+  order: number[];
 }
 
 /** Staging files written at the same time (a batch usually holds one or a few partitions). */
@@ -185,15 +187,34 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   const n = table.count;
   const { values, valueStart, valueEnd, keys, headers } = table;
   const maxBytes = deps.config.maxRecordBytes;
-  const segmentOf = new Array<string>(n);
-  const candidates = new Set<string>();
+  // Each record's app segment is numbered once (segNo), so the loops below index arrays instead
+  // of looking strings up in maps: with thousands of apps a batch has ~1,500 of them, and each
+  // record's lookups in maps that size missed the CPU's caches.
+  const segNo = new Int32Array(n);
+  const segNumbers = new Map<string, number>();
+  const segs: string[] = [];
   for (let i = 0; i < n; i++) {
     const s = valueStart[i]!, e = valueEnd[i]!;
-    const seg = e - s > maxBytes ? "" : routeSegmentAt(router, values, s, e, keys ? (keys[i] ?? null) : null, headers?.[i]);
-    segmentOf[i] = seg;
-    if (seg !== "") candidates.add(seg);
+    if (e - s > maxBytes) {
+      segNo[i] = -1;
+      continue;
+    }
+    const seg = routeSegmentAt(router, values, s, e, keys ? (keys[i] ?? null) : null, headers?.[i]);
+    let k = segNumbers.get(seg);
+    if (k === undefined) segNumbers.set(seg, (k = segs.push(seg) - 1));
+    segNo[i] = k;
   }
-  const admitted = await admit(deps, candidates);
+  const admitted = await admit(deps, segs);
+  // the app each segment is filed under (several overflowed segments share `_overflow`), numbered
+  const apps: string[] = [];
+  const appNumbers = new Map<string, number>();
+  const appNoOfSeg = segs.map((seg) => {
+    const app = admitted.get(seg)!;
+    let k = appNumbers.get(app);
+    if (k === undefined) appNumbers.set(app, (k = apps.push(app) - 1));
+    return k;
+  });
+  const overflowedSeg = segs.map((seg) => admitted.get(seg) === OVERFLOW_APP && seg !== OVERFLOW_APP);
 
   // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
   const groups = new Map<string, PartitionGroup>();
@@ -205,20 +226,23 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     if (!g || g.topic !== topic || g.partition !== partition) {
       const gk = `${topic}\u0000${partition}`;
       g = groups.get(gk);
-      if (!g) groups.set(gk, (g = { topic, partition, offsets: [], byApp: new Map() }));
+      if (!g) groups.set(gk, (g = { topic, partition, offsets: [], rowsOf: new Array(apps.length), order: [] }));
     }
     const offset = table.offset[i]!;
     g.offsets.push(offset);
-    const seg = segmentOf[i]!;
-    if (seg === "") {
+    const k = segNo[i]!;
+    if (k < 0) {
       oversize.push(i);
       continue;
     }
-    const app = admitted.get(seg)!;
-    if (app === OVERFLOW_APP && seg !== OVERFLOW_APP) result.overflowed++;
-    let list = g.byApp.get(app);
-    if (!list) g.byApp.set(app, (list = []));
-    list.push(i);
+    if (overflowedSeg[k]) result.overflowed++;
+    const a = appNoOfSeg[k]!;
+    const list = g.rowsOf[a];
+    if (list) list.push(i);
+    else {
+      g.rowsOf[a] = [i];
+      g.order.push(a);
+    }
   }
 
   if (oversize.length > 0) {
@@ -243,7 +267,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   // ones by app name (drained by sweep tasks of neighbouring names: invokeDrains), then the
   // smallest — under LOGPIPE_TAIL_SECTION_BYTES — in one region per tail shard, by app name: each
   // region is one coord-store entry, drained by its shard's sweep task with the other files'.
-  const apps = new Set<string>();
+  const appsStaged = new Set<string>();
   for (const g of groups.values()) {
     let first = Infinity, last = -Infinity, minTs = Infinity, maxTs = 0;
     for (const o of g.offsets) {
@@ -251,8 +275,9 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
       if (o > last) last = o;
     }
     const sections: TableSection[] = [];
-    for (const [app, list] of g.byApp) {
-      apps.add(app);
+    for (const a of g.order) {
+      const app = apps[a]!, list = g.rowsOf[a]!;
+      appsStaged.add(app);
       const rows = firstOfEachOffset(table.offset, list);
       let appMin = Infinity;
       for (const r of rows) {
@@ -284,7 +309,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     const regions = [...tails].sort((a, b) => a[0] - b[0]).map(([shard, list]) => ({ shard, sections: list.sort(byApp) }));
     files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small], regions));
   }
-  result.apps = apps.size;
+  result.apps = appsStaged.size;
   result.files = files.length;
 
   const writeLimit = pLimit(FILE_WRITE_CONCURRENCY);

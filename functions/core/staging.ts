@@ -13,7 +13,7 @@
  */
 import { crc32 } from "node:zlib";
 import type { RegisterFile, StagedTail } from "../adapters/coord-store.js";
-import { chunkAt, chunkBody, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
+import { chunkBody, chunkSpanAt, CorruptChunkError, decodeChunk, selectLines, type DecodedChunk } from "./chunk.js";
 import { contains, type Interval } from "./intervals.js";
 import { STAGING_DIR, topicSegment } from "./layout.js";
 import { splitBuffers } from "./buffer-pool.js";
@@ -190,9 +190,9 @@ export function indexRecords(index: Pick<StagingIndex, "sections" | "tails">): n
 export function tailChunks(region: Buffer): TailChunk[] {
   const out: TailChunk[] = [];
   for (let at = 0; at < region.length; ) {
-    const c = chunkAt(region, at);
+    const c = chunkSpanAt(region, at);
     if (typeof c.header.app !== "string") throw new CorruptChunkError(`tail chunk at ${at} names no app`);
-    out.push({ app: c.header.app, region, start: at, bodyStart: c.end - c.header.bodyLength, end: c.end, records: c.header.count });
+    out.push({ app: c.header.app, region, start: at, bodyStart: c.bodyStart, end: c.end, records: c.header.count });
     at = c.end;
   }
   return out;

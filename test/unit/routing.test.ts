@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseAppIdSources } from "../../functions/core/config.js";
 import {
-  appIdFromSegment, appSegment, compileFieldPath, createRouter, extractJsonField, INVALID_APP, referenceJsonField, routeSegment, UNROUTED_APP,
+  appIdFromSegment, appSegment, compileFieldPath, createRouter, extractJsonField, IdTable, INVALID_APP, referenceJsonField, routeSegment, UNROUTED_APP,
 } from "../../functions/core/routing.js";
 
 const field = (json: string | Buffer, path = "appId") => extractJsonField(Buffer.isBuffer(json) ? json : Buffer.from(json), compileFieldPath(path.split(".")));
@@ -104,5 +104,59 @@ describe("router", () => {
   it("rejects malformed source specs naming the problem", () => {
     expect(() => parseAppIdSources("field:")).toThrow(/expected field:<path>/);
     expect(() => parseAppIdSources("body")).toThrow(/got "body"/);
+  });
+});
+
+describe("IdTable (the router's cache of app ids by their bytes)", () => {
+  const bytesOf = (ids: string[]) => {
+    const b = Buffer.from(ids.join(""), "utf8");
+    const at: [number, number][] = [];
+    let p = 0;
+    for (const id of ids) {
+      const n = Buffer.byteLength(id);
+      at.push([p, p + n]);
+      p += n;
+    }
+    return { b, at };
+  };
+
+  it("returns the same string for the same bytes, wherever they lie", () => {
+    const table = new IdTable();
+    const { b, at } = bytesOf(["app-1", "x", "app-1"]);
+    const first = table.idOf(b, at[0]![0], at[0]![1]);
+    expect(first).toBe("app-1");
+    expect(table.idOf(b, at[2]![0], at[2]![1])).toBe(first);
+    expect(table.size).toBe(1);
+  });
+
+  it("tells apart ids that share a prefix, a length or a hash slot, and decodes UTF-8", () => {
+    const table = new IdTable(64);
+    const ids = ["a", "ab", "ba", "abc", "acb", "支付-服务", "支付-服務", "é", "e\u0301", ...Array.from({ length: 40 }, (_, i) => `svc-${i}`)];
+    const { b, at } = bytesOf([...ids, ...ids.slice().reverse()]);
+    const got = at.map(([s, e]) => table.idOf(b, s, e));
+    expect(got).toEqual([...ids, ...ids.slice().reverse()]);
+    expect(table.size).toBe(ids.length);
+  });
+
+  it("stays right when it fills up and starts over (entries or bytes)", () => {
+    // Arrange: 4 entries and 24 bytes of room, 30 ids looked up in a shuffled order many times
+    const table = new IdTable(4, 24);
+    const ids = Array.from({ length: 30 }, (_, i) => `app-${i}`.repeat(1 + (i % 3)));
+    const order = Array.from({ length: 2000 }, (_, i) => ids[(i * 7919) % ids.length]!);
+    const { b, at } = bytesOf(order);
+    // Act
+    const got = at.map(([s, e]) => table.idOf(b, s, e));
+    // Assert
+    expect(got).toEqual(order);
+    expect(table.size).toBeLessThanOrEqual(4);
+  });
+
+  it("decodes an id longer than its byte room without keeping it", () => {
+    const table = new IdTable(4, 8);
+    const { b, at } = bytesOf(["a-very-long-app-id", "short"]);
+    expect(table.idOf(b, at[0]![0], at[0]![1])).toBe("a-very-long-app-id");
+    expect(table.size).toBe(0);
+    expect(table.idOf(b, at[1]![0], at[1]![1])).toBe("short");
+    expect(table.size).toBe(1);
   });
 });
