@@ -31,7 +31,7 @@
  */
 import { readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
-import { NasDir } from "./nas.js";
+import { NasDir, type ReadBufferSource } from "./nas.js";
 
 export const NAS_METADATA_KINDS = ["open", "create", "rename", "unlink", "stat", "readdir", "mkdir", "rmdir", "setattr"] as const;
 export type NasMetadataKind = (typeof NAS_METADATA_KINDS)[number];
@@ -437,8 +437,8 @@ export class NasLatencyDir extends NasDir {
     return data;
   }
 
-  override async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
-    const data = await this.real(() => super.readRanges(rel, ranges));
+  override async readRanges(rel: string, ranges: readonly { pos: number; len: number }[], into?: ReadBufferSource): Promise<Buffer[] | undefined> {
+    const data = await this.real(() => super.readRanges(rel, ranges, into));
     await this.charge(data ? { open: 1, read: data.length, readBytes: data.reduce((n, b) => n + b.length, 0) } : { open: 1 });
     return data;
   }

@@ -29,16 +29,20 @@ async function openIfExists(abs: string): Promise<number | undefined> {
   }
 }
 
+/** Where a read puts its bytes: a buffer of at least `len` bytes (its first `len` are written). */
+export type ReadBufferSource = (len: number) => Buffer;
+const freshBuffer: ReadBufferSource = (len) => Buffer.allocUnsafe(len);
+
 /** Bytes [pos, pos + len) of an open file, fewer if it is shorter. */
-async function readAt(fd: number, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(len);
+async function readAt(fd: number, pos: number, len: number, into: ReadBufferSource = freshBuffer): Promise<Buffer> {
+  const buf = into(len);
   let got = 0;
   while (got < len) {
     const n = await fdRead(fd, buf, got, len - got, pos + got);
     if (n === 0) break;
     got += n;
   }
-  return got === len ? buf : buf.subarray(0, got);
+  return got === buf.length ? buf : buf.subarray(0, got);
 }
 
 export interface DirEntry {
@@ -277,14 +281,15 @@ export class NasDir {
 
   /**
    * Several ranges of `rel` through one open (one NFS OPEN/LOOKUP, then a positional read per
-   * range), each fewer bytes if the file is shorter; undefined when the file is gone.
+   * range), each fewer bytes if the file is shorter; undefined when the file is gone. `into`
+   * gives the buffers the ranges are read into (a pool's, say); each result is a view of one.
    */
-  async readRanges(rel: string, ranges: readonly { pos: number; len: number }[]): Promise<Buffer[] | undefined> {
+  async readRanges(rel: string, ranges: readonly { pos: number; len: number }[], into?: ReadBufferSource): Promise<Buffer[] | undefined> {
     const fd = await openIfExists(this.abs(rel));
     if (fd === undefined) return undefined;
     try {
       const out: Buffer[] = [];
-      for (const { pos, len } of ranges) out.push(await readAt(fd, pos, len));
+      for (const { pos, len } of ranges) out.push(await readAt(fd, pos, len, into));
       return out;
     } finally {
       await fdClose(fd);

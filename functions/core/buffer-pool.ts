@@ -1,10 +1,11 @@
 /**
  * Large scratch buffers kept for the next invocation of the same instance. Split needs two the
  * size of its batch every time — the scanner's arena of decoded values and the staging file it
- * writes — and a buffer allocated fresh each time costs a page fault per 4 KB the first time it
- * is written, and, being memory outside V8's heap, starts a full garbage collection about once
- * per batch (docs/bench.md, "Scratch buffers kept"). An FC instance runs one invocation at a
- * time, so a few buffers cover it; callers running at once each get buffers of their own.
+ * writes — and compress reads staging ranges and gathers each member's lines. A buffer allocated
+ * fresh each time costs a page fault per 4 KB the first time it is written, and, being memory
+ * outside V8's heap, starts full garbage collections (docs/bench.md, "Scratch buffers kept" and
+ * "Compress's buffers kept"). An FC instance runs one invocation at a time, so a few buffers
+ * cover it; callers running at once each get buffers of their own.
  *
  * A buffer from `take` belongs to its taker until `give` hands it back; a taker that never gives
  * it back only loses the reuse. `give` ignores buffers the pool did not hand out, so a view
@@ -38,7 +39,8 @@ export class BufferPool {
       this.out.add(b.buffer);
       return b;
     }
-    const b = size < this.minBytes ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(Math.ceil(size / MB) * MB);
+    const unit = size < MB ? 64 * 1024 : MB; // sizes a later take of about the same size can reuse
+    const b = size < this.minBytes ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(Math.ceil(size / unit) * unit);
     this.allocatedBytes += b.length;
     if (b.length >= this.minBytes) this.out.add(b.buffer);
     return b;
@@ -73,3 +75,10 @@ export class BufferPool {
  * files together about the records' size), so 96 MB keeps what one batch needs.
  */
 export const splitBuffers = new BufferPool(96 * MB);
+
+/**
+ * Compress's pool: the staging ranges a drain reads and each member's lines gathered for gzip,
+ * given back when the task ends. 64 MB covers a hot drain (LOGPIPE_DRAIN_BYTES for each of a few
+ * apps); a larger task (up to LOGPIPE_TASK_MAX_BYTES) allocates the rest.
+ */
+export const compressBuffers = new BufferPool(64 * MB, 32 * 1024);

@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import pLimit, { type LimitFunction } from "p-limit";
 import { slotOrder } from "../adapters/coord-store.js";
 import { tailRef, type ClaimedSection, type DrainClaim, type DrainCommit, type DrainCommitResult, type SlotState } from "../adapters/coord-store.js";
+import { compressBuffers } from "./buffer-pool.js";
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
@@ -101,12 +102,13 @@ const COALESCE_GAP = 256 * 1024;
  * one range (a sweep's many small apps are scattered through each file between hot apps' bytes),
  * NAS_CONCURRENCY files at a time.
  */
-async function readSections(deps: PipelineDeps, prepared: Prepared[], result: CompressResult): Promise<Map<string, Buffer | undefined>> {
+async function readSections(deps: PipelineDeps, prepared: Prepared[], result: CompressResult, buffers: TaskBuffers): Promise<Map<string, Buffer | undefined>> {
   const byFile = new Map<string, ClaimedSection[]>();
   for (const p of prepared) for (const s of p.sections) (byFile.get(s.file) ?? byFile.set(s.file, []).get(s.file)!).push(s);
   const out = new Map<string, Buffer | undefined>();
   const limit = pLimit(NAS_CONCURRENCY);
-  await Promise.all([...byFile].map(([file, sections]) => limit(async () => {
+  // every read settles before a failure is thrown: no read may still fill a buffer given back
+  await settleAll([...byFile].map(([file, sections]) => limit(async () => {
     sections.sort((a, b) => a.off - b.off);
     const ranges: { pos: number; len: number; sections: ClaimedSection[] }[] = [];
     for (const s of sections) {
@@ -117,7 +119,7 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
       } else ranges.push({ pos: s.off, len: s.len, sections: [s] });
       result.bytesIn += s.len;
     }
-    const bufs = await deps.nas.readRanges(stagingPath(file), ranges);
+    const bufs = await deps.nas.readRanges(stagingPath(file), ranges, buffers.take);
     result.filesRead++;
     ranges.forEach((r, i) => {
       const b = bufs?.[i];
@@ -125,6 +127,46 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
     });
   })));
   return out;
+}
+
+/** Waits for every promise; then throws the first failure, if any. */
+async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  for (const r of settled) if (r.status === "rejected") throw r.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * The pooled buffers a task reads staging ranges into and gathers members' lines in
+ * (compressBuffers): nothing is allocated per drain once the instance is warm, and the garbage
+ * collector does not run for each drain's megabytes outside its heap. All go back when the task
+ * ends, once no read is in flight and every member has been built.
+ */
+class TaskBuffers {
+  private readonly taken: Buffer[] = [];
+  readonly take = (len: number): Buffer => {
+    const b = compressBuffers.take(len);
+    this.taken.push(b);
+    return b;
+  };
+  /** `use` of `parts` end to end in one buffer: a pooled one, given back after, when there are several. */
+  gathered<T>(parts: readonly Buffer[], use: (bytes: Buffer) => T): T {
+    if (parts.length === 1) return use(parts[0]!);
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const out = compressBuffers.take(size);
+    try {
+      let at = 0;
+      for (const p of parts) at += p.copy(out, at);
+      return use(out.subarray(0, size));
+    } finally {
+      compressBuffers.give(out);
+    }
+  }
+  giveBack(): void {
+    for (const b of this.taken) compressBuffers.give(b);
+    this.taken.length = 0;
+  }
 }
 
 /** A member to append for one app: its bytes (undefined when nothing to write) and what it consumes. */
@@ -283,6 +325,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
   crashPoint("compress.after-claim");
 
   const held = new Set(claims.map((c) => c.app));
+  const buffers = new TaskBuffers();
   const release = async (c: { app: string; slot: number }) => {
     if (!held.delete(c.app)) return;
     deps.onSlotEvent?.({ app: c.app, slot: c.slot, event: "release", at: performance.timeOrigin + performance.now() });
@@ -315,7 +358,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
     }
 
     // 2. Read each staging file once for every app of the task.
-    const sectionBytes = await readSections(deps, prepared, result);
+    const sectionBytes = await readSections(deps, prepared, result, buffers);
 
     // 3. One member per app, appended at the committed length.
     const decoded = new Map<string, { lines: Buffer; records: number } | "skip">();
@@ -353,7 +396,8 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       let records = 0, stagedAt = 0;
       let parts: Buffer[] = [], from = 0, n = 0, minTs = 0, memberStaged = 0;
       const flush = () => {
-        if (n > 0) built.push(buildMember(parts.length === 1 ? parts[0]! : Buffer.concat(parts), { n, r: refs.slice(from), t: minTs, s: memberStaged }, config.gzipLevel));
+        const meta = { n, r: refs.slice(from), t: minTs, s: memberStaged };
+        if (n > 0) built.push(buffers.gathered(parts, (lines) => buildMember(lines, meta, config.gzipLevel)));
         records += n;
         parts = [], from = refs.length, n = 0, minTs = 0, memberStaged = 0;
       };
@@ -391,6 +435,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       return { results, gone: [...gone] };
     }, held, result, nasLimit);
   } finally {
+    buffers.giveBack();
     for (const c of claims) if (held.has(c.app)) await release(c);
   }
   return finish(deps, result, started, claims.length);
@@ -416,6 +461,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
   const lockDeadline = requestedAt + config.lockTtlMs;
   crashPoint("compress.after-claim");
   const held = new Map<string, number>();
+  const buffers = new TaskBuffers();
   const release = async (app: string) => {
     const slot = held.get(app);
     if (slot === undefined) return;
@@ -433,9 +479,9 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
     const ref = tailRef(shard, claim.id);
     const nasLimit = pLimit(NAS_CONCURRENCY);
     const byApp = new Map<string, { entry: ClaimedSection; chunk: TailChunk }[]>();
-    const regions = await Promise.all(claim.entries.map((e) => nasLimit(async () => {
+    const regions = await settleAll(claim.entries.map((e) => nasLimit(async () => {
       result.bytesIn += e.len;
-      const bufs = await deps.nas.readRanges(stagingPath(e.file), [{ pos: e.off, len: e.len }]);
+      const bufs = await deps.nas.readRanges(stagingPath(e.file), [{ pos: e.off, len: e.len }], buffers.take);
       result.filesRead++;
       const b = bufs?.[0];
       return b && b.length >= e.len ? b.subarray(0, e.len) : undefined;
@@ -542,6 +588,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
       result.filesDeleted += r.gone.length;
     }
   } finally {
+    buffers.giveBack();
     for (const app of [...held.keys()]) await release(app);
     await deps.coord.releaseTail(shard, token).catch((e) => deps.logger.warn({ err: (e as Error).message, shard }, "tail shard lock release failed; it will expire"));
   }

@@ -16,7 +16,7 @@ import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
 import type { SourceRecord } from "../../cli/sources/types.js";
 import type { CoordStore, DrainCommitResult } from "../../functions/adapters/coord-store.js";
 import type { NasDir } from "../../functions/adapters/nas.js";
-import { splitBuffers } from "../../functions/core/buffer-pool.js";
+import { compressBuffers, splitBuffers } from "../../functions/core/buffer-pool.js";
 import { compressTask } from "../../functions/core/compress.js";
 import { MAX_REFS_PER_MEMBER, RetryableError, type DrainTask, type PipelineDeps, type ReconcileEvent } from "../../functions/core/deps.js";
 import { unframeRecords } from "../../functions/core/framing.js";
@@ -148,6 +148,30 @@ describe("commit protocol", () => {
     expect(allocatedAfter - allocatedAtOnce).toBeLessThan(256 * 1024); // only small buffers, from Node's allocator
     await flushPipeline({ deps, emulator });
     expect(await archiveOf(deps, all)).toEqual({ archived: 40_000, lost: 0, duplicated: 0, misrouted: 0 });
+    await close();
+  });
+
+  it("gives drains running at once read buffers of their own, and later drains reuse them", async () => {
+    // Arrange: two partitions, each batch's app sections over 256 KB (compress's pool keeps those)
+    const { deps, emulator, tasks, close } = recordingPipeline();
+    const batch = (partition: number, from: number) => records(partition, from, from + 40_000);
+    const all = [0, 1].flatMap((p) => [...batch(p, 0), ...batch(p, 40_000)]);
+    for (const p of [0, 1]) await splitBatch(deps, toCloudEventsBatch(batch(p, 0)));
+    const before = compressBuffers.allocatedBytes;
+    // Act: two drains at once (each reads both staging files), then two after the next batches, one after the other
+    const first = await Promise.all([compressTask(deps, sweepTask(apps.slice(0, 2))), compressTask(deps, sweepTask(apps.slice(2)))]);
+    const allocatedAtOnce = compressBuffers.allocatedBytes;
+    for (const p of [0, 1]) await splitBatch(deps, toCloudEventsBatch(batch(p, 40_000)));
+    const later = [await compressTask(deps, sweepTask(apps.slice(0, 2))), await compressTask(deps, sweepTask(apps.slice(2)))];
+    // Assert: the first drains allocated pooled buffers, the later ones none of their own (only
+    // small ones, from Node's allocator), and every record is archived once, intact
+    expect([...first, ...later].map((r) => [r.members, r.records > 0])).toEqual([[2, true], [3, true], [2, true], [3, true]]);
+    expect(allocatedAtOnce - before).toBeGreaterThan(0);
+    expect(compressBuffers.keptBytes()).toBeGreaterThan(0);
+    expect(compressBuffers.allocatedBytes - allocatedAtOnce).toBeLessThan(256 * 1024);
+    tasks.length = 0;
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, all)).toEqual({ archived: 160_000, lost: 0, duplicated: 0, misrouted: 0 });
     await close();
   });
 

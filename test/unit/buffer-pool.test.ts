@@ -48,4 +48,19 @@ describe("BufferPool", () => {
     pool.give(small);
     expect(pool.keptBytes()).toBe(0);
   });
+
+  it("sizes buffers under 1 MB in 64 KB steps, so the next take of about that size reuses one", () => {
+    // Arrange: a pool that keeps buffers from 32 KB (compress's: staging ranges of small apps)
+    const pool = new BufferPool(16 * MB, 32 * 1024);
+    // Act
+    const first = pool.take(90_000);
+    pool.give(first.subarray(0, 90_000));
+    const again = pool.take(100_000);
+    const large = pool.take(MB + 1);
+    // Assert
+    expect(first.length).toBe(128 * 1024);
+    expect(again.buffer).toBe(first.buffer);
+    expect(large.length).toBe(2 * MB);
+    expect(pool.allocatedBytes).toBe(128 * 1024 + 2 * MB);
+  });
 });
