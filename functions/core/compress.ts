@@ -21,7 +21,7 @@ import { compressBuffers } from "./buffer-pool.js";
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, type DrainTask, type PipelineDeps } from "./deps.js";
+import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, settleAll, type DrainTask, type PipelineDeps } from "./deps.js";
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
@@ -127,13 +127,6 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
     });
   })));
   return out;
-}
-
-/** Waits for every promise; then throws the first failure, if any. */
-async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(work);
-  for (const r of settled) if (r.status === "rejected") throw r.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /**

@@ -37,6 +37,17 @@ export interface CompressInvoker {
  */
 export const NAS_CONCURRENCY = 16;
 
+/**
+ * Waits for every promise, then throws the first failure, if any: work writing into or out of a
+ * pooled buffer must all have settled before the buffer goes back (Promise.all would reject
+ * while the rest still run).
+ */
+export async function settleAll<T>(work: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  for (const r of settled) if (r.status === "rejected") throw r.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
 export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {
   // in name order, as split lays out a staging file's sections: each task's sections then lie

@@ -10,7 +10,7 @@ import pLimit from "p-limit";
 import { layoutChunkRows, writeChunkRows, type ChunkRowsLayout } from "./chunk.js";
 import { crashPoint } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, type PipelineDeps } from "./deps.js";
+import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, settleAll, type PipelineDeps } from "./deps.js";
 import { splitBuffers } from "./buffer-pool.js";
 import { recordAt, releaseTable, scanKafkaBatch, UnreadableEventError, type RecordTable } from "./events.js";
 import { createRouter, OVERFLOW_APP, RESERVED_APPS, UNROUTED_APP, routeSegmentAt, type Router } from "./routing.js";
@@ -315,7 +315,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   const writeLimit = pLimit(FILE_WRITE_CONCURRENCY);
   // every write settles before any failure is thrown: the files' buffers go back to the pool
   // after this, and none may still be in a write then
-  const writes = await Promise.allSettled(
+  await settleAll(
     files.map((f) =>
       writeLimit(async () => {
         await deps.nas.writeAtomic(f.path, f.bytes, () => crashPoint("split.after-temp-write"));
@@ -323,7 +323,6 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
       }),
     ),
   );
-  for (const w of writes) if (w.status === "rejected") throw w.reason;
   crashPoint("split.after-rename");
   if (files.length === 0) {
     result.durationMs = performance.now() - started;

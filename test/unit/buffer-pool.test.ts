@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BufferPool } from "../../functions/core/buffer-pool.js";
+import { settleAll } from "../../functions/core/deps.js";
 
 const MB = 1024 * 1024;
 
@@ -62,5 +63,22 @@ describe("BufferPool", () => {
     expect(again.buffer).toBe(first.buffer);
     expect(large.length).toBe(2 * MB);
     expect(pool.allocatedBytes).toBe(128 * 1024 + 2 * MB);
+  });
+});
+
+describe("settleAll (work on pooled buffers settles before a failure is thrown)", () => {
+  it("waits for the slow work before throwing the first failure", async () => {
+    // Arrange: one failure at once, one piece of work that ends later
+    let slowDone = false;
+    const slow = new Promise<number>((resolve) => setTimeout(() => ((slowDone = true), resolve(2)), 30));
+    // Act
+    const outcome = await settleAll([Promise.reject(new Error("read failed")), slow]).catch((e: Error) => e);
+    // Assert
+    expect((outcome as Error).message).toBe("read failed");
+    expect(slowDone).toBe(true);
+  });
+
+  it("returns the values in order when nothing fails", async () => {
+    expect(await settleAll([Promise.resolve(1), new Promise<number>((r) => setTimeout(() => r(2), 5)), Promise.resolve(3)])).toEqual([1, 2, 3]);
   });
 });
