@@ -130,10 +130,28 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
 }
 
 /**
- * The pooled buffers a task reads staging ranges into and gathers members' lines in
- * (compressBuffers): nothing is allocated per drain once the instance is warm, and the garbage
- * collector does not run for each drain's megabytes outside its heap. All go back when the task
- * ends, once no read is in flight and every member has been built.
+ * `use` of `parts` end to end in one buffer: a pooled one (compressBuffers), given back after,
+ * when there are several — a member's lines from several staging files, gathered for gzip.
+ */
+function withGathered<T>(parts: readonly Buffer[], use: (bytes: Buffer) => T): T {
+  if (parts.length === 1) return use(parts[0]!);
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = compressBuffers.take(size);
+  try {
+    let at = 0;
+    for (const p of parts) at += p.copy(out, at);
+    return use(out.subarray(0, size));
+  } finally {
+    compressBuffers.give(out);
+  }
+}
+
+/**
+ * The pooled buffers a task reads staging ranges into (compressBuffers): nothing is allocated
+ * per drain once the instance is warm, and the garbage collector does not run for each drain's
+ * megabytes outside its heap. All go back when the task ends, once no read is in flight and
+ * every member has been built.
  */
 class TaskBuffers {
   private readonly taken: Buffer[] = [];
@@ -142,20 +160,6 @@ class TaskBuffers {
     this.taken.push(b);
     return b;
   };
-  /** `use` of `parts` end to end in one buffer: a pooled one, given back after, when there are several. */
-  gathered<T>(parts: readonly Buffer[], use: (bytes: Buffer) => T): T {
-    if (parts.length === 1) return use(parts[0]!);
-    let size = 0;
-    for (const p of parts) size += p.length;
-    const out = compressBuffers.take(size);
-    try {
-      let at = 0;
-      for (const p of parts) at += p.copy(out, at);
-      return use(out.subarray(0, size));
-    } finally {
-      compressBuffers.give(out);
-    }
-  }
   giveBack(): void {
     for (const b of this.taken) compressBuffers.give(b);
     this.taken.length = 0;
@@ -390,7 +394,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       let parts: Buffer[] = [], from = 0, n = 0, minTs = 0, memberStaged = 0;
       const flush = () => {
         const meta = { n, r: refs.slice(from), t: minTs, s: memberStaged };
-        if (n > 0) built.push(buffers.gathered(parts, (lines) => buildMember(lines, meta, config.gzipLevel)));
+        if (n > 0) built.push(withGathered(parts, (lines) => buildMember(lines, meta, config.gzipLevel)));
         records += n;
         parts = [], from = refs.length, n = 0, minTs = 0, memberStaged = 0;
       };

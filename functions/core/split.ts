@@ -206,15 +206,18 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   }
   const admitted = await admit(deps, segs);
   // the app each segment is filed under (several overflowed segments share `_overflow`), numbered
+  // (every app numbered here has records: `result.apps` is their count)
   const apps: string[] = [];
   const appNumbers = new Map<string, number>();
-  const appNoOfSeg = segs.map((seg) => {
+  const appNoOfSeg = new Int32Array(segs.length);
+  const overflowedSeg = new Uint8Array(segs.length);
+  for (const [k, seg] of segs.entries()) {
     const app = admitted.get(seg)!;
-    let k = appNumbers.get(app);
-    if (k === undefined) appNumbers.set(app, (k = apps.push(app) - 1));
-    return k;
-  });
-  const overflowedSeg = segs.map((seg) => admitted.get(seg) === OVERFLOW_APP && seg !== OVERFLOW_APP);
+    let a = appNumbers.get(app);
+    if (a === undefined) appNumbers.set(app, (a = apps.push(app) - 1));
+    appNoOfSeg[k] = a;
+    if (app === OVERFLOW_APP && seg !== OVERFLOW_APP) overflowedSeg[k] = 1;
+  }
 
   // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
   const groups = new Map<string, PartitionGroup>();
@@ -267,7 +270,6 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   // ones by app name (drained by sweep tasks of neighbouring names: invokeDrains), then the
   // smallest — under LOGPIPE_TAIL_SECTION_BYTES — in one region per tail shard, by app name: each
   // region is one coord-store entry, drained by its shard's sweep task with the other files'.
-  const appsStaged = new Set<string>();
   for (const g of groups.values()) {
     let first = Infinity, last = -Infinity, minTs = Infinity, maxTs = 0;
     for (const o of g.offsets) {
@@ -277,7 +279,6 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     const sections: TableSection[] = [];
     for (const a of g.order) {
       const app = apps[a]!, list = g.rowsOf[a]!;
-      appsStaged.add(app);
       const rows = firstOfEachOffset(table.offset, list);
       let appMin = Infinity;
       for (const r of rows) {
@@ -309,7 +310,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     const regions = [...tails].sort((a, b) => a[0] - b[0]).map(([shard, list]) => ({ shard, sections: list.sort(byApp) }));
     files.push(encodeStagingFile({ topic: g.topic, partition: g.partition, first, last, minTs: Number.isFinite(minTs) ? minTs : 0, maxTs }, [...large, ...small], regions));
   }
-  result.apps = appsStaged.size;
+  result.apps = apps.length;
   result.files = files.length;
 
   const writeLimit = pLimit(FILE_WRITE_CONCURRENCY);

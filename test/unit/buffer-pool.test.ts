@@ -68,17 +68,24 @@ describe("BufferPool", () => {
 
 describe("settleAll (work on pooled buffers settles before a failure is thrown)", () => {
   it("waits for the slow work before throwing the first failure", async () => {
-    // Arrange: one failure at once, one piece of work that ends later
-    let slowDone = false;
-    const slow = new Promise<number>((resolve) => setTimeout(() => ((slowDone = true), resolve(2)), 30));
+    // Arrange: one failure at once, one piece of work that ends when the test says so
+    let finishSlow!: (v: number) => void;
+    const slow = new Promise<number>((resolve) => (finishSlow = resolve));
+    let settled = false;
     // Act
-    const outcome = await settleAll([Promise.reject(new Error("read failed")), slow]).catch((e: Error) => e);
+    const outcome = settleAll([Promise.reject(new Error("read failed")), slow]).catch((e: Error) => e).finally(() => (settled = true));
+    await new Promise((r) => setImmediate(r)); // the failure has been seen by now
+    const settledBeforeSlow = settled;
+    finishSlow(2);
     // Assert
-    expect((outcome as Error).message).toBe("read failed");
-    expect(slowDone).toBe(true);
+    expect(settledBeforeSlow).toBe(false);
+    expect(((await outcome) as Error).message).toBe("read failed");
   });
 
   it("returns the values in order when nothing fails", async () => {
-    expect(await settleAll([Promise.resolve(1), new Promise<number>((r) => setTimeout(() => r(2), 5)), Promise.resolve(3)])).toEqual([1, 2, 3]);
+    let finishSecond!: (v: number) => void;
+    const result = settleAll([Promise.resolve(1), new Promise<number>((r) => (finishSecond = r)), Promise.resolve(3)]);
+    finishSecond(2);
+    expect(await result).toEqual([1, 2, 3]);
   });
 });
