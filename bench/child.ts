@@ -26,6 +26,7 @@ import { splitBatch } from "../functions/core/split.js";
 import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
 import { floorBatchOf } from "./floor.js";
+import type { InvocationSpan } from "./profile.js";
 import { redisCpuMs } from "./redis-time.js";
 
 export type ChildTask =
@@ -114,6 +115,8 @@ export interface PipelineTask {
   batchRecords: number;
   tickMs: number;
   profileTo?: string;
+  /** with `profileTo`: where to write each handler invocation's span (InvocationSpan[], JSON), to book the profile's samples to handlers */
+  spansTo?: string;
 }
 
 export type FunctionName = "split" | "compress" | "upload";
@@ -219,6 +222,7 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
   for (let b = 0; b < run.batches; b++) await run.step(b);
   const result = await run.finish(async () => {
     if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
+    if (task.spansTo) writeFileSync(task.spansTo, JSON.stringify(run.spans));
   });
   return result;
 }
@@ -228,6 +232,8 @@ interface PipelineRun {
   batches: number;
   /** the raw trigger batches, for the floor step of lockstep() */
   events: Buffer[];
+  /** each handler invocation's span on the profiler's clock, when the task asks for them (`spansTo`) */
+  spans: InvocationSpan[];
   /** whether the window books what runs now (after the warm-up, before the final flush) */
   inWindow: () => boolean;
   /** delivers batch `b` (its upload ticks first, then split and the drains it asked for) */
@@ -264,6 +270,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   const stats = task.redisUrl ? new Redis(task.redisUrl) : undefined;
   const redisServerMs = async () => (stats ? redisCpuMs(await stats.info("cpu")) : 0);
   const errors: string[] = [];
+  const spans: InvocationSpan[] = [];
   const ages: { ageMs: number; records: number }[] = [];
   let records = 0, members = 0, hotTasks = 0, sweepTasks = 0;
   const win: PipelineWindow | undefined = task.windowFromMs === undefined ? undefined : {
@@ -283,9 +290,11 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     const rt0 = roundTrips();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const startUs = task.spansTo ? monotonicUs() : 0;
     try {
       return await call();
     } finally {
+      if (task.spansTo) spans.push({ fn: name, startUs, endUs: monotonicUs() });
       const ms = performance.now() - t0;
       const cpuMs = cpuMsSince(cpu0);
       const redisMs = (await redisServerMs()) - redis0;
@@ -412,7 +421,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       window: win,
     };
   };
-  return { batches: events.length, events, inWindow, step, finish };
+  return { batches: events.length, events, spans, inWindow, step, finish };
 }
 
 /** Gzips the floor's per-app bytes once this much is gathered (and at the end): few, large members, bounded memory. */
@@ -496,6 +505,11 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   return { decodeMs, routeMs, gzipMs, ms: decodeMs + routeMs + gzipMs, recordBytes, records, apps: perApp.size, gzBytes };
 }
 const NEWLINE = Buffer.from("\n");
+
+/** Microseconds of the monotonic clock, the one V8 stamps profile samples with. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
 
 /** This process's CPU time (user + system) since `c0`, in ms. */
 function cpuMsSince(c0: NodeJS.CpuUsage): number {

@@ -6,7 +6,7 @@
  * costs in FC terms, with the issue-11 targets computed in the same run.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
@@ -21,7 +21,7 @@ import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/pro
 import { loadPriceTable } from "../cli/ops/prices/index.js";
 import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
-import { summarizeProfile, type ProfileSummary } from "./profile.js";
+import { summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
 import { measureHelpStartup, type HelpStartup } from "./startup.js";
 
 export interface BenchOptions {
@@ -581,10 +581,19 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const d = path.join(dir, name);
         rmSync(d, { recursive: true, force: true });
         mkdirSync(d, { recursive: true });
-        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0, env: PIPELINE_ENV });
+        const spansFile = path.join(d, "spans.json");
+        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile"), spansTo: spansFile }, { cpu: 0, env: PIPELINE_ENV });
         else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
         const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
-        if (file) profiles[name] = { ...summarizeProfile(JSON.parse(readFileSync(path.join(d, file), "utf8"))), file: path.relative(process.cwd(), path.join(d, file)) };
+        if (!file) continue;
+        const profile = JSON.parse(readFileSync(path.join(d, file), "utf8"));
+        const where = path.relative(process.cwd(), path.join(d, file));
+        profiles[name] = { ...summarizeProfile(profile), file: where };
+        // the data path's handlers run in one process: each one's samples, booked by its invocations
+        if (existsSync(spansFile)) {
+          const byHandler = summarizeByHandler(profile, JSON.parse(readFileSync(spansFile, "utf8")) as InvocationSpan[]);
+          for (const [fn, summary] of Object.entries(byHandler)) profiles[`${name} · ${fn}`] = { ...summary, file: where };
+        }
       }
     }
 
@@ -1009,7 +1018,8 @@ export function formatTable(r: BenchResults): string {
   if (r.profiles) {
     for (const [name, p] of Object.entries(r.profiles)) {
       lines.push("");
-      lines.push(`CPU profile (${name}, ${p.file}): total ${fmt(p.totalMs, 0)} ms; top self time:`);
+      const what = p.invocations === undefined ? name : `${name}, ${num(p.invocations)} invocation${p.invocations === 1 ? "" : "s"}`;
+      lines.push(`CPU profile (${what}, ${p.file}): total ${fmt(p.totalMs, 0)} ms; top self time:`);
       for (const f of p.top.slice(0, 12)) lines.push(`  ${fmt(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
     }
   }
