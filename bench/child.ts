@@ -26,7 +26,7 @@ import { splitBatch } from "../functions/core/split.js";
 import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
 import { floorBatchOf } from "./floor.js";
-import type { InvocationSpan } from "./profile.js";
+import { spansFileOf, type InvocationSpan } from "./profile.js";
 import { redisCpuMs } from "./redis-time.js";
 
 export type ChildTask =
@@ -114,9 +114,8 @@ export interface PipelineTask {
   recordIntervalMs: number;
   batchRecords: number;
   tickMs: number;
+  /** a CPU profile of the run goes here, and each handler invocation's span beside it (spansFileOf), to book its samples to handlers */
   profileTo?: string;
-  /** with `profileTo`: where to write each handler invocation's span (InvocationSpan[], JSON), to book the profile's samples to handlers */
-  spansTo?: string;
 }
 
 export type FunctionName = "split" | "compress" | "upload";
@@ -221,8 +220,9 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
   const profiler = task.profileTo ? await startProfiler() : undefined;
   for (let b = 0; b < run.batches; b++) await run.step(b);
   const result = await run.finish(async () => {
-    if (profiler) writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
-    if (task.spansTo) writeFileSync(task.spansTo, JSON.stringify(run.spans));
+    if (!profiler) return;
+    writeFileSync(task.profileTo!, JSON.stringify(await profiler.stop()));
+    writeFileSync(spansFileOf(task.profileTo!), JSON.stringify(run.spans));
   });
   return result;
 }
@@ -232,7 +232,7 @@ interface PipelineRun {
   batches: number;
   /** the raw trigger batches, for the floor step of lockstep() */
   events: Buffer[];
-  /** each handler invocation's span on the profiler's clock, when the task asks for them (`spansTo`) */
+  /** each handler invocation's span on the profiler's clock, when the run is profiled (`profileTo`) */
   spans: InvocationSpan[];
   /** whether the window books what runs now (after the warm-up, before the final flush) */
   inWindow: () => boolean;
@@ -290,11 +290,11 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     const rt0 = roundTrips();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const startUs = task.spansTo ? monotonicUs() : 0;
+    const startUs = task.profileTo ? monotonicUs() : 0;
     try {
       return await call();
     } finally {
-      if (task.spansTo) spans.push({ fn: name, startUs, endUs: monotonicUs() });
+      if (task.profileTo) spans.push({ fn: name, startUs, endUs: monotonicUs() });
       const ms = performance.now() - t0;
       const cpuMs = cpuMsSince(cpu0);
       const redisMs = (await redisServerMs()) - redis0;

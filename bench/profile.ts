@@ -67,6 +67,11 @@ export function summarizeProfile(p: CpuProfile, limit = 25, spans?: readonly Inv
   return { totalMs: total / 1000, top, ...(spans ? { invocations: spans.length } : {}) };
 }
 
+/** Where a profiled data-path run writes its invocations' spans (InvocationSpan[], JSON): beside its profile. */
+export function spansFileOf(profileFile: string): string {
+  return `${profileFile}.spans.json`;
+}
+
 /** Whether a time falls in one of `spans`, for times asked in increasing order (samples are). */
 function sampleFilter(spans: readonly InvocationSpan[]): (atUs: number) => boolean {
   const sorted = [...spans].sort((a, b) => a.startUs - b.startUs);

@@ -21,7 +21,7 @@ import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/pro
 import { loadPriceTable } from "../cli/ops/prices/index.js";
 import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
-import { summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
+import { spansFileOf, summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
 import { measureHelpStartup, type HelpStartup } from "./startup.js";
 
 export interface BenchOptions {
@@ -581,8 +581,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const d = path.join(dir, name);
         rmSync(d, { recursive: true, force: true });
         mkdirSync(d, { recursive: true });
-        const spansFile = path.join(d, "spans.json");
-        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile"), spansTo: spansFile }, { cpu: 0, env: PIPELINE_ENV });
+        if (task.kind === "pipeline") await runChild({ ...task, profileTo: path.join(d, "timed.cpuprofile") }, { cpu: 0, env: PIPELINE_ENV });
         else await runChild(task, { cpu: 0, cpuProfDir: d, env: RUNTIME_ENV.split });
         const file = readdirSync(d).find((f) => f.endsWith(".cpuprofile"));
         if (!file) continue;
@@ -590,6 +589,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const where = path.relative(process.cwd(), path.join(d, file));
         profiles[name] = { ...summarizeProfile(profile), file: where };
         // the data path's handlers run in one process: each one's samples, booked by its invocations
+        const spansFile = spansFileOf(path.join(d, file));
         if (existsSync(spansFile)) {
           const byHandler = summarizeByHandler(profile, JSON.parse(readFileSync(spansFile, "utf8")) as InvocationSpan[]);
           for (const [fn, summary] of Object.entries(byHandler)) profiles[`${name} · ${fn}`] = { ...summary, file: where };
