@@ -5,23 +5,28 @@
  *   "LPCHUNK1" | u32 headerLength | header JSON | f64 offset × count | u32 lineEnd × count | body
  *
  * The body is the records already framed as lines (see framing.ts), so compress can gzip it in
- * one call when nothing is deduplicated. `covered` lists every offset of the batch's partition
- * (all apps): routing is deterministic, so "this app's records in `covered`" is exactly this
- * chunk's records, and committing `covered` makes redelivered copies recognisable.
+ * one call when nothing is deduplicated. The header names the app and sizes the tables and body;
+ * the topic and partition are the staging file's (its index), and a redelivery is recognised by
+ * the partition's offsets (coord store), not by the chunk.
+ *
+ * Headers written before 2026-12-04 also carry `topic`, `partition` and `covered` (always empty);
+ * readers ignore them, and a reader of that time reads today's headers, since it used only these
+ * three keys: the two versions share staging files during a canary.
  */
 import { createHash } from "node:crypto";
 import { ENCODED_LINE_MARK, framedLength, writeFramed } from "./framing.js";
-import type { Interval } from "./intervals.js";
 
 const MAGIC = Buffer.from("LPCHUNK1");
 
 export interface ChunkHeader {
   app: string;
-  topic: string;
-  partition: number;
-  covered: Interval[];
   count: number;
   bodyLength: number;
+}
+
+/** What a chunk is written for: its app (the rest of the header is measured from its records). */
+export interface ChunkMeta {
+  app: string;
 }
 
 export interface ChunkRecordInput {
@@ -49,12 +54,11 @@ export class CorruptChunkError extends Error {
  * writes one header per app section (~1,500 per batch at 3,000 apps), and spreading the meta into
  * a new object and stringifying it cost ~10× as much (3.6 vs 0.4 µs per section in a micro-benchmark, 2026-12-02).
  */
-export function chunkHeaderJson(meta: Omit<ChunkHeader, "count" | "bodyLength">, count: number, bodyLength: number): string {
-  const covered = meta.covered.length === 0 ? "[]" : JSON.stringify(meta.covered);
-  return `{"app":${JSON.stringify(meta.app)},"topic":${JSON.stringify(meta.topic)},"partition":${JSON.stringify(meta.partition)},"covered":${covered},"count":${count},"bodyLength":${bodyLength}}`;
+export function chunkHeaderJson(meta: ChunkMeta, count: number, bodyLength: number): string {
+  return `{"app":${JSON.stringify(meta.app)},"count":${count},"bodyLength":${bodyLength}}`;
 }
 
-export function encodeChunk(meta: Omit<ChunkHeader, "count" | "bodyLength">, records: ChunkRecordInput[]): Buffer {
+export function encodeChunk(meta: ChunkMeta, records: ChunkRecordInput[]): Buffer {
   let bodyLength = 0;
   for (const r of records) bodyLength += framedLength(r.value);
   const headerBytes = Buffer.from(chunkHeaderJson(meta, records.length, bodyLength), "utf8");
@@ -98,7 +102,7 @@ export interface ChunkRowsLayout {
 }
 
 /** Measures the chunk encodeChunkRows writes (so a caller can place several chunks in one buffer). */
-export function layoutChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length): ChunkRowsLayout {
+export function layoutChunkRows(meta: ChunkMeta, t: ChunkRows, rows: ArrayLike<number>, count = rows.length): ChunkRowsLayout {
   let bodyLength = 0;
   for (let k = 0; k < count; k++) {
     const i = rows[k]!;
@@ -139,7 +143,7 @@ export function writeChunkRows(out: Buffer, at: number, layout: ChunkRowsLayout,
  * from the arena into the chunk. With `scratch`, the chunk is built in `scratch()` (called with
  * the size needed; it returns a buffer at least that large) and the result is a view of it.
  */
-export function encodeChunkRows(meta: Omit<ChunkHeader, "count" | "bodyLength">, t: ChunkRows, rows: ArrayLike<number>, count = rows.length, scratch?: (size: number) => Buffer): Buffer {
+export function encodeChunkRows(meta: ChunkMeta, t: ChunkRows, rows: ArrayLike<number>, count = rows.length, scratch?: (size: number) => Buffer): Buffer {
   const layout = layoutChunkRows(meta, t, rows, count);
   const out = scratch ? scratch(layout.size).subarray(0, layout.size) : Buffer.allocUnsafe(layout.size);
   writeChunkRows(out, 0, layout, t, rows);
@@ -155,6 +159,66 @@ function hasMagicAt(buf: Buffer, at: number): boolean {
   return true;
 }
 
+const APP_KEY = Buffer.from('{"app":"');
+const COUNT_KEY = Buffer.from(',"count":');
+const BODY_KEY = Buffer.from(',"bodyLength":');
+
+/** Whether `lit` is in `buf` at `at`, byte by byte (see hasMagicAt). */
+function hasAt(buf: Buffer, at: number, lit: Buffer): boolean {
+  for (let i = 0; i < lit.length; i++) if (buf[at + i] !== lit[i]) return false;
+  return true;
+}
+
+/** The digits of a non-negative integer at `at` (at most 15: below 2^53), or -1 when there are none. */
+function digitsEnd(buf: Buffer, at: number, end: number): number {
+  let i = at;
+  while (i < end && i - at < 16 && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
+  return i === at || i - at > 15 ? -1 : i;
+}
+
+/**
+ * The header in buf[start, end) when it is exactly what chunkHeaderJson writes for an app id
+ * without escapes — every header split writes — read without JSON.parse: a sweep reads ~680 k
+ * tail chunks per GB at 3,000 apps, and parsing their headers was the drain's largest cost
+ * after zlib and the file system (3.4 % of compress's CPU in a 3,000-app steady-state profile,
+ * 2026-12-04). Anything else (an escaped app id, a header written before 2026-12-04 with its
+ * topic and partition) is undefined here and parsed as JSON.
+ */
+function writtenHeaderAt(buf: Buffer, start: number, end: number): ChunkHeader | undefined {
+  if (!hasAt(buf, start, APP_KEY)) return undefined;
+  const appStart = start + APP_KEY.length;
+  let q = appStart;
+  while (q < end && buf[q] !== 0x22) {
+    if (buf[q] === 0x5c) return undefined; // an escape: JSON.parse decodes it
+    q++;
+  }
+  if (q >= end || !hasAt(buf, q + 1, COUNT_KEY)) return undefined;
+  const countStart = q + 1 + COUNT_KEY.length;
+  const countEnd = digitsEnd(buf, countStart, end);
+  if (countEnd < 0 || !hasAt(buf, countEnd, BODY_KEY)) return undefined;
+  const bodyStart = countEnd + BODY_KEY.length;
+  const bodyEnd = digitsEnd(buf, bodyStart, end);
+  if (bodyEnd < 0 || bodyEnd !== end - 1 || buf[bodyEnd] !== 0x7d) return undefined;
+  return { app: buf.toString("utf8", appStart, q), count: decimalAt(buf, countStart, countEnd), bodyLength: decimalAt(buf, bodyStart, bodyEnd) };
+}
+
+function decimalAt(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + (buf[i]! - 0x30);
+  return n;
+}
+
+function parsedHeader(buf: Buffer, start: number, end: number): ChunkHeader {
+  let header: ChunkHeader;
+  try {
+    header = JSON.parse(buf.toString("utf8", start, end)) as ChunkHeader;
+  } catch {
+    throw new CorruptChunkError("chunk header is not JSON");
+  }
+  if (typeof header !== "object" || header === null) throw new CorruptChunkError("chunk header is not a JSON object");
+  return header;
+}
+
 /**
  * The chunk that starts at `at` in `buf` (possibly followed by others: a tail region), its header
  * checked, where its body starts and where it ends — positions, not a view of the body (a tail
@@ -166,13 +230,7 @@ export function chunkSpanAt(buf: Buffer, at: number): { header: ChunkHeader; hea
   const headerLength = buf.readUInt32LE(at + MAGIC.length);
   const headerEnd = at + MAGIC.length + 4 + headerLength;
   if (headerEnd > buf.length) throw new CorruptChunkError("chunk header runs past the end of the file");
-  let header: ChunkHeader;
-  try {
-    header = JSON.parse(buf.toString("utf8", at + MAGIC.length + 4, headerEnd)) as ChunkHeader;
-  } catch {
-    throw new CorruptChunkError("chunk header is not JSON");
-  }
-  if (typeof header !== "object" || header === null) throw new CorruptChunkError("chunk header is not a JSON object");
+  const header = writtenHeaderAt(buf, at + MAGIC.length + 4, headerEnd) ?? parsedHeader(buf, at + MAGIC.length + 4, headerEnd);
   const n = header.count;
   const bodyStart = headerEnd + n * 12;
   if (!Number.isInteger(n) || n < 0 || !Number.isInteger(header.bodyLength) || header.bodyLength < 0 || bodyStart + header.bodyLength > buf.length) {

@@ -287,7 +287,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
         if (ts > maxTs) maxTs = ts;
       }
       if (appMin < minTs) minTs = appMin;
-      const layout = layoutChunkRows({ app, topic: g.topic, partition: g.partition, covered: [] }, table, rows);
+      const layout = layoutChunkRows({ app }, table, rows);
       sections.push(new TableSection(app, rows.length, Number.isFinite(appMin) ? appMin : 0, layout.size, layout, table, rows));
       result.records += rows.length;
       if (app === UNROUTED_APP) result.unrouted += rows.length;

@@ -287,7 +287,7 @@ describe("extractJsonFieldRange and encodeChunkRows", () => {
         const payload = toCloudEventsBatch(recs.map((r) => ({ ...r, key: null })));
         const t: RecordTable = scanKafkaBatch(payload).table;
         const rows = Array.from({ length: t.count }, (_, i) => i).filter((i) => i % 3 !== 1);
-        const meta = { app: "a", topic: "t", partition: 0, covered: [[0, 10]] as [number, number][] };
+        const meta = { app: "a" };
         const ref = encodeChunk(meta, rows.map((i) => ({ offset: t.offset[i]!, value: recordAt(t, i).value })));
         expect(encodeChunkRows(meta, t, rows).equals(ref)).toBe(true);
         // built in a reused (dirty, larger) buffer: the same bytes
@@ -305,7 +305,7 @@ describe("extractJsonFieldRange and encodeChunkRows", () => {
         const t: RecordTable = scanKafkaBatch(payload).table;
         const meta = { topic: "t", partition: 3, first: 0, last: 99, minTs: 0, maxTs: 0 };
         const rowsOf = (a: number) => Array.from({ length: t.count }, (_, i) => i).filter((i) => i % apps === a);
-        const chunkMeta = (a: number) => ({ app: `app-${a}`, topic: "t", partition: 3, covered: [] });
+        const chunkMeta = (a: number) => ({ app: `app-${a}` });
         const apps_ = Array.from({ length: apps }, (_, a) => a);
         const encoded = apps_.map((a) => ({ app: `app-${a}`, records: rowsOf(a).length, minTs: a, bytes: encodeChunkRows(chunkMeta(a), t, rowsOf(a)) }));
         const inPlace = apps_.map((a) => {

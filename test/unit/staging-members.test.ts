@@ -21,7 +21,7 @@ const PARTITION = 7;
 /** One app's section in the chunk layout, records at the given offsets. */
 function section(app: string, offsets: number[], body = (o: number) => `{"appId":"${app}","o":${o}}`) {
   const records = offsets.map((o) => ({ offset: o, value: Buffer.from(body(o)) }));
-  return { app, records: offsets.length, minTs: 1_714_532_400_000 + offsets[0]!, bytes: encodeChunk({ app, topic: TOPIC, partition: PARTITION, covered: [] }, records) };
+  return { app, records: offsets.length, minTs: 1_714_532_400_000 + offsets[0]!, bytes: encodeChunk({ app }, records) };
 }
 
 function sampleFile(mutate?: (o: number) => string) {
@@ -60,13 +60,53 @@ describe("staging file", () => {
     expect(decodeStagingIndex(encodeStagingFile(meta, []).bytes)).toEqual({ v: 1, ...meta, sections: [] });
   });
 
-  it("a chunk header is JSON.stringify of the header in ChunkHeader's key order", () => {
-    for (const meta of [
-      { app: "pay", topic: "app-logs", partition: 3, covered: [] as [number, number][] },
-      { app: "ordér-\"q\"\n", topic: "t/日本", partition: 0, covered: [[1, 5], [9, 9]] as [number, number][] },
-    ]) {
-      expect(chunkHeaderJson(meta, 7, 1234)).toBe(JSON.stringify({ ...meta, count: 7, bodyLength: 1234 }));
+  it("a chunk header is JSON.stringify of { app, count, bodyLength }, in that key order", () => {
+    for (const app of ["pay", "ordér-\"q\"\n", "日本", ""]) {
+      expect(chunkHeaderJson({ app }, 7, 1234)).toBe(JSON.stringify({ app, count: 7, bodyLength: 1234 }));
     }
+  });
+
+  it("a chunk's header reads back as JSON.parse reads it, with or without escapes in the app id", () => {
+    for (const app of ["pay", "ordér-\"q\"\n", "日本-app", "a\\b", "x".repeat(300)]) {
+      const bytes = encodeChunk({ app }, [{ offset: 9_007_199_254_740_000, value: Buffer.from("v") }]);
+      expect(decodeChunk(bytes).header).toEqual({ app, count: 1, bodyLength: 2 });
+      // what a reader of an earlier release does with it: JSON.parse, then app, count and bodyLength
+      const headerLength = bytes.readUInt32LE(8);
+      expect(JSON.parse(bytes.toString("utf8", 12, 12 + headerLength))).toEqual({ app, count: 1, bodyLength: 2 });
+    }
+  });
+
+  it("reads a chunk written before 2026-12-04, whose header also names the topic, partition and covered offsets", () => {
+    // Arrange: the earlier layout, byte for byte (header keys app, topic, partition, covered, count, bodyLength)
+    const now = encodeChunk({ app: "pay" }, [{ offset: 100, value: Buffer.from("a") }, { offset: 101, value: Buffer.from("b\nb") }]);
+    const tables = now.subarray(12 + now.readUInt32LE(8));
+    const header = Buffer.from(JSON.stringify({ app: "pay", topic: TOPIC, partition: PARTITION, covered: [], count: 2, bodyLength: decodeChunk(now).body.length }));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length);
+    const before = Buffer.concat([Buffer.from("LPCHUNK1"), length, header, tables]);
+    // Act
+    const chunk = decodeChunk(before);
+    const tail = tailChunks(Buffer.concat([before, now]));
+    // Assert
+    expect(chunk.header).toMatchObject({ app: "pay", count: 2 });
+    expect(chunk.offsets).toEqual([100, 101]);
+    expect(chunk.body.equals(decodeChunk(now).body)).toBe(true);
+    expect(tail.map((c) => [c.app, c.records])).toEqual([["pay", 2], ["pay", 2]]);
+  });
+
+  it("a header that only looks like split's is parsed as JSON, and what is not JSON is corrupt", () => {
+    const withHeader = (text: string) => {
+      const h = Buffer.from(text);
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(h.length);
+      return Buffer.concat([Buffer.from("LPCHUNK1"), length, h]);
+    };
+    expect(decodeChunk(withHeader('{"app":"a","count":0,"bodyLength":0}')).header).toEqual({ app: "a", count: 0, bodyLength: 0 });
+    expect(decodeChunk(withHeader('{"app":"a", "count":0,"bodyLength":0}')).header).toEqual({ app: "a", count: 0, bodyLength: 0 });
+    expect(() => decodeChunk(withHeader('{"app":"a","count":0,"bodyLength":0'))).toThrow(/not JSON/);
+    expect(() => decodeChunk(withHeader('{"app":"a","count":1,"bodyLength":0}'))).toThrow(CorruptChunkError);
+    expect(() => decodeChunk(withHeader('{"app":"a","count":-1,"bodyLength":0}'))).toThrow(CorruptChunkError);
+    expect(() => decodeChunk(withHeader('{"app":"a","count":1e400,"bodyLength":0}'))).toThrow(CorruptChunkError);
   });
 
   it("section offsets are absolute: each (off, len) is exactly that app's section, back to back after the index", () => {
