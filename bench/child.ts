@@ -114,7 +114,10 @@ export interface PipelineTask {
   recordIntervalMs: number;
   batchRecords: number;
   tickMs: number;
-  /** a CPU profile of the run goes here, and each handler invocation's span beside it (spansFileOf), to book its samples to handlers */
+  /**
+   * a CPU profile of the run goes here, and each handler invocation's span beside it (spansFileOf),
+   * to book its samples to handlers; with `windowFromMs`, only the window's invocations have spans
+   */
   profileTo?: string;
 }
 
@@ -294,7 +297,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
     try {
       return await call();
     } finally {
-      if (task.profileTo) spans.push({ fn: name, startUs, endUs: monotonicUs() });
+      if (task.profileTo && (win === undefined || w !== undefined)) spans.push({ fn: name, startUs, endUs: monotonicUs() });
       const ms = performance.now() - t0;
       const cpuMs = cpuMsSince(cpu0);
       const redisMs = (await redisServerMs()) - redis0;

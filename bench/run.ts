@@ -430,6 +430,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     // 10 minutes, so the first wave of those (apps whose first records came in the first minutes)
     // falls before the window and the booked hour holds each periodic cost in its proportion
     let steady: BenchResults["steady"];
+    /** the steady state's data and window, for --cpu-prof's steady-state profiles */
+    let steadyProfileSpec: { bytes: number; windowFromMs: number } | undefined;
     const warmUpMinutes = Math.max(config.drainMaxAgeMs, config.sealAgeMs, config.sealMaxAgeMs) / 60_000 + 10;
     const steadyMinutes = opts.steadyMinutes ?? (quick ? 2 : warmUpMinutes + 60);
     const steadyReps = opts.steadyReps ?? (quick ? 1 : 2);
@@ -441,6 +443,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       const maxMinutes = Math.floor((2047 * MB) / (bytesPerRecord * (60_000 / RECORD_INTERVAL_MS)));
       if (steadyMinutes > maxMinutes) throw new Error(`--steady-minutes ${steadyMinutes} needs ${(steadyBytes / MB).toFixed(0)} MB of records, over the 2 GiB one bench process reads: use at most ${maxMinutes}`);
       const steadyPoints: SteadyPoint[] = [];
+      steadyProfileSpec = { bytes: steadyBytes, windowFromMs: windowFromMinutes * 60_000 };
       /**
        * One steady run of every app count side by side (LockstepTask: a batch of each in turn, and
        * each one's floor between them), each over its `files` at one record per `intervalMs`,
@@ -566,7 +569,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     let profiles: Record<string, ProfileSummary> | undefined;
     if (opts.cpuProf) {
       const profApps = axisApps[axisApps.length - 1]!;
-      log(`bench: --cpu-prof runs (split of the event; the data path at 50 and ${profApps} apps, NAS model off)`);
+      log(`bench: --cpu-prof runs (split of the event; the data path at 50 and ${profApps} apps, NAS model off${steadyProfileSpec ? "; and in the steady state's window, models on, one app count at a time" : ""})`);
       profiles = {};
       const dir = path.join(DATA_DIR, "profiles");
       const tasks: [string, ChildTask][] = [["split", { kind: "split", file: data.event.path, nasRoot: path.join(work, "prof-split"), warmup: true }]];
@@ -576,6 +579,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
           kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "prof-nas"), objectsRoot: path.join(work, "prof-objects"), redisUrl: redis?.url, ...prefixed("prof"),
           startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
         }]);
+      }
+      // the steady state's window, each app count alone (a lockstep run's handlers would share
+      // one profile): where a running pipeline's time goes, the figure target 1 compares
+      if (steadyProfileSpec) {
+        for (const apps of new Set([axisApps[0]!, profApps])) {
+          const d = ensureBenchData({ ...spec, ndjsonBytes: steadyProfileSpec.bytes, apps }, { event: false });
+          tasks.push([`steady-${apps}`, {
+            kind: "pipeline", files: d.batches.files, nasRoot: path.join(work, "prof-nas"), objectsRoot: path.join(work, "prof-objects"), redisUrl: redis?.url, ...prefixed("prof-steady"),
+            nasModel: NAS_MODEL, objectModel: OBJECT_MODEL, nasWait: "overlap", windowFromMs: steadyProfileSpec.windowFromMs,
+            startTime: START_TIME, recordIntervalMs: RECORD_INTERVAL_MS, batchRecords: spec.batchRecords, tickMs: TICK_MS,
+          }]);
+        }
       }
       for (const [name, task] of tasks) {
         const d = path.join(dir, name);

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option("--quick", "small data and 3 repetitions (CI smoke run, under a minute)")
     .option("--json", "print the results as JSON on stdout (progress goes to stderr)")
     .option("--reps <n>", "repetitions of every timed step (default 5, quick 3)", intFlag(1, 50))
-    .option("--cpu-prof", "also profile split and the end-to-end run (node --cpu-prof) and summarize where the time goes")
+    .option("--cpu-prof", "also profile split, the end-to-end run and the steady state's window (V8 CPU profiles) and summarize where the time goes, per handler")
     .option("--no-local", "skip the `logpipe local` run (objects per app)")
     .option("--apps <list>", "app counts of the app-count axis, comma-separated (default 50,500,3000,5000; quick 50,500)", (v) => {
       const list = v.split(",").map((x) => Number(x.trim()));
