@@ -536,7 +536,7 @@ function decodeString(b: Buffer, i: number, n: number): number {
 }
 
 /** Digits-only non-negative safe integer token (at most 16 digits), else -1. */
-function plainInt(b: Buffer, s: number, e: number): number {
+export function plainInt(b: Buffer, s: number, e: number): number {
   if (e - s < 1 || e - s > 16 || (b[s] === 0x30 && e - s > 1)) return -1;
   let v = 0;
   for (let k = s; k < e; k++) {
