@@ -130,7 +130,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   size: "stat",
   stat: "stat",
   remove: "unlink",
-  appendExact: "open + stat (a missing directory: + mkdir and a second open), then, when the size matches: write (2 when torn mid-write) + fsync",
+  appendExact: "at 0: an exclusive create (no stat: the file is new; a file already there: + open + stat); past 0: open + stat; a missing directory: + mkdir and a second open; then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
   readRanges: "open + one read per range (open only when the file is missing)",
   readUpTo: "open + read (open only when the file is missing; the size comes with the open's attributes)",
@@ -146,10 +146,11 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
 
 /**
  * NasDir's non-public helpers: their operations are counted by the public methods that call them,
- * except makeParent's (mkdir + the open that found the directory missing) and walk's listDir
- * (readdir) and statEntry (stat), counted by their overrides.
+ * except makeParent's (mkdir + the open that found the directory missing), walk's listDir
+ * (readdir) and statEntry (stat), and appendExact's createExclusive when the file was there (the
+ * open that failed) and sizeOfOpen (stat), counted by their overrides.
  */
-export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent", "listDir", "statEntry"] as const;
+export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent", "listDir", "statEntry", "createExclusive", "openExisting", "sizeOfOpen"] as const;
 
 /**
  * NasDir methods that touch the file system only through helpers the model overrides and charges
@@ -409,16 +410,28 @@ export class NasLatencyDir extends NasDir {
   }
 
   override async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode?: number): Promise<{ ok: true } | { ok: false; size: number }> {
-    // charged after the call (whether it wrote is known only then), still inside the caller's
-    // lock window, as the real round trips would be
+    // the open (and the write and fsync when it wrote) charged after the call — whether it wrote
+    // is known only then — still inside the caller's lock window, as the real round trips would
+    // be; a stat and a create that found the file there are charged where they are made
     let r: { ok: true } | { ok: false; size: number } | undefined;
     try {
       r = await this.real(() => super.appendExact(rel, at, data, check, midWrite, mode));
       return r;
     } finally {
       const writes = midWrite ? 2 : data.length > 0 ? 1 : 0;
-      await this.charge(r?.ok ? { open: 1, stat: 1, write: writes, writeBytes: data.length, fsync: this.syncs ? 1 : 0 } : { open: 1, stat: 1 });
+      await this.charge(r?.ok ? { open: 1, write: writes, writeBytes: data.length, fsync: this.syncs ? 1 : 0 } : { open: 1 });
     }
+  }
+
+  protected override async createExclusive(abs: string, mode: number): Promise<number | undefined> {
+    const fd = await super.createExclusive(abs, mode);
+    if (fd === undefined) await this.chargeWithin({ open: 1 }); // the create that found the file there; inside appendExact's real work
+    return fd;
+  }
+
+  protected override async sizeOfOpen(fd: number): Promise<number> {
+    await this.chargeWithin({ stat: 1 }); // inside appendExact's real work
+    return super.sizeOfOpen(fd);
   }
 
   override async readByPath(rel: string, bytes: number): Promise<void> {

@@ -211,32 +211,40 @@ export class NasDir {
    */
   async appendExact(rel: string, at: number, data: Uint8Array, check: () => Promise<void>, midWrite?: () => void, mode = 0o640): Promise<{ ok: true } | { ok: false; size: number }> {
     const abs = this.abs(rel);
-    let fd: number;
+    let fd: number | undefined;
     if (at === 0) {
-      // the directory is there but for an app's first file: open first, make it only when missing
-      // (a cold instance would otherwise mkdir once per app it writes, a NAS round trip each).
-      // Not so for inDir's callers: a seal renames into an outbox directory that the upload of
-      // the previous object pruned, so there the directory is made first (one failed op saved).
+      // a generation's first member: its file is normally not there yet (a seal moved the last
+      // one away), so it is created exclusively and, being new, needs no fstat — the long tail
+      // starts a generation at every drain. A file already there (a crashed writer's) is opened
+      // and checked like any other. The directory is there but for an app's first file: open
+      // first, make it only when missing (a cold instance would otherwise mkdir once per app it
+      // writes, a NAS round trip each). Not so for inDir's callers: a seal renames into an outbox
+      // directory that the upload of the previous object pruned, so there the directory is made
+      // first (one failed op saved).
       try {
-        fd = await fdOpen(abs, constants.O_RDWR | constants.O_CREAT, mode);
+        fd = await this.createExclusive(abs, mode);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
         await this.makeParent(abs);
-        fd = await fdOpen(abs, constants.O_RDWR | constants.O_CREAT, mode);
+        fd = await this.createExclusive(abs, mode);
       }
-    } else {
+    }
+    const created = fd !== undefined;
+    if (fd === undefined) {
       // appending past 0 to a file that is gone must not create it: the caller's repair tells
       // "sealed already" (no file) from "shorter than committed" (a file with less)
       try {
-        fd = await fdOpen(abs, constants.O_RDWR);
+        fd = await this.openExisting(abs);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ok: false, size: 0 };
         throw e;
       }
     }
     try {
-      const { size } = await fdStat(fd);
-      if (size !== at) return { ok: false, size };
+      if (!created) {
+        const size = await this.sizeOfOpen(fd);
+        if (size !== at) return { ok: false, size };
+      }
       await check();
       let written = 0;
       if (midWrite) {
@@ -249,6 +257,26 @@ export class NasDir {
     } finally {
       await fdClose(fd);
     }
+  }
+
+  /** `abs` made and opened for writing, or undefined when it exists already (appendExact). */
+  protected async createExclusive(abs: string, mode: number): Promise<number | undefined> {
+    try {
+      return await fdOpen(abs, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, mode);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+      throw e;
+    }
+  }
+
+  /** An existing `abs` opened for writing (appendExact); ENOENT when it is gone. */
+  protected openExisting(abs: string): Promise<number> {
+    return fdOpen(abs, constants.O_RDWR);
+  }
+
+  /** The size of an open file (appendExact's check that it ends where the append starts). */
+  protected async sizeOfOpen(fd: number): Promise<number> {
+    return (await fdStat(fd)).size;
   }
 
   /**

@@ -26,7 +26,7 @@ import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
 import { ensureLockTime, prepareSlot, sealAtDrain, sealSlots } from "./seal.js";
-import { sectionLines, stagingPath, tailChunkBytes, tailChunks, tailLines, type TailChunk } from "./staging.js";
+import { sectionLines, stagingPath, tailChunkBytes, tailChunks, tailParts, type TailChunk } from "./staging.js";
 
 export class BadTaskError extends Error {
   constructor(message: string) {
@@ -562,8 +562,8 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
             if (entry.minTs > 0 && (minTs === 0 || entry.minTs < minTs)) minTs = entry.minTs;
             if (stagedAt === 0 || entry.stagedAt < stagedAt) stagedAt = entry.stagedAt;
           }
-          const { lines, records } = tailLines(parts);
-          const member = records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
+          const { parts: lines, records } = tailParts(parts);
+          const member = records > 0 ? withGathered(lines, (bytes) => buildMember(bytes, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel)) : undefined;
           return { member, members: member ? 1 : 0, refs: [ref], records, sections: parts.length, stagedAt };
         },
         release: () => release(p.app),

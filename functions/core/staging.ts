@@ -213,32 +213,23 @@ export const tailChunkBytes = (c: TailChunk): Buffer => c.region.subarray(c.star
 
 /**
  * The framed lines of an app's tail chunks, each keeping only offsets in its region's `keep` (all
- * when empty), copied once into one buffer, and how many records.
+ * when empty), as the parts to gather (views of the regions, or the kept lines), and how many
+ * records. The caller gathers them into one buffer of its own (compress: a pooled one, given back
+ * once the member is built — the long tail builds thousands of small members per GB).
  */
-export function tailLines(parts: readonly { chunk: TailChunk; entry: { keep: Interval[] } }[]): { lines: Buffer; records: number } {
-  let size = 0, records = 0;
-  const filtered: (Buffer | undefined)[] = new Array(parts.length);
+export function tailParts(parts: readonly { chunk: TailChunk; entry: { keep: Interval[] } }[]): { parts: Buffer[]; records: number } {
+  let records = 0;
+  const out: Buffer[] = new Array(parts.length);
   for (let i = 0; i < parts.length; i++) {
     const { chunk, entry: { keep } } = parts[i]!;
     if (keep.length === 0) {
-      size += chunk.end - chunk.bodyStart;
+      out[i] = chunk.region.subarray(chunk.bodyStart, chunk.end);
       records += chunk.records;
     } else {
       const x = sectionLines(tailChunkBytes(chunk), keep);
-      filtered[i] = x.lines;
-      size += x.lines.length;
+      out[i] = x.lines;
       records += x.records;
     }
   }
-  const lines = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const f = filtered[i];
-    if (f) at += f.copy(lines, at);
-    else {
-      const { chunk } = parts[i]!;
-      at += chunk.region.copy(lines, at, chunk.bodyStart, chunk.end);
-    }
-  }
-  return { lines, records };
+  return { parts: out, records };
 }

@@ -63,10 +63,13 @@ describe("NasLatencyDir", () => {
     expect(await delta(nas, () => nas.readRanges("a/b/f1", [{ pos: 0, len: 10 }, { pos: 100, len: 20 }, { pos: 300, len: 5 }]))).toEqual({ open: 1, read: 3, readBytes: 35 });
     expect(await delta(nas, () => nas.exists("a/b/f1"))).toEqual({ stat: 1 });
     expect(await delta(nas, () => nas.size("a/b/f1"))).toEqual({ stat: 1 });
-    // an app's first file in a missing directory: the open fails, mkdir, open again
-    expect(await delta(nas, () => nas.appendExact("a/c/slot", 0, data, async () => {}))).toEqual({ mkdir: 1, open: 2, stat: 1, write: 1, writeBytes: 3000, fsync: 1 });
+    // an app's first file in a missing directory: the create fails, mkdir, create again; a file
+    // it made is empty, so no stat
+    expect(await delta(nas, () => nas.appendExact("a/c/slot", 0, data, async () => {}))).toEqual({ mkdir: 1, open: 2, write: 1, writeBytes: 3000, fsync: 1 });
     // in a directory that is there (made by another instance, say), no mkdir at all
-    expect(await delta(nas, () => nas.appendExact("a/b/slot2", 0, data, async () => {}))).toEqual({ open: 1, stat: 1, write: 1, writeBytes: 3000, fsync: 1 });
+    expect(await delta(nas, () => nas.appendExact("a/b/slot2", 0, data, async () => {}))).toEqual({ open: 1, write: 1, writeBytes: 3000, fsync: 1 });
+    // a generation's file already there at 0 (a crashed writer's): the create finds it, it is opened and its size checked
+    expect(await delta(nas, () => nas.appendExact("a/b/slot2", 0, data, async () => {}))).toEqual({ open: 2, stat: 1 });
     await nas.remove("a/b/slot2");
     // a size mismatch writes nothing
     expect(await delta(nas, () => nas.appendExact("a/c/slot", 10, data, async () => {}))).toEqual({ open: 1, stat: 1 });
@@ -103,6 +106,23 @@ describe("NasLatencyDir", () => {
     const buf = (await nas.readUpTo("small", 1024 * 1024 + 1))!;
     expect(buf.length).toBe(20_000);
     expect(buf.buffer.byteLength).toBeLessThan(64 * 1024);
+  });
+
+  it("appends a generation's first member to a new file, and at 0 to a file already there only when it is empty", async () => {
+    const nas = new NasDir(root, false);
+    // a new file in a directory that is not there yet: made, written
+    expect(await nas.appendExact("g/app/0-1", 0, Buffer.from("first"), async () => {})).toEqual({ ok: true });
+    expect(readFileSync(path.join(root, "g/app/0-1"), "utf8")).toBe("first");
+    // a file already there at 0 with bytes in it (a crashed writer's): nothing written, its size told
+    expect(await nas.appendExact("g/app/0-1", 0, Buffer.from("again"), async () => {})).toEqual({ ok: false, size: 5 });
+    expect(readFileSync(path.join(root, "g/app/0-1"), "utf8")).toBe("first");
+    // an empty file already there at 0 (a writer died after creating it): written
+    writeFileSync(path.join(root, "g/app/0-2"), "");
+    expect(await nas.appendExact("g/app/0-2", 0, Buffer.from("second"), async () => {})).toEqual({ ok: true });
+    expect(readFileSync(path.join(root, "g/app/0-2"), "utf8")).toBe("second");
+    // the check runs before any byte is written, on a new file too
+    await expect(nas.appendExact("g/app/0-3", 0, Buffer.from("x"), async () => { throw new Error("lock lost"); })).rejects.toThrow("lock lost");
+    expect(readFileSync(path.join(root, "g/app/0-3"), "utf8")).toBe("");
   });
 
   it("leaves the behaviour of NasDir unchanged", async () => {
