@@ -97,13 +97,15 @@ function progressReporter(enabled: boolean, json: boolean) {
       stop: () => started && bar.stop(),
     };
   }
-  // Not a terminal (CI, pipes): a plain line every few seconds.
+  // Not a terminal (CI, pipes): a line at each new stage, and every few seconds within one.
   let last = 0;
+  let lastStage: LocalProgress["stage"] | undefined;
   return {
     update(p: LocalProgress) {
       const now = Date.now();
-      if (now - last < 3000 && p.stage === "ingest") return;
+      if (now - last < 3000 && p.stage === lastStage) return;
       last = now;
+      lastStage = p.stage;
       process.stderr.write(`[logpipe local] ${p.stage}: ${p.records}${p.expectedRecords ? `/${p.expectedRecords}` : ""} records, ${(p.bytes / 1024 ** 2).toFixed(1)} MB, compress queue ${p.compressPending}\n`);
     },
     stop: () => {},

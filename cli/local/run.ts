@@ -311,8 +311,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const expected = new ExpectedRecords();
   const router = createRouter(config.appIdSources);
   const seen = new Set<string>(); // Kafka redelivers at least once: count each (topic, partition, offset) once
-  const progress = (stage: LocalProgress["stage"]) =>
+  // the timer repeats the current stage; a stage only moves forward (a bar must not fall back to "ingest" while draining)
+  let stage: LocalProgress["stage"] = "ingest";
+  const progress = (next: LocalProgress["stage"] = stage) => {
+    stage = next;
     opts.onProgress?.({ records: report.records, bytes: report.rawBytes, expectedRecords: opts.source.expectedRecords, batches: report.invocations.split, compressPending: emulator.pending, stage });
+  };
 
   // Upload timer, like FC's timer trigger (one run at a time).
   let uploading: Promise<void> | undefined;
@@ -320,7 +324,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     uploading ??= upload().then(addUpload, (e) => logger.error({ err: (e as Error).message }, "upload tick failed")).finally(() => (uploading = undefined));
   };
   const timer = setInterval(tick, opts.uploadIntervalMs ?? 2000);
-  const progressTimer = setInterval(() => progress("ingest"), 250);
+  const progressTimer = setInterval(() => progress(), 250);
 
   const phaseSnapshot = (): PhaseFigures => ({
     handlerSeconds: { ...report.handlerSeconds }, handlerSecondsPerGb: 0,

@@ -25,9 +25,11 @@ describe("pipeline end to end", () => {
     const objects = testOssStore();
     const prefix = `e2e${randomUUID().slice(0, 8)}`;
     const outDir = mkdtempSync(path.join(os.tmpdir(), "logpipe-e2e-"));
+    const stages: string[] = [];
 
     // Act
     const report = await runLocal({
+      onProgress: (p) => void (stages.at(-1) !== p.stage && stages.push(p.stage)),
       source: syntheticSource({ records: 200_000, apps: 50, seed: 7 }),
       outDir,
       objects,
@@ -65,6 +67,8 @@ describe("pipeline end to end", () => {
     expect(ingest.invocations.split).toBe(report.invocations.split);
     expect(flush.invocations.upload).toBeGreaterThanOrEqual(2);
     expect(ingest.invocations.compress + flush.invocations.compress).toBe(report.invocations.compress);
+    // progress only moves forward, each stage once (the bar never falls back to "ingest" while draining)
+    expect(stages).toEqual(["ingest", "drain", "verify", "done"]);
     expect(report.ok).toBe(true);
   });
 
