@@ -3,8 +3,10 @@
  * TypeScript loader skews time or memory). Reads a JSON task from argv[2], prints one JSON line
  * prefixed with RESULT: on stdout. Data loading happens before the clock starts.
  */
+import { fork, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
+import { PerformanceObserver } from "node:perf_hooks";
 import { readFile } from "node:fs/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Redis } from "ioredis";
@@ -23,8 +25,9 @@ import { parseArchiveKey } from "../functions/core/layout.js";
 import { silentLogger } from "../functions/core/logger.js";
 import { createRouter, routeSegmentAt, type Router } from "../functions/core/routing.js";
 import { splitBatch } from "../functions/core/split.js";
-import { scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
+import { releaseTable, scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
+import { RUNTIME_ENV } from "../infra/runtime-env.js";
 import { floorBatchOf } from "./floor.js";
 import { spansFileOf, type InvocationSpan } from "./profile.js";
 import { redisCpuMs } from "./redis-time.js";
@@ -37,6 +40,7 @@ export type ChildTask =
   | { kind: "json-parse-rss"; file: string }
   | PipelineTask
   | LockstepTask
+  | { kind: "host"; pipeline: PipelineTask }
   | { kind: "floor"; files: string[] };
 
 /**
@@ -48,6 +52,11 @@ export type ChildTask =
 export interface LockstepTask {
   kind: "lockstep";
   pipelines: PipelineTask[];
+  /**
+   * Each pipeline's functions in processes of their own, with their deployed runtime settings
+   * (hostedHandlers; needs Redis); otherwise every handler of every pipeline shares this process.
+   */
+  isolated?: boolean;
 }
 
 /** The floor of a pipeline's booked batches, timed in lockstep with the pipelines (see floor()). */
@@ -127,6 +136,8 @@ export interface FunctionStats {
   invocations: number;
   ms: number;
   cpuMs: number;
+  /** garbage-collection pauses within that CPU time (HandlerReply.gcMs) */
+  gcMs?: number;
   roundTrips: number;
   /** Redis's own time executing this function's commands and scripts (its main thread's CPU, INFO cpu), which the handler waits for */
   redisServerMs: number;
@@ -233,8 +244,8 @@ async function pipeline(task: PipelineTask): Promise<PipelineResult> {
 /** A pipeline run driven batch by batch (pipeline() runs one; lockstep() runs several side by side). */
 interface PipelineRun {
   batches: number;
-  /** the raw trigger batches, for the floor step of lockstep() */
-  events: Buffer[];
+  /** raw trigger batch b, for the floor step of lockstep() */
+  event: (b: number) => Buffer;
   /** each handler invocation's span on the profiler's clock, when the run is profiled (`profileTo`) */
   spans: InvocationSpan[];
   /** whether the window books what runs now (after the warm-up, before the final flush) */
@@ -245,29 +256,170 @@ interface PipelineRun {
   finish: (beforeReadBack?: () => Promise<void>) => Promise<PipelineResult>;
 }
 
-async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
-  const events = await Promise.all(task.files.map((f) => readFile(f)));
-  rmSync(task.nasRoot, { recursive: true, force: true });
-  rmSync(task.objectsRoot, { recursive: true, force: true });
-  mkdirSync(task.nasRoot, { recursive: true });
+/** One handler invocation the driver asks for, at simulated time `now`. */
+export type HandlerCall = { now: number } & ({ fn: "split"; batch: number } | { fn: "compress"; task: DrainTask } | { fn: "upload"; opts: { sweepAll?: boolean; sealAll?: boolean } });
+
+/** What an invocation measured where it ran, what it returned, and the compress tasks it invoked. */
+export interface HandlerReply {
+  ms: number;
+  cpuMs: number;
+  /** the garbage collector's pauses observed while it ran (PerformanceObserver "gc": a pause reported late counts for the next invocation) */
+  gcMs: number;
+  roundTrips: number;
+  nas: NasOpCounts;
+  oss: ObjectRequestCounts;
+  tasks: DrainTask[];
+  split?: { records: number; deadLetters: string[] };
+  compress?: { members: number; errors: string[] };
+  upload?: { errors: string[]; ages: { ageMs: number; records: number }[]; sealed: number; uploaded: number; uploadedBytes: number };
+}
+
+/** Where a pipeline's handlers run: in this process (one isolate for all), or each function in a process of its own. */
+interface HandlerPort {
+  run(call: HandlerCall): Promise<HandlerReply>;
+  close(): Promise<void>;
+}
+
+/**
+ * A pipeline's three handlers over its NAS directory, coord store and object store, as one FC
+ * instance of each would run them; each invocation is measured here, where it runs (its CPU, time,
+ * round trips and NAS and OSS requests). `eventOf(b)` is batch b's trigger payload, handed over
+ * before the clock starts.
+ */
+function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): HandlerPort {
   let now = task.startTime;
   const clock = () => now;
   const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore(clock);
   // fsync as deployed (on) is counted and charged, but not made on the local disk
   const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true });
   const queue: DrainTask[] = [];
-  const baseObjects: OssObjectStore | LocalObjectStore = task.oss
-    ? new OssObjectStore({ bucket: task.oss.bucket, endpoint: task.oss.endpoint, accessKeyId: task.oss.accessKeyId, accessKeySecret: task.oss.accessKeySecret, secure: false })
-    : new LocalObjectStore(task.objectsRoot, { fsync: false });
-  const objects = task.objectModel ? new LatencyObjectStore(baseObjects, task.objectModel, nas) : undefined;
+  const objects = task.objectModel ? new LatencyObjectStore(objectStoreOf(task), task.objectModel, nas) : undefined;
   const deps: PipelineDeps = {
     config: configFor(task.nasRoot, task.oss?.prefix), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
-    objects: objects ?? baseObjects,
+    objects: objects ?? objectStoreOf(task),
     invoker: { invokeCompress: async (t) => void queue.push(t) },
   };
+  const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  }).observe({ entryTypes: ["gc"] });
+  return {
+    async run(call) {
+      now = call.now;
+      const event = call.fn === "split" ? eventOf(call.batch) : undefined;
+      nas.resetCounts();
+      objects?.resetCounts();
+      const rt0 = roundTrips();
+      const gc0 = gcMs;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const reply = (x: Partial<HandlerReply>): HandlerReply => ({
+        ms: performance.now() - t0, cpuMs: cpuMsSince(cpu0), gcMs: gcMs - gc0, roundTrips: roundTrips() - rt0,
+        nas: { ...nas.counts }, oss: objects ? { ...objects.counts } : emptyObjectRequestCounts(), tasks: queue.splice(0), ...x,
+      });
+      if (call.fn === "split") {
+        const r = await splitBatch(deps, event!);
+        return reply({ split: { records: r.records, deadLetters: r.deadLetters } });
+      }
+      if (call.fn === "compress") {
+        const r = await compressTask(deps, call.task);
+        return reply({ compress: { members: r.members, errors: r.errors } });
+      }
+      const r = await runUpload(deps, { skipLease: true, ...call.opts });
+      return reply({ upload: { errors: r.errors, ages: r.ages, sealed: r.sealed, uploaded: r.uploaded, uploadedBytes: r.uploadedBytes } });
+    },
+    close: () => coord.close(),
+  };
+}
+
+/** The pipeline's object store as its upload writes to it (and the driver reads it back). */
+function objectStoreOf(task: PipelineTask): OssObjectStore | LocalObjectStore {
+  return task.oss
+    ? new OssObjectStore({ bucket: task.oss.bucket, endpoint: task.oss.endpoint, accessKeyId: task.oss.accessKeyId, accessKeySecret: task.oss.accessKeySecret, secure: false })
+    : new LocalObjectStore(task.objectsRoot, { fsync: false });
+}
+
+/**
+ * Each function of the pipeline in a Node.js process of its own, started with the function's
+ * deployed runtime settings (infra/runtime-env.ts), as FC runs each function in instances of its
+ * own: a handler's garbage is collected in its own heap, by its own collector's settings, and is
+ * not billed to another function that happens to run next. The coord store must be Redis (shared
+ * by the processes, as deployed).
+ */
+async function hostedHandlers(task: PipelineTask): Promise<HandlerPort> {
+  const hosts = new Map<FunctionName, ChildProcess>();
+  const pending = new Map<number, { resolve: (r: HandlerReply) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  for (const fn of FUNCTION_NAMES) {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_OPTIONS;
+    delete env.UV_THREADPOOL_SIZE; // each function's own, or Node's default
+    const child = fork(process.argv[1]!, [JSON.stringify({ kind: "host", pipeline: task } satisfies ChildTask)], {
+      execArgv: [], env: { ...env, ...RUNTIME_ENV[fn] }, serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    child.on("message", (m: { id: number; reply?: HandlerReply; error?: string }) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(`${fn} host: ${m.error}`));
+      else p.resolve(m.reply!);
+    });
+    child.on("exit", (code) => {
+      for (const p of pending.values()) p.reject(new Error(`${fn} host exited (code ${code})`));
+      pending.clear();
+    });
+    hosts.set(fn, child);
+  }
+  return {
+    run: (call) => new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      hosts.get(call.fn)!.send({ id, call });
+    }),
+    close: async () => {
+      await Promise.all([...hosts.values()].map((h) => new Promise<void>((resolve) => {
+        if (h.exitCode !== null) return resolve();
+        h.once("exit", () => resolve());
+        h.send({ close: true });
+      })));
+    },
+  };
+}
+
+const FUNCTION_NAMES: readonly FunctionName[] = ["split", "compress", "upload"];
+
+/** A function's process (hostedHandlers): runs the calls the driver sends, one at a time, until told to close. */
+async function host(task: Extract<ChildTask, { kind: "host" }>): Promise<never> {
+  const handlers = pipelineHandlers(task.pipeline, (b) => readFileSync(task.pipeline.files[b]!));
+  process.on("message", (m: { id: number; call: HandlerCall } | { close: true }) => {
+    if ("close" in m) {
+      void handlers.close().finally(() => process.exit(0));
+      return;
+    }
+    handlers.run(m.call).then(
+      (reply) => process.send!({ id: m.id, reply }),
+      (e: Error) => process.send!({ id: m.id, error: e.stack ?? String(e) }),
+    );
+  });
+  return new Promise<never>(() => {}); // the IPC channel keeps the process alive until "close"
+}
+
+/**
+ * `isolated`: each function in a process of its own (hostedHandlers), its trigger payloads read
+ * from their files as each is delivered; otherwise all in this process, the payloads read first.
+ */
+async function startPipeline(task: PipelineTask, isolated = false): Promise<PipelineRun> {
+  rmSync(task.nasRoot, { recursive: true, force: true });
+  rmSync(task.objectsRoot, { recursive: true, force: true });
+  mkdirSync(task.nasRoot, { recursive: true });
+  const events = isolated ? [] : await Promise.all(task.files.map((f) => readFile(f)));
+  const port = isolated ? await hostedHandlers(task) : pipelineHandlers(task, (b) => events[b]!);
+  let now = task.startTime;
+  const queue: DrainTask[] = [];
+  const baseObjects = objectStoreOf(task);
   const fn = (): FunctionStats => ({ invocations: 0, ms: 0, cpuMs: 0, roundTrips: 0, redisServerMs: 0, nas: emptyNasOpCounts(), oss: emptyObjectRequestCounts() });
   const functions: Record<FunctionName, FunctionStats> = { split: fn(), compress: fn(), upload: fn() };
-  const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
   // Redis's time on the handler's commands, from its own CPU: in the bench one handler at a time
   // talks to it, so the difference around an invocation is that invocation's
   const stats = task.redisUrl ? new Redis(task.redisUrl) : undefined;
@@ -283,34 +435,30 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   const winAges: { ageMs: number; records: number }[] = [];
   let flushing = false;
   const inWindow = () => win !== undefined && !flushing && now - task.startTime >= win.fromMs;
+  let hostedCpuMs = 0;
   /** Runs one handler invocation and books its time, CPU, round trips and NAS operations. */
-  const invoke = async <T>(name: FunctionName, call: () => Promise<T>): Promise<T> => {
+  const invoke = async (call: HandlerCall): Promise<HandlerReply> => {
+    const name = call.fn;
     const f = functions[name];
     const w = inWindow() ? win!.functions[name] : undefined;
-    nas.resetCounts();
-    objects?.resetCounts();
     const redis0 = await redisServerMs();
-    const rt0 = roundTrips();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
     const startUs = task.profileTo ? monotonicUs() : 0;
-    try {
-      return await call();
-    } finally {
-      if (task.profileTo && (win === undefined || w !== undefined)) spans.push({ fn: name, startUs, endUs: monotonicUs() });
-      const ms = performance.now() - t0;
-      const cpuMs = cpuMsSince(cpu0);
-      const redisMs = (await redisServerMs()) - redis0;
-      for (const s of w ? [f, w] : [f]) {
-        s.ms += ms;
-        s.cpuMs += cpuMs;
-        s.redisServerMs += redisMs;
-        s.roundTrips += roundTrips() - rt0;
-        s.invocations++;
-        addNasOpCounts(s.nas, nas.counts);
-        if (objects) addObjectRequestCounts(s.oss, objects.counts);
-      }
+    const r = await port.run(call);
+    if (task.profileTo && (win === undefined || w !== undefined)) spans.push({ fn: name, startUs, endUs: monotonicUs() });
+    const redisMs = (await redisServerMs()) - redis0;
+    for (const s of w ? [f, w] : [f]) {
+      s.ms += r.ms;
+      s.cpuMs += r.cpuMs;
+      s.gcMs = (s.gcMs ?? 0) + r.gcMs;
+      s.redisServerMs += redisMs;
+      s.roundTrips += r.roundTrips;
+      s.invocations++;
+      addNasOpCounts(s.nas, r.nas);
+      addObjectRequestCounts(s.oss, r.oss);
     }
+    queue.push(...r.tasks);
+    if (isolated) hostedCpuMs += r.cpuMs;
+    return r;
   };
   const drainQueue = async () => {
     while (queue.length > 0) {
@@ -318,7 +466,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       if (t.reason === "hot") hotTasks++;
       else sweepTasks++;
       const booked = inWindow();
-      const r = await invoke("compress", () => compressTask(deps, t));
+      const r = (await invoke({ fn: "compress", task: t, now })).compress!;
       members += r.members;
       errors.push(...r.errors);
       if (booked) {
@@ -330,7 +478,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   };
   const tick = async (opts: { sweepAll?: boolean; sealAll?: boolean } = {}) => {
     const booked = inWindow();
-    const r = await invoke("upload", () => runUpload(deps, { skipLease: true, ...opts }));
+    const r = (await invoke({ fn: "upload", opts, now })).upload!;
     errors.push(...r.errors);
     ages.push(...r.ages);
     if (booked) {
@@ -343,15 +491,17 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
   };
 
   // the run's own clock: the sum of its steps (in lockstep, other runs' steps fall between them)
+  // (the processes of an isolated run's handlers add their invocations' CPU: hostedCpuMs)
   let ms = 0, cpuUsed = 0;
   const timed = async (work: () => Promise<void>) => {
     const c0 = process.cpuUsage();
+    const h0 = hostedCpuMs;
     const t = performance.now();
     try {
       await work();
     } finally {
       ms += performance.now() - t;
-      cpuUsed += cpuMsSince(c0);
+      cpuUsed += cpuMsSince(c0) + (hostedCpuMs - h0);
     }
   };
   let nextTick = task.startTime + task.tickMs;
@@ -366,7 +516,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       nextTick += task.tickMs;
     }
     const booked = inWindow();
-    const s = await invoke("split", () => splitBatch(deps, events[b]!));
+    const s = (await invoke({ fn: "split", batch: b, now })).split!;
     records += s.records;
     if (booked) {
       win!.records += s.records;
@@ -385,7 +535,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       await tick({ sealAll: true });
     });
     await beforeReadBack?.();
-    await coord.close();
+    await port.close();
     await stats?.quit();
 
     // read back what was archived (outside the clock): objects per app per hour, records, bytes
@@ -424,7 +574,7 @@ async function startPipeline(task: PipelineTask): Promise<PipelineRun> {
       window: win,
     };
   };
-  return { batches: events.length, events, spans, inWindow, step, finish };
+  return { batches: task.files.length, event: isolated ? (b) => readFileSync(task.files[b]!) : (b) => events[b]!, spans, inWindow, step, finish };
 }
 
 /** Gzips the floor's per-app bytes once this much is gathered (and at the end): few, large members, bounded memory. */
@@ -432,14 +582,15 @@ const FLOOR_GZIP_BYTES = 256 * 1024 * 1024;
 
 async function lockstep(task: LockstepTask): Promise<LockstepResult> {
   const runs: PipelineRun[] = [];
-  for (const t of task.pipelines) runs.push(await startPipeline(t));
+  if (task.isolated && task.pipelines.some((t) => !t.redisUrl)) throw new Error("an isolated lockstep run needs Redis (redisUrl): its functions' processes share the coord store");
+  for (const t of task.pipelines) runs.push(await startPipeline(t, task.isolated));
   const config = configFor("/nonexistent");
   const router = createRouter(config.appIdSources);
-  const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, cpuMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new Map<string, Buffer[]>() }));
+  const floors = runs.map(() => ({ decodeMs: 0, routeMs: 0, gzipMs: 0, cpuMs: 0, recordBytes: 0, records: 0, pending: 0, perApp: new AppLines() }));
   const gzipFloor = (f: (typeof floors)[number]) => {
     const t = performance.now();
     const c0 = process.cpuUsage();
-    for (const parts of f.perApp.values()) gzipSync(Buffer.concat(parts), { level: config.gzipLevel });
+    for (const lines of f.perApp.each()) gzipSync(lines, { level: config.gzipLevel });
     f.cpuMs += cpuMsSince(c0);
     f.gzipMs += performance.now() - t;
     f.perApp.clear();
@@ -460,11 +611,13 @@ async function lockstep(task: LockstepTask): Promise<LockstepResult> {
       // the floor of one booked batch (floor()'s steps, per batch; which batch: floorBatchOf)
       const fb = floorBatchOf(b, (windowStart[i] ??= b), run.batches);
       const f = floors[i]!;
+      const payload = run.event(fb);
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      const table = scanKafkaBatch(run.events[fb]!).table;
+      const table = scanKafkaBatch(payload).table;
       const t1 = performance.now();
       const n = gatherByApp(table, router, f.perApp);
+      releaseTable(table); // its bytes are copied: the arena goes back to the pool, as split's does
       f.cpuMs += cpuMsSince(c0);
       f.recordBytes += n;
       f.pending += n;
@@ -490,7 +643,7 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   const config = configFor("/nonexistent");
   const router = createRouter(config.appIdSources);
   const t0 = performance.now();
-  const perApp = new Map<string, Buffer[]>();
+  const perApp = new AppLines();
   const tables = [];
   for (const e of events) tables.push(scanKafkaBatch(e).table);
   const decodeMs = performance.now() - t0;
@@ -498,16 +651,16 @@ async function floor(task: Extract<ChildTask, { kind: "floor" }>) {
   let recordBytes = 0, records = 0;
   for (const t of tables) {
     recordBytes += gatherByApp(t, router, perApp);
+    releaseTable(t);
     records += t.count;
   }
   const routeMs = performance.now() - t1;
   const t2 = performance.now();
   let gzBytes = 0;
-  for (const parts of perApp.values()) gzBytes += gzipSync(Buffer.concat(parts), { level: config.gzipLevel }).length;
+  for (const lines of perApp.each()) gzBytes += gzipSync(lines, { level: config.gzipLevel }).length;
   const gzipMs = performance.now() - t2;
   return { decodeMs, routeMs, gzipMs, ms: decodeMs + routeMs + gzipMs, recordBytes, records, apps: perApp.size, gzBytes };
 }
-const NEWLINE = Buffer.from("\n");
 
 /** Microseconds of the monotonic clock, the one V8 stamps profile samples with. */
 function monotonicUs(): number {
@@ -521,17 +674,55 @@ function cpuMsSince(c0: NodeJS.CpuUsage): number {
 }
 
 /** The floor's app-id scan: each record's line (value + newline) gathered under its app; returns the lines' bytes. */
-function gatherByApp(t: RecordTable, router: Router, perApp: Map<string, Buffer[]>): number {
+function gatherByApp(t: RecordTable, router: Router, perApp: AppLines): number {
   let bytes = 0;
   for (let i = 0; i < t.count; i++) {
     const app = routeSegmentAt(router, t.values, t.valueStart[i]!, t.valueEnd[i]!, t.keys ? (t.keys[i] ?? null) : null, t.headers?.[i]);
-    let list = perApp.get(app);
-    if (!list) perApp.set(app, (list = []));
-    list.push(t.values.subarray(t.valueStart[i]!, t.valueEnd[i]!), NEWLINE);
-    bytes += t.valueEnd[i]! - t.valueStart[i]! + 1;
+    bytes += perApp.add(app, t.values, t.valueStart[i]!, t.valueEnd[i]!);
   }
   return bytes;
 }
+
+/**
+ * The floor's lines per app, copied out of the batches into a few large buffers per app: a view
+ * per record (what the floor gathered before 2026-12-04) put ~20,000 objects per batch on the
+ * heap until the next gzip, and in a lockstep run their collection fell into the invocations
+ * timed after them (split's garbage-collection time was ~13× its own: docs/bench.md), while the
+ * batches' buffers, held by the views, could not go back to split's pool.
+ */
+class AppLines {
+  private readonly apps = new Map<string, { done: Buffer[]; cur: Buffer; fill: number }>();
+
+  /** Copies src[start, end) and a newline under `app`; returns the bytes added. */
+  add(app: string, src: Buffer, start: number, end: number): number {
+    const need = end - start + 1;
+    let a = this.apps.get(app);
+    if (!a) this.apps.set(app, (a = { done: [], cur: Buffer.allocUnsafeSlow(Math.max(APP_LINES_FIRST, need)), fill: 0 }));
+    else if (a.fill + need > a.cur.length) {
+      a.done.push(a.cur.subarray(0, a.fill));
+      a.cur = Buffer.allocUnsafeSlow(Math.max(Math.min(2 * a.cur.length, APP_LINES_MAX), need));
+      a.fill = 0;
+    }
+    a.fill += src.copy(a.cur, a.fill, start, end);
+    a.cur[a.fill++] = 0x0a;
+    return need;
+  }
+
+  /** Each app's lines in one buffer (the gzip input). */
+  *each(): Iterable<Buffer> {
+    for (const a of this.apps.values()) yield a.done.length === 0 ? a.cur.subarray(0, a.fill) : Buffer.concat([...a.done, a.cur.subarray(0, a.fill)]);
+  }
+
+  get size(): number {
+    return this.apps.size;
+  }
+
+  clear(): void {
+    this.apps.clear();
+  }
+}
+const APP_LINES_FIRST = 16 * 1024;
+const APP_LINES_MAX = 8 * 1024 * 1024;
 
 async function main(): Promise<unknown> {
   const task = JSON.parse(process.argv[2]!) as ChildTask;
@@ -575,6 +766,8 @@ async function main(): Promise<unknown> {
       return pipeline(task);
     case "lockstep":
       return lockstep(task);
+    case "host":
+      return host(task);
     case "floor":
       return floor(task);
   }

@@ -85,6 +85,8 @@ export interface FunctionPerGb {
   modelledWaitSecondsPerGb: number;
   /** Redis's own time on the function's commands */
   redisServerSecondsPerGb: number;
+  /** the garbage collector's pauses within the function's CPU time (bench/child.ts HandlerReply.gcMs) */
+  gcSecondsPerGb?: number;
 }
 
 /** One pipeline run (an app count, NAS model on or off), per GiB of raw records. */
@@ -204,7 +206,8 @@ export interface BenchResults {
   };
   /** The steady-state run: an hour of traffic per app count, booked after warm-up (see SteadyPoint). */
   steady?: {
-    settings: { simulatedMinutes: number; windowFromMinutes: number; ingestMBPerSecond: number; reps?: number; drainMinBytes: number; drainMaxAgeMs: number; slowFactor: number; projectGbPerDay: number[] };
+    /** processes: "per function" — each function of each app count in a process of its own, with its deployed runtime settings (bench/child.ts hostedHandlers); "shared" — all in one (no Redis to share) */
+    settings: { simulatedMinutes: number; windowFromMinutes: number; ingestMBPerSecond: number; reps?: number; processes?: "per function" | "shared"; drainMinBytes: number; drainMaxAgeMs: number; slowFactor: number; projectGbPerDay: number[] };
     points: SteadyPoint[];
   };
   targets: TargetResult[];
@@ -284,11 +287,12 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     functions[f] = {
       handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb,
       modelledWaitSecondsPerGb: ops.bookedMs / 1000 / gb, redisServerSecondsPerGb: (s.redisServerMs ?? 0) / 1000 / gb,
+      gcSecondsPerGb: (s.gcMs ?? 0) / 1000 / gb,
     };
   }
   nasOps.readMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.readBytes, 0) / MB / gb;
   nasOps.writeMB = FUNCTIONS.reduce((t, f) => t + r.functions[f].nas.writeBytes, 0) / MB / gb;
-  const sum = (k: keyof FunctionPerGb) => FUNCTIONS.reduce((t, f) => t + functions[f][k], 0);
+  const sum = (k: keyof FunctionPerGb) => FUNCTIONS.reduce((t, f) => t + (functions[f][k] ?? 0), 0);
   return {
     nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
     handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
@@ -453,6 +457,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       const runSteady = async (runs: { apps: number; files: string[] }[], intervalMs: number, what: string): Promise<LockstepResult> => {
         const task: LockstepTask = {
           kind: "lockstep",
+          // each function in a process of its own, as FC runs it, when Redis can be their shared store
+          isolated: redis !== undefined,
           pipelines: runs.map(({ apps, files }): PipelineTask => ({
             kind: "pipeline", files, nasRoot: path.join(work, `steady-nas-${apps}`), objectsRoot: path.join(work, `steady-objects-${apps}`),
             redisUrl: redis?.url, ...prefixed("steady"), nasModel: NAS_MODEL, objectModel: OBJECT_MODEL, nasWait: "overlap", windowFromMs: windowFromMinutes * 60_000,
@@ -535,7 +541,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         });
       }
       steady = {
-        settings: { simulatedMinutes: steadyMinutes, windowFromMinutes, reps: steadyReps, ingestMBPerSecond: bytesPerRecord * (1000 / RECORD_INTERVAL_MS) / MB, drainMinBytes: config.drainMinBytes, drainMaxAgeMs: config.drainMaxAgeMs, slowFactor: SLOW_FACTOR, projectGbPerDay: PROJECT_GB_PER_DAY },
+        settings: { simulatedMinutes: steadyMinutes, windowFromMinutes, reps: steadyReps, processes: redis ? "per function" : "shared", ingestMBPerSecond: bytesPerRecord * (1000 / RECORD_INTERVAL_MS) / MB, drainMinBytes: config.drainMinBytes, drainMaxAgeMs: config.drainMaxAgeMs, slowFactor: SLOW_FACTOR, projectGbPerDay: PROJECT_GB_PER_DAY },
         points: steadyPoints,
       };
     }
@@ -697,7 +703,7 @@ function writeUsageProfile(r: BenchResults, file: string): void {
       notes: [
         `handler time with the NAS latency model on (${r.axis.settings.nasModel.name}: ${r.axis.settings.nasModel.source})`,
         useSteady && st
-          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s${(st.reps ?? 1) > 1 ? ` (${st.reps} runs, interleaved across app counts, each function booked from its least-CPU run)` : ""} and at 1/${st.slowFactor} of it, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s; per-GB and per-hour parts solved from the two rates`
+          ? `steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s${(st.reps ?? 1) > 1 ? ` (${st.reps} runs, interleaved across app counts, each function booked from its least-CPU run)` : ""}${st.processes === "per function" ? ", each function in a process of its own with its deployed runtime settings" : ""} and at 1/${st.slowFactor} of it, booked from minute ${fmt(st.windowFromMinutes, 0)}; upload tick every ${r.axis.settings.tickSeconds} s; per-GB and per-hour parts solved from the two rates`
           : `ingest ${fmt(r.axis.settings.ingestMBPerSecond)} MB/s simulated; upload tick every ${r.axis.settings.tickSeconds} s; ${fmt(r.axis.settings.axisBytes / MB, 0)} MB per app count (a cold one-minute window: every app pays a drain and a final seal)`,
         ...(r.quick ? ["QUICK run: small data, not for pricing"] : []),
       ],
@@ -1004,7 +1010,10 @@ export function formatTable(r: BenchResults): string {
     lines.push("");
     lines.push(`Steady state: ${fmt(st.simulatedMinutes, 0)} simulated minutes per app count at ${fmt(st.ingestMBPerSecond)} MB/s (the axis's clock and settings; the long tail drains at ${fmt(st.drainMinBytes / MB, 0)} MB or ${st.drainMaxAgeMs / 60_000} min), ` +
       `booked from minute ${fmt(st.windowFromMinutes, 0)} (every app has been through a drain and a seal cycle) to the last batch; the final flush runs (every record is read back) but is not booked. ` +
-      "Every app count runs side by side in one process, a batch of each in turn, with each one's floor (decode + app-id scan + gzip -1 per app of its booked batches) timed between the steps: the counts and the floor see the same minutes of the machine, whose speed drifts by tens of percent between runs made one after the other. " +
+      "Every app count runs side by side, a batch of each in turn, with each one's floor (decode + app-id scan + gzip -1 per app of its booked batches) timed between the steps: the counts and the floor see the same minutes of the machine, whose speed drifts by tens of percent between runs made one after the other. " +
+      (st.processes === "per function"
+        ? "Each function of each app count runs in a Node.js process of its own, started with that function's deployed runtime settings (infra/runtime-env.ts), as FC runs each function in its own instances: a handler's garbage is collected in its own heap and billed to it, not to whichever handler runs next; the trigger batch is read from its file just before split is invoked (as FC's runtime hands over a body it has just received), and the floor's likewise. "
+        : "All handlers share one process (no Redis for separate processes to share). ") +
       ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds), the floor from its fastest run. ` : "") +
       `"off" = measured handler wall time (NAS operations and OSS requests counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) + Redis's own time on their commands and scripts (its main thread's CPU, INFO cpu, read around each invocation) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
@@ -1061,6 +1070,7 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].handlerSecondsPerGb, 0));
   row("  of which CPU s", (x) => num(x.cpuSecondsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}: CPU / modelled wait / Redis's time s`, (x) => `${num(x.functions[f].cpuSecondsPerGb, 1)} / ${num(x.functions[f].modelledWaitSecondsPerGb, 1)} / ${num(x.functions[f].redisServerSecondsPerGb, 1)}`);
+  row("  garbage-collection pauses within that CPU, split / compress / upload s", (x) => FUNCTIONS.map((f) => num(x.functions[f].gcSecondsPerGb ?? 0, 1)).join(" / "));
   row("  of which modelled wait s (NAS + OSS requests)", (x) => num(x.modelledWaitSecondsPerGb, 0));
   row("  modelled NAS s if nothing overlapped", (x) => num(x.nasSerialSecondsPerGb, 0));
   row("  modelled OSS request s if nothing overlapped", (x) => num(x.objectRequestSerialSecondsPerGb, 0));

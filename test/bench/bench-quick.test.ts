@@ -35,7 +35,7 @@ describe("logpipe bench --quick --json", () => {
       }
       for (const key of ["splitVsJsonParse", "splitVsJsonParseOnly"]) expect(Number.isFinite(res.ratios[key]?.median) && res.ratios[key].median > 0, key).toBe(true);
       expect(Number.isFinite(res.resources.splitPeakRss.ratioToEvent)).toBe(true);
-      expect(res.resources.splitPeakRss.runtimeEnv).toContain("--max-semi-space-size=1");
+      expect(res.resources.splitPeakRss.runtimeEnv).toContain("--max-semi-space-size=4");
 
       // the app-count axis: both app counts, NAS model off and on, every per-GB figure computed
       const axis = res.axis;
@@ -74,6 +74,8 @@ describe("logpipe bench --quick --json", () => {
       }
       // the steady-state run: booked after its warm-up, every record archived, NAS time added on top
       expect(res.steady.points.map((p: { apps: number }) => p.apps)).toEqual([50, 500]);
+      // with Redis to share, each function runs in a process of its own, as FC runs it
+      expect(res.steady.settings.processes).toBe(axis.settings.coordStore.startsWith("Redis") ? "per function" : "shared");
       for (const p of res.steady.points) {
         expect(p.recordsArchived).toBe(p.records);
         expect(p.window.records).toBeGreaterThan(0);

@@ -169,10 +169,10 @@ describe.each(STACKS)("stack %s", (stack) => {
     }
   });
 
-  it("split runs with a 1 MB young generation and two malloc arenas, the settings its bench peak RSS is measured with", () => {
+  it("split runs with a 4 MB young generation (per semi-space) and two malloc arenas, the settings its bench peak RSS is measured with", () => {
     const names = p().outputs.functionNames as Record<string, string>;
     const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
-    expect(envOf("split").NODE_OPTIONS.split(" ")).toContain("--max-semi-space-size=1");
+    expect(envOf("split").NODE_OPTIONS.split(" ")).toContain("--max-semi-space-size=4");
     expect(envOf("split").MALLOC_ARENA_MAX).toBe("2");
     // compress and upload keep Node's defaults (gzip and OSS streams, no batch held in memory)
     expect(envOf("compress").NODE_OPTIONS).not.toContain("semi-space");
