@@ -402,6 +402,8 @@ async function host(task: Extract<ChildTask, { kind: "host" }>): Promise<never> 
       (e: Error) => process.send!({ id: m.id, error: e.stack ?? String(e) }),
     );
   });
+  // a driver that failed or was killed leaves no process behind (the Redis connection would keep it up)
+  process.on("disconnect", () => process.exit(1));
   return new Promise<never>(() => {}); // the IPC channel keeps the process alive until "close"
 }
 
