@@ -27,6 +27,7 @@ import { createRouter, routeSegmentAt, type Router } from "../functions/core/rou
 import { splitBatch } from "../functions/core/split.js";
 import { releaseTable, scanKafkaBatch, type RecordTable } from "../functions/core/events.js";
 import { runUpload } from "../functions/core/upload.js";
+import { FUNCTION_KINDS } from "../infra/config.js";
 import { RUNTIME_ENV } from "../infra/runtime-env.js";
 import { floorBatchOf } from "./floor.js";
 import { spansFileOf, type InvocationSpan } from "./profile.js";
@@ -301,9 +302,10 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
   };
   const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
   let gcMs = 0;
-  new PerformanceObserver((list) => {
+  const gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) gcMs += e.duration;
-  }).observe({ entryTypes: ["gc"] });
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   return {
     async run(call) {
       now = call.now;
@@ -329,7 +331,10 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
       const r = await runUpload(deps, { skipLease: true, ...call.opts });
       return reply({ upload: { errors: r.errors, ages: r.ages, sealed: r.sealed, uploaded: r.uploaded, uploadedBytes: r.uploadedBytes } });
     },
-    close: () => coord.close(),
+    close: () => {
+      gcObserver.disconnect();
+      return coord.close();
+    },
   };
 }
 
@@ -351,7 +356,7 @@ async function hostedHandlers(task: PipelineTask): Promise<HandlerPort> {
   const hosts = new Map<FunctionName, ChildProcess>();
   const pending = new Map<number, { resolve: (r: HandlerReply) => void; reject: (e: Error) => void }>();
   let nextId = 0;
-  for (const fn of FUNCTION_NAMES) {
+  for (const fn of FUNCTION_KINDS) {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODE_OPTIONS;
     delete env.UV_THREADPOOL_SIZE; // each function's own, or Node's default
@@ -386,8 +391,6 @@ async function hostedHandlers(task: PipelineTask): Promise<HandlerPort> {
     },
   };
 }
-
-const FUNCTION_NAMES: readonly FunctionName[] = ["split", "compress", "upload"];
 
 /** A function's process (hostedHandlers): runs the calls the driver sends, one at a time, until told to close. */
 async function host(task: Extract<ChildTask, { kind: "host" }>): Promise<never> {
