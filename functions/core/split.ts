@@ -42,19 +42,27 @@ export const emptySplitResult = (): SplitResult => ({
 });
 
 interface PartitionGroup {
+  /** its place in the batch's list of partitions */
+  no: number;
   topic: string;
   partition: number;
   offsets: number[];
-  /** Row indexes of the table, per app (by the app's number in the batch, see stageTable). */
-  rowsOf: (number[] | undefined)[];
+  /** records of the partition per app (by the app's number in the batch, see stageTable) */
+  count: Int32Array;
   /** the apps' numbers in the order of their first record in the partition */
   order: number[];
+  /** the partition's row indexes grouped by app, in `order` (filled by a counting sort) */
+  rows: Int32Array;
+  /** where each app's rows end in `rows` once they are filled */
+  end: Int32Array;
 }
 
 /** Staging files written at the same time (a batch usually holds one or a few partitions). */
 const FILE_WRITE_CONCURRENCY = 4;
 /** A section under this size is laid out by app name, after the large ones (see the staging loop). */
 const SMALL_SECTION_BYTES = 64 * 1024;
+
+const EMPTY_ROWS = new Int32Array(0);
 
 const byApp = (a: { app: string }, b: { app: string }): number => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0);
 
@@ -73,7 +81,7 @@ class TableSection {
     readonly size: number,
     private readonly layout: ChunkRowsLayout,
     private readonly table: RecordTable,
-    private readonly rows: number[],
+    private readonly rows: Int32Array,
   ) {}
 
   writeAt(out: Buffer, at: number): void {
@@ -82,7 +90,7 @@ class TableSection {
 }
 
 /** Rows whose offset was not seen earlier in the list (a batch can repeat a record); in order. */
-function firstOfEachOffset(offsets: Float64Array, rows: number[]): number[] {
+function firstOfEachOffset(offsets: Float64Array, rows: Int32Array): Int32Array {
   let increasing = true;
   for (let k = 1; k < rows.length && increasing; k++) increasing = offsets[rows[k]!]! > offsets[rows[k - 1]!]!;
   if (increasing) return rows; // the common case: no repeats possible
@@ -219,8 +227,14 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     if (app === OVERFLOW_APP && seg !== OVERFLOW_APP) overflowedSeg[k] = 1;
   }
 
-  // Group per partition, then per app. Offsets of every record (all apps) form the partition's coverage.
+  // Group per partition, then per app. Offsets of every record (all apps) form the partition's
+  // coverage. Each app's rows are found by a counting sort into one array per partition, not
+  // pushed into an array per app: with thousands of apps a batch has ~1,500 of them, and their
+  // growth was split's largest source of garbage after the batch itself.
   const groups = new Map<string, PartitionGroup>();
+  const groupList: PartitionGroup[] = [];
+  const groupOf = new Int32Array(n);
+  const appOf = new Int32Array(n);
   const oversize: number[] = [];
   let g: PartitionGroup | undefined;
   for (let i = 0; i < n; i++) {
@@ -229,23 +243,38 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     if (!g || g.topic !== topic || g.partition !== partition) {
       const gk = `${topic}\u0000${partition}`;
       g = groups.get(gk);
-      if (!g) groups.set(gk, (g = { topic, partition, offsets: [], rowsOf: new Array(apps.length), order: [] }));
+      if (!g) {
+        groups.set(gk, (g = { no: groupList.length, topic, partition, offsets: [], count: new Int32Array(apps.length), order: [], rows: EMPTY_ROWS, end: EMPTY_ROWS }));
+        groupList.push(g);
+      }
     }
-    const offset = table.offset[i]!;
-    g.offsets.push(offset);
+    groupOf[i] = g.no;
+    g.offsets.push(table.offset[i]!);
     const k = segNo[i]!;
     if (k < 0) {
+      appOf[i] = -1;
       oversize.push(i);
       continue;
     }
     if (overflowedSeg[k]) result.overflowed++;
     const a = appNoOfSeg[k]!;
-    const list = g.rowsOf[a];
-    if (list) list.push(i);
-    else {
-      g.rowsOf[a] = [i];
-      g.order.push(a);
+    appOf[i] = a;
+    if (g.count[a]++ === 0) g.order.push(a);
+  }
+  for (const grp of groupList) {
+    let at = 0;
+    grp.end = new Int32Array(apps.length);
+    for (const a of grp.order) {
+      grp.end[a] = at; // each app's start until the rows are placed, then its end
+      at += grp.count[a]!;
     }
+    grp.rows = new Int32Array(at);
+  }
+  for (let i = 0; i < n; i++) {
+    const a = appOf[i]!;
+    if (a < 0) continue;
+    const grp = groupList[groupOf[i]!]!;
+    grp.rows[grp.end[a]!++] = i;
   }
 
   if (oversize.length > 0) {
@@ -278,8 +307,8 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
     }
     const sections: TableSection[] = [];
     for (const a of g.order) {
-      const app = apps[a]!, list = g.rowsOf[a]!;
-      const rows = firstOfEachOffset(table.offset, list);
+      const app = apps[a]!, end = g.end[a]!;
+      const rows = firstOfEachOffset(table.offset, g.rows.subarray(end - g.count[a]!, end));
       let appMin = Infinity;
       for (const r of rows) {
         const ts = table.timestamp[r]!;

@@ -198,38 +198,52 @@ export function tailChunks(region: Buffer): TailChunk[] {
   return out;
 }
 
-export interface TailChunk {
-  app: string;
+/** A tail chunk where it lies: region[start, end), its framed lines (all records) region[bodyStart, end). */
+export interface TailSpan {
   region: Buffer;
-  /** the chunk is region[start, end); its framed lines (all records) region[bodyStart, end) */
   start: number;
   bodyStart: number;
   end: number;
   records: number;
 }
 
+export interface TailChunk extends TailSpan {
+  app: string;
+}
+
 /** The whole chunk's bytes (for a keep filter or a dead letter). */
-export const tailChunkBytes = (c: TailChunk): Buffer => c.region.subarray(c.start, c.end);
+export const tailChunkBytes = (c: TailSpan): Buffer => c.region.subarray(c.start, c.end);
 
 /**
- * The framed lines of an app's tail chunks, each keeping only offsets in its region's `keep` (all
- * when empty), as the parts to gather (views of the regions, or the kept lines), and how many
- * records. The caller gathers them into one buffer of its own (compress: a pooled one, given back
- * once the member is built — the long tail builds thousands of small members per GB).
+ * The framed lines of an app's tail chunks, each keeping only offsets in its entry's `keep` (all
+ * when empty), copied into one buffer from `take` (compress: a pooled one, given back once the
+ * member is built — the long tail builds thousands of small members per GB); no view per chunk.
+ * Returns the lines (a view of that buffer), the buffer itself and how many records.
  */
-export function tailParts(parts: readonly { chunk: TailChunk; entry: { keep: Interval[] } }[]): { parts: Buffer[]; records: number } {
-  let records = 0;
-  const out: Buffer[] = new Array(parts.length);
+export function tailLines(parts: readonly (TailSpan & { entry: { keep: Interval[] } })[], take: (size: number) => Buffer): { lines: Buffer; buffer: Buffer; records: number } {
+  let records = 0, size = 0;
+  let kept: (Buffer | undefined)[] | undefined; // the lines of chunks with a keep filter (rare: a redelivery's overlap)
   for (let i = 0; i < parts.length; i++) {
-    const { chunk, entry: { keep } } = parts[i]!;
-    if (keep.length === 0) {
-      out[i] = chunk.region.subarray(chunk.bodyStart, chunk.end);
-      records += chunk.records;
+    const p = parts[i]!;
+    if (p.entry.keep.length === 0) {
+      size += p.end - p.bodyStart;
+      records += p.records;
     } else {
-      const x = sectionLines(tailChunkBytes(chunk), keep);
-      out[i] = x.lines;
+      const x = sectionLines(tailChunkBytes(p), p.entry.keep);
+      (kept ??= new Array(parts.length))[i] = x.lines;
+      size += x.lines.length;
       records += x.records;
     }
   }
-  return { parts: out, records };
+  const buffer = take(size);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const k = kept?.[i];
+    if (k) at += k.copy(buffer, at);
+    else {
+      const p = parts[i]!;
+      at += p.region.copy(buffer, at, p.bodyStart, p.end);
+    }
+  }
+  return { lines: buffer.subarray(0, size), buffer, records };
 }

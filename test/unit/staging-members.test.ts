@@ -11,7 +11,7 @@ import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { randomBytes } from "node:crypto";
 import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
 import {
-  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunks, tailParts,
+  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunks, tailLines,
 } from "../../functions/core/staging.js";
 import { parseTailRef, tailRef, tailShardOf } from "../../functions/adapters/coord-store.js";
 
@@ -202,14 +202,20 @@ describe("staging file tail regions", () => {
     const chunks = tailChunks(file.bytes.subarray(r1.off, r1.off + r1.len));
     // Assert
     expect(chunks.map((c) => [c.app, c.records])).toEqual([["a-small", 1], ["b-small", 2]]);
-    const lines = (ps: Parameters<typeof tailParts>[0]) => Buffer.concat(tailParts(ps).parts);
-    expect(values(lines([{ chunk: chunks[1]!, entry: { keep: [] } }]))).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
-    expect(tailParts([{ chunk: chunks[1]!, entry: { keep: [[108, 200]] } }])).toMatchObject({ records: 1 });
-    expect(values(lines([{ chunk: chunks[1]!, entry: { keep: [[108, 200]] } }]))).toEqual(['{"appId":"b-small","o":108}']);
-    // an app's chunks of several regions become one run of lines, each filtered by its own keep
-    const all = [{ chunk: chunks[0]!, entry: { keep: [] } }, { chunk: chunks[1]!, entry: { keep: [[108, 200]] as [number, number][] } }, { chunk: chunks[1]!, entry: { keep: [] } }];
-    expect(tailParts(all).records).toBe(4);
-    expect(values(lines(all))).toEqual(['{"appId":"a-small","o":106}', '{"appId":"b-small","o":108}', '{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
+    const part = (c: (typeof chunks)[number], keep: [number, number][]) => ({ ...c, entry: { keep } });
+    const taken: number[] = [];
+    const take = (size: number) => (taken.push(size), Buffer.alloc(size + 7, 0x23)); // larger than asked, as a pool's are
+    const lines = (ps: Parameters<typeof tailLines>[0]) => tailLines(ps, take).lines;
+    expect(values(lines([part(chunks[1]!, [])]))).toEqual(['{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
+    expect(tailLines([part(chunks[1]!, [[108, 200]])], take)).toMatchObject({ records: 1 });
+    expect(values(lines([part(chunks[1]!, [[108, 200]])]))).toEqual(['{"appId":"b-small","o":108}']);
+    // an app's chunks of several regions become one run of lines in one buffer, each filtered by its own keep
+    const all = [part(chunks[0]!, []), part(chunks[1]!, [[108, 200]]), part(chunks[1]!, [])];
+    const gathered = tailLines(all, take);
+    expect(gathered.records).toBe(4);
+    expect(gathered.lines.length).toBe(taken.at(-1));
+    expect(gathered.lines.buffer).toBe(gathered.buffer.buffer);
+    expect(values(gathered.lines)).toEqual(['{"appId":"a-small","o":106}', '{"appId":"b-small","o":108}', '{"appId":"b-small","o":107}', '{"appId":"b-small","o":108}']);
   });
 
   it("a region cut short or overwritten is corrupt as a whole", () => {
