@@ -130,21 +130,29 @@ async function readSections(deps: PipelineDeps, prepared: Prepared[], result: Co
 }
 
 /**
- * `use` of `parts` end to end in one buffer: a pooled one (compressBuffers), given back after,
- * when there are several — a member's lines from several staging files, gathered for gzip.
+ * `use` of the bytes `gather` writes into a buffer it takes from compress's pool, given back
+ * after (also when `use` throws): a member's lines, gathered for gzip.
  */
+function withPooled<T>(gather: (take: (size: number) => Buffer) => Buffer, use: (bytes: Buffer) => T): T {
+  let taken: Buffer | undefined;
+  try {
+    return use(gather((size) => (taken = compressBuffers.take(size))));
+  } finally {
+    if (taken) compressBuffers.give(taken);
+  }
+}
+
+/** `use` of `parts` end to end in one buffer (a pooled one when there are several: withPooled). */
 function withGathered<T>(parts: readonly Buffer[], use: (bytes: Buffer) => T): T {
   if (parts.length === 1) return use(parts[0]!);
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = compressBuffers.take(size);
-  try {
+  return withPooled((take) => {
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const out = take(size);
     let at = 0;
     for (const p of parts) at += p.copy(out, at);
-    return use(out.subarray(0, size));
-  } finally {
-    compressBuffers.give(out);
-  }
+    return out.subarray(0, size);
+  }, use);
 }
 
 /**
@@ -563,13 +571,12 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
             if (entry.minTs > 0 && (minTs === 0 || entry.minTs < minTs)) minTs = entry.minTs;
             if (stagedAt === 0 || entry.stagedAt < stagedAt) stagedAt = entry.stagedAt;
           }
-          const { lines, buffer, records } = tailLines(parts, (size) => compressBuffers.take(size));
-          let member: Buffer | undefined;
-          try {
-            member = records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined;
-          } finally {
-            compressBuffers.give(buffer);
-          }
+          let records = 0;
+          const member = withPooled((take) => {
+            const gathered = tailLines(parts, take);
+            records = gathered.records;
+            return gathered.lines;
+          }, (lines) => (records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined));
           return { member, members: member ? 1 : 0, refs: [ref], records, sections: parts.length, stagedAt };
         },
         release: () => release(p.app),

@@ -299,7 +299,7 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   // ones by app name (drained by sweep tasks of neighbouring names: invokeDrains), then the
   // smallest — under LOGPIPE_TAIL_SECTION_BYTES — in one region per tail shard, by app name: each
   // region is one coord-store entry, drained by its shard's sweep task with the other files'.
-  for (const g of groups.values()) {
+  for (const g of groupList) {
     let first = Infinity, last = -Infinity, minTs = Infinity, maxTs = 0;
     for (const o of g.offsets) {
       if (o < first) first = o;

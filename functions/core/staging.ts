@@ -218,9 +218,9 @@ export const tailChunkBytes = (c: TailSpan): Buffer => c.region.subarray(c.start
  * The framed lines of an app's tail chunks, each keeping only offsets in its entry's `keep` (all
  * when empty), copied into one buffer from `take` (compress: a pooled one, given back once the
  * member is built — the long tail builds thousands of small members per GB); no view per chunk.
- * Returns the lines (a view of that buffer), the buffer itself and how many records.
+ * Returns the lines (a view of that buffer) and how many records.
  */
-export function tailLines(parts: readonly (TailSpan & { entry: { keep: Interval[] } })[], take: (size: number) => Buffer): { lines: Buffer; buffer: Buffer; records: number } {
+export function tailLines(parts: readonly (TailSpan & { entry: { keep: Interval[] } })[], take: (size: number) => Buffer): { lines: Buffer; records: number } {
   let records = 0, size = 0;
   let kept: (Buffer | undefined)[] | undefined; // the lines of chunks with a keep filter (rare: a redelivery's overlap)
   for (let i = 0; i < parts.length; i++) {
@@ -245,5 +245,5 @@ export function tailLines(parts: readonly (TailSpan & { entry: { keep: Interval[
       at += p.region.copy(buffer, at, p.bodyStart, p.end);
     }
   }
-  return { lines: buffer.subarray(0, size), buffer, records };
+  return { lines: buffer.subarray(0, size), records };
 }
