@@ -135,6 +135,19 @@ export function parseTailRef(ref: string): { shard: number; id: string } | undef
   return m ? { shard: Number(m[1]), id: m[2]! } : undefined;
 }
 
+/**
+ * dueShards' answer: the shards due by age (in their order), then those whose queued regions hold
+ * at least `minBytes` (0: none), fullest first, each once, at most `limit` in all.
+ */
+export function withFullShards(byAge: readonly number[], queuedBytes: readonly (readonly [number, number])[], minBytes: number, limit: number): number[] {
+  const out = byAge.slice(0, limit);
+  if (minBytes <= 0) return out;
+  const seen = new Set(out);
+  const full = queuedBytes.filter(([shard, b]) => b >= minBytes && !seen.has(shard)).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  for (const [shard] of full) if (out.length < limit) out.push(shard);
+  return out;
+}
+
 /** An app's tail shard: FNV-1a of its name, modulo the shard count. */
 export function tailShardOf(app: string, shards: number): number {
   let h = 0x811c9dc5;
@@ -273,8 +286,12 @@ export interface CoordStore {
   commitTail(token: string, shard: number, id: string, commits: DrainCommit[], now: number, sealBytes?: number): Promise<TailCommitResult>;
   /** Gives the shard's lock back (the claim, finished or not, stays with the shard). */
   releaseTail(shard: number, token: string): Promise<void>;
-  /** Tail shards whose oldest queued or claimed entry was staged at or before `stagedBefore`, oldest first. */
-  dueShards(stagedBefore: number, limit: number): Promise<number[]>;
+  /**
+   * Tail shards whose oldest queued or claimed entry was staged at or before `stagedBefore`, oldest
+   * first; with `minBytes`, then the shards whose queued (unclaimed) regions hold at least that
+   * many bytes, fullest first (withFullShards). One round trip.
+   */
+  dueShards(stagedBefore: number, limit: number, opts?: { minBytes?: number }): Promise<number[]>;
   /** Which of these staging files are registered (pending) — the others are orphans or finished. */
   registeredFiles(files: string[]): Promise<Set<string>>;
   /**

@@ -8,6 +8,7 @@ import type { Interval } from "../core/intervals.js";
 import { emptyPartition, registerRange, type PartitionState } from "../core/partition-state.js";
 import {
   parseTailRef,
+  withFullShards,
   type AdoptRequest, type AdoptResult, type ClaimedSection, type CoordStore, type DrainClaim, type DrainCommit,
   type DrainCommitResult, type RegisterFile, type RegisterOptions, type RegisterResult, type SectionRef, type SlotState,
   type SmallAppRule, type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
@@ -340,13 +341,15 @@ export class MemoryCoordStore implements CoordStore {
     if (this.tailLockHolder(shard)?.token === token) this.tailLocks.delete(shard);
   }
 
-  async dueShards(stagedBefore: number, limit: number): Promise<number[]> {
+  async dueShards(stagedBefore: number, limit: number, opts: { minBytes?: number } = {}): Promise<number[]> {
     // a shard's due score: its oldest queued or claimed entry (RedisCoordStore keeps it in `tdue`)
     const due = new Map<number, number>();
     for (const [shard, q] of this.tailQueues) if (q.length > 0) due.set(shard, oldestOf(q));
     for (const [shard, c] of this.tailClaims) due.set(shard, Math.min(due.get(shard) ?? Infinity, c.oldest));
     // equal scores in member order, as a Redis sorted set orders them
-    return [...due].filter(([, t]) => t <= stagedBefore).sort((a, b) => a[1] - b[1] || (String(a[0]) < String(b[0]) ? -1 : 1)).slice(0, limit).map(([shard]) => shard);
+    const byAge = [...due].filter(([, t]) => t <= stagedBefore).sort((a, b) => a[1] - b[1] || (String(a[0]) < String(b[0]) ? -1 : 1)).slice(0, limit).map(([shard]) => shard);
+    const queued = [...this.tailQueues].map(([shard, q]): [number, number] => [shard, q.reduce((n, e) => n + e.len, 0)]);
+    return withFullShards(byAge, queued, opts.minBytes ?? 0, limit);
   }
 
   async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {

@@ -27,6 +27,7 @@
  *                                  stagedAt), total (its apps, once recorded), done, a:<app> (slot it was placed in, or d = done)
  *   {ns}:tlock:<shard>             string token (PX ttl)
  *   {ns}:tdue                      zset shard → oldest stagedAt of its queued and claimed entries
+ *   {ns}:tbytes                    hash shard → bytes of its queued regions (not yet claimed)
  *   {ns}:tskew                     set of shards whose queue is not in staging order (an older entry behind a newer)
  *
  * A pending section is `index \t off \t len \t records \t stagedAt \t minTs \t keep \t file` (keep:
@@ -41,6 +42,7 @@ import type {
   RegisterFile, RegisterOptions, RegisterResult, SlotState, SmallAppRule,
   SealRecord, TailClaim, TailCommitResult, TailPlacement,
 } from "./coord-store.js";
+import { withFullShards } from "./coord-store.js";
 
 const LUA_PRELUDE = `
 local P = KEYS[1] .. ':'
@@ -134,6 +136,7 @@ local function tq_key(shard) return P .. 'tq:' .. shard end
 local function tclaim_key(shard) return P .. 'tclaim:' .. shard end
 local function tlock_key(shard) return P .. 'tlock:' .. shard end
 local TDUE = P .. 'tdue'
+local TBYTES = P .. 'tbytes'
 local TSKEW = P .. 'tskew'
 
 local function holds(app, slot, token) return redis.call('GET', lock_key(app, slot)) == token end
@@ -394,7 +397,9 @@ for _, f in ipairs(a.files) do
         local qk = tq_key(shard)
         local last = redis.call('LINDEX', qk, -1)
         if last and parse_entry(last).at > nowAt then redis.call('SADD', TSKEW, shard) end
-        redis.call('RPUSH', qk, t[2] .. tail)
+        local entry = t[2] .. tail
+        redis.call('RPUSH', qk, entry)
+        redis.call('HINCRBY', TBYTES, shard, parse_entry(entry).len)
         redis.call('ZADD', TDUE, 'LT', nowText, shard)
       end
       for i, s in ipairs(f.sections) do
@@ -687,6 +692,8 @@ if #lines == 0 then
   return false
 end
 redis.call('LTRIM', qk, #lines, -1)
+-- the queue's bytes, for dueShards' minBytes; reset when the queue is empty (no drift outlives it)
+if redis.call('LLEN', qk) == 0 or redis.call('HINCRBY', TBYTES, shard, -bytes) <= 0 then redis.call('HDEL', TBYTES, shard) end
 -- the task's token names the claim: unique even across a Redis that forgot everything (a counter
 -- restarting at 1 would let a repair take an old member for one of a new claim). No total until
 -- the first placement records it.
@@ -1284,10 +1291,15 @@ export class RedisCoordStore implements CoordStore {
     await this.redis.lpReleaseTail(this.tag, shard, token);
   }
 
-  async dueShards(stagedBefore: number, limit: number): Promise<number[]> {
+  async dueShards(stagedBefore: number, limit: number, opts: { minBytes?: number } = {}): Promise<number[]> {
     if (limit <= 0) return [];
     this.roundTrips++;
-    return (await this.redis.zrangebyscore(this.key("tdue"), "-inf", stagedBefore, "LIMIT", 0, limit)).map(Number);
+    const minBytes = opts.minBytes ?? 0;
+    // both reads in one round trip
+    const replies = (await this.redis.pipeline().zrangebyscore(this.key("tdue"), "-inf", stagedBefore, "LIMIT", 0, limit).hgetall(this.key("tbytes")).exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const byAge = replies[0]![1] as string[], bytes = replies[1]![1] as Record<string, string>;
+    return withFullShards(byAge.map(Number), minBytes > 0 ? Object.entries(bytes).map(([shard, b]) => [Number(shard), Number(b)]) : [], minBytes, limit);
   }
 
   async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {

@@ -109,9 +109,18 @@ export const envSchema = z.object({
   /**
    * An app's section of a batch smaller than this goes to the staging file's tail region of the
    * app's tail shard instead of a section of its own: one Redis entry per region, drained with the
-   * long tail (at LOGPIPE_DRAIN_MAX_AGE) by one task per shard. 0 keeps every app in its own section.
+   * long tail (at LOGPIPE_DRAIN_MAX_AGE, or at LOGPIPE_TAIL_DRAIN_BYTES) by one task per shard. 0
+   * keeps every app in its own section. 8 KB: ~30 records of a 10,000-record batch; at the bench's
+   * rate such an app fills its slot's seal minimum in no less than an hour, so it gets one member
+   * and one object an hour either way (docs/bench.md, "The tail threshold").
    */
-  LOGPIPE_TAIL_SECTION_BYTES: size.default("2KB"),
+  LOGPIPE_TAIL_SECTION_BYTES: size.default("8KB"),
+  /**
+   * A tail shard is also drained once its queued regions hold this much, before
+   * LOGPIPE_DRAIN_MAX_AGE: at high rates the tail threshold (per batch) takes in apps that fill a
+   * slot's seal minimum within the seal age, and they keep their seal-age freshness. 0: by age only.
+   */
+  LOGPIPE_TAIL_DRAIN_BYTES: size.default("128MB"),
   /** Tail shards: sweep tasks that drain the long tail's regions (one member per app per drain). */
   LOGPIPE_TAIL_SHARDS: int(1, 256).default(8),
   /** Routing decisions (admitted / overflowed) unused this long are forgotten. */
@@ -184,6 +193,7 @@ export interface PipelineConfig {
   taskMaxBytes: number;
   sweepAppsPerTask: number;
   tailSectionBytes: number;
+  tailDrainBytes: number;
   tailShards: number;
   appTtlMs: number;
   timeZone: string;
@@ -249,6 +259,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     taskMaxBytes: c.LOGPIPE_TASK_MAX_BYTES,
     sweepAppsPerTask: c.LOGPIPE_SWEEP_APPS_PER_TASK,
     tailSectionBytes: c.LOGPIPE_TAIL_SECTION_BYTES,
+    tailDrainBytes: c.LOGPIPE_TAIL_DRAIN_BYTES,
     tailShards: c.LOGPIPE_TAIL_SHARDS,
     appTtlMs: c.LOGPIPE_APP_TTL,
     timeZone: c.LOGPIPE_TIMEZONE,

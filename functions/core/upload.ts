@@ -119,10 +119,10 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   const now = nowOf(deps);
   const { drainAgeMs, drainMinBytes, drainMaxAgeMs } = deps.config;
   // the long tail's regions: a shard once its oldest region reaches the max age (its task takes
-  // every region queued, so each app of the shard gets one member per max age); asked beside the
-  // apps' query, not after it
+  // every region queued, so each app of the shard gets one member per max age) or its queued
+  // regions reach LOGPIPE_TAIL_DRAIN_BYTES (high rates); asked beside the apps' query, not after it
   const tailBefore = opts.sweepAll ? Number.MAX_SAFE_INTEGER : drainMinBytes <= 0 ? now - drainAgeMs : now - drainMaxAgeMs;
-  const dueShards = deps.coord.dueShards(tailBefore, 100_000);
+  const dueShards = deps.coord.dueShards(tailBefore, 100_000, { minBytes: deps.config.tailDrainBytes });
   dueShards.catch(() => {}); // awaited below; not unhandled if the apps' query throws first
   let apps: string[];
   if (opts.sweepAll) apps = await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000);

@@ -742,6 +742,35 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.dueShards(5000, 10)).toEqual([3, 1]);
   });
 
+  it("lists a tail shard whose queued regions reach minBytes before its age, after those due by age; claimed regions no longer count", async () => {
+    // Arrange: shard 1 queues 60 + 50 bytes at 2000, shard 2 queues 200 at 3000, shard 0 10 at 1000
+    const s = open();
+    const f = nextBatches();
+    const tails = (...t: [number, number][]) => withTails(f([]), t);
+    await s.registerFiles([tails([0, 10])], reg(1000));
+    await s.registerFiles([tails([1, 60])], reg(2000));
+    await s.registerFiles([tails([1, 50])], reg(2000));
+    await s.registerFiles([tails([2, 200])], reg(3000));
+    // Act / Assert: by age only, shard 0; with minBytes 100, the full shards after it, fullest first
+    expect(await s.dueShards(1000, 10)).toEqual([0]);
+    expect(await s.dueShards(1000, 10, { minBytes: 100 })).toEqual([0, 2, 1]);
+    expect(await s.dueShards(1000, 2, { minBytes: 100 })).toEqual([0, 2]);
+    expect(await s.dueShards(1000, 10, { minBytes: 111 })).toEqual([0, 2]);
+    // a shard due by age is listed once, in its place by age
+    expect(await s.dueShards(2000, 10, { minBytes: 100 })).toEqual([0, 1, 2]);
+    // shard 1's first region claimed: 50 bytes queued, under the minimum
+    const c1 = (await s.claimTail(1, tailOpts("w", { maxEntries: 1 })))!;
+    expect(c1.entries.map((e) => e.len)).toEqual([60]);
+    expect(await s.dueShards(1000, 10, { minBytes: 100 })).toEqual([0, 2]);
+    // shard 2's queue claimed whole: none of it counts any more
+    const c2 = (await s.claimTail(2, tailOpts("w")))!;
+    expect((await finishTail(s, c2, "w")).ended).toBe(true);
+    expect(await s.dueShards(1000, 10, { minBytes: 100 })).toEqual([0]);
+    // new regions count from zero again
+    await s.registerFiles([tails([2, 120])], reg(4000));
+    expect(await s.dueShards(1000, 10, { minBytes: 100 })).toEqual([0, 2]);
+  });
+
   it("claims a shard's queued entries oldest first within the budget and maxEntries, at least one; null while its lock is held or nothing is queued", async () => {
     // Arrange: six files with a region of shard 0 each
     const s = open();

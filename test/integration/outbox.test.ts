@@ -189,8 +189,8 @@ describe("the long tail's drain", () => {
   const T0 = Date.UTC(2026, 11, 1, 10, 50);
 
   it("seals a small app's slot at once when it is drained at the max age: one member per object, dated by its oldest record", async () => {
-    // Arrange: two small apps staged at T0, the clock under the test's control
-    p = testPipeline();
+    // Arrange: two small apps staged at T0 (each a section of its own), the clock under the test's control
+    p = testPipeline({ env: { LOGPIPE_TAIL_SECTION_BYTES: "0" } });
     let now = T0;
     p.deps.now = () => now;
     await splitBatch(p.deps, kafkaEvent(Array.from({ length: 200 }, (_, i) => ({ app: i % 2 ? "billing" : "search", offset: i }))));
@@ -223,6 +223,34 @@ describe("the long tail's drain", () => {
       const { members } = scanMembers(await p.deps.objects!.getBuffer(o.key));
       expect(members.map((m) => m.meta.n)).toEqual([100]);
     }
+  });
+
+  it("drains a tail shard before the max age once its queued regions reach LOGPIPE_TAIL_DRAIN_BYTES, and not before", async () => {
+    // Arrange: 12 small apps (10 records each) in one tail shard's region, ~4 KB; two pipelines,
+    // one whose shard minimum the region reaches and one whose it does not
+    const run = async (tailDrainBytes: string) => {
+      p = testPipeline({ env: { LOGPIPE_TAIL_SHARDS: "1", LOGPIPE_TAIL_DRAIN_BYTES: tailDrainBytes } });
+      let now = T0;
+      p.deps.now = () => now;
+      const apps = Array.from({ length: 12 }, (_, i) => `tail-${String(i).padStart(2, "0")}`);
+      await splitBatch(p.deps, kafkaEvent(Array.from({ length: 120 }, (_, i) => ({ app: apps[i % 12]!, offset: i }))));
+      const [region] = decodeStagingIndex((await p.deps.nas.read((await p.deps.nas.walk(STAGING_DIR))[0]!.rel))!).tails!;
+
+      // Act: one tick a minute later, far before the max age
+      now = T0 + 60_000;
+      const r = await runUpload({ ...p.deps, invoker: p.emulator }, { skipLease: true });
+      await p.emulator.drain();
+      return { regionBytes: region!.len, swept: r.swept, staged: (await p.deps.nas.walk(STAGING_DIR)).length, active: (await p.deps.nas.walk(ACTIVE_DIR)).length };
+    };
+    const full = await run("1KB");
+    const under = await run("64KB");
+
+    // Assert: the full shard was drained (one task; its apps' members appended, the staging file
+    // gone with the claim), the other waits for its age
+    expect(full.regionBytes).toBeGreaterThan(1024);
+    expect(under.regionBytes).toBeLessThan(64 * 1024);
+    expect(full).toMatchObject({ swept: 1, staged: 0, active: 12 });
+    expect(under).toMatchObject({ swept: 0, staged: 1, active: 0 });
   });
 
   it("leaves a slot open when its app is drained soon after its data came (more will follow before the max age)", async () => {

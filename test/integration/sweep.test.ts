@@ -41,7 +41,8 @@ describe("the sweep's schedule", () => {
   it("drains apps on the ladder's steps: a busy app every second tick, a slower one at the epochs, the long tail not before its wave", async () => {
     // Arrange: drain age 1 min, minimum 40 KB; the local seal age (10 min) gives a 40-min max age,
     // an epoch of 4 minutes and a ladder of 2. A batch every minute, half a minute before the tick.
-    p = testPipeline({ env: { LOGPIPE_DRAIN_AGE: "60s", LOGPIPE_DRAIN_MIN_BYTES: "40KB" } });
+    // Every app a section of its own (no tail regions: those go by shard, not on the ladder).
+    p = testPipeline({ env: { LOGPIPE_DRAIN_AGE: "60s", LOGPIPE_DRAIN_MIN_BYTES: "40KB", LOGPIPE_TAIL_SECTION_BYTES: "0" } });
     expect(drainSchedule(p.deps.config.drainAgeMs, p.deps.config.drainMaxAgeMs)).toEqual({ epochMs: 4 * MINUTE, ladderMs: [2 * MINUTE] });
     let now = T0;
     p.deps.now = () => now;
