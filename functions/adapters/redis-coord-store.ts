@@ -37,12 +37,12 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import { decodeIntervals, type Interval } from "../core/intervals.js";
-import type {
-  AdoptRequest, AdoptResult, ClaimedSection, CoordStore, DrainClaim, DrainCommit, DrainCommitResult,
-  RegisterFile, RegisterOptions, RegisterResult, SlotState, SmallAppRule,
-  SealRecord, TailClaim, TailCommitResult, TailPlacement,
+import {
+  withFullShards,
+  type AdoptRequest, type AdoptResult, type ClaimedSection, type CoordStore, type DrainClaim, type DrainCommit, type DrainCommitResult,
+  type RegisterFile, type RegisterOptions, type RegisterResult, type SlotState, type SmallAppRule,
+  type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
 } from "./coord-store.js";
-import { withFullShards } from "./coord-store.js";
 
 const LUA_PRELUDE = `
 local P = KEYS[1] .. ':'
@@ -1295,11 +1295,12 @@ export class RedisCoordStore implements CoordStore {
     if (limit <= 0) return [];
     this.roundTrips++;
     const minBytes = opts.minBytes ?? 0;
-    // both reads in one round trip
-    const replies = (await this.redis.pipeline().zrangebyscore(this.key("tdue"), "-inf", stagedBefore, "LIMIT", 0, limit).hgetall(this.key("tbytes")).exec()) ?? [];
+    const byAge = this.redis.pipeline().zrangebyscore(this.key("tdue"), "-inf", stagedBefore, "LIMIT", 0, limit);
+    // with minBytes, the queued bytes too, in the same round trip
+    const replies = (await (minBytes > 0 ? byAge.hgetall(this.key("tbytes")) : byAge).exec()) ?? [];
     for (const [err] of replies) if (err) throw err;
-    const byAge = replies[0]![1] as string[], bytes = replies[1]![1] as Record<string, string>;
-    return withFullShards(byAge.map(Number), minBytes > 0 ? Object.entries(bytes).map(([shard, b]) => [Number(shard), Number(b)]) : [], minBytes, limit);
+    const queued = Object.entries((replies[1]?.[1] ?? {}) as Record<string, string>).map(([shard, b]): [number, number] => [Number(shard), Number(b)]);
+    return withFullShards((replies[0]![1] as string[]).map(Number), queued, minBytes, limit);
   }
 
   async adopt(token: string, req: AdoptRequest): Promise<AdoptResult | null> {
