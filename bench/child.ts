@@ -31,6 +31,7 @@ import { FUNCTION_KINDS } from "../infra/config.js";
 import { RUNTIME_ENV } from "../infra/runtime-env.js";
 import { floorBatchOf } from "./floor.js";
 import { spansFileOf, type InvocationSpan } from "./profile.js";
+import { readTaskArgument, taskArgument } from "./task-arg.js";
 import { redisCpuMs } from "./redis-time.js";
 
 export type ChildTask =
@@ -360,7 +361,7 @@ async function hostedHandlers(task: PipelineTask): Promise<HandlerPort> {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODE_OPTIONS;
     delete env.UV_THREADPOOL_SIZE; // each function's own, or Node's default
-    const child = fork(process.argv[1]!, [JSON.stringify({ kind: "host", pipeline: task } satisfies ChildTask)], {
+    const child = fork(process.argv[1]!, [taskArgument({ kind: "host", pipeline: task } satisfies ChildTask)], {
       execArgv: [], env: { ...env, ...RUNTIME_ENV[fn] }, serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     child.on("message", (m: { id: number; reply?: HandlerReply; error?: string }) => {
@@ -730,7 +731,7 @@ const APP_LINES_FIRST = 16 * 1024;
 const APP_LINES_MAX = 8 * 1024 * 1024;
 
 async function main(): Promise<unknown> {
-  const task = JSON.parse(process.argv[2]!) as ChildTask;
+  const task = readTaskArgument(process.argv[2]!) as ChildTask;
   switch (task.kind) {
     case "gzip-node": {
       const data = readFileSync(task.file);

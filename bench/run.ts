@@ -19,6 +19,7 @@ import { loadConfig } from "../functions/core/config.js";
 import { functionsSchema } from "../infra/config.js";
 import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/profile.js";
 import { loadPriceTable } from "../cli/ops/prices/index.js";
+import { taskArgument } from "./task-arg.js";
 import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { spansFileOf, summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
@@ -915,7 +916,7 @@ interface ChildRun<T> {
 }
 
 function runChild<T>(task: ChildTask, opts: { cpu?: number; cpuProfDir?: string; onReady?: (go: () => void) => void; env?: Readonly<Record<string, string>> } = {}): Promise<ChildRun<T>> {
-  const nodeArgs = [...(opts.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir] : []), "--max-old-space-size=4096", CHILD_OUT, JSON.stringify(task)];
+  const nodeArgs = [...(opts.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir] : []), "--max-old-space-size=4096", CHILD_OUT, taskArgument(task)];
   const [cmd, args] = pinned(opts.cpu, process.execPath, nodeArgs);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
