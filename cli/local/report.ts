@@ -65,7 +65,7 @@ export function renderReport(r: LocalRunReport): string {
   out.push(`source: ${r.source}   objects: ${r.objectStore}   locks: ${r.coordStore}   max writers/app: ${r.config.maxWritersPerApp}` +
     (r.maxConcurrentWritersPerApp !== undefined ? ` (peak measured ${r.maxConcurrentWritersPerApp})` : ""));
   const s = (ms: number) => (ms / 1000).toFixed(1) + " s";
-  out.push(`freshness: record age at upload p50 ${s(r.freshness.p50Ms)}, p99 ${s(r.freshness.p99Ms)} since staging (drain age + seal age bound it; a local run's final flush uploads the rest)   ` +
+  out.push(`freshness: record age at upload p50 ${s(r.freshness.p50Ms)}, p99 ${s(r.freshness.p99Ms)} since staging (the seal window and max age bound it; a local run's final flush uploads the rest)   ` +
     `gzip members: ${r.drains.members}   redelivered records dropped: ${r.duplicatesDropped}`);
   const possibleDup = r.reconcile.reduce((n, e) => n + e.possibleDuplicates, 0);
   if (r.reconcile.length > 0) out.push(`reconcile: ${r.reconcile.length} repair(s) (${[...new Set(r.reconcile.map((e) => e.kind))].join(", ")}), possible duplicates ${possibleDup}`);

@@ -67,6 +67,12 @@ export const envSchema = z.object({
   LOGPIPE_MAX_RECORD_BYTES: size.default("16MB"),
   LOGPIPE_GZIP_LEVEL: int(1, 9).default(1),
   LOGPIPE_SEAL_BYTES: size.default("128MB"),
+  /**
+   * Seal windows: time is cut into windows of this length from the epoch (15m: :00, :15, :30, :45
+   * UTC), and the first upload tick of each window seals every slot whose generation began in an
+   * earlier one and holds LOGPIPE_SEAL_MIN_BYTES — all apps' seals in one tick, their uploads side
+   * by side (upload.ts, sealCutoffs).
+   */
   LOGPIPE_SEAL_AGE: duration.default("15m"),
   /**
    * The long tail, at the seal: a slot holding less than this (compressed) at LOGPIPE_SEAL_AGE is

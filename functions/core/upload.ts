@@ -174,6 +174,9 @@ function activeWalkPeriodMs(config: Pick<PipelineDeps["config"], "redriveAgeMs" 
 async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
   const now = nowOf(deps);
   const fullWalk = opts.sealAll || (await deps.coord.claimPeriodic("active-walk", now, activeWalkPeriodMs(deps.config)));
+  // the first tick of a seal window seals what came due by age at its boundary (see sealCutoffs)
+  const windowTick = opts.sealAll || (await deps.coord.claimPeriodic("seal-window", sealWindowStart(deps.config, now), deps.config.sealAgeMs));
+  const cut = sealCutoffs(deps.config, now, windowTick);
   let files: ActiveFile[] = [];
   let states: SlotState[];
   if (fullWalk) {
@@ -185,8 +188,8 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
     // every slot's state in one round trip, not one per file
     states = await deps.coord.readSlotStates(files);
   } else {
-    const { sealAgeMs, sealMinBytes, sealMaxAgeMs } = deps.config;
-    const slots = await deps.coord.sealableSlots(now - sealAgeMs, 100_000, sealMinBytes > 0 ? { minBytes: sealMinBytes, forceBefore: now - sealMaxAgeMs } : undefined);
+    const { sealMinBytes } = deps.config;
+    const slots = await deps.coord.sealableSlots(cut.before, 100_000, sealMinBytes > 0 ? { minBytes: sealMinBytes, forceBefore: cut.forceBefore } : undefined);
     states = await deps.coord.readSlotStates(slots);
     // the file of the generation Redis knows; its real size is checked under the lock (prepareSlot)
     files = slots.map(({ app, slot }, i) => ({ rel: activeFilePath(app, slot, states[i]!.gen), size: states[i]!.len, mtimeMs: now, app, slot, gen: states[i]!.gen }));
@@ -196,7 +199,7 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
     files.map((f, i) =>
       limit(async () => {
         try {
-          await sealOne(deps, opts, result, f, states[i]!, now);
+          await sealOne(deps, opts, result, f, states[i]!, now, cut);
         } catch (e) {
           result.errors.push(`${f.rel}: ${(e as Error).message}`);
           deps.logger.error({ file: f.rel, err: (e as Error).message }, "seal failed; other slots go on");
@@ -206,16 +209,42 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   );
 }
 
+/** The start of the seal window `now` falls in: windows of LOGPIPE_SEAL_AGE from the epoch (at 15m: :00, :15, :30, :45 UTC). */
+export function sealWindowStart(config: Pick<PipelineDeps["config"], "sealAgeMs">, now: number): number {
+  return config.sealAgeMs > 0 ? Math.floor(now / config.sealAgeMs) * config.sealAgeMs : now;
+}
+
+/** What a tick seals by age: generations started at or before `before` (when they hold the seal minimum) or `forceBefore` (whatever they hold). */
+export interface SealCutoffs {
+  before: number;
+  forceBefore: number;
+}
+
 /**
- * Whether a slot holding `len` committed bytes in a generation started at `t0` is due: at
- * LOGPIPE_SEAL_BYTES, or at LOGPIPE_SEAL_AGE when it holds at least LOGPIPE_SEAL_MIN_BYTES, or
- * at LOGPIPE_SEAL_MAX_AGE whatever it holds (the same rule sealableSlots applies in Redis).
+ * The age rule's cut-offs at `now`, on the seal windows (sealWindowStart). The first tick of a
+ * window (`windowTick`) seals every generation whose first record came in an earlier window and
+ * that holds LOGPIPE_SEAL_MIN_BYTES; a generation whose window began LOGPIPE_SEAL_MAX_AGE ago or
+ * more is sealed whatever it holds, at any tick. So a record still reaches its object within the
+ * seal age (or max age) of its generation's start plus a tick, and every app's slots come due
+ * together: one tick seals and ships them side by side, its OSS round trips overlapping, instead
+ * of a tick for each app, each waiting for its own (docs/bench.md, "Seal windows"). A slot whose
+ * lock stays busy through its window's first tick waits for the next window (or its max age).
  */
-export function sealIsDue(config: Pick<PipelineDeps["config"], "sealBytes" | "sealAgeMs" | "sealMinBytes" | "sealMaxAgeMs">, len: number, t0: number, now: number): boolean {
+export function sealCutoffs(config: Pick<PipelineDeps["config"], "sealAgeMs" | "sealMaxAgeMs">, now: number, windowTick: boolean): SealCutoffs {
+  const grid = config.sealAgeMs;
+  const forceBefore = sealWindowStart(config, now - config.sealMaxAgeMs) + Math.max(grid, 1) - 1;
+  return { before: windowTick ? sealWindowStart(config, now) - 1 : forceBefore, forceBefore };
+}
+
+/**
+ * Whether a slot holding `len` committed bytes in a generation started at `t0` is due under a
+ * tick's cut-offs: at LOGPIPE_SEAL_BYTES, at `before` when it holds at least
+ * LOGPIPE_SEAL_MIN_BYTES, at `forceBefore` whatever it holds (the rule sealableSlots applies in Redis).
+ */
+export function sealIsDue(config: Pick<PipelineDeps["config"], "sealBytes" | "sealMinBytes">, len: number, t0: number, cut: SealCutoffs): boolean {
   if (len <= 0) return false;
   if (len >= config.sealBytes) return true;
-  const age = now - t0;
-  return age >= config.sealMaxAgeMs || (age >= config.sealAgeMs && len >= config.sealMinBytes);
+  return t0 <= cut.forceBefore || (t0 <= cut.before && len >= config.sealMinBytes);
 }
 
 interface ActiveFile {
@@ -228,7 +257,7 @@ interface ActiveFile {
 }
 
 /** `state`: the slot's state when the tick started (read for every slot at once; rechecked under the lock). */
-async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, f: ActiveFile, tickState: SlotState, now: number): Promise<void> {
+async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, f: ActiveFile, tickState: SlotState, now: number, cut: SealCutoffs): Promise<void> {
   const { app, slot, gen } = f;
   const idle = now - f.mtimeMs > deps.config.lockTtlMs;
   // generations only grow, so "older than the tick's state" stays true; "newer" may just mean a
@@ -247,7 +276,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   // commit (or Redis forgot it). prepareSlot adopts or cuts them even if the app stays quiet.
   const torn = f.size > state.len && idle;
   const due = orphan || untracked || state.sealing !== undefined || torn || f.size < state.len ||
-    (state.len > 0 && (opts.sealAll || sealIsDue(deps.config, state.len, state.t0, now)));
+    (state.len > 0 && (opts.sealAll || sealIsDue(deps.config, state.len, state.t0, cut)));
   if (!due) return;
   // Every file of the active tree is removed or moved under its slot's lock, whatever Redis says
   // of it, because what Redis says can change: after a rollback, a drain of this slot finds its
@@ -277,7 +306,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
         // size or age — the walk's size may be stale (a drain appended since), so it decides nothing
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
         const st = p.state;
-        if (st.gen === gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, now))) {
+        if (st.gen === gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, cut))) {
           // the seal gives the lock back (its last round trip does, or its failure path)
           released = true;
           const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size, release: true });
@@ -375,8 +404,17 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
   }
 }
 
-/** A file this small is read once into memory for its digests and member ages; a larger one is streamed. */
+/** A file this small is read in one call into memory for its digests, its upload and its member ages. */
 const SMALL_OBJECT = 1024 * 1024;
+/**
+ * A file up to this size (and under the multipart threshold) is also read into memory, its rest
+ * after the first MB, MEDIUM_UPLOADS_AT_ONCE at a time: one read of its bytes, not one for the
+ * digests and another for the upload, and no stream per file. The objects sealed at the seal age
+ * (at least LOGPIPE_SEAL_MIN_BYTES, 1 MB) are mostly this size.
+ */
+const MEDIUM_OBJECT = 16 * 1024 * 1024;
+/** At most 8 × 16 MB in memory at once, beside the small files in flight (up to 1 MB each). */
+const MEDIUM_UPLOADS_AT_ONCE = 8;
 /**
  * Larger files shipped at once, whatever LOGPIPE_UPLOAD_CONCURRENCY says: a multipart upload
  * holds its parts in flight in memory (4 × 8 MB), so many of them at once would not fit the
@@ -384,6 +422,16 @@ const SMALL_OBJECT = 1024 * 1024;
  * round trips that are cheap to overlap (docs/bench.md, "The object store's latency").
  */
 const LARGE_UPLOADS_AT_ONCE = 4;
+
+/** The whole of an outbox file of `size` bytes whose first bytes (`head`) may have been read already. */
+async function readRest(deps: PipelineDeps, rel: string, head: Buffer | undefined, size: number): Promise<Buffer> {
+  const from = head?.length ?? 0;
+  // one byte more than expected, so a file that is not the size listed fails here, not at the store
+  const rest = from < size ? await deps.nas.readRange(rel, from, size - from + 1) : Buffer.alloc(0);
+  if (!rest) throw new Error(`${rel} vanished before its upload`);
+  if (from + rest.length !== size) throw new Error(`${rel} has ${from + rest.length} bytes, ${size} listed`);
+  return head ? Buffer.concat([head, rest], size) : rest;
+}
 
 /** Record ages of the members of a sealed file: from `whole` when it was read already, else a header at a time. */
 async function memberAges(deps: PipelineDeps, rel: string, size: number, at: number, whole?: Buffer): Promise<RecordAge[]> {
@@ -439,9 +487,11 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
   const now = nowOf(deps);
   const files = await listOutbox(deps, now, result);
   const limit = pLimit(deps.config.uploadConcurrency);
+  const mediumLimit = pLimit(Math.min(MEDIUM_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   // what is sent in one PutObject from memory; anything at the multipart threshold goes multipart
   const small = Math.min(SMALL_OBJECT, deps.config.multipartThreshold - 1);
+  const medium = Math.min(MEDIUM_OBJECT, deps.config.multipartThreshold - 1);
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
     files.map((f) =>
@@ -454,18 +504,25 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
           // hashes and then by the store
           let size = f.size;
           let whole: Buffer | undefined;
+          let head: Buffer | undefined; // its first bytes, read already, when it is larger than `small`
           if (size === undefined || size <= small) {
-            const head = await deps.nas.readUpTo(f.rel, small + 1);
-            if (!head) throw new Error(`${f.rel} vanished before its upload`);
-            if (head.length <= small) {
-              if (size !== undefined && head.length !== size) throw new Error(`${f.rel} has ${head.length} bytes, ${size} listed`);
-              whole = head;
-              size = head.length;
-            } else size = (await deps.nas.size(f.rel)) ?? 0;
+            const first = await deps.nas.readUpTo(f.rel, small + 1);
+            if (!first) throw new Error(`${f.rel} vanished before its upload`);
+            if (first.length <= small) {
+              if (size !== undefined && first.length !== size) throw new Error(`${f.rel} has ${first.length} bytes, ${size} listed`);
+              whole = first;
+              size = first.length;
+            } else {
+              head = first;
+              size = (await deps.nas.size(f.rel)) ?? 0;
+            }
           }
           const bytes = size;
-          // a small file goes from memory; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
+          // a small file goes from memory; a medium one too, read and sent MEDIUM_UPLOADS_AT_ONCE at a
+          // time; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
+          const isMedium = !whole && bytes <= medium;
           const send = async (): Promise<ExpectedContent> => {
+            if (isMedium) whole = await readRest(deps, f.rel, head, bytes);
             if (!whole) await deps.nas.readByPath(f.rel, bytes);
             const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, bytes);
             crashPoint("upload.mid-upload");
@@ -479,7 +536,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
             }
             return expected;
           };
-          const sent = whole ? await send() : await largeLimit(send);
+          const sent = isMedium ? await mediumLimit(send) : whole ? await send() : await largeLimit(send);
           crashPoint("upload.after-upload");
           const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, sent.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64

@@ -3,6 +3,7 @@
  * into the flat outbox without reading or syncing it, an upload reads a small object once and
  * leaves no directory behind; files of the nested layout (older versions) are still shipped.
  */
+import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -29,6 +30,14 @@ function kafkaEvent(records: { app: string; offset: number }[]): Buffer {
   return toCloudEventsBatch(records.map(({ app, offset }) => ({
     topic: "logs", partition: 0, offset, timestamp: 1_764_583_200_000 + offset, key: null, headers: {},
     value: Buffer.from(JSON.stringify({ appId: app, msg: `line ${offset}` })),
+  })));
+}
+
+/** A batch of `n` records of `app` whose lines (random hex) compress to about their half: ~70 bytes each. */
+function noisyEvent(app: string, from: number, n: number): Buffer {
+  return toCloudEventsBatch(Array.from({ length: n }, (_, i) => ({
+    topic: "logs", partition: 0, offset: from + i, timestamp: 1_764_583_200_000 + from + i, key: null, headers: {},
+    value: Buffer.from(JSON.stringify({ appId: app, msg: randomBytes(64).toString("hex") })),
   })));
 }
 
@@ -89,17 +98,19 @@ describe("seal and upload of one object", () => {
 });
 
 describe("upload concurrency", () => {
-  it("sends many small objects at once, and at most 4 files of 1 MB or more", async () => {
-    // Arrange: 20 small and 8 large files in the outbox; a store that holds the first PUTs of each
-    // kind until as many as may be in flight are (16 small, 4 large), then lets every PUT through,
-    // recording how many of each kind were in flight at most
-    p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "16" } });
+  it("sends many small objects at once, at most 8 medium ones (read into memory) and at most 4 streamed large ones", async () => {
+    // Arrange: 20 small, 12 medium (over 1 MB) and 6 large (at the multipart threshold, lowered to
+    // 2 MB) files in the outbox; a store that holds the first PUTs of each kind until as many as
+    // may be in flight are (16 small, 8 medium, 4 large), then lets every PUT through, recording
+    // how many of each kind were in flight at most
+    p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "16", LOGPIPE_MULTIPART_THRESHOLD: "2MB" } });
     const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
-    const inFlight = { buffer: 0, file: 0 }, most = { buffer: 0, file: 0 }, open = { buffer: false, file: false };
+    type Kind = "small" | "medium" | "large";
+    const inFlight = { small: 0, medium: 0, large: 0 }, most = { small: 0, medium: 0, large: 0 }, open = { small: false, medium: false, large: false };
     const until = async (done: () => boolean) => {
       while (!done()) await new Promise((r) => setImmediate(r));
     };
-    const held = async <T>(kind: "buffer" | "file", target: number, work: () => Promise<T>): Promise<T> => {
+    const held = async <T>(kind: Kind, target: number, work: () => Promise<T>): Promise<T> => {
       most[kind] = Math.max(most[kind], ++inFlight[kind]);
       try {
         await until(() => open[kind] || inFlight[kind] >= target);
@@ -111,26 +122,30 @@ describe("upload concurrency", () => {
     };
     p.deps.objects = {
       description: local.description,
-      putBuffer: (k, b, e) => held("buffer", 16, () => local.putBuffer(k, b, e)),
-      putFile: (k, f, e, o) => held("file", 4, () => local.putFile(k, f, e, o)),
+      putBuffer: (k, b, e) => (b.length > 1024 * 1024 ? held("medium", 8, () => local.putBuffer(k, b, e)) : held("small", 16, () => local.putBuffer(k, b, e))),
+      putFile: (k, f, e, o) => held("large", 4, () => local.putFile(k, f, e, o)),
       getBuffer: (k) => local.getBuffer(k),
       head: (k) => local.head(k),
       list: (x) => local.list(x),
     };
     const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
     for (let i = 0; i < 20; i++) await p.deps.nas.writeAtomic(outboxPath(key(`a-small-${i}`)), Buffer.from(`small ${i}`));
-    for (let i = 0; i < 8; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-large-${i}`)), Buffer.alloc(1024 * 1024 + 1, i));
+    for (let i = 0; i < 12; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-medium-${i}`)), Buffer.alloc(1024 * 1024 + 1 + i, i));
+    for (let i = 0; i < 6; i++) await p.deps.nas.writeAtomic(outboxPath(key(`c-large-${i}`)), Buffer.alloc(2 * 1024 * 1024 + i, i));
 
     // Act
     const r = await runUpload(p.deps, { skipLease: true });
 
-    // Assert: every file shipped; small ones up to the setting at once, large ones at most 4
+    // Assert: every file shipped whole; small ones up to the setting at once, medium ones at most 8, large ones at most 4
     expect(r.errors).toEqual([]);
-    expect(r.uploaded).toBe(28);
-    expect(most.buffer).toBe(16);
-    expect(most.file).toBeGreaterThan(1);
-    expect(most.file).toBeLessThanOrEqual(4);
-    expect((await local.getBuffer(key("b-large-7"))).length).toBe(1024 * 1024 + 1);
+    expect(r.uploaded).toBe(38);
+    expect(most.small).toBe(16);
+    expect(most.medium).toBe(8);
+    expect(most.large).toBeGreaterThan(1);
+    expect(most.large).toBeLessThanOrEqual(4);
+    const medium = await local.getBuffer(key("b-medium-11"));
+    expect([medium.length, medium[0], medium[medium.length - 1]]).toEqual([1024 * 1024 + 12, 11, 11]);
+    expect((await local.getBuffer(key("c-large-5"))).length).toBe(2 * 1024 * 1024 + 5);
   });
 });
 
@@ -251,6 +266,50 @@ describe("the long tail's drain", () => {
     expect(under.regionBytes).toBeLessThan(64 * 1024);
     expect(full).toMatchObject({ swept: 1, staged: 0, active: 12 });
     expect(under).toMatchObject({ swept: 0, staged: 1, active: 0 });
+  });
+
+  it("seals by age only at a seal window's first tick: the slots of a window together, a slot that fills later at the next window", async () => {
+    // Arrange: apps "big-a" and "big-b" with more than the seal minimum, "late" with less, staged at
+    // 10:02 and drained at 10:03 (seal windows of 15 min: 10:00, 10:15, 10:30)
+    p = testPipeline({ env: { LOGPIPE_TAIL_SECTION_BYTES: "0", LOGPIPE_SEAL_AGE: "15m", LOGPIPE_SEAL_MIN_BYTES: "2KB" } });
+    let now = Date.UTC(2026, 11, 1, 10, 2);
+    p.deps.now = () => now;
+    const at = (hh: number, mm: number, ss = 0) => void (now = Date.UTC(2026, 11, 1, hh, mm, ss));
+    let offset = 0;
+    const stage = (app: string, n: number) => splitBatch(p!.deps, noisyEvent(app, offset, n)).then(() => void (offset += n));
+    const tick = async (sweepAll = false) => {
+      const r = await runUpload({ ...p!.deps, invoker: p!.emulator }, { skipLease: true, sweepAll });
+      await p!.emulator.drain();
+      return r.sealed;
+    };
+    await stage("big-a", 100);
+    await stage("big-b", 100);
+    await stage("late", 2);
+    at(10, 3);
+    await tick(true);
+
+    // Act: a tick late in the window, the next window's first tick, then "late" fills its slot
+    // and a later tick of that window runs, then the first tick of the window after
+    at(10, 14, 50);
+    const before = await tick();
+    at(10, 15, 30);
+    const windowTick = await tick();
+    at(10, 16);
+    await stage("late", 100);
+    at(10, 17);
+    await tick(true);
+    const filled = (await p.deps.coord.readSlotState("late", 0)).len;
+    at(10, 18);
+    const laterTick = await tick();
+    at(10, 30, 10);
+    const nextWindowTick = await tick();
+
+    // Assert: the two large slots sealed together at 10:15, "late" (its generation from 10:02, over
+    // the minimum since 10:17) not at 10:18 but at the 10:30 window's first tick
+    expect([before, windowTick, laterTick, nextWindowTick]).toEqual([0, 2, 0, 1]);
+    expect(filled).toBeGreaterThanOrEqual(2048);
+    const keys = (await collect(p.deps.objects!.list(""))).map((o) => o.key.split("/")[1]).sort();
+    expect(keys).toEqual(["big-a", "big-b", "late"]);
   });
 
   it("leaves a slot open when its app is drained soon after its data came (more will follow before the max age)", async () => {

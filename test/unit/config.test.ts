@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseDuration, parseSize } from "../../functions/core/config.js";
 import { sealAtDrain } from "../../functions/core/seal.js";
-import { sealIsDue } from "../../functions/core/upload.js";
+import { sealCutoffs, sealIsDue, sealWindowStart } from "../../functions/core/upload.js";
 
 describe("handler config", () => {
   it("has working defaults", () => {
@@ -60,19 +60,35 @@ describe("handler config", () => {
 });
 
 describe("when a slot is due for sealing", () => {
+  // seal age 100: windows [9_900, 10_000), [10_000, 10_100), …; max age 400
   const config = { sealBytes: 1000, sealAgeMs: 100, sealMinBytes: 50, sealMaxAgeMs: 400 };
+  const at = (now: number, windowTick = true) => sealCutoffs(config, now, windowTick);
   it.each([
-    ["empty, however old", 0, 1000, false],
-    ["full, however young", 1000, 0, true],
-    ["large enough, at the seal age", 50, 100, true],
-    ["large enough, younger than the seal age", 999, 99, false],
-    ["small, at the seal age", 49, 100, false],
-    ["small, at the max age", 49, 400, true],
-  ])("%s", (_what, len, age, due) => {
-    expect(sealIsDue(config, len, 10_000 - age, 10_000)).toBe(due);
+    ["empty, however old", 0, 5_000, at(10_000), false],
+    ["full, however young, at any tick", 1000, 10_050, at(10_050, false), true],
+    ["large enough, its window ended, at the window's first tick", 50, 9_999, at(10_000), true],
+    ["large enough, started at its window's start, at the next window's first tick", 50, 9_900, at(10_030), true],
+    ["large enough, its window ended, at a later tick of the next window", 50, 9_999, at(10_030, false), false],
+    ["large enough, its window not ended yet", 999, 10_000, at(10_099), false],
+    ["small, its window ended", 49, 9_950, at(10_000), false],
+    ["small, max age from its window's start, at any tick", 49, 9_650, at(10_010, false), true],
+    ["small, just short of the max age from its window's start", 49, 9_700, at(10_099), false],
+  ])("%s", (_what, len, t0, cut, due) => {
+    expect(sealIsDue(config, len, t0, cut)).toBe(due);
   });
-  it("seals every slot at the seal age when the small-slot rule is off", () => {
-    expect(sealIsDue({ ...config, sealMinBytes: 0 }, 1, 9_900, 10_000)).toBe(true);
+  it("seals every slot whose window ended when the small-slot rule is off", () => {
+    expect(sealIsDue({ ...config, sealMinBytes: 0 }, 1, 9_999, at(10_000))).toBe(true);
+    expect(sealIsDue({ ...config, sealMinBytes: 0 }, 1, 10_000, at(10_099))).toBe(false);
+  });
+  it("makes the slots of one window due together, at the next window's first tick", () => {
+    // Arrange: three apps' generations started at different times of one window
+    const starts = [10_000, 10_040, 10_099];
+    // Act: ticks inside the window, then the next window's first tick and one after it
+    const dueAt = (cut: ReturnType<typeof at>) => starts.filter((t0) => sealIsDue(config, 60, t0, cut)).length;
+    // Assert: none before the boundary, all three at its first tick, none at a later tick (sealed there)
+    expect([dueAt(at(10_050)), dueAt(at(10_099)), dueAt(at(10_100)), dueAt(at(10_130, false))]).toEqual([0, 0, 3, 0]);
+    expect(sealWindowStart(config, 10_130)).toBe(10_100);
+    expect(at(10_130)).toEqual({ before: 10_099, forceBefore: 9_799 });
   });
 });
 
