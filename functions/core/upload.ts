@@ -8,6 +8,7 @@
  * trouble is reported and never stops the others. One uploader runs at a time (a lease).
  */
 import { createHash, randomUUID } from "node:crypto";
+import { Semaphore } from "async-mutex";
 import pLimit from "p-limit";
 import { md5AndCrc64, md5AndCrc64File } from "./crc64.js";
 import { crashPoint } from "./crash-points.js";
@@ -408,13 +409,18 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
 const SMALL_OBJECT = 1024 * 1024;
 /**
  * A file up to this size (and under the multipart threshold) is also read into memory, its rest
- * after the first MB, MEDIUM_UPLOADS_AT_ONCE at a time: one read of its bytes, not one for the
- * digests and another for the upload, and no stream per file. The objects sealed at the seal age
- * (at least LOGPIPE_SEAL_MIN_BYTES, 1 MB) are mostly this size.
+ * after the first MB: one read of its bytes, not one for the digests and another for the upload,
+ * and no stream per file. The objects sealed by age (at least LOGPIPE_SEAL_MIN_BYTES, 1 MB) are
+ * mostly this size, and a seal window's first tick ships them all at once.
  */
 const MEDIUM_OBJECT = 16 * 1024 * 1024;
-/** At most 8 × 16 MB in memory at once, beside the small files in flight (up to 1 MB each). */
-const MEDIUM_UPLOADS_AT_ONCE = 8;
+/**
+ * Such files in memory at once, by their bytes: room for 8 of the largest (128 MB), beside the
+ * small files in flight (up to 1 MB each), so that a window's 1–4 MB objects go side by side.
+ */
+const MEDIUM_FILES_OF_BUDGET = 8;
+/** The budget's unit, whole MB (async-mutex's Semaphore walks its waiters once per unit of its value). */
+const mbUnits = (bytes: number): number => Math.ceil(bytes / (1024 * 1024));
 /**
  * Larger files shipped at once, whatever LOGPIPE_UPLOAD_CONCURRENCY says: a multipart upload
  * holds its parts in flight in memory (4 × 8 MB), so many of them at once would not fit the
@@ -487,7 +493,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
   const now = nowOf(deps);
   const files = await listOutbox(deps, now, result);
   const limit = pLimit(deps.config.uploadConcurrency);
-  const mediumLimit = pLimit(Math.min(MEDIUM_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
+  const mediumBytes = new Semaphore(MEDIUM_FILES_OF_BUDGET * mbUnits(Math.min(MEDIUM_OBJECT, deps.config.multipartThreshold - 1)));
   const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   // what is sent in one PutObject from memory; anything at the multipart threshold goes multipart
   const small = Math.min(SMALL_OBJECT, deps.config.multipartThreshold - 1);
@@ -518,8 +524,8 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
             }
           }
           const bytes = size;
-          // a small file goes from memory; a medium one too, read and sent MEDIUM_UPLOADS_AT_ONCE at a
-          // time; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
+          // a small file goes from memory; a medium one too, read and sent within the bytes of
+          // mediumBytes; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
           const isMedium = !whole && bytes <= medium;
           const send = async (): Promise<ExpectedContent> => {
             if (isMedium) whole = await readRest(deps, f.rel, head, bytes);
@@ -536,7 +542,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
             }
             return expected;
           };
-          const sent = isMedium ? await mediumLimit(send) : whole ? await send() : await largeLimit(send);
+          const sent = isMedium ? await mediumBytes.runExclusive(send, mbUnits(bytes)) : whole ? await send() : await largeLimit(send);
           crashPoint("upload.after-upload");
           const ages = isArchiveObject(key) ? await memberAges(deps, f.rel, sent.size, nowOf(deps), whole).catch(() => []) : [];
           await deps.nas.remove(f.rel); // only after the store confirmed MD5 and CRC64

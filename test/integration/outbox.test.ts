@@ -98,12 +98,14 @@ describe("seal and upload of one object", () => {
 });
 
 describe("upload concurrency", () => {
-  it("sends many small objects at once, at most 8 medium ones (read into memory) and at most 4 streamed large ones", async () => {
-    // Arrange: 20 small, 12 medium (over 1 MB) and 6 large (at the multipart threshold, lowered to
-    // 2 MB) files in the outbox; a store that holds the first PUTs of each kind until as many as
-    // may be in flight are (16 small, 8 medium, 4 large), then lets every PUT through, recording
-    // how many of each kind were in flight at most
-    p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "16", LOGPIPE_MULTIPART_THRESHOLD: "2MB" } });
+  it("sends many small objects at once, medium ones (read into memory) within room for 8 of the largest (by bytes), and at most 4 streamed large ones", async () => {
+    // Arrange: 20 small, 18 medium (1.5 MB each) and 6 large (at the multipart threshold, lowered
+    // to 4 MB: medium files are then up to 4 MB, room for 8 of them is 32 MB, counted in whole MB,
+    // so 16 of 1.5 MB fit) files in the outbox; a store that holds the first PUTs of each kind
+    // until as many as may be in flight are (all 20 small, 16 medium, 4 large; 64 at once in all,
+    // so the kinds do not wait for each other's slots), then lets every PUT through, recording how
+    // many of each kind were in flight at most
+    p = testPipeline({ env: { LOGPIPE_UPLOAD_CONCURRENCY: "64", LOGPIPE_MULTIPART_THRESHOLD: "4MB" } });
     const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
     type Kind = "small" | "medium" | "large";
     const inFlight = { small: 0, medium: 0, large: 0 }, most = { small: 0, medium: 0, large: 0 }, open = { small: false, medium: false, large: false };
@@ -122,30 +124,32 @@ describe("upload concurrency", () => {
     };
     p.deps.objects = {
       description: local.description,
-      putBuffer: (k, b, e) => (b.length > 1024 * 1024 ? held("medium", 8, () => local.putBuffer(k, b, e)) : held("small", 16, () => local.putBuffer(k, b, e))),
+      putBuffer: (k, b, e) => (b.length > 1024 * 1024 ? held("medium", 16, () => local.putBuffer(k, b, e)) : held("small", 20, () => local.putBuffer(k, b, e))),
       putFile: (k, f, e, o) => held("large", 4, () => local.putFile(k, f, e, o)),
       getBuffer: (k) => local.getBuffer(k),
       head: (k) => local.head(k),
       list: (x) => local.list(x),
     };
     const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+    const mb = 1024 * 1024;
     for (let i = 0; i < 20; i++) await p.deps.nas.writeAtomic(outboxPath(key(`a-small-${i}`)), Buffer.from(`small ${i}`));
-    for (let i = 0; i < 12; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-medium-${i}`)), Buffer.alloc(1024 * 1024 + 1 + i, i));
-    for (let i = 0; i < 6; i++) await p.deps.nas.writeAtomic(outboxPath(key(`c-large-${i}`)), Buffer.alloc(2 * 1024 * 1024 + i, i));
+    for (let i = 0; i < 18; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-medium-${i}`)), Buffer.alloc(1.5 * mb + i, i));
+    for (let i = 0; i < 6; i++) await p.deps.nas.writeAtomic(outboxPath(key(`c-large-${i}`)), Buffer.alloc(4 * mb + i, i));
 
     // Act
     const r = await runUpload(p.deps, { skipLease: true });
 
-    // Assert: every file shipped whole; small ones up to the setting at once, medium ones at most 8, large ones at most 4
+    // Assert: every file shipped whole; the small ones all at once, medium ones 16 (the bytes'
+    // room, not a count), large ones at most 4
     expect(r.errors).toEqual([]);
-    expect(r.uploaded).toBe(38);
-    expect(most.small).toBe(16);
-    expect(most.medium).toBe(8);
+    expect(r.uploaded).toBe(44);
+    expect(most.small).toBe(20);
+    expect(most.medium).toBe(16);
     expect(most.large).toBeGreaterThan(1);
     expect(most.large).toBeLessThanOrEqual(4);
-    const medium = await local.getBuffer(key("b-medium-11"));
-    expect([medium.length, medium[0], medium[medium.length - 1]]).toEqual([1024 * 1024 + 12, 11, 11]);
-    expect((await local.getBuffer(key("c-large-5"))).length).toBe(2 * 1024 * 1024 + 5);
+    const medium = await local.getBuffer(key("b-medium-17"));
+    expect([medium.length, medium[0], medium[medium.length - 1]]).toEqual([1.5 * mb + 17, 17, 17]);
+    expect((await local.getBuffer(key("c-large-5"))).length).toBe(4 * mb + 5);
   });
 });
 
