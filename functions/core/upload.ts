@@ -493,11 +493,11 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
   const now = nowOf(deps);
   const files = await listOutbox(deps, now, result);
   const limit = pLimit(deps.config.uploadConcurrency);
-  const mediumBytes = new Semaphore(MEDIUM_FILES_OF_BUDGET * mbUnits(Math.min(MEDIUM_OBJECT, deps.config.multipartThreshold - 1)));
-  const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   // what is sent in one PutObject from memory; anything at the multipart threshold goes multipart
   const small = Math.min(SMALL_OBJECT, deps.config.multipartThreshold - 1);
   const medium = Math.min(MEDIUM_OBJECT, deps.config.multipartThreshold - 1);
+  const mediumBytes = new Semaphore(MEDIUM_FILES_OF_BUDGET * mbUnits(medium));
+  const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
     files.map((f) =>
@@ -527,6 +527,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
           // a small file goes from memory; a medium one too, read and sent within the bytes of
           // mediumBytes; a large one is streamed, LARGE_UPLOADS_AT_ONCE at a time
           const isMedium = !whole && bytes <= medium;
+          if (!isMedium) head = undefined; // a streamed file's first MB is not kept while it waits for its turn
           const send = async (): Promise<ExpectedContent> => {
             if (isMedium) whole = await readRest(deps, f.rel, head, bytes);
             if (!whole) await deps.nas.readByPath(f.rel, bytes);
