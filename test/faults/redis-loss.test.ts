@@ -125,6 +125,10 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
       const r = await runScenario({
         name: `redis-rollback-${i}`, seed: 61 + i, partitions: 4, perPartition: 15_000, batchRecords: 500,
         procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
+        // every slot sealed at each 1 s seal window, not only at 256 KB or the 4 s max age: the
+        // instances run ~3 s, and the seals and uploads must happen while they run (and between a
+        // snapshot and its restore), not all in the final flush
+        env: { LOGPIPE_SEAL_MIN_BYTES: "0" },
         during: async (ctx) => {
           watch = new OverwriteWatch(path.join(ctx.dir, "objects"));
           await injectWatching(ctx, watch, async (admin) => {
