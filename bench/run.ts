@@ -24,6 +24,7 @@ import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTa
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { spansFileOf, summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
 import { measureHelpStartup, type HelpStartup } from "./startup.js";
+import { chooseWorkDir, FULL_RUN_BYTES, QUICK_RUN_BYTES } from "./work-dir.js";
 
 export interface BenchOptions {
   quick?: boolean;
@@ -53,6 +54,8 @@ export interface BenchOptions {
   steadyReps?: number;
   /** Where to write the usage profile (default bench/profile.json; quick bench/data/profile-quick.json). */
   profileOut?: string;
+  /** Where the NAS directories go (default: /dev/shm when it is tmpfs with room, else bench/data; see bench/work-dir.ts). */
+  workDir?: string;
   /** Kept for the command line (the `logpipe local` step was replaced by the app-count axis). */
   skipLocal?: boolean;
   log?: (line: string) => void;
@@ -188,7 +191,7 @@ export interface BenchResults {
   version: 2;
   generatedAt: string;
   quick: boolean;
-  machine: { cpu: string; cores: number; memoryGb: number; node: string; os: string; pinned: boolean; loadAvgStart: number[]; loadAvgEnd: number[] };
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; os: string; pinned: boolean; loadAvgStart: number[]; loadAvgEnd: number[]; /** where the NAS directories were (bench/work-dir.ts); absent in runs before 2026-12-05 */ nasDirectory?: "tmpfs" | "disk" };
   data: { ndjsonBytes: number; ndjsonRecords: number; eventBytes: number; eventRecords: number; apps: number; seed: number };
   reps: number;
   /** Throughputs (MB/s of NDJSON bytes unless noted) and times, over the repetitions. */
@@ -326,9 +329,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     `${(data.event.bytes / MB).toFixed(1)} MB event (${data.event.records} records)`);
   await buildChild();
 
-  const work = path.join(DATA_DIR, `work-${process.pid}`); // several runs (e.g. the smoke test) may overlap
+  // several runs (e.g. the smoke test) may overlap: one directory per process
+  const workChoice = chooseWorkDir({ override: opts.workDir, fallbackRoot: DATA_DIR, name: `logpipe-bench-work-${process.pid}`, needBytes: quick ? QUICK_RUN_BYTES : FULL_RUN_BYTES });
+  const work = workChoice.dir;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  notes.push(workChoice.note);
   const hasGzip = tool("gzip");
   const hasZstd = tool("zstd");
   if (!hasGzip) notes.push("gzip CLI not installed: the gzip -1 baseline and the ratios against it are skipped");
@@ -666,7 +672,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
       quick,
       machine: {
         cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memoryGb: Math.round(os.totalmem() / 1024 ** 3),
-        node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(),
+        node: process.version, os: `${os.type()} ${os.release()}`, pinned: PINNED, loadAvgStart, loadAvgEnd: os.loadavg(), nasDirectory: workChoice.fs,
       },
       data: { ndjsonBytes: data.ndjson.bytes, ndjsonRecords: data.ndjson.records, eventBytes: data.event.bytes, eventRecords: data.event.records, apps: spec.apps, seed: spec.seed },
       reps, steps, ratios, resources, axis, steady, targets, startup, profiles, notes,

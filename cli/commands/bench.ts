@@ -24,11 +24,12 @@ export function register(program: Command): void {
     .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", intFlag(0, 1440))
     .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 2, quick 1)", intFlag(1, 10))
     .option("--out <file>", "where to write the results JSON")
-    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number; batchRecords?: number }) => {
+    .option("--work-dir <dir>", "where the runs' NAS directories go (default: /dev/shm when it is tmpfs with room, else bench/data; a local disk books its own cost of creating files as handler CPU)")
+    .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; workDir?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number; batchRecords?: number }) => {
       const { runBench, formatTable, writeResults, DEFAULT_RESULTS, QUICK_RESULTS } = await import("../../bench/run.js");
       const results = await runBench({
         quick: o.quick, reps: o.reps, cpuProf: o.cpuProf, skipLocal: o.local === false, apps: o.apps,
-        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes, steadyReps: o.steadyReps, batchRecords: o.batchRecords,
+        axisBytes: o.axisMb ? o.axisMb * 1024 * 1024 : undefined, steadyMinutes: o.steadyMinutes, steadyReps: o.steadyReps, batchRecords: o.batchRecords, workDir: o.workDir,
       });
       const out = o.out ?? (o.quick ? QUICK_RESULTS : DEFAULT_RESULTS);
       writeResults(results, out);
