@@ -19,9 +19,9 @@ export const FULL_RUN_BYTES = 8 * 1024 ** 3;
 export const QUICK_RUN_BYTES = 1024 ** 3;
 
 export interface WorkDirChoice {
-  /** the directory the run's NAS directories go under (made, empty) */
+  /** the directory the run's NAS directories go under (the caller makes and removes it) */
   dir: string;
-  /** "tmpfs", or what it is otherwise */
+  /** whether it is on tmpfs */
   fs: "tmpfs" | "disk";
   /** one line for the report: where, and why */
   note: string;
@@ -52,8 +52,9 @@ export function chooseWorkDir(opts: { override?: string; tmpfsRoot?: string; fal
   const probe = opts.probe ?? systemFs;
   const kindOf = (dir: string): "tmpfs" | "disk" => (probe.statfs(dir)?.type === TMPFS_MAGIC ? "tmpfs" : "disk");
   if (opts.override) {
-    const dir = path.resolve(opts.override, opts.name);
-    const fs = kindOf(path.resolve(opts.override));
+    const root = path.resolve(opts.override);
+    const dir = path.join(root, opts.name);
+    const fs = kindOf(root);
     return { dir, fs, note: `NAS directories under ${dir} (--work-dir; ${fs === "tmpfs" ? "tmpfs" : "not tmpfs: a local disk's own cost of creating files is booked as handler CPU"})` };
   }
   const tmpfsRoot = opts.tmpfsRoot ?? "/dev/shm";
