@@ -32,6 +32,7 @@ import { RUNTIME_ENV } from "../infra/runtime-env.js";
 import { floorBatchOf } from "./floor.js";
 import { spansFileOf, type InvocationSpan } from "./profile.js";
 import { readTaskArgument, taskArgument } from "./task-arg.js";
+import type { PacerClock } from "../functions/core/request-pacer.js";
 import { redisCpuMs } from "./redis-time.js";
 
 export type ChildTask =
@@ -282,6 +283,9 @@ interface HandlerPort {
   close(): Promise<void>;
 }
 
+/** A pacer clock on which no turn takes time (RequestPacer never waits). */
+const UNPACED: PacerClock = { now: () => 0, sleep: () => Promise.resolve() };
+
 /**
  * A pipeline's three handlers over its NAS directory, coord store and object store, as one FC
  * instance of each would run them; each invocation is measured here, where it runs (its CPU, time,
@@ -299,6 +303,9 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
   const deps: PipelineDeps = {
     config: configFor(task.nasRoot, task.oss?.prefix), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
     objects: objects ?? objectStoreOf(task),
+    // with the OSS model, upload's pace is kept on the clock its requests are booked on; without
+    // it ("off"), OSS requests are counted, not waited, and so not paced either
+    requestClock: objects ? nas.requestClock : UNPACED,
     invoker: { invokeCompress: async (t) => void queue.push(t) },
   };
   const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);

@@ -442,8 +442,10 @@ export const pipelineSchema = z
     redriveAge: durationText.default("10m"),
     timezone: z.string().refine((tz) => tryParse((t) => new Intl.DateTimeFormat("en-US", { timeZone: t }), tz), "expected an IANA time zone such as UTC or Asia/Shanghai").default("UTC"),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
-    /** objects the upload function sends at once (LOGPIPE_UPLOAD_CONCURRENCY) */
-    uploadConcurrency: int(1, 256).default(128),
+    /** objects the upload function sends at once (LOGPIPE_UPLOAD_CONCURRENCY): a bound on memory and on requests in flight */
+    uploadConcurrency: int(1, 256).default(192),
+    /** OSS requests the upload function starts per second, at most (LOGPIPE_UPLOAD_REQUESTS_PER_SECOND; OSS throttles an account above 2,000 on sequential names) */
+    uploadRequestsPerSecond: int(1, 10_000).default(1600),
     /** timer trigger of the upload function */
     uploadSchedule: z
       .string()

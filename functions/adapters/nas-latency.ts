@@ -32,6 +32,7 @@
 import { readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
 import { NasDir, type ReadBufferSource } from "./nas.js";
+import { realClock, type PacerClock } from "../core/request-pacer.js";
 
 export const NAS_METADATA_KINDS = ["open", "create", "rename", "unlink", "stat", "readdir", "mkdir", "rmdir", "setattr"] as const;
 export type NasMetadataKind = (typeof NAS_METADATA_KINDS)[number];
@@ -217,6 +218,15 @@ export class NasLatencyDir extends NasDir {
     super(root, fsyncEnabled);
     this.syncs = opts.chargeFsync ?? fsyncEnabled;
     this.clock = opts.wait === "overlap" ? "overlap" : opts.wait === false ? "book" : "wait";
+  }
+
+  /**
+   * The clock upload paces its OSS requests on (RequestPacer): with the overlap clock its virtual
+   * time, so a request waiting for its turn is booked like one in flight; otherwise real time.
+   */
+  get requestClock(): PacerClock {
+    if (this.clock !== "overlap") return realClock;
+    return { now: () => this.virtualNow, sleep: (ms) => this.onVirtualClock(ms) };
   }
 
   /** Zeroes the counters (e.g. after loading data, before the measured section). */

@@ -65,6 +65,8 @@ export interface RequestClock {
 export class LatencyObjectStore implements ObjectStore {
   readonly counts: ObjectRequestCounts = emptyObjectRequestCounts();
   readonly description: string;
+  /** it stands for OSS, whatever it wraps (the OSS test server or a local directory) */
+  readonly rateLimited = true;
 
   constructor(
     private readonly inner: ObjectStore,

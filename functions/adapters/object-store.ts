@@ -37,6 +37,11 @@ export interface ObjectStore {
   /** A short human description (e.g. `oss://bucket` or `file:///dir`), never containing secrets. */
   readonly description: string;
   /**
+   * The service throttles requests above a rate (OSS does): upload paces its requests to it at
+   * LOGPIPE_UPLOAD_REQUESTS_PER_SECOND (core/request-pacer.ts). A local directory is not paced.
+   */
+  readonly rateLimited?: boolean;
+  /**
    * Uploads a local file to `key`. Resolves only once the store has confirmed the bytes
    * (Content-MD5 accepted and the returned CRC64 equals `expected.crc64`); otherwise rejects
    * with an error and the caller keeps its local copy.

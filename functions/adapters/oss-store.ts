@@ -192,6 +192,8 @@ export class OssObjectStore implements ObjectStore {
   private readonly logger: Logger | undefined;
   private readonly secrets: string[];
 
+  readonly rateLimited = true;
+
   constructor(options: OssObjectStoreOptions) {
     this.bucket = options.bucket;
     this.description = `oss://${options.bucket}/`;

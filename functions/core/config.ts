@@ -140,13 +140,20 @@ export const envSchema = z.object({
   LOGPIPE_OSS_PREFIX: z.string().regex(/^[A-Za-z0-9._\/-]*$/, "expected a key prefix of letters, digits, . _ - /").default("logs").transform((p) => p.replace(/^\/+|\/+$/g, "")),
   LOGPIPE_MULTIPART_THRESHOLD: size.default("64MB"),
   /**
-   * Objects upload sends at once (files of 1 MB and more: at most 4 of them, see upload.ts). 128:
-   * at OSS's 100–200 ms per small PUT that is 640–1,280 requests per second, under the 2,000 an
-   * account gets on sequentially named objects (10,000 otherwise:
-   * https://www.alibabacloud.com/help/en/oss/user-guide/0004-00000302, checked 2026-12-03), and
-   * at most 128 MB of small files in memory.
+   * Objects upload sends at once (files of 1 MB and more: at most 4 of them, see upload.ts): a
+   * bound on memory (up to 1 MB a small file) and on the requests in flight. 192: at OSS's
+   * 100–200 ms per small PUT, 960–1,920 requests a second could be in flight, so the pace below is
+   * what limits them (at 128 they were 640–1,280 a second, and an hourly wave of 3,000 small
+   * objects waited ~2.4 s of billed time for its round trips: docs/bench.md).
    */
-  LOGPIPE_UPLOAD_CONCURRENCY: int(1, 256).default(128),
+  LOGPIPE_UPLOAD_CONCURRENCY: int(1, 256).default(192),
+  /**
+   * OSS requests upload starts per second, at most (paced: core/request-pacer.ts). OSS throttles
+   * an account above 2,000 a second on sequentially named objects, 10,000 otherwise
+   * (https://www.alibabacloud.com/help/en/oss/user-guide/0004-00000302, checked 2026-12-05); 1,600
+   * leaves room for readers (`logpipe logs`) and for a second upload tick running beside this one.
+   */
+  LOGPIPE_UPLOAD_REQUESTS_PER_SECOND: int(1, 10_000).default(1600),
   /** FC function name (or name:qualifier) split invokes asynchronously. */
   LOGPIPE_COMPRESS_FUNCTION: z.string().default("logpipe-compress"),
   /** Local runs and bundle tests: a directory used as the object store instead of OSS. */
@@ -207,6 +214,7 @@ export interface PipelineConfig {
   prefix: string;
   multipartThreshold: number;
   uploadConcurrency: number;
+  uploadRequestsPerSecond: number;
   compressFunction: string;
   objectDir?: string;
   invokeMode: "fc" | "inline";
@@ -273,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     prefix: c.LOGPIPE_OSS_PREFIX,
     multipartThreshold: c.LOGPIPE_MULTIPART_THRESHOLD,
     uploadConcurrency: c.LOGPIPE_UPLOAD_CONCURRENCY,
+    uploadRequestsPerSecond: c.LOGPIPE_UPLOAD_REQUESTS_PER_SECOND,
     compressFunction: c.LOGPIPE_COMPRESS_FUNCTION,
     objectDir: c.LOGPIPE_OBJECT_DIR,
     invokeMode: c.LOGPIPE_INVOKE_MODE,

@@ -7,6 +7,7 @@ import type { CoordStore } from "../adapters/coord-store.js";
 import type { NasDir } from "../adapters/nas.js";
 import type { ObjectStore } from "../adapters/object-store.js";
 import type { PipelineConfig } from "./config.js";
+import type { PacerClock } from "./request-pacer.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -94,6 +95,8 @@ export interface PipelineDeps {
   invoker?: CompressInvoker;
   logger: Logger;
   now?: () => number;
+  /** The clock upload paces OSS requests on (default: real time; the bench: its NAS model's overlap clock). */
+  requestClock?: PacerClock;
   /** Apps this instance saw admitted, with when it last asked (only "admitted" is cached). */
   appCache?: Map<string, number>;
   /** Test instrumentation: called when a slot lock is taken and released. */

@@ -18,6 +18,7 @@ import { readMemberHeader, scanMembers } from "./members.js";
 import { ensureLockTime, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
 import type { SlotState } from "../adapters/coord-store.js";
+import { RequestPacer } from "./request-pacer.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
 
 export interface UploadOptions {
@@ -498,6 +499,8 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
   const medium = Math.min(MEDIUM_OBJECT, deps.config.multipartThreshold - 1);
   const mediumBytes = new Semaphore(MEDIUM_FILES_OF_BUDGET * mbUnits(medium));
   const largeLimit = pLimit(Math.min(LARGE_UPLOADS_AT_ONCE, deps.config.uploadConcurrency));
+  // OSS throttles above a request rate; requests in flight alone do not bound it (request-pacer.ts)
+  const pacer = objects.rateLimited ? new RequestPacer(deps.config.uploadRequestsPerSecond, deps.requestClock) : undefined;
   if (files.length > 0) await deps.nas.ensureDir(UPLOADS_DIR); // multipart checkpoints live here
   await Promise.all(
     files.map((f) =>
@@ -533,6 +536,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
             if (!whole) await deps.nas.readByPath(f.rel, bytes);
             const expected = whole ? md5AndCrc64(whole) : await md5AndCrc64File(abs, bytes);
             crashPoint("upload.mid-upload");
+            await pacer?.acquire(); // one turn per object: a multipart upload's parts are few (LARGE_UPLOADS_AT_ONCE)
             if (whole) await objects.putBuffer(key, whole, expected);
             else {
               await deps.nas.readByPath(f.rel, expected.size); // the store reads the file to send it

@@ -153,6 +153,54 @@ describe("upload concurrency", () => {
   });
 });
 
+describe("upload's pace", () => {
+  it("starts its PUTs to a rate-limited store (OSS) at most LOGPIPE_UPLOAD_REQUESTS_PER_SECOND apart, and does not pace a local directory", async () => {
+    // Arrange: 11 small files; a store that says it is rate limited and records when, on the
+    // pacer's clock (virtual: it moves only when a paced request wakes), each PUT started
+    p = testPipeline({ env: { LOGPIPE_UPLOAD_REQUESTS_PER_SECOND: "50" } }); // 20 ms apart
+    const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
+    let now = 0;
+    p.deps.requestClock = {
+      now: () => now,
+      sleep: async (ms) => {
+        const end = now + ms;
+        await new Promise((r) => setImmediate(r));
+        now = Math.max(now, end);
+      },
+    };
+    const starts: number[] = [];
+    p.deps.objects = {
+      description: local.description,
+      rateLimited: true,
+      putBuffer: (k, b, e) => (starts.push(now), local.putBuffer(k, b, e)),
+      putFile: (k, f, e, o) => (starts.push(now), local.putFile(k, f, e, o)),
+      getBuffer: (k) => local.getBuffer(k),
+      head: (k) => local.head(k),
+      list: (x) => local.list(x),
+    };
+    const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+    for (let i = 0; i < 11; i++) await p.deps.nas.writeAtomic(outboxPath(key(`paced-${i}`)), Buffer.from(`paced ${i}`));
+
+    // Act
+    const r = await runUpload(p.deps, { skipLease: true });
+
+    // Assert: all shipped, each PUT one interval after the one before
+    expect(r.errors).toEqual([]);
+    expect(r.uploaded).toBe(11);
+    expect(starts.sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i * 20));
+
+    // Act again: the same through the local directory itself (not rate limited)
+    for (let i = 0; i < 11; i++) await p.deps.nas.writeAtomic(outboxPath(key(`unpaced-${i}`)), Buffer.from(`unpaced ${i}`));
+    const before = now;
+    p.deps.objects = local;
+    const again = await runUpload(p.deps, { skipLease: true });
+
+    // Assert: shipped without a turn taken on the pacer's clock
+    expect(again.uploaded).toBe(11);
+    expect(now).toBe(before);
+  });
+});
+
 describe("staging layout", () => {
   it("lays out large sections first, then the small ones by app name, so a sweep task's apps lie together in each file", async () => {
     // Arrange: small apps first in the batch, then one app with a large section (> 64 KB); no tail regions

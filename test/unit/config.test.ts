@@ -17,6 +17,12 @@ describe("handler config", () => {
     expect(loadConfig({ LOGPIPE_SEAL_AGE: "2h" }).sealMaxAgeMs).toBe(7_200_000);
     expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m" }).sealMaxAgeMs).toBe(1_200_000);
   });
+  it("paces upload under OSS's 2,000 requests a second on sequential names, with room to reach that pace at 100 ms a request", () => {
+    const c = loadConfig({});
+    expect(c.uploadRequestsPerSecond).toBe(1600);
+    expect(c.uploadRequestsPerSecond).toBeLessThan(2000);
+    expect((c.uploadConcurrency * 1000) / 100).toBeGreaterThan(c.uploadRequestsPerSecond);
+  });
   it("drains the long tail at the seal max age unless told otherwise", () => {
     expect(loadConfig({}).drainMaxAgeMs).toBe(3_600_000);
     expect(loadConfig({ LOGPIPE_SEAL_MAX_AGE: "20m" }).drainMaxAgeMs).toBe(1_200_000);
@@ -38,6 +44,7 @@ describe("handler config", () => {
     [{ LOGPIPE_OSS_BUCKET: "Bad_Bucket" }, "LOGPIPE_OSS_BUCKET", /bucket name/],
     [{ LOGPIPE_SEAL_AGE: "20m", LOGPIPE_SEAL_MAX_AGE: "10m" }, "LOGPIPE_SEAL_MAX_AGE", /at least LOGPIPE_SEAL_AGE/],
     [{ LOGPIPE_SEAL_MAX_AGE: "2h" }, "LOGPIPE_SEAL_MAX_AGE", /at most 1h/],
+    [{ LOGPIPE_UPLOAD_REQUESTS_PER_SECOND: "0" }, "LOGPIPE_UPLOAD_REQUESTS_PER_SECOND", /integer 1–10000/],
   ])("names the variable in the error: %j", (env, key, message) => {
     try {
       loadConfig(env);

@@ -12,6 +12,7 @@ import { LocalObjectStore } from "../../functions/adapters/local-object-store.js
 import { GENERAL_PURPOSE_PERFORMANCE_NAS, NasLatencyDir } from "../../functions/adapters/nas-latency.js";
 import { DEFAULT_PART_SIZE } from "../../functions/adapters/object-store.js";
 import { LatencyObjectStore, OSS_SMALL_OBJECT_LATENCY } from "../../functions/adapters/object-store-latency.js";
+import { realClock, RequestPacer } from "../../functions/core/request-pacer.js";
 
 let root: string;
 beforeEach(() => {
@@ -72,5 +73,24 @@ describe("LatencyObjectStore", () => {
     store.resetCounts();
     await store.putFile("small/obj", file, md5AndCrc64(body)); // no threshold given: one PutObject
     expect(store.counts.requests).toBe(1);
+  });
+
+  it("books a request's wait for its pace on the same clock as its round trip", async () => {
+    // Arrange: upload's pace at 20 requests a second (50 ms apart), on the NAS model's clock
+    const { nas, store } = setup(100);
+    const pacer = new RequestPacer(20, nas.requestClock);
+    // Act: five PUTs asked for at once
+    await Promise.all([1, 2, 3, 4, 5].map(async (i) => {
+      await pacer.acquire();
+      await store.putBuffer(`k/${i}`, Buffer.from("x"));
+    }));
+    // Assert: they start 0, 50, …, 200 ms on the clock and each takes 100 ms: the last ends at 300
+    expect(nas.counts.bookedMs).toBe(300);
+    expect(store.counts.requests).toBe(5);
+  });
+
+  it("hands out real time as the pacer's clock when the model is waited, not booked on a virtual clock", () => {
+    const waited = new NasLatencyDir(path.join(root, "w"), false, GENERAL_PURPOSE_PERFORMANCE_NAS, { wait: true });
+    expect(waited.requestClock).toBe(realClock);
   });
 });
