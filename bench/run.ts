@@ -445,7 +445,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
     let steadyProfileSpec: { bytes: number; windowFromMs: number } | undefined;
     const warmUpMinutes = Math.max(config.drainMaxAgeMs, config.sealAgeMs, config.sealMaxAgeMs) / 60_000 + 10;
     const steadyMinutes = opts.steadyMinutes ?? (quick ? 2 : warmUpMinutes + 60);
-    const steadyReps = opts.steadyReps ?? (quick ? 1 : 2);
+    const steadyReps = opts.steadyReps ?? (quick ? 1 : 3);
     if (steadyMinutes > 0 && points.length > 0) {
       const windowFromMinutes = quick ? Math.min(1, steadyMinutes / 2) : Math.min(steadyMinutes / 2, warmUpMinutes);
       const bytesPerRecord = points[0]!.ndjsonBytes / points[0]!.records;

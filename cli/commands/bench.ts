@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option("--axis-mb <n>", "MB of NDJSON per app count on the axis (default 16, quick 4)", intFlag(1, 4096))
     .option("--batch-records <n>", "records per split batch, the trigger's CountBasedWindow (default 10000; `logpipe cost --stack S` shows the batch a stack gets)", intFlag(1, 10_000))
     .option("--steady-minutes <n>", "simulated minutes of the steady-state run per app count, 0 to skip (default: the warm-up — the longest drain or seal cycle + 10 min, 70 — plus a booked hour; quick 2)", intFlag(0, 1440))
-    .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 2, quick 1)", intFlag(1, 10))
+    .option("--steady-reps <n>", "runs of the steady state per app count; each function is booked from the run where it used the least CPU (default 3, quick 1)", intFlag(1, 10))
     .option("--out <file>", "where to write the results JSON")
     .option("--work-dir <dir>", "where the runs' NAS directories go (default: /dev/shm when it is tmpfs with room, else bench/data; a local disk books its own cost of creating files as handler CPU)")
     .action(async (o: { quick?: boolean; json?: boolean; reps?: number; cpuProf?: boolean; local?: boolean; out?: string; workDir?: string; apps?: number[]; axisMb?: number; steadyMinutes?: number; steadyReps?: number; batchRecords?: number }) => {
