@@ -169,6 +169,15 @@ describe.each(STACKS)("stack %s", (stack) => {
     }
   });
 
+  it("upload paces its OSS requests under the 2,000 a second OSS allows an account on sequentially named objects", () => {
+    const names = p().outputs.functionNames as Record<string, string>;
+    const upload = ofType(p(), T.fn).find((f) => f.inputs.functionName === names.upload)!;
+    const parsed = envSchema.parse({ ...(upload.inputs.environmentVariables as Record<string, string>), LOGPIPE_REDIS_PASSWORD: "x" });
+    expect(parsed.LOGPIPE_UPLOAD_REQUESTS_PER_SECOND).toBeLessThan(2000);
+    // enough in flight to reach that pace at OSS's 100 ms per small PUT (else the wave waits longer)
+    expect(parsed.LOGPIPE_UPLOAD_CONCURRENCY * 10).toBeGreaterThanOrEqual(parsed.LOGPIPE_UPLOAD_REQUESTS_PER_SECOND);
+  });
+
   it("split runs with a 4 MB young generation (per semi-space) and two malloc arenas, the settings its bench peak RSS is measured with", () => {
     const names = p().outputs.functionNames as Record<string, string>;
     const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
