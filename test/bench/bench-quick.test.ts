@@ -35,7 +35,7 @@ describe("logpipe bench --quick --json", () => {
       }
       for (const key of ["splitVsJsonParse", "splitVsJsonParseOnly"]) expect(Number.isFinite(res.ratios[key]?.median) && res.ratios[key].median > 0, key).toBe(true);
       expect(Number.isFinite(res.resources.splitPeakRss.ratioToEvent)).toBe(true);
-      expect(res.resources.splitPeakRss.runtimeEnv).toContain("--max-semi-space-size=4");
+      expect(res.resources.splitPeakRss.runtimeEnv).toContain("--max-semi-space-size=16");
 
       // the app-count axis: both app counts, NAS model off and on, every per-GB figure computed
       const axis = res.axis;

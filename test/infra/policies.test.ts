@@ -178,10 +178,10 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(parsed.LOGPIPE_UPLOAD_CONCURRENCY * 10).toBeGreaterThanOrEqual(parsed.LOGPIPE_UPLOAD_REQUESTS_PER_SECOND);
   });
 
-  it("split runs with a 4 MB young generation (per semi-space) and two malloc arenas, the settings its bench peak RSS is measured with", () => {
+  it("split runs with a 16 MB young generation (per semi-space, stated) and two malloc arenas, the settings its bench peak RSS is measured with", () => {
     const names = p().outputs.functionNames as Record<string, string>;
     const envOf = (kind: string) => ofType(p(), T.fn).find((f) => f.inputs.functionName === names[kind])!.inputs.environmentVariables as Record<string, string>;
-    expect(envOf("split").NODE_OPTIONS.split(" ")).toContain("--max-semi-space-size=4");
+    expect(envOf("split").NODE_OPTIONS.split(" ")).toContain("--max-semi-space-size=16");
     expect(envOf("split").MALLOC_ARENA_MAX).toBe("2");
     // compress and upload keep Node's defaults (gzip and OSS streams, no batch held in memory)
     expect(envOf("compress").NODE_OPTIONS).not.toContain("semi-space");
