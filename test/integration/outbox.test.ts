@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { GENERAL_PURPOSE_PERFORMANCE_NAS, NasLatencyDir } from "../../functions/adapters/nas-latency.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
+import type { ObjectStore } from "../../functions/adapters/object-store.js";
 import type { RedisCoordStore } from "../../functions/adapters/redis-coord-store.js";
 import { compressTask } from "../../functions/core/compress.js";
 import { ACTIVE_DIR, FLAT_OUTBOX_DIR, OUTBOX_DIR, outboxPath, STAGING_DIR } from "../../functions/core/layout.js";
@@ -19,6 +20,7 @@ import { tailShardOf } from "../../functions/adapters/coord-store.js";
 import { runUpload } from "../../functions/core/upload.js";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { testPipeline, type TestPipeline } from "../support/deps.js";
+import { virtualClock } from "../support/virtual-clock.js";
 
 let p: TestPipeline | undefined;
 afterEach(async () => {
@@ -97,6 +99,13 @@ describe("seal and upload of one object", () => {
   });
 });
 
+/** `local` with its PUTs replaced (reads go to it as they are). */
+function storeWithPuts(local: LocalObjectStore, puts: Pick<ObjectStore, "putBuffer" | "putFile">): ObjectStore {
+  return { description: local.description, ...puts, getBuffer: (k) => local.getBuffer(k), head: (k) => local.head(k), list: (x) => local.list(x) };
+}
+
+const deadLetterKey = (prefix: string, name: string) => `${prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+
 describe("upload concurrency", () => {
   it("sends many small objects at once, medium ones (read into memory) within room for 8 of the largest (by bytes), and at most 4 streamed large ones", async () => {
     // Arrange: 20 small, 18 medium (1.5 MB each) and 6 large (at the multipart threshold, lowered
@@ -122,15 +131,11 @@ describe("upload concurrency", () => {
         inFlight[kind]--;
       }
     };
-    p.deps.objects = {
-      description: local.description,
+    p.deps.objects = storeWithPuts(local, {
       putBuffer: (k, b, e) => (b.length > 1024 * 1024 ? held("medium", 16, () => local.putBuffer(k, b, e)) : held("small", 20, () => local.putBuffer(k, b, e))),
       putFile: (k, f, e, o) => held("large", 4, () => local.putFile(k, f, e, o)),
-      getBuffer: (k) => local.getBuffer(k),
-      head: (k) => local.head(k),
-      list: (x) => local.list(x),
-    };
-    const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+    });
+    const key = (name: string) => deadLetterKey(p!.prefix, name);
     const mb = 1024 * 1024;
     for (let i = 0; i < 20; i++) await p.deps.nas.writeAtomic(outboxPath(key(`a-small-${i}`)), Buffer.from(`small ${i}`));
     for (let i = 0; i < 18; i++) await p.deps.nas.writeAtomic(outboxPath(key(`b-medium-${i}`)), Buffer.alloc(1.5 * mb + i, i));
@@ -159,26 +164,17 @@ describe("upload's pace", () => {
     // pacer's clock (virtual: it moves only when a paced request wakes), each PUT started
     p = testPipeline({ env: { LOGPIPE_UPLOAD_REQUESTS_PER_SECOND: "50" } }); // 20 ms apart
     const local = new LocalObjectStore(path.join(p.dir, "objects"), { fsync: false });
-    let now = 0;
-    p.deps.requestClock = {
-      now: () => now,
-      sleep: async (ms) => {
-        const end = now + ms;
-        await new Promise((r) => setImmediate(r));
-        now = Math.max(now, end);
-      },
-    };
+    const clock = virtualClock();
+    p.deps.requestClock = clock;
     const starts: number[] = [];
     p.deps.objects = {
-      description: local.description,
+      ...storeWithPuts(local, {
+        putBuffer: (k, b, e) => (starts.push(clock.now()), local.putBuffer(k, b, e)),
+        putFile: (k, f, e, o) => (starts.push(clock.now()), local.putFile(k, f, e, o)),
+      }),
       rateLimited: true,
-      putBuffer: (k, b, e) => (starts.push(now), local.putBuffer(k, b, e)),
-      putFile: (k, f, e, o) => (starts.push(now), local.putFile(k, f, e, o)),
-      getBuffer: (k) => local.getBuffer(k),
-      head: (k) => local.head(k),
-      list: (x) => local.list(x),
     };
-    const key = (name: string) => `${p!.prefix}/_deadletter/dt=2026-12-01/hour=10/${name}.json.gz`;
+    const key = (name: string) => deadLetterKey(p!.prefix, name);
     for (let i = 0; i < 11; i++) await p.deps.nas.writeAtomic(outboxPath(key(`paced-${i}`)), Buffer.from(`paced ${i}`));
 
     // Act
@@ -191,13 +187,13 @@ describe("upload's pace", () => {
 
     // Act again: the same through the local directory itself (not rate limited)
     for (let i = 0; i < 11; i++) await p.deps.nas.writeAtomic(outboxPath(key(`unpaced-${i}`)), Buffer.from(`unpaced ${i}`));
-    const before = now;
+    const before = clock.now();
     p.deps.objects = local;
     const again = await runUpload(p.deps, { skipLease: true });
 
     // Assert: shipped without a turn taken on the pacer's clock
     expect(again.uploaded).toBe(11);
-    expect(now).toBe(before);
+    expect(clock.now()).toBe(before);
   });
 });
 

@@ -3,23 +3,8 @@
  * concurrency, with the clock injected (real time in a handler, the bench's virtual clock).
  */
 import { describe, expect, it } from "vitest";
-import { RequestPacer, type PacerClock } from "../../functions/core/request-pacer.js";
-
-/** A clock that moves only when a sleeper wakes: every sleep ends at its own virtual time. */
-function virtualClock(): PacerClock & { sleeps: number[] } {
-  let now = 0;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      const end = now + ms;
-      await Promise.resolve();
-      if (end > now) now = end;
-    },
-  };
-}
+import { RequestPacer } from "../../functions/core/request-pacer.js";
+import { virtualClock } from "../support/virtual-clock.js";
 
 describe("RequestPacer", () => {
   it("starts requests asked for together one interval apart", async () => {
@@ -36,7 +21,7 @@ describe("RequestPacer", () => {
     const clock = virtualClock();
     const pacer = new RequestPacer(100, clock);
     await pacer.acquire();
-    await clock.sleep(1000); // quiet for a second
+    await clock.sleep(1000); // a quiet second on the virtual clock (no real time passes)
     clock.sleeps.length = 0;
     await Promise.all(Array.from({ length: 3 }, () => pacer.acquire()));
     expect(clock.sleeps).toEqual([10, 20]);
