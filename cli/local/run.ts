@@ -401,9 +401,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     await uploading;
     ingestEnd = phaseSnapshot();
     for (let round = 0; round < 20; round++) {
-      // every app drained first, then sealed and shipped: a seal that finds a drain on its slot
-      // waits for the lock (billed time), and the drains it would wait for are the sweep's own
-      addUpload(await upload({ sweepAll: true, redriveAll: true }));
+      // every app drained and sealed by its drain (DrainTask.seal: two round trips for a task's
+      // slots), then shipped by the next call; the first call's own seal finds the slots the
+      // ingest left, before the drains it queued start
+      addUpload(await upload({ sealAll: true, sweepAll: true, redriveAll: true }));
       await emulator.drain();
       addUpload(await upload({ sealAll: true, sweepAll: true, redriveAll: true }));
       await emulator.drain();

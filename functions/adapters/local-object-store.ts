@@ -13,7 +13,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { md5AndCrc64, md5AndCrc64File } from "../core/crc64.js";
+import { md5AndCrc64, md5AndCrc64File, type FileDigests } from "../core/crc64.js";
 import {
   IntegrityError,
   ObjectStoreError,
@@ -24,6 +24,8 @@ import {
 } from "./object-store.js";
 
 const TMP_DIR = ".logpipe-tmp";
+/** A body below this size is read back through the handle that wrote it; a larger one is streamed back. */
+const READ_BACK_IN_HANDLE = 1024 * 1024;
 
 /** Throws `ObjectStoreError` (code InvalidObjectName) unless `key` is a safe relative path. */
 export function validateObjectKey(key: string): void {
@@ -81,6 +83,8 @@ export class LocalObjectStore implements ObjectStore {
     const dest = this.pathOf(key);
     await this.writeVerified(key, dest, expected, async (tmp) => {
       await pipeline(createReadStream(path), createWriteStream(tmp, { flags: "wx" }));
+      if (this.fsync) await fsyncPath(tmp);
+      return undefined;
     });
   }
 
@@ -89,9 +93,16 @@ export class LocalObjectStore implements ObjectStore {
     // the written file is checked against `known` (the caller's hashes of what it meant to send)
     const expected = known ?? md5AndCrc64(body);
     await this.writeVerified(key, dest, expected, async (tmp) => {
-      const fh = await open(tmp, "wx");
+      // one handle writes, syncs and reads back (most objects are small: one open, not three)
+      const fh = await open(tmp, "wx+");
       try {
         await fh.writeFile(body);
+        if (this.fsync) await fh.sync();
+        if (body.length >= READ_BACK_IN_HANDLE) return undefined;
+        // one byte more than was written, so extra bytes in the file show
+        const back = Buffer.allocUnsafe(body.length + 1);
+        const { bytesRead } = await fh.read(back, 0, back.length, 0);
+        return md5AndCrc64(back.subarray(0, bytesRead));
       } finally {
         await fh.close();
       }
@@ -185,7 +196,8 @@ export class LocalObjectStore implements ObjectStore {
     key: string,
     dest: string,
     expected: ExpectedContent,
-    write: (tmp: string) => Promise<void>,
+    /** writes the temp file (synced when fsync is on); returns the digests of what it read back, if it did */
+    write: (tmp: string) => Promise<FileDigests | undefined>,
   ): Promise<void> {
     const tmpDir = join(this.root, TMP_DIR);
     // made once per store (a PUT is one request to OSS; here every mkdir is a file system call)
@@ -195,16 +207,16 @@ export class LocalObjectStore implements ObjectStore {
     }
     const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
     try {
+      let readBack: FileDigests | undefined;
       try {
-        await write(tmp);
+        readBack = await write(tmp);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         // the temp directory was removed under us (a reset of the store): make it again, once
         await mkdir(tmpDir, { recursive: true });
-        await write(tmp);
+        readBack = await write(tmp);
       }
-      if (this.fsync) await fsyncPath(tmp);
-      const got = await md5AndCrc64File(tmp);
+      const got = readBack ?? (await md5AndCrc64File(tmp));
       if (got.size !== expected.size || !got.md5.equals(expected.md5) || got.crc64 !== expected.crc64) {
         throw new IntegrityError(
           `PutObject ${this.description}${key}: written bytes do not match (size ${got.size}/${expected.size}, ` +

@@ -72,15 +72,17 @@ export function parseTask(event: unknown): DrainTask {
   }
   const t = doc as Partial<DrainTask>;
   if (typeof t !== "object" || t === null || t.v !== 2 || !Array.isArray(t.apps)) throw new BadTaskError('compress payload is not a drain task ({"v":2,"apps":[…]})');
+  if (t.seal !== undefined && typeof t.seal !== "boolean") throw new BadTaskError(`drain task's "seal" is ${JSON.stringify(String(t.seal).slice(0, 40))}, not true or false`);
+  const seal = t.seal === true ? { seal: true } : {};
   if (t.shard !== undefined) {
     if (!Number.isSafeInteger(t.shard) || t.shard < 0 || t.shard > MAX_TAIL_SHARD) throw new BadTaskError(`drain task names tail shard ${JSON.stringify(String(t.shard).slice(0, 40))}, which is not an integer 0–${MAX_TAIL_SHARD}`);
     if (t.apps.length > 0) throw new BadTaskError("a tail shard's drain task lists no apps");
-    return { v: 2, apps: [], shard: t.shard, reason: "sweep" };
+    return { v: 2, apps: [], shard: t.shard, reason: "sweep", ...seal };
   }
   if (t.apps.length > MAX_APPS_PER_TASK) throw new BadTaskError(`drain task lists ${t.apps.length} apps, over ${MAX_APPS_PER_TASK}`);
   const bad = t.apps.find((a) => typeof a !== "string" || !isSafeSegment(a));
   if (bad !== undefined) throw new BadTaskError(`drain task names ${JSON.stringify(String(bad).slice(0, 100))}, which is not an app directory name`);
-  return { v: 2, apps: [...new Set(t.apps as string[])], reason: t.reason === "hot" ? "hot" : "sweep" };
+  return { v: 2, apps: [...new Set(t.apps as string[])], reason: t.reason === "hot" ? "hot" : "sweep", ...seal };
 }
 
 interface Prepared {
@@ -206,7 +208,11 @@ interface AppWrite {
  * Returns each app's commit (undefined when it failed: its lock is given back, its work stays
  * claimed) and which apps seal right after the commit.
  */
-async function appendMembers(deps: PipelineDeps, token: string, lockDeadline: number, writes: AppWrite[], result: CompressResult, failed: (w: AppWrite, e: unknown) => void, nasLimit: LimitFunction) {
+async function appendMembers(
+  deps: PipelineDeps, token: string, lockDeadline: number, writes: AppWrite[], result: CompressResult, failed: (w: AppWrite, e: unknown) => void, nasLimit: LimitFunction,
+  /** the task's `seal`: every slot appended to is sealed after the commit */
+  sealAll: boolean,
+) {
   const { config } = deps;
   const commitOf: (DrainCommit | undefined)[] = [];
   const sealAfter = new Map<string, { slot: number; keyTime: number }>();
@@ -239,7 +245,7 @@ async function appendMembers(deps: PipelineDeps, token: string, lockDeadline: nu
         result.records += built.records;
         result.bytesOut += built.member.length;
       }
-      const keyTime = sealAtDrain(config, { lenAfter: wr.state.len + addLen, t0: wr.state.t0, oldestStaged: built.stagedAt }, nowOf(deps));
+      const keyTime = sealAtDrain(config, { lenAfter: wr.state.len + addLen, t0: wr.state.t0, oldestStaged: built.stagedAt }, nowOf(deps), { always: sealAll });
       if (keyTime !== undefined) sealAfter.set(app, { slot, keyTime });
       // a slot sealed right after the commit keeps its lock until the seal is done
       commitOf[i] = { app, slot, gen: wr.state.gen, expectLen: wr.state.len, addLen, refs: built.refs, release: keyTime === undefined, startedAt: built.stagedAt };
@@ -313,7 +319,7 @@ function finish(deps: PipelineDeps, result: CompressResult, started: number, hel
 }
 
 export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { requestId?: string } = {}): Promise<CompressResult> {
-  if (task.shard !== undefined) return compressTail(deps, task.shard, meta);
+  if (task.shard !== undefined) return compressTail(deps, task.shard, meta, task.seal === true);
   const started = performance.now();
   const result = emptyResult(task.apps.length);
   const { config } = deps;
@@ -430,7 +436,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       build: (adopted) => memberOf(p, adopted),
       release: () => release(p.claim),
     }));
-    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit);
+    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit, task.seal === true);
 
     // 4–5. One commit for every app (it also gives each lock back), then the seals at the drain.
     await commitAndSeal(deps, token, lockDeadline, commits, sealAfter, async (cs) => {
@@ -455,7 +461,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
  * When every app of the claim is done, the claim ends and its staging files are counted off.
  * Apps whose slots are all busy wait in the claim for the shard's next task.
  */
-async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId?: string }): Promise<CompressResult> {
+async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId?: string }, sealAll: boolean): Promise<CompressResult> {
   const started = performance.now();
   const result = emptyResult(0);
   const { config } = deps;
@@ -582,7 +588,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
         release: () => release(p.app),
       });
     }
-    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit);
+    const { commits, sealAfter } = await appendMembers(deps, token, lockDeadline, writes, result, failed, nasLimit, sealAll);
 
     // 4–5. One commit for every app: each is done in the claim; with the last, the claim ends and
     //      its staging files are counted off. Then the seals at the drain.

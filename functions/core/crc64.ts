@@ -135,21 +135,28 @@ export interface FileDigests {
   crc64: bigint;
 }
 
-/** Size, MD5 and CRC-64/XZ of a file (or of its first `length` bytes) in one streaming read. */
+/**
+ * Size, MD5 and CRC-64/XZ of a file (or of its first `length` bytes): a file under READ_CHUNK
+ * (most objects of small apps) in one read into a buffer of its size, a larger one streamed.
+ */
 export async function md5AndCrc64File(path: string, length?: number): Promise<FileDigests> {
   const crc = new Crc64();
   const md5 = createHash("md5");
   let size = 0;
   if (length === 0) return { size: 0, md5: md5.digest(), crc64: crc.digest() };
-  if (length !== undefined && length < READ_CHUNK) {
-    // a small file (most objects of small apps): one read into a buffer of its size, not a
-    // stream with a READ_CHUNK buffer per file
+  if (length === undefined || length < READ_CHUNK) {
+    // not a stream with a READ_CHUNK buffer per file: thousands of small files a tick would
+    // allocate (and collect) a MB each
     const fh = await open(path, "r");
     try {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await fh.read(buf, 0, length, 0);
-      if (bytesRead !== length) throw new Error(`md5AndCrc64File: ${path} has only ${bytesRead} of the ${length} bytes requested`);
-      return md5AndCrc64(buf);
+      const want = length ?? (await fh.stat()).size;
+      if (want < READ_CHUNK) {
+        // one byte more than the size found, so a file that grew since its stat is not cut short
+        const buf = Buffer.allocUnsafe(want + (length === undefined ? 1 : 0));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        if (length !== undefined && bytesRead !== length) throw new Error(`md5AndCrc64File: ${path} has only ${bytesRead} of the ${length} bytes requested`);
+        if (bytesRead <= want) return md5AndCrc64(buf.subarray(0, bytesRead));
+      }
     } finally {
       await fh.close();
     }

@@ -22,6 +22,13 @@ export interface DrainTask {
   shard?: number;
   /** hot: split saw an app cross the drain threshold; sweep: the uploader's periodic drain */
   reason: "hot" | "sweep";
+  /**
+   * Seal every slot the task appends to, right after its commit, whatever its size and age: a
+   * drain of everything (upload's `drain` payload, the end of a local run) leaves the data sealed,
+   * two round trips for all of a task's slots instead of a lock, a stat and two round trips per
+   * slot at the next upload tick.
+   */
+  seal?: boolean;
 }
 
 export interface CompressInvoker {
@@ -50,21 +57,21 @@ export async function settleAll<T>(work: readonly Promise<T>[]): Promise<T[]> {
 }
 
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
-export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"]): Promise<number> {
+export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"], opts: { seal?: boolean } = {}): Promise<number> {
   // in name order, as split lays out a staging file's sections: each task's sections then lie
   // together in every file, so the task reads a part of each file, not all of it
   const sorted = [...apps].sort();
   const tasks: DrainTask[] = [];
-  for (let i = 0; i < sorted.length; i += perTask) tasks.push({ v: 2, apps: sorted.slice(i, i + perTask), reason });
+  for (let i = 0; i < sorted.length; i += perTask) tasks.push({ v: 2, apps: sorted.slice(i, i + perTask), reason, ...(opts.seal ? { seal: true } : {}) });
   const limit = pLimit(8);
   await Promise.all(tasks.map((t) => limit(() => invoker.invokeCompress(t))));
   return tasks.length;
 }
 
 /** Invokes one drain task per tail shard (a few at a time). */
-export async function invokeTails(invoker: CompressInvoker, shards: number[]): Promise<number> {
+export async function invokeTails(invoker: CompressInvoker, shards: number[], opts: { seal?: boolean } = {}): Promise<number> {
   const limit = pLimit(8);
-  await Promise.all(shards.map((shard) => limit(() => invoker.invokeCompress({ v: 2, apps: [], shard, reason: "sweep" }))));
+  await Promise.all(shards.map((shard) => limit(() => invoker.invokeCompress({ v: 2, apps: [], shard, reason: "sweep", ...(opts.seal ? { seal: true } : {}) }))));
   return shards.length;
 }
 

@@ -298,10 +298,14 @@ export function sealAtDrain(
   config: Pick<PipelineDeps["config"], "sealMinBytes" | "sealMaxAgeMs">,
   slot: { lenAfter: number; t0: number; oldestStaged: number },
   now: number,
+  /** `always`: the task seals everything it drained (DrainTask.seal), whatever the slot's size and age */
+  opts: { always?: boolean } = {},
 ): number | undefined {
   const { lenAfter, t0, oldestStaged } = slot;
-  if (lenAfter <= 0 || lenAfter >= config.sealMinBytes || oldestStaged <= 0) return undefined;
+  if (lenAfter <= 0 || oldestStaged <= 0) return undefined;
   const start = t0 > 0 ? Math.min(t0, oldestStaged) : oldestStaged;
+  if (opts.always) return start;
+  if (lenAfter >= config.sealMinBytes) return undefined;
   const gap = Math.max(0, now - oldestStaged);
   return now + gap - start >= config.sealMaxAgeMs ? start : undefined;
 }

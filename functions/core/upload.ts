@@ -22,7 +22,7 @@ import { RequestPacer } from "./request-pacer.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
 
 export interface UploadOptions {
-  /** Seal every non-empty active file regardless of size/age (end of a local run, drain). */
+  /** Seal every non-empty active file regardless of size/age, and have the sweep's drains seal what they append (end of a local run, drain). */
   sealAll?: boolean;
   /** Drain every app with anything pending now, whatever its age (end of a local run). */
   sweepAll?: boolean;
@@ -151,8 +151,11 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   const shards = await dueShards;
   if (apps.length === 0 && shards.length === 0) return;
   if (!deps.invoker) throw new Error("upload needs a compress invoker to sweep");
-  if (apps.length > 0) result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep");
-  if (shards.length > 0) result.swept += await invokeTails(deps.invoker, shards);
+  // sealing everything: the drains seal what they append (DrainTask.seal), so that it is not left
+  // in a new generation for a later tick
+  const seal = { seal: opts.sealAll === true };
+  if (apps.length > 0) result.swept += await invokeDrains(deps.invoker, apps, deps.config.sweepAppsPerTask, "sweep", seal);
+  if (shards.length > 0) result.swept += await invokeTails(deps.invoker, shards, seal);
 }
 
 /**

@@ -75,6 +75,33 @@ describe("seal and upload of one object", () => {
     expect(keys[0]).toMatch(new RegExp(`^${p.prefix}/billing/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/billing-0-0-[0-9a-f]{12}\\.log\\.gz$`));
   });
 
+  it("a drain of everything seals what it appends: one upload call seals, the next ships, without a lock per slot", async () => {
+    // Arrange: three apps staged, none drained yet; the NAS operations counted
+    p = testPipeline();
+    const nas = new NasLatencyDir(p.deps.config.nasRoot, false);
+    p.deps.nas = nas;
+    p.deps.objects = new LocalObjectStore(path.join(p.dir, "objects"));
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 300 }, (_, i) => ({ app: ["billing", "search", "orders"][i % 3]!, offset: i }))));
+
+    // Act: the "drain" payload's upload (its drains run once it returns), then the next tick
+    const first = await runUpload({ ...p.deps, invoker: p.emulator }, { sealAll: true, sweepAll: true, redriveAll: true, skipLease: true });
+    await p.emulator.drain();
+    const sealedByDrains = readdirSync(path.join(p.dir, "nas", FLAT_OUTBOX_DIR)).length;
+    const activeLeft = readdirSync(path.join(p.dir, "nas", ACTIVE_DIR), { recursive: true }).filter((f) => String(f).endsWith(".gz")).length;
+    const next = await runUpload(p.deps, { skipLease: true });
+
+    // Assert: the drains sealed all three slots (nothing left active for a later tick), the next tick shipped them
+    expect(first.errors).toEqual([]);
+    expect(first.swept).toBeGreaterThan(0);
+    expect(sealedByDrains).toBe(3);
+    expect(activeLeft).toBe(0);
+    expect(next.errors).toEqual([]);
+    expect(next.sealed).toBe(0);
+    expect(next.uploaded).toBe(3);
+    const keys = (await collect(p.deps.objects.list(""))).map((o) => o.key);
+    expect(keys.map((k) => k.split("/")[1]).sort()).toEqual(["billing", "orders", "search"]);
+  });
+
   it("ships files of the nested layout an older version left, and removes their directories", async () => {
     // Arrange: one nested and one flat file in the outbox
     p = testPipeline();

@@ -117,4 +117,11 @@ describe("when a drain seals its slot at once", () => {
   it("never seals at the drain when the small-slot rule is off", () => {
     expect(sealAtDrain({ ...config, sealMinBytes: 0 }, { lenAfter: 1, t0: 0, oldestStaged: 1 }, now)).toBeUndefined();
   });
+  it("seals every slot it appended to when the task seals everything, dated by the generation's start", () => {
+    const always = { always: true };
+    expect(sealAtDrain(config, { lenAfter: 5_000, t0: now - 50, oldestStaged: now - 10 }, now, always)).toBe(now - 50);
+    expect(sealAtDrain(config, { lenAfter: 10, t0: 0, oldestStaged: now - 10 }, now, always)).toBe(now - 10);
+    expect(sealAtDrain({ ...config, sealMinBytes: 0 }, { lenAfter: 1, t0: 0, oldestStaged: 1 }, now, always)).toBe(1);
+    expect(sealAtDrain(config, { lenAfter: 0, t0: 0, oldestStaged: now - 10 }, now, always)).toBeUndefined(); // nothing to seal
+  });
 });

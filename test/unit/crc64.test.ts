@@ -111,6 +111,16 @@ describe("crc64File / md5AndCrc64File", () => {
     expect(d.md5.equals(createHash("md5").update(data).digest())).toBe(true);
   });
 
+  it("hashes a small file whole without a length, in one read (the same digests as a stream)", async () => {
+    const data = randomBytes(70_000);
+    const p = join(dir, "s.bin");
+    await writeFile(p, data);
+    const d = await md5AndCrc64File(p);
+    expect(d.size).toBe(data.length);
+    expect(d.crc64).toBe(crc64(data));
+    expect(d.md5.equals(createHash("md5").update(data).digest())).toBe(true);
+  });
+
   it("hashes only a prefix when given a length, and handles empty files", async () => {
     const data = randomBytes(5000);
     const p = join(dir, "g.bin");

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { encodeTask, MAX_TASK_BYTES } from "../../functions/adapters/fc-invoker.js";
 import { parseTask } from "../../functions/core/compress.js";
 import { loadConfig } from "../../functions/core/config.js";
-import { invokeDrains, type DrainTask } from "../../functions/core/deps.js";
+import { invokeDrains, invokeTails, type DrainTask } from "../../functions/core/deps.js";
 
 /** The longest app directory name routing allows (64 safe characters). */
 const longApp = (i: number) => `a-very-long-application-identifier-${String(i).padStart(29, "0")}`;
@@ -39,6 +39,23 @@ describe("compress payloads (drain tasks)", () => {
     expect(body.length).toBeLessThan(100);
     expect(JSON.parse(body.toString())).toEqual(task);
     expect(parseTask(body)).toEqual(task);
+  });
+
+  it("a task that seals what it drains says so; anything but a boolean there is refused, naming the field", () => {
+    const task: DrainTask = { v: 2, apps: ["pay-gw"], reason: "sweep", seal: true };
+    expect(parseTask(encodeTask(task))).toEqual(task);
+    expect(parseTask(encodeTask({ v: 2, apps: [], shard: 3, reason: "sweep", seal: true }))).toEqual({ v: 2, apps: [], shard: 3, reason: "sweep", seal: true });
+    expect(parseTask(JSON.stringify({ v: 2, apps: ["pay-gw"], reason: "sweep", seal: false })).seal).toBeUndefined();
+    expect(() => parseTask(JSON.stringify({ v: 2, apps: ["pay-gw"], reason: "sweep", seal: "yes" }))).toThrow(/"seal" is "yes", not true or false/);
+  });
+
+  it("invokeDrains and invokeTails mark their tasks to seal only when asked", async () => {
+    const tasks: DrainTask[] = [];
+    const invoker = { invokeCompress: async (t: DrainTask) => void tasks.push(t) };
+    await invokeDrains(invoker, ["a", "b"], 1, "sweep", { seal: true });
+    await invokeTails(invoker, [7], { seal: true });
+    await invokeDrains(invoker, ["c"], 1, "sweep");
+    expect(tasks.map((t) => t.seal)).toEqual([true, true, true, undefined]);
   });
 
   it("the default sweep task (500 apps of the longest allowed name) stays far under FC's 128 KB async limit", async () => {

@@ -60,6 +60,20 @@ describe("LocalObjectStore", () => {
     await expect(store.putFile("k/v", src, wrongCrcOnly)).rejects.toThrow(/crc64/);
   });
 
+  it("checks a buffer's write against the caller's digests too, small and large, leaving nothing when they differ", async () => {
+    for (const size of [100, 2 * 1024 * 1024]) {
+      const body = randomBytes(size);
+      const meant = md5AndCrc64(randomBytes(size)); // what the caller believes it sends
+
+      await expect(store.putBuffer(`b/${size}`, body, meant)).rejects.toBeInstanceOf(IntegrityError);
+
+      expect(await store.head(`b/${size}`)).toBeUndefined();
+      expect(await readdir(join(root, ".logpipe-tmp"))).toEqual([]);
+      await store.putBuffer(`b/${size}`, body, md5AndCrc64(body));
+      expect((await store.getBuffer(`b/${size}`)).equals(body)).toBe(true);
+    }
+  });
+
   it("head is undefined and getBuffer throws NoSuchKey for a missing key", async () => {
     expect(await store.head("nope/x")).toBeUndefined();
     const err = await store.getBuffer("nope/x").catch((e: unknown) => e);
