@@ -299,13 +299,15 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
   // fsync as deployed (on) is counted and charged, but not made on the local disk
   const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true });
   const queue: DrainTask[] = [];
-  const objects = task.objectModel ? new LatencyObjectStore(objectStoreOf(task), task.objectModel, nas) : undefined;
+  // the stand-in store, with its requests counted and the handler's idle time waiting for it
+  // measured (not the handler's: "off" leaves it out); with the OSS model, each request booked too
+  const objects = new LatencyObjectStore(objectStoreOf(task), task.objectModel, nas);
   const deps: PipelineDeps = {
     config: configFor(task.nasRoot, task.oss?.prefix), nas, coord, logger: silentLogger, appCache: new Map(), now: clock,
-    objects: objects ?? objectStoreOf(task),
+    objects,
     // with the OSS model, upload's pace is kept on the clock its requests are booked on; without
     // it ("off"), OSS requests are counted, not waited, and so not paced either
-    requestClock: objects ? nas.requestClock : UNPACED,
+    requestClock: task.objectModel ? nas.requestClock : UNPACED,
     invoker: { invokeCompress: async (t) => void queue.push(t) },
   };
   const roundTrips = () => (coord instanceof RedisCoordStore ? coord.roundTrips : 0);
@@ -319,14 +321,14 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
       now = call.now;
       const event = call.fn === "split" ? eventOf(call.batch) : undefined;
       nas.resetCounts();
-      objects?.resetCounts();
+      objects.resetCounts();
       const rt0 = roundTrips();
       const gc0 = gcMs;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const reply = (x: Partial<HandlerReply>): HandlerReply => ({
         ms: performance.now() - t0, cpuMs: cpuMsSince(cpu0), gcMs: gcMs - gc0, roundTrips: roundTrips() - rt0,
-        nas: { ...nas.counts }, oss: objects ? { ...objects.counts } : emptyObjectRequestCounts(), tasks: queue.splice(0), ...x,
+        nas: { ...nas.counts }, oss: { ...objects.counts }, tasks: queue.splice(0), ...x,
       });
       if (call.fn === "split") {
         const r = await splitBatch(deps, event!);

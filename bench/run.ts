@@ -114,6 +114,8 @@ export interface AxisRun {
   /** object-store requests (PutObject, UploadPart, …) per GB, and their modelled time one after another */
   objectRequestsPerGb: number;
   objectRequestSerialSecondsPerGb: number;
+  /** the time the handlers' event loops sat idle waiting for the OSS stand-in (another process here): left out of "off" (withoutStandInIdle), never part of "on" */
+  standInIdleSecondsPerGb?: number;
   /** Redis's own time executing the handlers' commands and scripts (its main thread's CPU, INFO cpu): the handlers wait for it, so "on" books it */
   redisServerSecondsPerGb: number;
   functions: Record<FunctionName, FunctionPerGb>;
@@ -146,7 +148,7 @@ export interface AxisPoint {
 /**
  * One steady-state run: an app count's records delivered for `simulatedMinutes` at the bench's
  * ingest rate, per GiB of the records delivered inside the window. `off` is the handlers'
- * measured time (NAS operations counted, not waited); `on` adds the NAS model's time for each
+ * measured time (NAS operations and OSS requests counted, not waited: withoutStandInIdle); `on` adds the NAS model's time for each
  * operation, booked on the overlap clock instead of waited (bench/child.ts `nasWait: "overlap"`).
  */
 export interface SteadyPoint {
@@ -270,11 +272,28 @@ export function leastCpuWindow(runs: readonly Pick<PipelineResult, "window">[]):
   return { ...first!, functions };
 }
 
+/**
+ * A run's figures without the time its handlers sat idle waiting for the OSS stand-in (another
+ * process here doing OSS's side of each request; ObjectRequestCounts.standInIdleMs): "off" counts
+ * OSS requests, it does not wait for them, as it does not wait for NAS round trips.
+ */
+export function withoutStandInIdle(r: PipelineResult): PipelineResult {
+  const functions = { ...r.functions };
+  let idle = 0;
+  for (const f of FUNCTIONS) {
+    const s = r.functions[f];
+    const ms = s.oss.standInIdleMs ?? 0;
+    idle += ms;
+    functions[f] = { ...s, ms: s.ms - ms };
+  }
+  return { ...r, ms: r.ms - idle, functions };
+}
+
 function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: boolean, seconds: number): AxisRun {
   const gb = rawBytes / 1024 ** 3;
   const functions = {} as Record<FunctionName, FunctionPerGb>;
   const nasOps: Record<string, number> = {};
-  let waitMs = 0, serialMs = 0, requests = 0, requestMs = 0, redisMs = 0;
+  let waitMs = 0, serialMs = 0, requests = 0, requestMs = 0, redisMs = 0, standInMs = 0;
   for (const f of FUNCTIONS) {
     const s = r.functions[f];
     const ops = s.nas;
@@ -287,6 +306,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     serialMs += ops.modelledMs;
     requests += s.oss.requests;
     requestMs += s.oss.modelledMs;
+    standInMs += s.oss.standInIdleMs ?? 0;
     redisMs += s.redisServerMs ?? 0;
     functions[f] = {
       handlerSecondsPerGb: s.ms / 1000 / gb, cpuSecondsPerGb: s.cpuMs / 1000 / gb, invocationsPerGb: s.invocations / gb, redisRoundTripsPerGb: s.roundTrips / gb, nasOpsPerGb: total / gb,
@@ -301,7 +321,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
     nasModel, seconds, mbPerSecond: rawBytes / MB / seconds,
     handlerSecondsPerGb: sum("handlerSecondsPerGb"), cpuSecondsPerGb: sum("cpuSecondsPerGb"), invocationsPerGb: sum("invocationsPerGb"),
     redisRoundTripsPerGb: sum("redisRoundTripsPerGb"), gzipMembersPerGb: r.members / gb, nasOpsPerGb: nasOps, modelledWaitSecondsPerGb: waitMs / 1000 / gb, nasSerialSecondsPerGb: serialMs / 1000 / gb,
-    objectRequestsPerGb: requests / gb, objectRequestSerialSecondsPerGb: requestMs / 1000 / gb, redisServerSecondsPerGb: redisMs / 1000 / gb,
+    objectRequestsPerGb: requests / gb, objectRequestSerialSecondsPerGb: requestMs / 1000 / gb, standInIdleSecondsPerGb: standInMs / 1000 / gb, redisServerSecondsPerGb: redisMs / 1000 / gb,
     functions, objects: r.objects, objectsPerGb: r.objects / gb, objectsPerAppHour: r.objectsPerAppHour, compressedBytes: r.objectBytes, recordsArchived: r.recordsArchived, records: r.records,
     fcCostPerGb: fcCostPerGb(pricing, functions), hotTasks: r.hotTasks, sweepTasks: r.sweepTasks, ageP50Ms: r.ageP50Ms, ageP99Ms: r.ageP99Ms, errors: r.errors,
   };
@@ -424,7 +444,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
         const r = await runChild<PipelineResult>(task, { cpu: 0, env: PIPELINE_ENV });
         if (r.result.recordsArchived !== r.result.records) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.recordsArchived} records archived of ${r.result.records}`);
         if (r.result.errors.length) notes.push(`${apps} apps, NAS model ${model ? "on" : "off"}: ${r.result.errors.length} error(s), first: ${r.result.errors[0]}`);
-        return perGb(r.result, rawBytes, pricing, model, r.result.ms / 1000);
+        const booked = model ? r.result : withoutStandInIdle(r.result);
+        return perGb(booked, rawBytes, pricing, model, booked.ms / 1000);
       };
       const off = await run(false);
       const on = await run(true);
@@ -519,7 +540,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
               // "on" = CPU + the NAS model's time + Redis round trips × REDIS_RTT_MS + Redis's own time
               // on the handler's scripts: what FC would bill, without the local disk's and the
               // loaded machine's waits that wall time carries
-              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS + x.redisServerMs : x.ms, nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
+              // "off" = wall time, less the time the handler sat idle waiting for the OSS stand-in
+              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS + x.redisServerMs : x.ms - (x.oss.standInIdleMs ?? 0), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
             })) as PipelineResult["functions"];
             const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
             const wr: PipelineResult = {
@@ -1022,7 +1044,7 @@ export function formatTable(r: BenchResults): string {
         ? "Each function of each app count runs in a Node.js process of its own, started with that function's deployed runtime settings (infra/runtime-env.ts), as FC runs each function in its own instances: a handler's garbage is collected in its own heap and billed to it, not to whichever handler runs next; the trigger batch is read from its file just before split is invoked (as FC's runtime hands over a body it has just received), and the floor's likewise. "
         : "All handlers share one process (no Redis for separate processes to share). ") +
       ((st.reps ?? 1) > 1 ? `The full-rate run is repeated ${st.reps} times; each function is booked from the run where it used the least CPU (same batches, same clock: this machine's noise only adds), the floor from its fastest run. ` : "") +
-      `"off" = measured handler wall time (NAS operations and OSS requests counted, not waited; local disk). "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) + Redis's own time on their commands and scripts (its main thread's CPU, INFO cpu, read around each invocation) — CPU, not wall, so other load on the machine does not leak in.`);
+      `"off" = measured handler wall time, less the time a handler sat idle waiting for the OSS stand-in (another process on this machine doing OSS's side of each request; its row below) — NAS operations and OSS requests counted, not waited; local disk. "on" = what FC would bill: the handlers' measured CPU time + the NAS model's time per operation and the OSS model's per request, booked on a virtual clock per handler on which operations and requests it has in flight together overlap (the serial sums, upper bounds, are the next rows) + ${REDIS_RTT_MS} ms per Redis round trip (assumed) + Redis's own time on their commands and scripts (its main thread's CPU, INFO cpu, read around each invocation) — CPU, not wall, so other load on the machine does not leak in.`);
     lines.push("");
     perGbTable(lines, sd.points.map((p) => ({ apps: p.apps, off: p.off, on: p.on, floorMbPerSecond: p.floorMbPerSecond, floorCpuMbPerSecond: p.floorCpuMbPerSecond, gzipCliBytes: p.gzipCliBytes, compressedBytes: p.compressedBytes })), a.pricing.currency);
     lines.push(`| MB booked (window minutes) | ${sd.points.map((p) => `${num(p.window.rawBytes / MB, 0)} (${fmt(p.window.fromMinutes, 0)}–${fmt(p.window.toMinutes, 0)})`).join(" | | ")} | |`);
@@ -1082,6 +1104,7 @@ function perGbTable(lines: string[], cols: { apps: number; off: AxisRun; on: Axi
   row("  modelled NAS s if nothing overlapped", (x) => num(x.nasSerialSecondsPerGb, 0));
   row("  modelled OSS request s if nothing overlapped", (x) => num(x.objectRequestSerialSecondsPerGb, 0));
   row("  Redis's own time on the handlers' commands s", (x) => num(x.redisServerSecondsPerGb ?? 0, 1));
+  row("  idle waiting for the OSS stand-in (another process here), left out s", (x) => num(x.standInIdleSecondsPerGb ?? 0, 1));
   row("FC invocations", (x) => num(x.invocationsPerGb, 0));
   for (const f of FUNCTIONS) row(`  ${f}`, (x) => num(x.functions[f].invocationsPerGb, 0));
   row("NAS metadata ops", (x) => num(NAS_METADATA_KINDS.reduce((t, k) => t + (x.nasOpsPerGb[k] ?? 0), 0), 0));

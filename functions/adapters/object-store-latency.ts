@@ -17,7 +17,13 @@
  * published figure found; a request from FC over the region's internal endpoint may well be
  * faster, so treat what it books as an upper estimate, and pass another model to test others.
  * Transfer time per MB is not modelled (no published per-connection figure).
+ *
+ * With or without a model, it also measures the time the handler's event loop sat idle while a
+ * request to the stand-in was outstanding (`standInIdleMs`): the stand-in is another process on
+ * this machine doing OSS's side of the work (hashing, writing the object), which is not the
+ * handler's. The bench's "off" figure (OSS requests counted, not waited) leaves that time out.
  */
+import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 import { DEFAULT_PART_CONCURRENCY, DEFAULT_PART_SIZE, type ExpectedContent, type ObjectInfo, type ObjectStore, type PutFileOptions } from "./object-store.js";
 
@@ -43,14 +49,17 @@ export interface ObjectRequestCounts {
   requests: number;
   /** the requests' modelled time one after another (what overlapped is booked once, by the clock) */
   modelledMs: number;
+  /** wall time the event loop sat idle while at least one request to the stand-in was outstanding */
+  standInIdleMs: number;
 }
 
-export const emptyObjectRequestCounts = (): ObjectRequestCounts => ({ requests: 0, modelledMs: 0 });
+export const emptyObjectRequestCounts = (): ObjectRequestCounts => ({ requests: 0, modelledMs: 0, standInIdleMs: 0 });
 
 /** Adds `b` into `a` (several invocations' counters into one report). */
 export function addObjectRequestCounts(a: ObjectRequestCounts, b: ObjectRequestCounts): ObjectRequestCounts {
   a.requests += b.requests;
   a.modelledMs += b.modelledMs;
+  a.standInIdleMs += b.standInIdleMs ?? 0;
   return a;
 }
 
@@ -67,10 +76,14 @@ export class LatencyObjectStore implements ObjectStore {
   readonly description: string;
   /** it stands for OSS, whatever it wraps (the OSS test server or a local directory) */
   readonly rateLimited = true;
+  /** calls to the stand-in in progress, and the event loop's idle time when the first of them began */
+  private outstanding = 0;
+  private idleAtFirst = 0;
 
+  /** Without a model, requests are counted and the stand-in's time measured, nothing booked. */
   constructor(
     private readonly inner: ObjectStore,
-    readonly model: ObjectStoreLatencyModel,
+    readonly model: ObjectStoreLatencyModel | undefined,
     private readonly clock: RequestClock,
   ) {
     this.description = inner.description;
@@ -81,15 +94,30 @@ export class LatencyObjectStore implements ObjectStore {
   }
 
   /** Books one request's modelled time, starting now (when the real client would send it). */
-  private request(): Promise<void> {
+  private async request(): Promise<void> {
     this.counts.requests++;
+    if (!this.model) return;
     this.counts.modelledMs += this.model.requestMs;
     return this.clock.bookRoundTrip(this.model.requestMs);
   }
 
+  /**
+   * The stand-in's work, its idle time measured: the event loop's idle time (libuv's, which
+   * grows only while the loop waits for I/O) from the moment one call is outstanding to the
+   * moment none is.
+   */
+  private async standIn<T>(work: Promise<T>): Promise<T> {
+    if (this.outstanding++ === 0) this.idleAtFirst = performance.eventLoopUtilization().idle;
+    try {
+      return await work;
+    } finally {
+      if (--this.outstanding === 0) this.counts.standInIdleMs += performance.eventLoopUtilization().idle - this.idleAtFirst;
+    }
+  }
+
   /** The store's own work and the requests it stands for, both from the call's start. */
   private async alongside<T>(work: Promise<T>, requests: () => Promise<void> = () => this.request()): Promise<T> {
-    const [result] = await Promise.all([this.clock.trackRealWork(work), requests()]);
+    const [result] = await Promise.all([this.clock.trackRealWork(this.standIn(work)), requests()]);
     return result;
   }
 

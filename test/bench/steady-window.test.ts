@@ -3,8 +3,8 @@
  * CPU (the work is the same; a loaded machine only adds time), everything else from the first run.
  */
 import { describe, expect, it } from "vitest";
-import { leastCpuWindow } from "../../bench/run.js";
-import type { FunctionStats, PipelineWindow } from "../../bench/child.js";
+import { leastCpuWindow, withoutStandInIdle } from "../../bench/run.js";
+import type { FunctionStats, PipelineResult, PipelineWindow } from "../../bench/child.js";
 import { floorBatchOf } from "../../bench/floor.js";
 import { redisCpuMs } from "../../bench/redis-time.js";
 import { emptyNasOpCounts } from "../../functions/adapters/nas-latency.js";
@@ -58,5 +58,19 @@ describe("redisCpuMs (Redis's time on a handler's commands)", () => {
     expect(redisCpuMs(v7)).toBeCloseTo(4169.912, 3);
     expect(redisCpuMs(v6)).toBeCloseTo(3750, 6);
     expect(() => redisCpuMs("# CPU\r\n")).toThrow(/used_cpu_user/);
+  });
+});
+
+describe("the \"off\" figure", () => {
+  it("leaves out the time each handler sat idle waiting for the OSS stand-in, from the function and the run", () => {
+    // Arrange: upload waited 40 ms of its 100 for the stand-in, split 0
+    const functions = { split: fn(300), compress: fn(100), upload: { ...fn(100), oss: { requests: 3, modelledMs: 0, standInIdleMs: 40 } } };
+    const run = { ms: 500, functions } as unknown as PipelineResult;
+    // Act
+    const off = withoutStandInIdle(run);
+    // Assert
+    expect([off.functions.split.ms, off.functions.compress.ms, off.functions.upload.ms]).toEqual([300, 100, 60]);
+    expect(off.ms).toBe(460);
+    expect(run.functions.upload.ms).toBe(100); // the run's own figures are left as they were
   });
 });

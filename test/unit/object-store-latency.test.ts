@@ -46,7 +46,7 @@ describe("LatencyObjectStore", () => {
     const body = Buffer.from("x");
     await Promise.all([1, 2, 3, 4].map((i) => store.putBuffer(`k/${i}`, body))); // four at once: 100 ms
     await store.putBuffer("k/5", body); // then one: 100 ms
-    expect(store.counts).toEqual({ requests: 5, modelledMs: 500 });
+    expect(store.counts).toMatchObject({ requests: 5, modelledMs: 500 });
     expect(nas.counts.bookedMs).toBe(200);
     expect(nas.counts.modelledMs).toBe(0); // not a NAS operation
     expect(nas.counts.unlink + nas.counts.open).toBe(0);
@@ -92,5 +92,41 @@ describe("LatencyObjectStore", () => {
   it("hands out real time as the pacer's clock when the model is waited, not booked on a virtual clock", () => {
     const waited = new NasLatencyDir(path.join(root, "w"), false, GENERAL_PURPOSE_PERFORMANCE_NAS, { wait: true });
     expect(waited.requestClock).toBe(realClock);
+  });
+});
+
+describe("the OSS stand-in's time", () => {
+  /** A stand-in whose PUT answers after `ms` of real time, during which the handler may burn CPU or wait. */
+  function standIn(ms: number) {
+    const inner = { description: "stand-in", putBuffer: () => new Promise<void>((r) => setTimeout(r, ms)) } as unknown as LocalObjectStore;
+    const clock = { bookRoundTrip: async () => {}, trackRealWork: <T>(w: Promise<T>) => w };
+    return new LatencyObjectStore(inner, undefined, clock);
+  }
+  const busyFor = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until); // the handler's own work while the request is out
+  };
+
+  it("counts the time the handler sat idle waiting for the stand-in, not the time it worked meanwhile", async () => {
+    // Arrange: one store whose handler waits for its PUTs, one whose handler is busy through them
+    const waiting = standIn(60), working = standIn(60);
+    const body = Buffer.from("x");
+
+    // Act
+    let t = performance.now();
+    await Promise.all([waiting.putBuffer("a", body), waiting.putBuffer("b", body)]); // together: one stretch
+    const waitedWall = performance.now() - t;
+    t = performance.now();
+    const put = working.putBuffer("c", body);
+    busyFor(80);
+    await put;
+    const workedWall = performance.now() - t;
+
+    // Assert: idle is most of the first wall time and little of the second; requests counted, nothing booked
+    expect(waiting.counts.standInIdleMs).toBeGreaterThan(0.5 * waitedWall);
+    expect(waiting.counts.standInIdleMs).toBeLessThanOrEqual(waitedWall);
+    expect(working.counts.standInIdleMs).toBeLessThan(0.25 * workedWall);
+    expect(waiting.counts.requests).toBe(2);
+    expect(waiting.counts.modelledMs).toBe(0);
   });
 });
