@@ -252,6 +252,13 @@ export interface SealRecord {
   key: string;
 }
 
+/** A periodic job's mark to claim (CoordStore.claimPeriodics). */
+export interface PeriodicMark {
+  name: string;
+  now: number;
+  everyMs: number;
+}
+
 export interface CoordStore {
   /**
    * Durable routing decisions: each app already decided keeps its decision (admitted = true,
@@ -341,10 +348,12 @@ export interface CoordStore {
    */
   sealableSlots(before: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<{ app: string; slot: number }[]>;
   /**
-   * true at most once per `everyMs` for `name` (and marks it run at `now`); true at once when the
-   * store has no mark (lost or emptied) or the mark lies in the future (rolled back, clock jump).
+   * For each mark: true at most once per `everyMs` for `name` (and marks it run at `now`); true at
+   * once when the store has no mark (lost or emptied) or the mark lies in the future (rolled back,
+   * clock jump). The marks are independent; all of them in one round trip (an upload tick claims
+   * its periodic steps together).
    */
-  claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean>;
+  claimPeriodics(marks: readonly PeriodicMark[]): Promise<boolean[]>;
   /**
    * Apps with pending sections staged at or before `stagedBefore`, oldest first. With `small`, an
    * app with less than `minBytes` pending waits until its oldest section was staged at or before

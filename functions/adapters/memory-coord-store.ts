@@ -11,7 +11,7 @@ import {
   withFullShards,
   type AdoptRequest, type AdoptResult, type ClaimedSection, type CoordStore, type DrainClaim, type DrainCommit,
   type DrainCommitResult, type RegisterFile, type RegisterOptions, type RegisterResult, type SectionRef, type SlotState,
-  type SmallAppRule, type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
+  type PeriodicMark, type SmallAppRule, type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
 } from "./coord-store.js";
 
 interface Lock {
@@ -454,11 +454,13 @@ export class MemoryCoordStore implements CoordStore {
     });
   }
 
-  async claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean> {
-    const last = this.periodic.get(name);
-    if (last !== undefined && last <= now && now - last < everyMs) return false;
-    this.periodic.set(name, now);
-    return true;
+  async claimPeriodics(marks: readonly PeriodicMark[]): Promise<boolean[]> {
+    return marks.map(({ name, now, everyMs }) => {
+      const last = this.periodic.get(name);
+      if (last !== undefined && last <= now && now - last < everyMs) return false;
+      this.periodic.set(name, now);
+      return true;
+    });
   }
 
   async release(app: string, slot: number, token: string): Promise<void> {

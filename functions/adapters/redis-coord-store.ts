@@ -21,7 +21,7 @@
  *   {ns}:apps / {ns}:over          zset admitted / overflowed app → last use
  *   {ns}:lease:<name>              string token (PX ttl)
  *   {ns}:sealq                     zset "app\nslot" → t0 of its generation, 0 once it holds ≥ sealBytes (slots with data)
- *   {ns}:every:<name>              string: epoch ms a periodic job (claimPeriodic) last ran
+ *   {ns}:every:<name>              string: epoch ms a periodic job (claimPeriodics) last ran
  *   {ns}:tq:<shard>                list of a tail shard's queued regions (ENTRY below, index t<shard>)
  *   {ns}:tclaim:<shard>            hash id (token of the task that made it), lines (its entries), at (oldest
  *                                  stagedAt), total (its apps, once recorded), done, a:<app> (slot it was placed in, or d = done)
@@ -40,7 +40,7 @@ import { decodeIntervals, type Interval } from "../core/intervals.js";
 import {
   withFullShards,
   type AdoptRequest, type AdoptResult, type ClaimedSection, type CoordStore, type DrainClaim, type DrainCommit, type DrainCommitResult,
-  type RegisterFile, type RegisterOptions, type RegisterResult, type SlotState, type SmallAppRule,
+  type PeriodicMark, type RegisterFile, type RegisterOptions, type RegisterResult, type SlotState, type SmallAppRule,
   type SealRecord, type TailClaim, type TailCommitResult, type TailPlacement,
 } from "./coord-store.js";
 
@@ -1380,9 +1380,9 @@ export class RedisCoordStore implements CoordStore {
     return (await this.redis.lpSealable(this.tag, before, limit, ...rule)).map(parseSlotMember);
   }
 
-  async claimPeriodic(name: string, now: number, everyMs: number): Promise<boolean> {
-    this.roundTrips++;
-    return (await this.redis.lpClaimPeriodic(this.tag, name, now, everyMs)) === 1;
+  async claimPeriodics(marks: readonly PeriodicMark[]): Promise<boolean[]> {
+    if (marks.length === 0) return [];
+    return this.scriptPerItem(marks, (pipe, m) => pipe.lpClaimPeriodic(this.tag, m.name, m.now, m.everyMs));
   }
 
   async dueApps(stagedBefore: number, limit: number, small?: SmallAppRule): Promise<string[]> {

@@ -17,7 +17,7 @@ import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTB
 import { readMemberHeader, scanMembers } from "./members.js";
 import { ensureLockTime, LockLostError, prepareSlot, sealSlot } from "./seal.js";
 import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
-import type { SlotState } from "../adapters/coord-store.js";
+import type { PeriodicMark, SlotState } from "../adapters/coord-store.js";
 import { RequestPacer } from "./request-pacer.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
 
@@ -68,10 +68,18 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
     return result;
   }
   try {
+    let marks: TickMarks;
+    try {
+      marks = await claimTickMarks(deps, opts, nowOf(deps));
+    } catch (e) {
+      result.errors.push(`claim the tick's periodic steps: ${(e as Error).message}`);
+      deps.logger.error({ err: (e as Error).message }, "could not claim the tick's periodic steps; the upload tick stops here");
+      return result;
+    }
     // each phase isolates its own failures; a failing phase is reported and the next still runs
     for (const phase of [reconcileStaging, sweep, sealDue, uploadOutbox]) {
       try {
-        await phase(deps, opts, result);
+        await phase(deps, opts, result, marks);
       } catch (e) {
         result.errors.push(`${phase.name}: ${(e as Error).message}`);
         deps.logger.error({ phase: phase.name, err: (e as Error).message }, "upload phase failed; the other phases went on");
@@ -82,6 +90,49 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
   }
   result.durationMs = performance.now() - started;
   return result;
+}
+
+/** Which of the tick's periodic steps run now: each a mark in the coord store, all claimed in one round trip at the tick's start. */
+export interface TickMarks {
+  /** orphan staging files and temp files are looked for (reconcileStaging) */
+  stagingWalk: boolean;
+  /** the sweep's drain steps: the epoch's, and each ladder step's (drainSchedule) */
+  drainEpoch: boolean;
+  drainSteps: boolean[];
+  /** the whole active tree is walked (sealDue) */
+  activeWalk: boolean;
+  /** the first tick of a seal window (sealCutoffs) */
+  sealWindow: boolean;
+  /** the outbox's empty directories are pruned */
+  outboxPrune: boolean;
+}
+
+/**
+ * Claims the tick's periodic marks (TickMarks) in one round trip; a mark the options make moot
+ * (a drain-everything run walks and seals everything) is not claimed. The drain steps are claimed
+ * with half a drain age to spare, so a timer that fires a little early does not push a step off
+ * its line; every step is claimed at each tick it is due, to stay in line.
+ */
+export async function claimTickMarks(deps: PipelineDeps, opts: UploadOptions, now: number): Promise<TickMarks> {
+  const { drainAgeMs, drainMinBytes, drainMaxAgeMs, redriveAgeMs, sealAgeMs } = deps.config;
+  const asks: PeriodicMark[] = [];
+  const ask = (name: string, at: number, everyMs: number): (() => boolean) => {
+    const i = asks.push({ name, now: at, everyMs }) - 1;
+    return () => got[i]!;
+  };
+  const stagingWalk = opts.redriveAll ? () => true : ask("staging-walk", now, redriveAgeMs);
+  const stepped = !opts.sweepAll && drainMinBytes > 0;
+  const { epochMs, ladderMs } = drainSchedule(drainAgeMs, drainMaxAgeMs);
+  const drainEpoch = stepped ? ask("drain-epoch", now, epochMs - drainAgeMs / 2) : () => false;
+  const drainSteps = stepped ? ladderMs.map((periodMs) => ask(`drain-ladder-${periodMs}`, now, periodMs - drainAgeMs / 2)) : [];
+  const activeWalk = opts.sealAll ? () => true : ask("active-walk", now, activeWalkPeriodMs(deps.config));
+  const sealWindow = opts.sealAll ? () => true : ask("seal-window", sealWindowStart(deps.config, now), sealAgeMs);
+  const outboxPrune = ask("outbox-prune", now, redriveAgeMs);
+  const got = await deps.coord.claimPeriodics(asks);
+  return {
+    stagingWalk: stagingWalk(), drainEpoch: drainEpoch(), drainSteps: drainSteps.map((step) => step()),
+    activeWalk: activeWalk(), sealWindow: sealWindow(), outboxPrune: outboxPrune(),
+  };
 }
 
 /**
@@ -117,7 +168,7 @@ export function drainSchedule(drainAgeMs: number, drainMaxAgeMs: number): { epoc
  * threshold only by waiting would read a long stretch of staging files for a few sections; it
  * goes with the wave, which reads them anyway.
  */
-async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
+async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, marks: TickMarks): Promise<void> {
   const now = nowOf(deps);
   const { drainAgeMs, drainMinBytes, drainMaxAgeMs } = deps.config;
   // the long tail's regions: a shard once its oldest region reaches the max age (its task takes
@@ -130,12 +181,9 @@ async function sweep(deps: PipelineDeps, opts: UploadOptions, result: UploadResu
   if (opts.sweepAll) apps = await deps.coord.dueApps(Number.MAX_SAFE_INTEGER, 100_000);
   else if (drainMinBytes <= 0) apps = await deps.coord.dueApps(now - drainAgeMs, 100_000);
   else {
-    // periods are claimed with half a drain age to spare, so a timer that fires a little early does
-    // not push a step off its line; every step is claimed at each tick it is due, to stay in line.
-    // The marks are independent: claimed together (ioredis pipelines them into one round trip).
+    // the steps' marks were claimed with the tick's others (claimTickMarks)
     const { epochMs, ladderMs } = drainSchedule(drainAgeMs, drainMaxAgeMs);
-    const claim = (name: string, periodMs: number) => deps.coord.claimPeriodic(name, now, periodMs - drainAgeMs / 2);
-    const [epoch, ...steps] = await Promise.all([claim("drain-epoch", epochMs), ...ladderMs.map((periodMs) => claim(`drain-ladder-${periodMs}`, periodMs))]);
+    const epoch = marks.drainEpoch, steps = marks.drainSteps;
     const level = steps.lastIndexOf(true) + 1;
     const pace = epoch ? { stepMinBytes: (drainMinBytes * epochMs) / drainMaxAgeMs, stepPeriodMs: epochMs, now }
       : level > 0 ? { stepMinBytes: drainMinBytes / 2, stepPeriodMs: ladderMs[level - 1]!, now }
@@ -176,11 +224,11 @@ function activeWalkPeriodMs(config: Pick<PipelineDeps["config"], "redriveAgeMs" 
  * walks the whole active tree instead, because files are the truth: torn tails, generations
  * Redis does not know and orphans are found only there.
  */
-async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
+async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, marks: TickMarks): Promise<void> {
   const now = nowOf(deps);
-  const fullWalk = opts.sealAll || (await deps.coord.claimPeriodic("active-walk", now, activeWalkPeriodMs(deps.config)));
+  const fullWalk = marks.activeWalk;
   // the first tick of a seal window seals what came due by age at its boundary (see sealCutoffs)
-  const windowTick = opts.sealAll || (await deps.coord.claimPeriodic("seal-window", sealWindowStart(deps.config, now), deps.config.sealAgeMs));
+  const windowTick = marks.sealWindow;
   const cut = sealCutoffs(deps.config, now, windowTick);
   let files: ActiveFile[] = [];
   let states: SlotState[];
@@ -361,11 +409,11 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, token: st
  * registered again: dedup by offsets keeps only what was never staged, and a file with nothing
  * new is deleted. Old temp files (a writer died before its rename) are removed.
  */
-async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult): Promise<void> {
+async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, marks: TickMarks): Promise<void> {
   const now = nowOf(deps);
   // only files older than the redrive age are candidates, so walking once per redrive age finds
   // each within two of them, without a readdir and a stat per staging file on every tick
-  if (!opts.redriveAll && !(await deps.coord.claimPeriodic("staging-walk", now, deps.config.redriveAgeMs))) return;
+  if (!marks.stagingWalk) return;
   const old = (mtimeMs: number) => now - mtimeMs >= deps.config.redriveAgeMs;
   const candidates: string[] = [];
   for (const dir of [STAGING_DIR, UPLOADS_DIR]) {
@@ -491,7 +539,7 @@ async function listOutbox(deps: PipelineDeps, now: number, result: UploadResult)
   return files;
 }
 
-async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: UploadResult): Promise<void> {
+async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: UploadResult, marks: TickMarks): Promise<void> {
   const objects = deps.objects;
   if (!objects) throw new Error("upload needs an object store");
   const now = nowOf(deps);
@@ -568,7 +616,7 @@ async function uploadOutbox(deps: PipelineDeps, _opts: UploadOptions, result: Up
     ),
   );
   // nested uploads removed their own empty directories; what a crash left behind goes with the periodic full prune
-  if (await deps.coord.claimPeriodic("outbox-prune", now, deps.config.redriveAgeMs)) await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
+  if (marks.outboxPrune) await deps.nas.pruneEmptyDirs(OUTBOX_DIR);
 }
 
 const isArchiveObject = (key: string): boolean => {

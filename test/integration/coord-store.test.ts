@@ -577,14 +577,29 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
 
   it("runs a periodic job at most once per period, and at once when its mark is missing or in the future", async () => {
     const s = open();
-    expect(await s.claimPeriodic("walk", 10_000, 600)).toBe(true); // no mark yet
-    expect(await s.claimPeriodic("walk", 10_100, 600)).toBe(false);
-    expect(await s.claimPeriodic("other", 10_100, 600)).toBe(true); // each name has its own mark
-    expect(await s.claimPeriodic("walk", 10_599, 600)).toBe(false);
-    expect(await s.claimPeriodic("walk", 10_600, 600)).toBe(true);
-    expect(await s.claimPeriodic("walk", 10_700, 600)).toBe(false);
-    expect(await s.claimPeriodic("walk", 5_000, 600)).toBe(true); // the mark lies in the future (clock jumped back)
-    expect(await s.claimPeriodic("walk", 5_100, 600)).toBe(false);
+    const claim = async (name: string, now: number, everyMs: number) => (await s.claimPeriodics([{ name, now, everyMs }]))[0];
+    expect(await claim("walk", 10_000, 600)).toBe(true); // no mark yet
+    expect(await claim("walk", 10_100, 600)).toBe(false);
+    expect(await claim("other", 10_100, 600)).toBe(true); // each name has its own mark
+    expect(await claim("walk", 10_599, 600)).toBe(false);
+    expect(await claim("walk", 10_600, 600)).toBe(true);
+    expect(await claim("walk", 10_700, 600)).toBe(false);
+    expect(await claim("walk", 5_000, 600)).toBe(true); // the mark lies in the future (clock jumped back)
+    expect(await claim("walk", 5_100, 600)).toBe(false);
+  });
+
+  it("claims several periodic marks at once, each on its own terms", async () => {
+    const s = open();
+    await s.claimPeriodics([{ name: "a", now: 1_000, everyMs: 500 }]);
+    const roundTripsOf = (x: CoordStore) => (x instanceof RedisCoordStore ? x.roundTrips : 0);
+    const rt0 = roundTripsOf(s);
+    // Act: "a" not yet due, "b" never claimed, "c" due at its own time and period
+    const got = await s.claimPeriodics([{ name: "a", now: 1_200, everyMs: 500 }, { name: "b", now: 1_200, everyMs: 500 }, { name: "c", now: 900, everyMs: 50 }]);
+    // Assert
+    expect(got).toEqual([false, true, true]);
+    expect(roundTripsOf(s) - rt0).toBe(s instanceof RedisCoordStore ? 1 : 0);
+    expect(await s.claimPeriodics([])).toEqual([]);
+    expect(await s.claimPeriodics([{ name: "a", now: 1_500, everyMs: 500 }, { name: "b", now: 1_300, everyMs: 500 }])).toEqual([true, false]);
   });
 
   it("releases only for the holder", async () => {

@@ -102,6 +102,22 @@ describe("seal and upload of one object", () => {
     expect(keys.map((k) => k.split("/")[1]).sort()).toEqual(["billing", "orders", "search"]);
   });
 
+  it("an upload tick claims its periodic steps in one round trip: an idle tick costs four", async () => {
+    // Arrange: a pipeline with nothing staged, its first tick done (every periodic step claimed once)
+    p = testPipeline();
+    p.deps.objects = new LocalObjectStore(path.join(p.dir, "objects"));
+    const coord = p.deps.coord as RedisCoordStore;
+    await runUpload({ ...p.deps, invoker: p.emulator }, { skipLease: true });
+    const before = coord.roundTrips;
+
+    // Act: the next tick, with nothing to drain, seal or ship
+    const r = await runUpload({ ...p.deps, invoker: p.emulator }, { skipLease: true });
+
+    // Assert: the marks (1), the due tail shards (1) and apps (1), the sealable slots (1)
+    expect(r.errors).toEqual([]);
+    expect(coord.roundTrips - before).toBe(4);
+  });
+
   it("ships files of the nested layout an older version left, and removes their directories", async () => {
     // Arrange: one nested and one flat file in the outbox
     p = testPipeline();
