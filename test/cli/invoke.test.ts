@@ -146,7 +146,7 @@ describe("logpipe invoke", () => {
     const up = json((await cli("invoke", "upload", "--payload", "drain", "--out", out, "--json")).out);
     expect(up.result).toMatchObject({ swept: 1, uploaded: sample.apps.length });
     expect(up.invocations).toHaveLength(1);
-    expect(up.invocations[0]!.payload).toEqual({ v: 2, apps: rest, reason: "sweep" });
+    expect(up.invocations[0]!.payload).toEqual({ v: 2, apps: rest, reason: "sweep", seal: true }); // the drain payload's tasks seal what they drain
 
     const c2 = json((await cli("invoke", "compress", "--event", up.invocations[0]!.eventFile, "--out", out, "--json")).out);
     expect(c2.result).toMatchObject({ members: rest.length, records: count(rest), filesDeleted: 1 });
