@@ -72,9 +72,10 @@ export async function runUpload(deps: PipelineDeps, opts: UploadOptions = {}): P
     try {
       marks = await claimTickMarks(deps, opts, nowOf(deps));
     } catch (e) {
+      // no periodic step this tick; the phases still run (sealed files ship without Redis)
+      marks = unclaimedTickMarks(opts);
       result.errors.push(`claim the tick's periodic steps: ${(e as Error).message}`);
-      deps.logger.error({ err: (e as Error).message }, "could not claim the tick's periodic steps; the upload tick stops here");
-      return result;
+      deps.logger.error({ err: (e as Error).message }, "could not claim the tick's periodic steps; the phases go on without them");
     }
     // each phase isolates its own failures; a failing phase is reported and the next still runs
     for (const phase of [reconcileStaging, sweep, sealDue, uploadOutbox]) {
@@ -105,6 +106,11 @@ export interface TickMarks {
   sealWindow: boolean;
   /** the outbox's empty directories are pruned */
   outboxPrune: boolean;
+}
+
+/** The marks of a tick that could not claim any: only what the options force. */
+export function unclaimedTickMarks(opts: UploadOptions): TickMarks {
+  return { stagingWalk: opts.redriveAll === true, drainEpoch: false, drainSteps: [], activeWalk: opts.sealAll === true, sealWindow: opts.sealAll === true, outboxPrune: false };
 }
 
 /**

@@ -118,6 +118,23 @@ describe("seal and upload of one object", () => {
     expect(coord.roundTrips - before).toBe(4);
   });
 
+  it("a tick that cannot claim its periodic steps still ships what is sealed, and says why it skipped them", async () => {
+    // Arrange: a sealed file in the outbox; the coord store refuses the tick's marks
+    p = testPipeline();
+    p.deps.objects = new LocalObjectStore(path.join(p.dir, "objects"));
+    const key = `${p.prefix}/_deadletter/dt=2026-12-01/hour=10/records-x.json.gz`;
+    await p.deps.nas.writeAtomic(outboxPath(key), Buffer.from("sealed"));
+    const coord = Object.create(p.deps.coord, { claimPeriodics: { value: async () => { throw new Error("connection refused"); } } });
+
+    // Act
+    const r = await runUpload({ ...p.deps, coord }, { skipLease: true });
+
+    // Assert: shipped, and the skipped steps reported
+    expect(r.uploaded).toBe(1);
+    expect((await p.deps.objects.getBuffer(key)).toString()).toBe("sealed");
+    expect(r.errors).toEqual([expect.stringMatching(/claim the tick's periodic steps: connection refused/)]);
+  });
+
   it("ships files of the nested layout an older version left, and removes their directories", async () => {
     // Arrange: one nested and one flat file in the outbox
     p = testPipeline();
