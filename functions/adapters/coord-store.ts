@@ -309,6 +309,8 @@ export interface CoordStore {
   acquireDrains(apps: string[], opts: { order: number[]; token: string; ttlMs: number; maxBytes: number; budget: number; maxRefs: number; now: number }): Promise<DrainClaim[]>;
   /** Takes one slot's lock without claiming (seal, repair). Null when busy. */
   acquireSlot(app: string, slot: number, token: string, ttlMs: number): Promise<SlotState | null>;
+  /** acquireSlot for many slots under one token, in one round trip (an upload tick's seals): per slot, its state or null when busy. */
+  acquireSlots(slots: readonly { app: string; slot: number }[], token: string, ttlMs: number): Promise<(SlotState | null)[]>;
   /** Milliseconds the lock has left if `token` still holds it, else a value ≤ 0. */
   lockRemainingMs(app: string, slot: number, token: string): Promise<number>;
   /** Atomically per commit: still the holder, state unchanged → len += addLen, refs consumed, claim cleared. */

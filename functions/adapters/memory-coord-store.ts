@@ -215,6 +215,13 @@ export class MemoryCoordStore implements CoordStore {
     return s ? this.view(s) : null;
   }
 
+  async acquireSlots(slots: readonly { app: string; slot: number }[], token: string, ttlMs: number): Promise<(SlotState | null)[]> {
+    return slots.map(({ app, slot }) => {
+      const s = this.takeLock(app, slot, token, ttlMs);
+      return s ? this.view(s) : null;
+    });
+  }
+
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
     const l = this.lockHolder(this.k(app, slot));
     return l && l.token === token ? l.expiresAt - this.now() : -1;

@@ -1218,6 +1218,21 @@ export class RedisCoordStore implements CoordStore {
     return r ? stateFrom(r) : null;
   }
 
+  async acquireSlots(slots: readonly { app: string; slot: number }[], token: string, ttlMs: number): Promise<(SlotState | null)[]> {
+    const out: (SlotState | null)[] = [];
+    // one pipeline per 2,000 slots (as readSlotStates), each slot's script on its own
+    for (let i = 0; i < slots.length; i += 2000) {
+      const pipe = this.redis.pipeline() as unknown as ScriptPipeline;
+      for (const { app, slot } of slots.slice(i, i + 2000)) pipe.lpAcquireSlot(this.tag, app, slot, token, ttlMs);
+      this.roundTrips++;
+      for (const [err, r] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        out.push(r ? stateFrom(r as StateRow) : null);
+      }
+    }
+    return out;
+  }
+
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
     this.roundTrips++;
     return Number(await this.redis.lpRemaining(this.tag, app, slot, token));

@@ -339,6 +339,18 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(await s.registeredFiles([f1.file, f2.file, f3.file])).toEqual(new Set());
   });
 
+  it("takes many slots' locks at once: each slot's state, or null where another holds it", async () => {
+    const s = open();
+    await s.acquireSlot("b", 1, "other", 10_000);
+    // Act
+    const got = await s.acquireSlots([{ app: "a", slot: 0 }, { app: "b", slot: 1 }, { app: "c", slot: 2 }], "sealer", 10_000);
+    // Assert: a and c taken (fresh slots), b busy; the locks are the sealer's
+    expect(got).toEqual([{ gen: 0, len: 0, t0: 0 }, null, { gen: 0, len: 0, t0: 0 }]);
+    expect(await s.acquireSlot("a", 0, "third", 10_000)).toBeNull();
+    expect(await s.lockRemainingMs("c", 2, "sealer")).toBeGreaterThan(0);
+    expect(await s.acquireSlots([], "sealer", 10_000)).toEqual([]);
+  });
+
   it("skips apps whose slots are all busy and takes the lowest free slot", async () => {
     const s = open();
     await s.registerFiles([batch("t", 0, 0, 9, [["a", 10], ["b", 10]])], reg(1000));

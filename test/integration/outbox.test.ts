@@ -135,6 +135,36 @@ describe("seal and upload of one object", () => {
     expect(r.errors).toEqual([expect.stringMatching(/claim the tick's periodic steps: connection refused/)]);
   });
 
+  it("seals a tick's due slots together: the same round trips for 12 apps as for 3, and every record shipped once", async () => {
+    const sealTick = async (apps: number) => {
+      // Arrange: `apps` apps drained into active files (not sealed at the drain: no seal minimum)
+      const q = testPipeline({ env: { LOGPIPE_SEAL_MIN_BYTES: "0" } });
+      try {
+        q.deps.objects = new LocalObjectStore(path.join(q.dir, "objects"));
+        const names = Array.from({ length: apps }, (_, i) => `app-${i}`);
+        await splitBatch(q.deps, kafkaEvent(Array.from({ length: apps * 20 }, (_, i) => ({ app: names[i % apps]!, offset: i }))));
+        await runUpload({ ...q.deps, invoker: q.emulator }, { sweepAll: true, skipLease: true });
+        await q.emulator.drain();
+        const coord = q.deps.coord as RedisCoordStore;
+        const before = coord.roundTrips;
+        // Act: a tick that seals everything
+        const r = await runUpload(q.deps, { sealAll: true, skipLease: true });
+        // Assert
+        expect(r.errors).toEqual([]);
+        expect(r.sealed).toBe(apps);
+        expect(r.uploaded).toBe(apps);
+        const lines = (await collect(q.deps.objects.list(""))).length;
+        expect(lines).toBe(apps);
+        return coord.roundTrips - before;
+      } finally {
+        await q.close();
+      }
+    };
+    const few = await sealTick(3), many = await sealTick(12);
+    expect(many).toBe(few);
+    expect(many).toBeLessThanOrEqual(8); // marks, sweep (2), the slots' states, their locks, the seals recorded, the seals finished
+  });
+
   it("ships files of the nested layout an older version left, and removes their directories", async () => {
     // Arrange: one nested and one flat file in the outbox
     p = testPipeline();
