@@ -20,7 +20,7 @@ import { functionsSchema } from "../infra/config.js";
 import { PROFILE_FORMAT, writeProfile, type UsageProfile } from "../cli/cost/profile.js";
 import { loadPriceTable } from "../cli/ops/prices/index.js";
 import { taskArgument } from "./task-arg.js";
-import type { ChildTask, FunctionName, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
+import type { ChildTask, FunctionName, FunctionStats, LockstepFloor, LockstepResult, LockstepTask, PipelineResult, PipelineTask, PipelineWindow } from "./child.js";
 import { BENCH_DIR, DATA_DIR, ensureBenchData, RECORD_INTERVAL_MS, START_TIME, type BenchData, type DataSpec } from "./data.js";
 import { spansFileOf, summarizeByHandler, summarizeProfile, type InvocationSpan, type ProfileSummary } from "./profile.js";
 import { measureHelpStartup, type HelpStartup } from "./startup.js";
@@ -279,15 +279,13 @@ export function leastCpuWindow(runs: readonly Pick<PipelineResult, "window">[]):
  */
 export function withoutStandInIdle(r: PipelineResult): PipelineResult {
   const functions = { ...r.functions };
-  let idle = 0;
-  for (const f of FUNCTIONS) {
-    const s = r.functions[f];
-    const ms = s.oss.standInIdleMs ?? 0;
-    idle += ms;
-    functions[f] = { ...s, ms: s.ms - ms };
-  }
-  return { ...r, ms: r.ms - idle, functions };
+  for (const f of FUNCTIONS) functions[f] = { ...r.functions[f], ms: offMs(r.functions[f]) };
+  return { ...r, ms: r.ms - FUNCTIONS.reduce((t, f) => t + standInIdleMs(r.functions[f]), 0), functions };
 }
+
+/** A function's "off" time: its wall time less what it sat idle waiting for the OSS stand-in. */
+const offMs = (s: FunctionStats): number => s.ms - standInIdleMs(s);
+const standInIdleMs = (s: FunctionStats): number => s.oss.standInIdleMs ?? 0;
 
 function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: boolean, seconds: number): AxisRun {
   const gb = rawBytes / 1024 ** 3;
@@ -541,7 +539,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResults> {
               // on the handler's scripts: what FC would bill, without the local disk's and the
               // loaded machine's waits that wall time carries
               // "off" = wall time, less the time the handler sat idle waiting for the OSS stand-in
-              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS + x.redisServerMs : x.ms - (x.oss.standInIdleMs ?? 0), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
+              return [f, { ...x, ms: withNas ? x.cpuMs + x.nas.bookedMs + x.roundTrips * REDIS_RTT_MS + x.redisServerMs : offMs(x), nas: withNas ? x.nas : { ...x.nas, modelledMs: 0, bookedMs: 0 }, oss: withNas ? x.oss : { ...x.oss, modelledMs: 0 } }];
             })) as PipelineResult["functions"];
             const billedMs = FUNCTIONS.reduce((t, f) => t + fns[f].ms, 0);
             const wr: PipelineResult = {

@@ -1218,19 +1218,8 @@ export class RedisCoordStore implements CoordStore {
     return r ? stateFrom(r) : null;
   }
 
-  async acquireSlots(slots: readonly { app: string; slot: number }[], token: string, ttlMs: number): Promise<(SlotState | null)[]> {
-    const out: (SlotState | null)[] = [];
-    // one pipeline per 2,000 slots (as readSlotStates), each slot's script on its own
-    for (let i = 0; i < slots.length; i += 2000) {
-      const pipe = this.redis.pipeline() as unknown as ScriptPipeline;
-      for (const { app, slot } of slots.slice(i, i + 2000)) pipe.lpAcquireSlot(this.tag, app, slot, token, ttlMs);
-      this.roundTrips++;
-      for (const [err, r] of (await pipe.exec()) ?? []) {
-        if (err) throw err;
-        out.push(r ? stateFrom(r as StateRow) : null);
-      }
-    }
-    return out;
+  acquireSlots(slots: readonly { app: string; slot: number }[], token: string, ttlMs: number): Promise<(SlotState | null)[]> {
+    return this.pipelined(slots, (pipe, { app, slot }) => pipe.lpAcquireSlot(this.tag, app, slot, token, ttlMs), (r) => (r ? stateFrom(r as StateRow) : null));
   }
 
   async lockRemainingMs(app: string, slot: number, token: string): Promise<number> {
@@ -1351,15 +1340,23 @@ export class RedisCoordStore implements CoordStore {
    * One script call per item, pipelined: a round trip per 2,000 items, and each slot's script
    * still runs on its own (Redis is free for others between them). Whether each returned 1.
    */
-  private async scriptPerItem<T>(items: readonly T[], call: (pipe: ScriptPipeline, item: T) => unknown): Promise<boolean[]> {
-    const out: boolean[] = [];
+  private scriptPerItem<T>(items: readonly T[], call: (pipe: ScriptPipeline, item: T) => unknown): Promise<boolean[]> {
+    return this.pipelined(items, call, (r) => r === 1);
+  }
+
+  /**
+   * One command per item, pipelined: a round trip per 2,000 items (no single reply the size of
+   * the keyspace); each reply through `reply`, in order.
+   */
+  private async pipelined<T, R>(items: readonly T[], call: (pipe: ScriptPipeline, item: T) => unknown, reply: (r: unknown) => R): Promise<R[]> {
+    const out: R[] = [];
     for (let i = 0; i < items.length; i += 2000) {
       const pipe = this.redis.pipeline() as unknown as ScriptPipeline;
       for (const item of items.slice(i, i + 2000)) call(pipe, item);
       this.roundTrips++;
       for (const [err, r] of (await pipe.exec()) ?? []) {
         if (err) throw err;
-        out.push(r === 1);
+        out.push(reply(r));
       }
     }
     return out;
@@ -1374,19 +1371,9 @@ export class RedisCoordStore implements CoordStore {
     return (await this.readSlotStates([{ app, slot }]))[0]!;
   }
 
-  async readSlotStates(slots: readonly { app: string; slot: number }[]): Promise<SlotState[]> {
-    const out: SlotState[] = [];
-    // one pipeline per 2,000 slots: a round trip each, and no single reply the size of the keyspace
-    for (let i = 0; i < slots.length; i += 2000) {
-      const pipe = this.redis.pipeline();
-      for (const { app, slot } of slots.slice(i, i + 2000)) pipe.hmget(this.key("slot", app, slot), "gen", "len", "t0", "sgen", "skey", "tainted");
-      this.roundTrips++;
-      for (const [err, row] of (await pipe.exec()) ?? []) {
-        if (err) throw err;
-        out.push(stateFrom((row as (string | null)[]).map((v) => v ?? "") as StateRow));
-      }
-    }
-    return out;
+  readSlotStates(slots: readonly { app: string; slot: number }[]): Promise<SlotState[]> {
+    return this.pipelined(slots, (pipe, { app, slot }) => pipe.hmget(this.key("slot", app, slot), "gen", "len", "t0", "sgen", "skey", "tainted"),
+      (row) => stateFrom((row as (string | null)[]).map((v) => v ?? "") as StateRow));
   }
 
   async sealableSlots(before: number, limit: number, small?: { minBytes: number; forceBefore: number }): Promise<{ app: string; slot: number }[]> {

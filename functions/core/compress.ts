@@ -21,7 +21,7 @@ import { compressBuffers } from "./buffer-pool.js";
 import { CorruptChunkError } from "./chunk.js";
 import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
-import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, settleAll, type DrainTask, type PipelineDeps } from "./deps.js";
+import { MAX_REFS_PER_DRAIN, MAX_REFS_PER_MEMBER, NAS_CONCURRENCY, nowOf, reportReconcile, RetryableError, sealField, settleAll, type DrainTask, type PipelineDeps } from "./deps.js";
 import { activeFilePath } from "./layout.js";
 import { buildMember } from "./members.js";
 import { isSafeSegment } from "./routing.js";
@@ -73,7 +73,7 @@ export function parseTask(event: unknown): DrainTask {
   const t = doc as Partial<DrainTask>;
   if (typeof t !== "object" || t === null || t.v !== 2 || !Array.isArray(t.apps)) throw new BadTaskError('compress payload is not a drain task ({"v":2,"apps":[…]})');
   if (t.seal !== undefined && typeof t.seal !== "boolean") throw new BadTaskError(`drain task's "seal" is ${JSON.stringify(String(t.seal).slice(0, 40))}, not true or false`);
-  const seal = t.seal === true ? { seal: true } : {};
+  const seal = sealField(t.seal);
   if (t.shard !== undefined) {
     if (!Number.isSafeInteger(t.shard) || t.shard < 0 || t.shard > MAX_TAIL_SHARD) throw new BadTaskError(`drain task names tail shard ${JSON.stringify(String(t.shard).slice(0, 40))}, which is not an integer 0–${MAX_TAIL_SHARD}`);
     if (t.apps.length > 0) throw new BadTaskError("a tail shard's drain task lists no apps");

@@ -56,13 +56,16 @@ export async function settleAll<T>(work: readonly Promise<T>[]): Promise<T[]> {
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
+/** A drain task's `seal` field: present only when true, so a task that does not seal reads as before. */
+export const sealField = (seal: boolean | undefined): Pick<DrainTask, "seal"> => (seal === true ? { seal: true } : {});
+
 /** Splits `apps` into drain tasks of at most `perTask` apps and invokes them (a few at a time). */
 export async function invokeDrains(invoker: CompressInvoker, apps: string[], perTask: number, reason: DrainTask["reason"], opts: { seal?: boolean } = {}): Promise<number> {
   // in name order, as split lays out a staging file's sections: each task's sections then lie
   // together in every file, so the task reads a part of each file, not all of it
   const sorted = [...apps].sort();
   const tasks: DrainTask[] = [];
-  for (let i = 0; i < sorted.length; i += perTask) tasks.push({ v: 2, apps: sorted.slice(i, i + perTask), reason, ...(opts.seal ? { seal: true } : {}) });
+  for (let i = 0; i < sorted.length; i += perTask) tasks.push({ v: 2, apps: sorted.slice(i, i + perTask), reason, ...sealField(opts.seal) });
   const limit = pLimit(8);
   await Promise.all(tasks.map((t) => limit(() => invoker.invokeCompress(t))));
   return tasks.length;
@@ -71,7 +74,7 @@ export async function invokeDrains(invoker: CompressInvoker, apps: string[], per
 /** Invokes one drain task per tail shard (a few at a time). */
 export async function invokeTails(invoker: CompressInvoker, shards: number[], opts: { seal?: boolean } = {}): Promise<number> {
   const limit = pLimit(8);
-  await Promise.all(shards.map((shard) => limit(() => invoker.invokeCompress({ v: 2, apps: [], shard, reason: "sweep", ...(opts.seal ? { seal: true } : {}) }))));
+  await Promise.all(shards.map((shard) => limit(() => invoker.invokeCompress({ v: 2, apps: [], shard, reason: "sweep", ...sealField(opts.seal) }))));
   return shards.length;
 }
 

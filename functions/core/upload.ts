@@ -260,7 +260,7 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   files.forEach((f, i) => {
     const st = states[i]!;
     const plain = f.gen === st.gen && st.sealing === undefined && !st.tainted && f.size === st.len;
-    (plain && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, cut)) ? together : alone).push(i);
+    (plain && dueNow(deps.config, opts, st, cut) ? together : alone).push(i);
   });
   for (const i of await sealTogether(deps, opts, result, together.map((i) => files[i]!), cut, limit)) alone.push(together[i]!);
   await Promise.all(
@@ -306,7 +306,7 @@ async function sealTogether(deps: PipelineDeps, opts: UploadOptions, result: Upl
       if (start.gen !== f.gen) return await release(f);
       const p = await prepareSlot(deps, f.app, f.slot, token, start, lockDeadline);
       const st = p.state;
-      if (st.gen === f.gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, cut))) due.push({ app: f.app, slot: f.slot, state: st });
+      if (st.gen === f.gen && dueNow(deps.config, opts, st, cut)) due.push({ app: f.app, slot: f.slot, state: st });
       else await release(f);
     } catch (e) {
       result.errors.push(`${f.rel}: ${(e as Error).message}`);
@@ -366,6 +366,11 @@ export function sealIsDue(config: Pick<PipelineDeps["config"], "sealBytes" | "se
   return t0 <= cut.forceBefore || (t0 <= cut.before && len >= config.sealMinBytes);
 }
 
+/** Whether a slot in `state` is sealed by this tick: it holds data, and the tick seals everything or it is due (sealIsDue). */
+function dueNow(config: Pick<PipelineDeps["config"], "sealBytes" | "sealMinBytes">, opts: UploadOptions, state: SlotState, cut: SealCutoffs): boolean {
+  return state.len > 0 && (opts.sealAll === true || sealIsDue(config, state.len, state.t0, cut));
+}
+
 interface ActiveFile {
   rel: string;
   size: number;
@@ -395,7 +400,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
   // commit (or Redis forgot it). prepareSlot adopts or cuts them even if the app stays quiet.
   const torn = f.size > state.len && idle;
   const due = orphan || untracked || state.sealing !== undefined || torn || f.size < state.len ||
-    (state.len > 0 && (opts.sealAll || sealIsDue(deps.config, state.len, state.t0, cut)));
+    dueNow(deps.config, opts, state, cut);
   if (!due) return;
   // Every file of the active tree is removed or moved under its slot's lock, whatever Redis says
   // of it, because what Redis says can change: after a rollback, a drain of this slot finds its
@@ -425,7 +430,7 @@ async function sealOne(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
         // size or age — the walk's size may be stale (a drain appended since), so it decides nothing
         const p = await prepareSlot(deps, app, slot, token, got, lockDeadline);
         const st = p.state;
-        if (st.gen === gen && st.len > 0 && (opts.sealAll || sealIsDue(deps.config, st.len, st.t0, cut))) {
+        if (st.gen === gen && dueNow(deps.config, opts, st, cut)) {
           // the seal gives the lock back (its last round trip does, or its failure path)
           released = true;
           const r = await sealSlot(deps, app, slot, token, st, lockDeadline, { knownSize: p.size, release: true });
