@@ -125,6 +125,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   ensureDir: "mkdir",
   ensureParent: "mkdir, the first time a directory is seen by this instance",
   writeAtomic: "mkdir of the parent (first time) + create + write + fsync + rename",
+  writeNamedByContent: "mkdir of the parent (first time) + create + write (2 when a crash point splits it) + fsync; a name already there: + open (the create that failed) + writeAtomic's create + write + fsync + rename",
   copyPrefixAtomic: "mkdir + open (source) + create (temp) + read and write per 4 MB + fsync + rename",
   read: "open + read (open only when the file is missing)",
   exists: "stat",
@@ -151,7 +152,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
  * (readdir) and statEntry (stat), and appendExact's createExclusive when the file was there (the
  * open that failed) and sizeOfOpen (stat), counted by their overrides.
  */
-export const NAS_INTERNAL_METHODS = ["inDir", "statFile", "makeParent", "listDir", "statEntry", "createExclusive", "openExisting", "sizeOfOpen"] as const;
+export const NAS_INTERNAL_METHODS = ["inDir", "replaceWhole", "statFile", "makeParent", "listDir", "statEntry", "createExclusive", "openExisting", "sizeOfOpen"] as const;
 
 /**
  * NasDir methods that touch the file system only through helpers the model overrides and charges
@@ -382,9 +383,22 @@ export class NasLatencyDir extends NasDir {
     return super.makeParent(absPath);
   }
 
-  override async writeAtomic(rel: string, data: Buffer | Uint8Array, beforeRename?: () => void): Promise<void> {
+  override async writeAtomic(rel: string, data: Buffer | Uint8Array): Promise<void> {
     await this.charge({ create: 1, write: data.length > 0 ? 1 : 0, writeBytes: data.length, fsync: this.syncs ? 1 : 0, rename: 1 });
-    return this.real(() => super.writeAtomic(rel, data, beforeRename));
+    return this.real(() => super.writeAtomic(rel, data));
+  }
+
+  override async writeNamedByContent(rel: string, data: Buffer | Uint8Array, midWrite?: () => void): Promise<"created" | "replaced"> {
+    // charged after the call, as appendExact: whether the name was free is known only then (a
+    // create that found it taken is charged where it is made, by createExclusive)
+    let how: "created" | "replaced" | undefined;
+    try {
+      how = await this.real(() => super.writeNamedByContent(rel, data, midWrite));
+      return how;
+    } finally {
+      const wrote = { write: data.length > 0 ? (midWrite ? 2 : 1) : 0, writeBytes: data.length, fsync: this.syncs ? 1 : 0 };
+      await this.charge(how === "replaced" ? { create: 1, ...wrote, rename: 1 } : how === "created" ? { create: 1, ...wrote } : { create: 1 });
+    }
   }
 
   override async copyPrefixAtomic(fromRel: string, toRel: string, len: number): Promise<void> {

@@ -10,8 +10,8 @@
  * a stalled NAS write, a frozen instance).
  */
 export const CRASH_POINTS = [
-  "split.after-temp-write",
-  "split.after-rename",
+  "split.mid-write",
+  "split.after-write",
   "split.after-register",
   "compress.after-claim",
   "compress.tail-after-place",

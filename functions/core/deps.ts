@@ -87,6 +87,7 @@ export interface ReconcileEvent {
     | "file-shorter-than-committed" // NAS holds less than Redis says: what is there is sealed, nothing cut
     | "untracked-generation-sealed" // an active file Redis does not know (gen ahead): sealed as it is
     | "orphan-staging-registered" // a staging file Redis did not know: registered again (dedup by offsets)
+    | "torn-staging-file" // a staging file a split died writing (bytes do not match its name): removed, its batch was redelivered
     | "topic-reset" // offsets restarted below the watermark with newer timestamps
     | "missing-staging-file"; // a pending section whose staging file is gone (consumed in a forgotten history)
   app?: string;

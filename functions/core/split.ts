@@ -8,7 +8,7 @@
  */
 import pLimit from "p-limit";
 import { layoutChunkRows, writeChunkRows, type ChunkRowsLayout } from "./chunk.js";
-import { crashPoint } from "./crash-points.js";
+import { crashPoint, crashPointsEnabled } from "./crash-points.js";
 import { writeDeadLetter } from "./dead-letter.js";
 import { invokeDrains, nowOf, PARTITION_MAX_GAPS, PARTITION_MAX_RANGES, reportReconcile, settleAll, type PipelineDeps } from "./deps.js";
 import { splitBuffers } from "./buffer-pool.js";
@@ -348,12 +348,12 @@ async function stageTable(deps: PipelineDeps, table: RecordTable, result: SplitR
   await settleAll(
     files.map((f) =>
       writeLimit(async () => {
-        await deps.nas.writeAtomic(f.path, f.bytes, () => crashPoint("split.after-temp-write"));
+        await deps.nas.writeNamedByContent(f.path, f.bytes, crashPointsEnabled() ? () => crashPoint("split.mid-write") : undefined);
         result.stagedBytes += f.bytes.length;
       }),
     ),
   );
-  crashPoint("split.after-rename");
+  crashPoint("split.after-write");
   if (files.length === 0) {
     result.durationMs = performance.now() - started;
     return result;

@@ -1,6 +1,7 @@
 /**
  * Staging file: one trigger batch's records of one (topic, partition), all apps, grouped by app.
- * split writes it once (temp + fsync + rename) and registers it in one coord-store round trip;
+ * split writes it once, in place under its name (create + write + fsync: the name is derived
+ * from the bytes, see below), and registers it in one coord-store round trip;
  * compress drains each app's section, possibly from many staging files at once.
  *
  *   "LPBATCH1" | u32 indexLength | index JSON | section 0 | section 1 | …
@@ -8,8 +9,9 @@
  * Each section is one app's records in the staging-chunk layout of chunk.ts (offsets, line ends,
  * framed body), so a drain reads a section with one positional read and gzips its body as is.
  * The name derives from (topic, partition, first offset, last offset, CRC-32 of the bytes): a
- * redelivery with the same boundaries rewrites the same name with the same bytes, and a
- * recreated topic that reuses offsets can never overwrite a file still waiting to be drained.
+ * redelivery with the same boundaries rewrites the same name with the same bytes, a recreated
+ * topic that reuses offsets can never overwrite a file still waiting to be drained, and a file
+ * torn by a crash mid-write is told from a whole one (isWholeStagingFile).
  */
 import { crc32 } from "node:zlib";
 import type { RegisterFile, StagedTail } from "../adapters/coord-store.js";
@@ -153,6 +155,17 @@ export function decodeStagingIndex(head: Buffer): StagingIndex {
 
 export function indexLengthOf(head: Buffer): number {
   return MAGIC.length + 4 + head.readUInt32LE(MAGIC.length);
+}
+
+/**
+ * Whether `bytes` are the whole file `id` names: an id ends with the CRC-32 of its file's bytes
+ * (encodeStagingFile). A file split did not finish writing — it is written in place under its
+ * name (NasDir.writeNamedByContent), so a crash mid-write leaves it torn — does not match. An id
+ * without a CRC (not split's) is not judged here: its index is read as it is.
+ */
+export function isWholeStagingFile(id: string, bytes: Buffer): boolean {
+  const crc = /\.([0-9a-f]{8})$/.exec(id)?.[1];
+  return crc === undefined || parseInt(crc, 16) === crc32(bytes);
 }
 
 /** The registration of a staging file: its index's own section entries (no copy per section: ~1,500 a batch at 3,000 apps). */

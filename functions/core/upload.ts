@@ -16,7 +16,7 @@ import { invokeDrains, invokeTails, MAX_REFS_PER_DRAIN, NAS_CONCURRENCY, nowOf, 
 import { ACTIVE_DIR, activeFilePath, archiveObjectKey, checkpointPath, FLAT_OUTBOX_DIR, keyOfOutboxPath, OUTBOX_DIR, outboxPath, parseActiveFileName, parseArchiveKey, STAGING_DIR, TEMP_PREFIX, UPLOADS_DIR } from "./layout.js";
 import { readMemberHeader, scanMembers } from "./members.js";
 import { ensureLockTime, LockLostError, prepareSlot, sealSlot, sealSlots, type SlotToSeal } from "./seal.js";
-import { decodeStagingIndex, indexLengthOf, indexRecords, registrationOf, stagingIdOf } from "./staging.js";
+import { decodeStagingIndex, indexRecords, isWholeStagingFile, registrationOf, stagingIdOf } from "./staging.js";
 import type { PeriodicMark, SlotState } from "../adapters/coord-store.js";
 import { RequestPacer } from "./request-pacer.js";
 import type { ExpectedContent } from "../adapters/object-store.js";
@@ -478,7 +478,8 @@ async function sealUntracked(deps: PipelineDeps, result: UploadResult, token: st
  * Staging files the coord store does not know (a split died between its write and its
  * registration, a commit died before deleting a finished file, or Redis forgot them) are
  * registered again: dedup by offsets keeps only what was never staged, and a file with nothing
- * new is deleted. Old temp files (a writer died before its rename) are removed.
+ * new is deleted. A file whose bytes do not match its name (a split died mid-write) and old temp
+ * files (a writer died before its rename) are removed.
  */
 async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result: UploadResult, marks: TickMarks): Promise<void> {
   const now = nowOf(deps);
@@ -506,10 +507,17 @@ async function reconcileStaging(deps: PipelineDeps, opts: UploadOptions, result:
     const id = stagingIdOf(rel)!;
     if (known.has(id)) continue;
     try {
-      const head = await deps.nas.readRange(rel, 0, 64 * 1024);
-      if (!head) continue;
-      const full = indexLengthOf(head) > head.length ? await deps.nas.readRange(rel, 0, indexLengthOf(head)) : head;
-      const index = decodeStagingIndex(full!);
+      const bytes = await deps.nas.read(rel);
+      if (!bytes) continue;
+      if (!isWholeStagingFile(id, bytes)) {
+        // a split died mid-write (the file is written in place): it never registered it, and
+        // the trigger redelivered its batch, whose records were staged again
+        await deps.nas.remove(rel);
+        result.orphansRemoved++;
+        reportReconcile(deps, { kind: "torn-staging-file", possibleDuplicates: 0, detail: { file: id, bytes: bytes.length } });
+        continue;
+      }
+      const index = decodeStagingIndex(bytes);
       const reg = await deps.coord.registerFiles([registrationOf({ id, index })], {
         now, drainBytes: deps.config.drainBytes, scheduleTtlMs: deps.config.functionTimeoutMs, maxRanges: PARTITION_MAX_RANGES, maxGaps: PARTITION_MAX_GAPS,
       });

@@ -26,7 +26,7 @@ const ossSpec = (): ObjectsSpec => ({ kind: "oss", endpoint: oss.endpoint, bucke
 
 // The points the issue names; every one must actually be hit (a scenario that never reaches its point proves nothing).
 const NAMED = [
-  "split.after-temp-write", "split.after-rename", "split.after-register",
+  "split.mid-write", "split.after-write", "split.after-register",
   "compress.after-claim", "compress.mid-append", "compress.after-append", "compress.after-commit",
   "seal.after-record", "seal.after-rename", "upload.mid-upload", "upload.after-upload", "upload.mid-multipart",
 ] as const;

@@ -314,6 +314,36 @@ describe("commit protocol", () => {
     await close();
   });
 
+  it("a split that dies mid-write leaves a torn staging file under its name: the same batch again replaces it whole, and the reconciler removes one nobody writes again", async () => {
+    // Arrange: a split whose staging write dies after half the bytes (as a kill at split.mid-write does)
+    const { deps, emulator, close } = testPipeline({ env: SECTIONS });
+    const reconciled: ReconcileEvent[] = [];
+    deps.onReconcile = (e) => reconciled.push(e);
+    const dying = withNas(deps, { writeNamedByContent: (rel, data) => deps.nas.writeNamedByContent(rel, data, () => { throw new Error("killed mid-write"); }) });
+    await expect(splitBatch(dying, toCloudEventsBatch(records(0, 0, 100)))).rejects.toThrow("killed mid-write");
+    await expect(splitBatch(dying, toCloudEventsBatch(records(1, 0, 100)))).rejects.toThrow("killed mid-write");
+    const torn = (await deps.nas.walk(STAGING_DIR)).map((f) => f.rel).sort();
+    expect(torn).toHaveLength(2);
+    // Act: partition 0's batch comes again with the same boundaries (same name); partition 1's in two halves (other names)
+    const again = await splitBatch(deps, toCloudEventsBatch(records(0, 0, 100)));
+    for (const o of [0, 50]) await splitBatch(deps, toCloudEventsBatch(records(1, o, o + 50)));
+    // Assert: the same name now holds the whole file (its bytes match the CRC-32 in its name)
+    expect(again.duplicates).toBe(0);
+    const whole = (await deps.nas.read(torn[0]!))!;
+    expect(whole.length).toBeGreaterThan(0);
+    expect(crc32(whole).toString(16).padStart(8, "0")).toBe(stagingIdOf(torn[0]!)!.split(".").pop());
+    // the other torn file is still there, registered by nobody; the reconciler removes it and says so
+    expect((await deps.coord.registeredFiles([stagingIdOf(torn[1]!)!])).size).toBe(0);
+    const walk = await runUpload({ ...deps, invoker: emulator }, { redriveAll: true, skipLease: true });
+    expect([walk.orphansRemoved, walk.redriven]).toEqual([1, 0]);
+    expect(await deps.nas.size(torn[1]!)).toBeUndefined();
+    expect(reconciled.map((e) => [e.kind, e.possibleDuplicates, e.detail.file])).toEqual([["torn-staging-file", 0, stagingIdOf(torn[1]!)]]);
+    await flushPipeline({ deps, emulator });
+    expect(await archiveOf(deps, [...records(0, 0, 100), ...records(1, 0, 100)])).toEqual({ archived: 200, lost: 0, duplicated: 0, misrouted: 0 });
+    expect(await deps.nas.walk(STAGING_DIR)).toEqual([]);
+    await close();
+  });
+
   it("cuts a torn tail left by a crash mid-append, and never the committed bytes before it", async () => {
     // Arrange: one committed member for pay, then a drain that dies halfway through its append
     const { deps, emulator, close } = recordingPipeline({ env: { LOGPIPE_MAX_WRITERS_PER_APP: "1" } });

@@ -53,6 +53,9 @@ describe("NasLatencyDir", () => {
     expect(await delta(nas, () => nas.writeAtomic("a/b/f1", data))).toEqual({ mkdir: 1, create: 1, write: 1, writeBytes: 3000, fsync: 1, rename: 1 });
     // the parent directory is known now: no mkdir the second time
     expect(await delta(nas, () => nas.writeAtomic("a/b/f2", data))).toEqual({ create: 1, write: 1, writeBytes: 3000, fsync: 1, rename: 1 });
+    // a name derived from the bytes is written in place (no rename); a name already taken is replaced whole
+    expect(await delta(nas, () => nas.writeNamedByContent("n/m/n1", data))).toEqual({ mkdir: 1, create: 1, write: 1, writeBytes: 3000, fsync: 1 });
+    expect(await delta(nas, () => nas.writeNamedByContent("n/m/n1", data))).toEqual({ open: 1, create: 1, write: 1, writeBytes: 3000, fsync: 1, rename: 1 });
     expect(await delta(nas, () => nas.read("a/b/f1"))).toEqual({ open: 1, read: 1, readBytes: 3000 });
     expect(await delta(nas, () => nas.read("a/b/missing"))).toEqual({ open: 1 });
     expect(await delta(nas, () => nas.readRange("a/b/f1", 100, 50))).toEqual({ open: 1, read: 1, readBytes: 50 });

@@ -11,7 +11,7 @@ import { STAGING_DIR, topicSegment } from "../../functions/core/layout.js";
 import { randomBytes } from "node:crypto";
 import { buildMember, readMemberHeader, scanMembers, type MemberMeta } from "../../functions/core/members.js";
 import {
-  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunks, tailLines,
+  decodeStagingIndex, encodeStagingFile, indexLengthOf, indexRecords, isWholeStagingFile, registrationOf, sectionLines, STAGING_SUFFIX, stagingIdOf, stagingPath, tailChunks, tailLines,
 } from "../../functions/core/staging.js";
 import { parseTailRef, tailRef, tailShardOf } from "../../functions/adapters/coord-store.js";
 
@@ -41,6 +41,17 @@ describe("staging file", () => {
     expect(decodeStagingIndex(file.bytes.subarray(0, headLength))).toEqual(file.index);
     expect(() => decodeStagingIndex(file.bytes.subarray(0, headLength - 1))).toThrow(CorruptChunkError);
     expect(() => decodeStagingIndex(Buffer.from("LPCHUNK1 something else entirely"))).toThrow(/bad magic/);
+  });
+
+  it("tells a whole file from one torn mid-write by the CRC-32 in its name", () => {
+    const { file } = sampleFile();
+    const torn = Buffer.concat([file.bytes.subarray(0, file.bytes.length >> 1), Buffer.alloc(file.bytes.length - (file.bytes.length >> 1))]);
+    expect(isWholeStagingFile(file.id, file.bytes)).toBe(true);
+    expect(isWholeStagingFile(file.id, file.bytes.subarray(0, file.bytes.length >> 1))).toBe(false);
+    // a full-length file with a hole where a write never landed (NFS can flush pages out of order)
+    expect(isWholeStagingFile(file.id, torn)).toBe(false);
+    // a name without a CRC is not judged
+    expect(isWholeStagingFile("logs.0/100-105", torn)).toBe(true);
   });
 
   it("the index is JSON.stringify of { v: 1, ...meta, sections }, padded with spaces to its length with 15-digit quoted offsets (the format a redelivery must reproduce byte for byte)", () => {
