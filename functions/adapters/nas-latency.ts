@@ -28,6 +28,12 @@
  *   - No published per-operation latency was found for metadata calls, a single data call or
  *     fsync: the model ASSUMES 1 ms per round trip for each (a round trip to a mount target in the
  *     same zone; the figure issue 11 uses). Pass another model to test other assumptions.
+ * The size of a file just opened (readUpTo's, appendExact's fstat) is not a round trip of its
+ * own: an NFS open revalidates the file's attributes with the server ("close-to-open cache
+ * consistency": a GETATTR or ACCESS at every open, whatever the cache holds) and they are then
+ * cached for at least acregmin, 3 s by default (https://man7.org/linux/man-pages/man5/nfs.5.html,
+ * checked 2026-12-05), so an fstat right after the open reads the cache. Until 2026-12-05
+ * appendExact's fstat was charged a stat (1 ms per append past 0).
  */
 import { readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
@@ -132,7 +138,7 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
   size: "stat",
   stat: "stat",
   remove: "unlink",
-  appendExact: "at 0: an exclusive create (no stat: the file is new; a file already there: + open + stat); past 0: open + stat; a missing directory: + mkdir and a second open; then, when the size matches: write (2 when torn mid-write) + fsync",
+  appendExact: "at 0: an exclusive create (the file is new; a file already there: + open); past 0: open (the size is the open's attributes: no stat, see the header); a missing directory: + mkdir and a second open; then, when the size matches: write (2 when torn mid-write) + fsync",
   readRange: "open + read (open only when the file is missing)",
   readRanges: "open + one read per range (open only when the file is missing)",
   readUpTo: "open + read (open only when the file is missing; the size comes with the open's attributes)",
@@ -150,7 +156,8 @@ export const NAS_METHOD_OPS: Record<NasDirMethod, string> = {
  * NasDir's non-public helpers: their operations are counted by the public methods that call them,
  * except makeParent's (mkdir + the open that found the directory missing), walk's listDir
  * (readdir) and statEntry (stat), and appendExact's createExclusive when the file was there (the
- * open that failed) and sizeOfOpen (stat), counted by their overrides.
+ * open that failed), counted by their overrides. sizeOfOpen (fstat of a file just opened) is no
+ * round trip: the open fetched the attributes (see the header).
  */
 export const NAS_INTERNAL_METHODS = ["inDir", "replaceWhole", "statFile", "makeParent", "listDir", "statEntry", "createExclusive", "openExisting", "sizeOfOpen"] as const;
 
@@ -451,11 +458,6 @@ export class NasLatencyDir extends NasDir {
     const fd = await super.createExclusive(abs, mode);
     if (fd === undefined) await this.chargeWithin({ open: 1 }); // the create that found the file there; inside appendExact's real work
     return fd;
-  }
-
-  protected override async sizeOfOpen(fd: number): Promise<number> {
-    await this.chargeWithin({ stat: 1 }); // inside appendExact's real work
-    return super.sizeOfOpen(fd);
   }
 
   override async readByPath(rel: string, bytes: number): Promise<void> {
