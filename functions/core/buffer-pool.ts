@@ -25,22 +25,34 @@ export class BufferPool {
     private readonly maxKeptBytes: number,
     /** buffers under this are not worth keeping (Node's own allocator serves them well) */
     private readonly minBytes = 256 * 1024,
+    /**
+     * A kept buffer serves a take of at most this many times smaller (beyond the size a new one
+     * would have), and what is kept past the budget is the least recently given back; without it
+     * any larger buffer serves and the largest are kept. A pool whose takes vary widely in size
+     * needs the bound: compress's kept its few largest buffers (a sweep's), each then spent on a
+     * 1 MB read, while the task's other reads were allocated anew — 2 of the 3.3 GB compress
+     * allocated outside V8's heap in a 2 GB run, and each 64 MB of that starts a full garbage
+     * collection (docs/bench.md, "Compress's pool keeps what its tasks take").
+     */
+    private readonly maxFit = Infinity,
   ) {}
 
   /** A buffer of at least `size` bytes (contents undefined) that nobody else holds. */
   take(size: number): Buffer {
+    const unit = size < MB ? 64 * 1024 : MB; // sizes a later take of about the same size can reuse
+    const rounded = Math.ceil(size / unit) * unit;
+    const largest = Math.max(rounded, size * this.maxFit);
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const len = this.free[i]!.length;
-      if (len >= size && (best < 0 || len < this.free[best]!.length)) best = i;
+      if (len >= size && len <= largest && (best < 0 || len < this.free[best]!.length)) best = i;
     }
     if (best >= 0) {
       const b = this.free.splice(best, 1)[0]!;
       this.out.add(b.buffer);
       return b;
     }
-    const unit = size < MB ? 64 * 1024 : MB; // sizes a later take of about the same size can reuse
-    const b = size < this.minBytes ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(Math.ceil(size / unit) * unit);
+    const b = size < this.minBytes ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(rounded);
     this.allocatedBytes += b.length;
     if (b.length >= this.minBytes) this.out.add(b.buffer);
     return b;
@@ -52,16 +64,22 @@ export class BufferPool {
     if (!this.out.has(ab)) return;
     this.out.delete(ab);
     this.free.push(Buffer.from(ab, 0, ab.byteLength));
-    // keep the largest ones within the budget
-    this.free.sort((a, b) => b.length - a.length);
-    let kept = 0;
-    for (let i = 0; i < this.free.length; i++) {
-      kept += this.free[i]!.length;
-      if (kept > this.maxKeptBytes) {
-        this.free.length = i;
-        break;
+    if (this.maxFit === Infinity) {
+      // keep the largest ones within the budget (any of them serves any smaller take)
+      this.free.sort((a, b) => b.length - a.length);
+      let kept = 0;
+      for (let i = 0; i < this.free.length; i++) {
+        kept += this.free[i]!.length;
+        if (kept > this.maxKeptBytes) {
+          this.free.length = i;
+          break;
+        }
       }
+      return;
     }
+    // keep the most recently given back within the budget (`free` is in the order given back)
+    let kept = this.keptBytes();
+    while (kept > this.maxKeptBytes) kept -= this.free.shift()!.length;
   }
 
   /** Bytes kept for reuse now. */
@@ -78,7 +96,9 @@ export const splitBuffers = new BufferPool(96 * MB);
 
 /**
  * Compress's pool: the staging ranges a drain reads and each member's lines gathered for gzip,
- * given back when the task ends. 64 MB covers a hot drain (LOGPIPE_DRAIN_BYTES for each of a few
- * apps); a larger task (up to LOGPIPE_TASK_MAX_BYTES) allocates the rest.
+ * given back when the task ends (the gathers at once). 320 MB keeps what a task may hold with the
+ * defaults — its reads, LOGPIPE_TASK_MAX_BYTES (256 MB), and a member's gather,
+ * LOGPIPE_DRAIN_MAX_BYTES (64 MB) — of the 2,048 MB compress is given; a buffer serves takes down
+ * to half its size (its ranges vary from a tail app's 32 KB to a hot app's tens of MB).
  */
-export const compressBuffers = new BufferPool(64 * MB, 32 * 1024);
+export const compressBuffers = new BufferPool(320 * MB, 32 * 1024, 2);

@@ -42,6 +42,29 @@ describe("BufferPool", () => {
     expect(pool.keptBytes()).toBe(5 * MB);
   });
 
+  it("with a fit bound, spends no large buffer on a small take, and keeps the most recently given back", () => {
+    // Arrange: compress's kind of pool; a sweep left a 32 MB buffer, then a task takes two 1 MB reads
+    const pool = new BufferPool(40 * MB, 32 * 1024, 2);
+    const big = pool.take(32 * MB);
+    pool.give(big);
+    // Act
+    const a = pool.take(MB);
+    const b = pool.take(MB);
+    const large = pool.take(20 * MB);
+    // Assert: the reads got buffers of their size; the 32 MB one waited for the take it fits
+    expect([a.length, b.length]).toEqual([MB, MB]);
+    expect(large.buffer).toBe(big.buffer);
+    // over the budget (32 + 1 + 1 + a new 8 MB), what goes is the least recently given back
+    pool.give(large);
+    pool.give(a);
+    pool.give(b);
+    const eight = pool.take(8 * MB);
+    expect(eight.buffer).not.toBe(big.buffer); // 32 MB is over 2 × 8 MB: a new one
+    pool.give(eight);
+    expect(pool.keptBytes()).toBe(MB + MB + 8 * MB);
+    expect(pool.take(MB).buffer).toBe(a.buffer);
+  });
+
   it("leaves small buffers to Node's allocator", () => {
     const pool = new BufferPool(16 * MB);
     const small = pool.take(1000);
