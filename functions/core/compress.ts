@@ -158,10 +158,10 @@ function withGathered<T>(parts: readonly Buffer[], use: (bytes: Buffer) => T): T
 }
 
 /**
- * The pooled buffers a task reads staging ranges into (compressBuffers): nothing is allocated
- * per drain once the instance is warm, and the garbage collector does not run for each drain's
- * megabytes outside its heap. All go back when the task ends, once no read is in flight and
- * every member has been built.
+ * The pooled buffers a task reads staging ranges into and builds its members in
+ * (compressBuffers): nothing is allocated per drain once the instance is warm, and the garbage
+ * collector does not run for each drain's megabytes outside its heap. All go back when the task
+ * ends, once no read is in flight and every member has been written.
  */
 class TaskBuffers {
   private readonly taken: Buffer[] = [];
@@ -408,7 +408,7 @@ export async function compressTask(deps: PipelineDeps, task: DrainTask, meta: { 
       let parts: Buffer[] = [], from = 0, n = 0, minTs = 0, memberStaged = 0;
       const flush = () => {
         const meta = { n, r: refs.slice(from), t: minTs, s: memberStaged };
-        if (n > 0) built.push(withGathered(parts, (lines) => buildMember(lines, meta, config.gzipLevel)));
+        if (n > 0) built.push(withGathered(parts, (lines) => buildMember(lines, meta, config.gzipLevel, buffers.take)));
         records += n;
         parts = [], from = refs.length, n = 0, minTs = 0, memberStaged = 0;
       };
@@ -582,7 +582,7 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
             const gathered = tailLines(parts, take);
             records = gathered.records;
             return gathered.lines;
-          }, (lines) => (records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel) : undefined));
+          }, (lines) => (records > 0 ? buildMember(lines, { n: records, r: [ref], t: minTs, s: stagedAt }, config.gzipLevel, buffers.take) : undefined));
           return { member, members: member ? 1 : 0, refs: [ref], records, sections: parts.length, stagedAt };
         },
         release: () => release(p.app),

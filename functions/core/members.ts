@@ -50,13 +50,27 @@ const META_DEFLATE_LEVEL = 6;
 /** inflating a subfield of at most 64 KB may not yield more than this (a hostile header cannot balloon) */
 const MAX_META_TEXT = 4 * 1024 * 1024;
 
-export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, level: number): Buffer {
-  const gz = gzipSync(lines, { level });
+/**
+ * gzip's output buffer for `bytes` of input: a sixth of them (log lines compress to ~0.15 at level
+ * 1), so a member's deflate data is one buffer zlib allocates, not 16 KB pieces and their
+ * concatenation — each byte allocated outside V8's heap counts toward the next full collection
+ * (docs/bench.md, "Compress's pool keeps what its tasks take"). Less compressible input takes
+ * more pieces, as before.
+ */
+const gzipChunkFor = (bytes: number): number => Math.max(16 * 1024, Math.ceil(bytes / 6));
+
+/**
+ * The member of `lines`: gzip with our FEXTRA subfield. `take` gives the buffer the member is
+ * written into (compress: its task's pooled buffers, given back when the task ends).
+ */
+export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, level: number, take: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  const gz = gzipSync(lines, { level, chunkSize: gzipChunkFor(lines.length) });
   if (gz[3] !== 0) throw new Error("unexpected gzip header flags from zlib");
   const text = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
   const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: META_DEFLATE_LEVEL })]);
   if (json.length > MAX_META) throw new Error(`member metadata is ${json.length} bytes, over the gzip FEXTRA limit`);
-  const out = Buffer.allocUnsafe(10 + 2 + 4 + json.length + gz.length - 10);
+  const size = 10 + 2 + 4 + json.length + gz.length - 10;
+  const out = take(size).subarray(0, size);
   gz.copy(out, 0, 0, 10);
   out[3] = FEXTRA;
   out.writeUInt16LE(4 + json.length, 10);

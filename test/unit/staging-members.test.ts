@@ -266,6 +266,21 @@ describe("gzip members", () => {
     for (const [k, m] of members.entries()) expect(gunzipSync(m).equals(bodies[k]!)).toBe(true);
   });
 
+  it("is written into the buffer it is given, and lines that do not compress (more than gzip's sized output buffer) still make a whole member", () => {
+    // Arrange: a pooled-style buffer larger than the member, and random lines (deflate cannot shrink them)
+    const given = Buffer.alloc(1 << 20, 0xee);
+    const random = frameRecords(Array.from({ length: 400 }, () => randomBytes(300)));
+    // Act
+    const inGiven = buildMember(bodies[1]!, meta(1), 1, () => given);
+    const incompressible = buildMember(random, meta(2), 1);
+    // Assert
+    expect(inGiven.buffer).toBe(given.buffer);
+    expect(gunzipSync(inGiven).equals(bodies[1]!)).toBe(true);
+    expect(readMemberHeader(inGiven, 0)!.meta.z).toBe(inGiven.length - readMemberHeader(inGiven, 0)!.headerLength);
+    expect(incompressible.length).toBeGreaterThan(random.length / 6);
+    expect(gunzipSync(incompressible).equals(random)).toBe(true);
+  });
+
   it("concatenated members are one gzip stream to zcat, gzip -t and Node", () => {
     const all = Buffer.concat(bodies);
     expect(gunzipSync(file).equals(all)).toBe(true);
