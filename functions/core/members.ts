@@ -57,7 +57,14 @@ const MAX_META_TEXT = 4 * 1024 * 1024;
  * (docs/bench.md, "Compress's pool keeps what its tasks take"). Less compressible input takes
  * more pieces, as before.
  */
-const gzipChunkFor = (bytes: number): number => Math.max(16 * 1024, Math.ceil(bytes / 6));
+const gzipChunkFor = (bytes: number): number => Math.max(1024, Math.ceil(bytes / 6));
+/**
+ * zlib's output buffer for a member's metadata (deflated or inflated): about its size, not zlib's
+ * 16 KB default — a tail app's metadata is ~100 bytes, and at 3,000 apps there are ~4,000 such
+ * members per GB to write and to read back (upload reads each object's member headers for the
+ * records' ages). Under 4 KB it comes from Node's shared pool, not an allocation of its own.
+ */
+const metaChunkFor = (bytes: number): number => Math.max(1024, bytes);
 
 /**
  * The member of `lines`: gzip with our FEXTRA subfield. `take` gives the buffer the member is
@@ -67,7 +74,7 @@ export function buildMember(lines: Buffer, meta: Omit<MemberMeta, "v" | "z">, le
   const gz = gzipSync(lines, { level, chunkSize: gzipChunkFor(lines.length) });
   if (gz[3] !== 0) throw new Error("unexpected gzip header flags from zlib");
   const text = Buffer.from(JSON.stringify({ v: 1, n: meta.n, r: meta.r, t: meta.t, s: meta.s, z: gz.length - 10 } satisfies MemberMeta));
-  const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: META_DEFLATE_LEVEL })]);
+  const json = Buffer.concat([DEFLATED, deflateRawSync(text, { level: META_DEFLATE_LEVEL, chunkSize: metaChunkFor(text.length) })]);
   if (json.length > MAX_META) throw new Error(`member metadata is ${json.length} bytes, over the gzip FEXTRA limit`);
   const size = 10 + 2 + 4 + json.length + gz.length - 10;
   const out = take(size).subarray(0, size);
@@ -92,7 +99,7 @@ export function readMemberHeader(buf: Buffer, pos: number): { headerLength: numb
   if (16 + len > headerLength) return undefined;
   try {
     const raw = buf.subarray(pos + 16, pos + 16 + len);
-    const text = raw[0] === DEFLATED[0] ? inflateRawSync(raw.subarray(1), { maxOutputLength: MAX_META_TEXT }) : raw;
+    const text = raw[0] === DEFLATED[0] ? inflateRawSync(raw.subarray(1), { maxOutputLength: MAX_META_TEXT, chunkSize: metaChunkFor(4 * raw.length) }) : raw;
     const meta = JSON.parse(text.toString("utf8")) as MemberMeta;
     if (meta.v !== 1 || !Array.isArray(meta.r) || !Number.isInteger(meta.z)) return undefined;
     return { headerLength, meta };
