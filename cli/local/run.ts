@@ -25,7 +25,7 @@ import { ACTIVE_DIR, OUTBOX_DIRS, STAGING_DIR } from "../../functions/core/layou
 import { silentLogger, type Logger } from "../../functions/core/logger.js";
 import { createRouter, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
-import { runUpload, type RecordAge, type UploadOptions, type UploadResult } from "../../functions/core/upload.js";
+import { agePercentiles, runUpload, type RecordAge, type UploadOptions, type UploadResult } from "../../functions/core/upload.js";
 import type { RecordSource } from "../sources/types.js";
 import { toCloudEventsBatch } from "./cloudevents.js";
 import { HandlerWorkerPool, type SlotEvent, type Timed } from "./handler-pool.js";
@@ -205,18 +205,6 @@ export function splitPhases(total: PhaseFigures, ingestEnd: PhaseFigures | undef
   }
   const perGb = (h: PhaseFigures["handlerSeconds"]) => (gb > 0 ? (h.split + h.compress + h.upload) / gb : 0);
   return { ingest: { ...ingest, handlerSecondsPerGb: perGb(ingest.handlerSeconds) }, flush: { ...flush, handlerSecondsPerGb: perGb(flush.handlerSeconds) } };
-}
-
-/** Record-weighted percentiles of record age at upload. */
-export function agePercentiles(ages: RecordAge[]): { p50Ms: number; p99Ms: number; maxMs: number } {
-  const sorted = [...ages].sort((a, b) => a.ageMs - b.ageMs);
-  const total = sorted.reduce((n, a) => n + a.records, 0);
-  const at = (q: number) => {
-    let seen = 0;
-    for (const a of sorted) if ((seen += a.records) >= q * total) return Math.round(a.ageMs);
-    return 0;
-  };
-  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: Math.round(sorted[sorted.length - 1]?.ageMs ?? 0) };
 }
 
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {

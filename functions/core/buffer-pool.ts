@@ -19,6 +19,8 @@ export class BufferPool {
   private readonly out = new WeakSet<ArrayBufferLike>();
   /** bytes `take` had to allocate (for tests and reports: what reuse did not cover) */
   allocatedBytes = 0;
+  /** bytes in `free` */
+  private kept = 0;
 
   constructor(
     /** at most this many bytes kept between takes */
@@ -49,6 +51,7 @@ export class BufferPool {
     }
     if (best >= 0) {
       const b = this.free.splice(best, 1)[0]!;
+      this.kept -= b.length;
       this.out.add(b.buffer);
       return b;
     }
@@ -64,27 +67,29 @@ export class BufferPool {
     if (!this.out.has(ab)) return;
     this.out.delete(ab);
     this.free.push(Buffer.from(ab, 0, ab.byteLength));
+    this.kept += ab.byteLength;
+    if (this.kept <= this.maxKeptBytes) return;
     if (this.maxFit === Infinity) {
       // keep the largest ones within the budget (any of them serves any smaller take)
       this.free.sort((a, b) => b.length - a.length);
       let kept = 0;
       for (let i = 0; i < this.free.length; i++) {
-        kept += this.free[i]!.length;
-        if (kept > this.maxKeptBytes) {
+        if (kept + this.free[i]!.length > this.maxKeptBytes) {
           this.free.length = i;
           break;
         }
+        kept += this.free[i]!.length;
       }
+      this.kept = kept;
       return;
     }
     // keep the most recently given back within the budget (`free` is in the order given back)
-    let kept = this.keptBytes();
-    while (kept > this.maxKeptBytes) kept -= this.free.shift()!.length;
+    while (this.kept > this.maxKeptBytes) this.kept -= this.free.shift()!.length;
   }
 
   /** Bytes kept for reuse now. */
   keptBytes(): number {
-    return this.free.reduce((s, b) => s + b.length, 0);
+    return this.kept;
   }
 }
 

@@ -193,6 +193,10 @@ describe("bundles load and run in plain node", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.result.uploaded).toBeGreaterThan(0);
     expect(r.result.failed).toBe(0);
+    // the reply (and log line) sums the records' ages up instead of listing one per member
+    expect(r.result.ages).toBeUndefined();
+    expect(r.result.recordAge.records).toBeGreaterThan(0);
+    expect(r.result.recordAge.p99Ms).toBeGreaterThanOrEqual(r.result.recordAge.p50Ms);
     const objects = files(path.join(work, "oss", "logs", app)).filter((f) => f.endsWith(".gz"));
     expect(objects.length).toBeGreaterThan(0);
     const lines = objects.flatMap((f) => gunzipSync(readFileSync(f)).toString("utf8").split("\n").filter(Boolean));
