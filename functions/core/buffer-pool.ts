@@ -34,7 +34,8 @@ export class BufferPool {
      * needs the bound: compress's kept its few largest buffers (a sweep's), each then spent on a
      * 1 MB read, while the task's other reads were allocated anew — 2 of the 3.3 GB compress
      * allocated outside V8's heap in a 2 GB run, and each 64 MB of that starts a full garbage
-     * collection (docs/bench.md, "Compress's pool keeps what its tasks take").
+     * collection (docs/bench.md, "A staging file written in place; compress's pool keeps what
+     * its tasks take").
      */
     private readonly maxFit = Infinity,
   ) {}

@@ -54,8 +54,8 @@ const MAX_META_TEXT = 4 * 1024 * 1024;
  * gzip's output buffer for `bytes` of input: a sixth of them (log lines compress to ~0.15 at level
  * 1), so a member's deflate data is one buffer zlib allocates, not 16 KB pieces and their
  * concatenation — each byte allocated outside V8's heap counts toward the next full collection
- * (docs/bench.md, "Compress's pool keeps what its tasks take"). Less compressible input takes
- * more pieces, as before.
+ * (docs/bench.md, "A staging file written in place; compress's pool keeps what its tasks
+ * take"). Less compressible input takes more pieces, as before.
  */
 const gzipChunkFor = (bytes: number): number => Math.max(1024, Math.ceil(bytes / 6));
 /**
