@@ -29,10 +29,18 @@ async function openIfExists(abs: string): Promise<number | undefined> {
   }
 }
 
-/** Writes data[from, to) at the same positions of an open file. */
-async function writeFully(fd: number, data: Uint8Array, from: number, to: number): Promise<void> {
-  let at = from;
-  while (at < to) at += await fdWrite(fd, data, at, to - at, at);
+/**
+ * Writes all of `data` at `pos` of an open file; `midWrite`, when given, runs once the first half
+ * is written (crash tests tear a write there).
+ */
+async function writeAll(fd: number, data: Uint8Array, pos: number, midWrite?: () => void): Promise<void> {
+  const half = data.length >> 1;
+  let at = 0;
+  if (midWrite) {
+    while (at < half) at += await fdWrite(fd, data, at, half - at, pos + at);
+    midWrite();
+  }
+  while (at < data.length) at += await fdWrite(fd, data, at, data.length - at, pos + at);
 }
 
 /** Where a read puts its bytes: a buffer of at least `len` bytes (its first `len` are written). */
@@ -128,11 +136,7 @@ export class NasDir {
       return "replaced";
     }
     try {
-      await writeFully(fd, data, 0, midWrite ? data.length >> 1 : data.length);
-      if (midWrite) {
-        midWrite();
-        await writeFully(fd, data, data.length >> 1, data.length);
-      }
+      await writeAll(fd, data, 0, midWrite);
       if (this.fsyncEnabled) await fdSync(fd);
     } finally {
       await fdClose(fd);
@@ -147,7 +151,7 @@ export class NasDir {
     // latency for split's concurrent chunk writes at about 3/4 of the CPU per write
     const fd = await this.inDir(tmp, () => fdOpen(tmp, "w", 0o640));
     try {
-      await writeFully(fd, data, 0, data.length);
+      await writeAll(fd, data, 0);
       if (this.fsyncEnabled) await fdSync(fd);
     } finally {
       await fdClose(fd);
@@ -284,12 +288,7 @@ export class NasDir {
         if (size !== at) return { ok: false, size };
       }
       await check();
-      let written = 0;
-      if (midWrite) {
-        written = await fdWrite(fd, data, 0, data.length >> 1, at);
-        midWrite();
-      }
-      while (written < data.length) written += await fdWrite(fd, data, written, data.length - written, at + written);
+      await writeAll(fd, data, at, midWrite);
       if (this.fsyncEnabled) await fdSync(fd);
       return { ok: true };
     } finally {
