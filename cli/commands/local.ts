@@ -139,7 +139,7 @@ export function register(program: Command): void {
     .addOption(new Option("--max-tasks <n>", "trigger maximumTasks: concurrent split invocations").argParser(intFlag(1, 64)).default(2))
     .addOption(new Option("--retry-strategy <s>", "trigger retry strategy").choices(["BACKOFF_RETRY", "EXPONENTIAL_DECAY_RETRY"]).default("BACKOFF_RETRY"))
     .addOption(new Option("--errors-tolerance <t>", "ALL: dead-letter a batch that fails every retry; NONE: stop").choices(["ALL", "NONE"]).default("ALL"))
-    .addOption(new Option("--workers <n>", "handler worker threads, each running one invocation at a time (default: two per core)").argParser(intFlag(1, 64)))
+    .addOption(new Option("--workers <n>", "handler worker threads, each running one invocation at a time (default: one per core, at least 2)").argParser(intFlag(1, 64)))
     .addOption(new Option("--max-writers <n>", "LOGPIPE_MAX_WRITERS_PER_APP").argParser(intFlag(1, 1000)))
     .addOption(new Option("--max-apps <n>", "LOGPIPE_MAX_APPS (more apps overflow to _overflow)").argParser(intFlag(1, 1_000_000)))
     .addOption(new Option("--gzip-level <n>", "LOGPIPE_GZIP_LEVEL").argParser(intFlag(1, 9)))
