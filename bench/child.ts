@@ -297,7 +297,9 @@ function pipelineHandlers(task: PipelineTask, eventOf: (b: number) => Buffer): H
   const clock = () => now;
   const coord: CoordStore = task.redisUrl ? new RedisCoordStore({ url: task.redisUrl, keyPrefix: task.keyPrefix }) : new MemoryCoordStore(clock);
   // fsync as deployed (on) is counted and charged, but not made on the local disk
-  const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true });
+  // the overlap clock moves with this process's CPU (what "on" bills beside the booked waits), so
+  // a wait the handler's work covers is billed once, as FC's duration bills it
+  const nas = new NasLatencyDir(task.nasRoot, false, task.nasModel, { chargeFsync: true, wait: task.nasWait ?? true, busyMs: processCpuMs });
   const queue: DrainTask[] = [];
   // the stand-in store, with its requests counted and the handler's idle time waiting for it
   // measured (not the handler's: "off" leaves it out); with the OSS model, each request booked too
@@ -683,6 +685,12 @@ function monotonicUs(): number {
 }
 
 /** This process's CPU time (user + system) since `c0`, in ms. */
+/** This process's CPU time so far (what the bill counts as a handler's CPU). */
+function processCpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 function cpuMsSince(c0: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / 1000;

@@ -59,6 +59,13 @@ export interface NasOpCounts extends Record<NasMetadataKind, number> {
    * operations the caller has in flight together overlap (never less than its longest chain)
    */
   bookedMs: number;
+  /**
+   * `bookedMs` on a clock that stands still while the handler computes: with the overlap clock
+   * given the handler's busy time (`busyMs`), what it would have booked had that time not moved
+   * it — every wait after the CPU, none beside it (the bench's yardstick until 2026-12-05, an
+   * upper bound); otherwise the same as `bookedMs`
+   */
+  bookedAfterCpuMs: number;
   /** time actually spent waiting in timers (≥ modelledMs by the timers' granularity) */
   sleptMs: number;
 }
@@ -102,7 +109,7 @@ export const GENERAL_PURPOSE_CAPACITY_NAS: NasLatencyModel = {
 };
 
 export function emptyNasOpCounts(): NasOpCounts {
-  const c = { read: 0, readBytes: 0, write: 0, writeBytes: 0, fsync: 0, modelledMs: 0, bookedMs: 0, sleptMs: 0 } as NasOpCounts;
+  const c = { read: 0, readBytes: 0, write: 0, writeBytes: 0, fsync: 0, modelledMs: 0, bookedMs: 0, bookedAfterCpuMs: 0, sleptMs: 0 } as NasOpCounts;
   for (const k of NAS_METADATA_KINDS) c[k] = 0;
   return c;
 }
@@ -195,9 +202,15 @@ export class NasLatencyDir extends NasDir {
   private readonly syncs: boolean;
   /** How the modelled time is spent: a real timer, booked serially, or booked on the overlap clock. */
   private readonly clock: "wait" | "book" | "overlap";
-  /** The overlap clock: virtual now, and the operations in flight by the virtual time they end. */
+  /**
+   * The overlap clock: the waits it booked (its now is this plus the handler's busy time, when
+   * given), and the operations in flight by the time they end, on it and on the clock that does
+   * not move with the busy time (`bookedAfterCpuMs`).
+   */
   private virtualNow = 0;
-  private readonly inFlight: { end: number; seq: number; done: () => void }[] = [];
+  private afterCpuNow = 0;
+  private readonly busyMs?: () => number;
+  private readonly inFlight: { end: number; endAfterCpu: number; seq: number; done: () => void }[] = [];
   private inFlightSeq = 0;
   private advancing = false;
   /**
@@ -221,20 +234,34 @@ export class NasLatencyDir extends NasDir {
    * because NasDir makes no synchronous call, which would hold the event loop: a unit test keeps
    * it so). `bookedMs` is
    * how far the clock moved: at least the caller's longest chain of operations, at most their sum.
+   *
+   * `busyMs` (the handler's CPU time so far, in ms) makes the overlap clock move with the
+   * handler's work too, as time does on FC: an operation in flight while the handler computes
+   * ends that much sooner after it, and one the work outlasts is booked nothing. A bill of CPU +
+   * `bookedMs` then charges the handler's waits beside its work once, the way FC's duration does;
+   * without it, each wait is booked after the CPU as if the two could not overlap
+   * (`bookedAfterCpuMs` keeps that figure either way).
    */
-  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean | "overlap" } = {}) {
+  constructor(root: string, fsyncEnabled = true, readonly model?: NasLatencyModel, opts: { chargeFsync?: boolean; wait?: boolean | "overlap"; busyMs?: () => number } = {}) {
     super(root, fsyncEnabled);
     this.syncs = opts.chargeFsync ?? fsyncEnabled;
     this.clock = opts.wait === "overlap" ? "overlap" : opts.wait === false ? "book" : "wait";
+    this.busyMs = opts.busyMs;
+  }
+
+  /** The overlap clock's now: the waits it booked, plus the handler's busy time when given. */
+  private clockNow(): number {
+    return this.virtualNow + (this.busyMs?.() ?? 0);
   }
 
   /**
    * The clock upload paces its OSS requests on (RequestPacer): with the overlap clock its virtual
-   * time, so a request waiting for its turn is booked like one in flight; otherwise real time.
+   * time, so a request waiting for its turn is booked like one in flight (and, with `busyMs`, a
+   * turn that comes while the handler computes is not waited for again); otherwise real time.
    */
   get requestClock(): PacerClock {
     if (this.clock !== "overlap") return realClock;
-    return { now: () => this.virtualNow, sleep: (ms) => this.onVirtualClock(ms) };
+    return { now: () => this.clockNow(), sleep: (ms) => this.onVirtualClock(ms) };
   }
 
   /** Zeroes the counters (e.g. after loading data, before the measured section). */
@@ -281,6 +308,7 @@ export class NasLatencyDir extends NasDir {
     const c = this.counts;
     if (this.clock === "overlap") return this.onVirtualClock(ms);
     c.bookedMs += ms;
+    c.bookedAfterCpuMs += ms;
     if (this.clock === "book") return;
     this.owedMs += ms;
     const whole = Math.floor(this.owedMs);
@@ -298,7 +326,7 @@ export class NasLatencyDir extends NasDir {
    */
   private onVirtualClock(ms: number): Promise<void> {
     return new Promise<void>((done) => {
-      this.inFlight.push({ end: this.virtualNow + ms, seq: this.inFlightSeq++, done });
+      this.inFlight.push({ end: this.clockNow() + ms, endAfterCpu: this.afterCpuNow + ms, seq: this.inFlightSeq++, done });
       if (!this.advancing) {
         this.advancing = true;
         setImmediate(() => this.advanceVirtualClock());
@@ -317,9 +345,15 @@ export class NasLatencyDir extends NasDir {
       if (a.end < b.end || (a.end === b.end && a.seq < b.seq)) next = i;
     }
     const op = this.inFlight.splice(next, 1)[0]!;
-    if (op.end > this.virtualNow) {
-      this.counts.bookedMs += op.end - this.virtualNow;
-      this.virtualNow = op.end;
+    // what the handler's work since the operation began did not cover is waited (booked)
+    const now = this.clockNow();
+    if (op.end > now) {
+      this.counts.bookedMs += op.end - now;
+      this.virtualNow += op.end - now;
+    }
+    if (op.endAfterCpu > this.afterCpuNow) {
+      this.counts.bookedAfterCpuMs += op.endAfterCpu - this.afterCpuNow;
+      this.afterCpuNow = op.endAfterCpu;
     }
     op.done();
     if (this.inFlight.length > 0) setImmediate(() => this.advanceVirtualClock());

@@ -93,6 +93,11 @@ describe("logpipe bench --quick --json", () => {
           expect(x.handlerSecondsPerGb).toBeCloseTo(x.cpuSecondsPerGb + x.modelledWaitSecondsPerGb + (x.redisRoundTripsPerGb * 0.5) / 1000 + x.redisServerSecondsPerGb, 6);
         }
         expect(p.on.modelledWaitSecondsPerGb).toBeGreaterThan(0);
+        // the overlap clock moves with the handler's CPU: booked after the CPU, the waits are more
+        // (the upload pace and the round trips its work covered), and "off" books none either way
+        expect(p.on.waitAfterCpuSecondsPerGb).toBeGreaterThan(p.on.modelledWaitSecondsPerGb);
+        expect(p.on.handlerSecondsPerGbWaitsAfterCpu).toBeCloseTo(p.on.handlerSecondsPerGb + p.on.waitAfterCpuSecondsPerGb - p.on.modelledWaitSecondsPerGb, 6);
+        expect(p.off.handlerSecondsPerGbWaitsAfterCpu).toBe(p.off.handlerSecondsPerGb);
         expect(p.on.nasOpsPerGb.open).toBe(p.off.nasOpsPerGb.open); // the same run, booked twice
         // every object is one OSS request at least (PutObject), each booked at the OSS model's latency
         expect(p.on.objectRequestsPerGb).toBeGreaterThanOrEqual(p.on.objectsPerGb);

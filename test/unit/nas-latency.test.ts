@@ -216,7 +216,26 @@ describe("NasLatencyDir", () => {
     expect(nas.counts.unlink).toBe(7);
     expect(nas.counts.modelledMs).toBe(400); // the serial sum …
     expect(nas.counts.bookedMs).toBe(200); // … and the clock: 50 + 50 + 100
+    expect(nas.counts.bookedAfterCpuMs).toBe(200); // no busy time given: the same
     expect(nas.counts.sleptMs).toBe(0); // booked, not waited
+  });
+
+  it("moves the overlap clock with the handler's busy time: a wait its work covers is not booked again", async () => {
+    // Arrange: 50 ms unlinks, and the handler's CPU time as a counter the test moves
+    let busy = 0;
+    const nas = new NasLatencyDir(root, false, { ...GENERAL_PURPOSE_PERFORMANCE_NAS, metadataMs: 50 }, { wait: "overlap", busyMs: () => busy });
+    // Act: an unlink with 30 ms of work beside it, one with 80 ms, then one with none
+    const first = nas.remove("d/none");
+    busy += 30;
+    await first;
+    const second = nas.remove("d/none");
+    busy += 80;
+    await second;
+    await nas.remove("d/none");
+    // Assert: 20 ms of the first waited, none of the second, all of the third; booked after the
+    // CPU, each would be 50
+    expect(nas.counts.bookedMs).toBe(20 + 0 + 50);
+    expect(nas.counts.bookedAfterCpuMs).toBe(150);
   });
 
   it("walks a tree of many directories with its listings and stats overlapping, and returns the files in name order, depth first", async () => {

@@ -89,6 +89,21 @@ describe("LatencyObjectStore", () => {
     expect(store.counts.requests).toBe(5);
   });
 
+  it("lets a request's turn come while the handler computes, with the handler's busy time on the clock", async () => {
+    // Arrange: the pace at 20 requests a second (50 ms apart), the handler's CPU time a counter
+    let busy = 0;
+    const nas = new NasLatencyDir(path.join(root, "nas"), false, GENERAL_PURPOSE_PERFORMANCE_NAS, { wait: "overlap", busyMs: () => busy });
+    const pacer = new RequestPacer(20, nas.requestClock);
+    // Act: a turn, 50 ms of work (preparing the next object), a turn, 20 ms of work, a turn
+    await pacer.acquire();
+    busy += 50;
+    await pacer.acquire();
+    busy += 20;
+    await pacer.acquire();
+    // Assert: the second turn came during the work; the third waited the 30 ms the work left
+    expect(nas.counts.bookedMs).toBe(30);
+  });
+
   it("hands out real time as the pacer's clock when the model is waited, not booked on a virtual clock", () => {
     const waited = new NasLatencyDir(path.join(root, "w"), false, GENERAL_PURPOSE_PERFORMANCE_NAS, { wait: true });
     expect(waited.requestClock).toBe(realClock);
