@@ -684,13 +684,13 @@ function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-/** This process's CPU time (user + system) since `c0`, in ms. */
-/** This process's CPU time so far (what the bill counts as a handler's CPU). */
+/** This process's CPU time (user + system) so far, in ms: what the bill counts as a handler's CPU. */
 function processCpuMs(): number {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
 }
 
+/** This process's CPU time (user + system) since `c0`, in ms. */
 function cpuMsSince(c0: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / 1000;
