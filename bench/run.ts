@@ -307,7 +307,7 @@ function perGb(r: PipelineResult, rawBytes: number, pricing: Pricing, nasModel: 
       total += ops[k];
     }
     waitMs += ops.bookedMs;
-    afterCpuMs += ops.bookedAfterCpuMs ?? ops.bookedMs;
+    afterCpuMs += ops.bookedAfterCpuMs;
     serialMs += ops.modelledMs;
     requests += s.oss.requests;
     requestMs += s.oss.modelledMs;
