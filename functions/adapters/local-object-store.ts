@@ -7,10 +7,14 @@
  * validated (no `..`/`.` segments, no leading `/`, no empty segments, no NUL, at most 1023
  * bytes) so a key can never name a path outside the root. Temporary files live in
  * `<root>/.logpipe-tmp/`, a name keys cannot use.
+ *
+ * A key's directories (`logs/<app>/dt=…/hour=…/`) are made top-down from the deepest one this
+ * store has made or used, one mkdir per missing level; a recursive mkdir from the leaf would try
+ * each missing level twice, and a new app's first object has three.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { md5AndCrc64, md5AndCrc64File, type FileDigests } from "../core/crc64.js";
@@ -22,10 +26,13 @@ import {
   type ObjectStore,
   type PutFileOptions,
 } from "./object-store.js";
+import { fdClose, fdOpen, fdRead, fdSync, fdWrite } from "./fd.js";
 
 const TMP_DIR = ".logpipe-tmp";
 /** A body below this size is read back through the handle that wrote it; a larger one is streamed back. */
 const READ_BACK_IN_HANDLE = 1024 * 1024;
+/** How many directories the store remembers having made (see ensureDir). */
+const MAX_KNOWN_DIRS = 100_000;
 
 /** Throws `ObjectStoreError` (code InvalidObjectName) unless `key` is a safe relative path. */
 export function validateObjectKey(key: string): void {
@@ -93,18 +100,19 @@ export class LocalObjectStore implements ObjectStore {
     // the written file is checked against `known` (the caller's hashes of what it meant to send)
     const expected = known ?? md5AndCrc64(body);
     await this.writeVerified(key, dest, expected, async (tmp) => {
-      // one handle writes, syncs and reads back (most objects are small: one open, not three)
-      const fh = await open(tmp, "wx+");
+      // one descriptor writes, syncs and reads back (most objects are small: one open, not three)
+      const fd = await fdOpen(tmp, "wx+");
       try {
-        await fh.writeFile(body);
-        if (this.fsync) await fh.sync();
+        for (let at = 0; at < body.length; ) at += await fdWrite(fd, body, at, body.length - at, at);
+        if (this.fsync) await fdSync(fd);
         if (body.length >= READ_BACK_IN_HANDLE) return undefined;
         // one byte more than was written, so extra bytes in the file show
         const back = Buffer.allocUnsafe(body.length + 1);
-        const { bytesRead } = await fh.read(back, 0, back.length, 0);
-        return md5AndCrc64(back.subarray(0, bytesRead));
+        let got = 0;
+        for (let n = -1; n !== 0 && got < back.length; got += n) n = await fdRead(fd, back, got, back.length - got, got);
+        return md5AndCrc64(back.subarray(0, got));
       } finally {
-        await fh.close();
+        await fdClose(fd);
       }
     });
   }
@@ -186,11 +194,44 @@ export class LocalObjectStore implements ObjectStore {
       } catch {
         break; // not empty (or gone)
       }
+      this.knownDirs.delete(dir);
       dir = dirname(dir);
     }
   }
 
   // ---- internals --------------------------------------------------------------------------
+
+  /** Directories under the root this store made or used (a cache: a miss only costs an mkdir). */
+  private readonly knownDirs = new Set<string>();
+
+  /** Makes `dir` (the root or below it) top-down from its deepest known ancestor. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    if (dir === this.root || !dir.startsWith(this.root + sep)) {
+      await mkdir(dir, { recursive: true });
+    } else {
+      await this.ensureDir(dirname(dir));
+      await mkdir(dir).catch(async (err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") return;
+        if (code !== "ENOENT") throw err;
+        // an ancestor was removed under us since it was made: make the whole chain
+        this.forgetDirs(dirname(dir));
+        await mkdir(dir, { recursive: true });
+      });
+    }
+    // bounded: a long-lived store (the bench's hours of objects) starts over rather than grow
+    if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+  }
+
+  /** Forgets `dir` and its ancestors (one of them was removed under this store). */
+  private forgetDirs(dir: string): void {
+    for (let d = dir; d.startsWith(this.root); d = dirname(d)) {
+      this.knownDirs.delete(d);
+      if (d === this.root) break;
+    }
+  }
 
   private async writeVerified(
     key: string,
@@ -225,10 +266,13 @@ export class LocalObjectStore implements ObjectStore {
           { expected: `${expected.size}:${expected.crc64}`, actual: `${got.size}:${got.crc64}` },
         );
       }
-      // the key's directory usually exists (earlier objects of the app): make it only when missing
+      const dir = dirname(dest);
+      await this.ensureDir(dir);
       await rename(tmp, dest).catch(async (err: unknown) => {
         if (!isNotFound(err)) throw err;
-        await mkdir(dirname(dest), { recursive: true });
+        // removed under us (a delete through another store on the same root): make it again, once
+        this.forgetDirs(dir);
+        await this.ensureDir(dir);
         await rename(tmp, dest);
       });
       if (this.fsync) await fsyncPath(dirname(dest));
@@ -240,10 +284,10 @@ export class LocalObjectStore implements ObjectStore {
 }
 
 async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, "r");
+  const fd = await fdOpen(path, "r");
   try {
-    await fh.sync();
+    await fdSync(fd);
   } finally {
-    await fh.close();
+    await fdClose(fd);
   }
 }

@@ -3,21 +3,12 @@
  * root and checked to stay inside it; writes that must appear whole go through temp + rename.
  */
 import { randomBytes } from "node:crypto";
-import { close, constants, fstat, fsync, open, promises as fsp, read, write, type Dirent } from "node:fs";
-import { promisify } from "node:util";
+import { constants, promises as fsp, type Dirent } from "node:fs";
 import path from "node:path";
 import pLimit from "p-limit";
 import { NAS_CONCURRENCY } from "../core/deps.js";
 import { TEMP_PREFIX } from "../core/layout.js";
-
-const fdOpen = promisify(open);
-const fdWrite = (fd: number, data: Uint8Array, offset: number, length: number, position: number) =>
-  new Promise<number>((resolve, reject) => write(fd, data, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
-const fdRead = (fd: number, buf: Uint8Array, offset: number, length: number, position: number) =>
-  new Promise<number>((resolve, reject) => read(fd, buf, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
-const fdSync = promisify(fsync);
-const fdClose = promisify(close);
-const fdStat = promisify(fstat);
+import { fdClose, fdOpen, fdRead, fdStat, fdSync, fdWrite } from "./fd.js";
 
 /** `abs` opened for reading, or undefined when it does not exist. */
 async function openIfExists(abs: string): Promise<number | undefined> {

@@ -30,6 +30,14 @@ export interface UploadOptions {
   redriveAll?: boolean;
   /** Skip the lease (the caller guarantees a single uploader). */
   skipLease?: boolean;
+  /**
+   * With sealAll: false seals what Redis lists as holding data instead of walking the whole
+   * active tree (default true). For a caller that walked it earlier in the same drain and checks
+   * the tree itself afterwards (the local run's second call of a flush round: the drains the
+   * first call queued have sealed what they wrote, and walking 3,000 apps' directories again
+   * finds nothing more).
+   */
+  walkActive?: boolean;
 }
 
 /** Age at upload of the records of one member (ms since split staged the oldest of them). */
@@ -136,7 +144,7 @@ export interface TickMarks {
 
 /** The marks of a tick that could not claim any: only what the options force. */
 export function unclaimedTickMarks(opts: UploadOptions): TickMarks {
-  return { stagingWalk: opts.redriveAll === true, drainEpoch: false, drainSteps: [], activeWalk: opts.sealAll === true, sealWindow: opts.sealAll === true, outboxPrune: false };
+  return { stagingWalk: opts.redriveAll === true, drainEpoch: false, drainSteps: [], activeWalk: opts.sealAll === true && opts.walkActive !== false, sealWindow: opts.sealAll === true, outboxPrune: false };
 }
 
 /**
@@ -157,7 +165,7 @@ export async function claimTickMarks(deps: PipelineDeps, opts: UploadOptions, no
   const { epochMs, ladderMs } = drainSchedule(drainAgeMs, drainMaxAgeMs);
   const drainEpoch = stepped ? ask("drain-epoch", now, epochMs - drainAgeMs / 2) : () => false;
   const drainSteps = stepped ? ladderMs.map((periodMs) => ask(`drain-ladder-${periodMs}`, now, periodMs - drainAgeMs / 2)) : [];
-  const activeWalk = opts.sealAll ? () => true : ask("active-walk", now, activeWalkPeriodMs(deps.config));
+  const activeWalk = opts.sealAll ? () => opts.walkActive !== false : ask("active-walk", now, activeWalkPeriodMs(deps.config));
   const sealWindow = opts.sealAll ? () => true : ask("seal-window", sealWindowStart(deps.config, now), sealAgeMs);
   const outboxPrune = ask("outbox-prune", now, redriveAgeMs);
   const got = await deps.coord.claimPeriodics(asks);
@@ -274,7 +282,10 @@ async function sealDue(deps: PipelineDeps, opts: UploadOptions, result: UploadRe
     states = await deps.coord.readSlotStates(files);
   } else {
     const { sealMinBytes } = deps.config;
-    const slots = await deps.coord.sealableSlots(cut.before, 100_000, sealMinBytes > 0 ? { minBytes: sealMinBytes, forceBefore: cut.forceBefore } : undefined);
+    // sealing everything: every slot holding data, whatever its generation's age and size
+    const slots = opts.sealAll
+      ? await deps.coord.sealableSlots(Number.MAX_SAFE_INTEGER, 100_000)
+      : await deps.coord.sealableSlots(cut.before, 100_000, sealMinBytes > 0 ? { minBytes: sealMinBytes, forceBefore: cut.forceBefore } : undefined);
     states = await deps.coord.readSlotStates(slots);
     // the file of the generation Redis knows; its real size is checked under the lock (prepareSlot)
     files = slots.map(({ app, slot }, i) => ({ rel: activeFilePath(app, slot, states[i]!.gen), size: states[i]!.len, mtimeMs: now, app, slot, gen: states[i]!.gen }));

@@ -75,6 +75,30 @@ describe("seal and upload of one object", () => {
     expect(keys[0]).toMatch(new RegExp(`^${p.prefix}/billing/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/billing-0-0-[0-9a-f]{12}\\.log\\.gz$`));
   });
 
+  it("seals everything Redis lists as holding data without walking the active tree when told not to walk it", async () => {
+    // Arrange: two apps drained into their active files, NAS operations counted from here
+    p = testPipeline({ env: { LOGPIPE_SEAL_MIN_BYTES: "0" } });
+    const nas = new NasLatencyDir(p.deps.config.nasRoot, false);
+    p.deps.nas = nas;
+    p.deps.objects = new LocalObjectStore(path.join(p.dir, "objects"));
+    await splitBatch(p.deps, kafkaEvent(Array.from({ length: 200 }, (_, i) => ({ app: i % 2 ? "billing" : "search", offset: i }))));
+    await runUpload({ ...p.deps, invoker: p.emulator }, { sweepAll: true, skipLease: true });
+    await p.emulator.drain();
+    nas.resetCounts();
+
+    // Act: seal everything from Redis's list (a generation just started, below every size rule)
+    const r = await runUpload(p.deps, { sealAll: true, walkActive: false, skipLease: true });
+
+    // Assert: both slots sealed and shipped, and no directory of the active tree was listed
+    expect(r.errors).toEqual([]);
+    expect(r.sealed).toBe(2);
+    expect(r.uploaded).toBe(2);
+    expect(nas.counts.readdir).toBe(2); // the outboxes' listings (flat, and the nested layout's); a walk of the active tree adds three
+    expect(readdirSync(path.join(p.dir, "nas", ACTIVE_DIR), { recursive: true }).filter((f) => String(f).endsWith(".gz"))).toEqual([]);
+    const keys = (await collect(p.deps.objects.list(""))).map((o) => o.key.split("/")[1]);
+    expect(keys.sort()).toEqual(["billing", "search"]);
+  });
+
   it("a drain of everything seals what it appends: one upload call seals, the next ships, without a lock per slot", async () => {
     // Arrange: three apps staged, none drained yet; the NAS operations counted
     p = testPipeline();

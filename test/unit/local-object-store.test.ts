@@ -120,4 +120,20 @@ describe("LocalObjectStore", () => {
     expect(await store.head("x/y/z")).toBeUndefined();
     expect((await readdir(root)).filter((n) => n !== ".logpipe-tmp")).toEqual([]);
   });
+
+  it("writes into directories it made before, and makes them again when another store on the same root pruned them", async () => {
+    // Arrange: this store made x/y/ for a first object; another store deletes it and prunes x/y/ and x/
+    await store.putBuffer("x/y/a", Buffer.from("1"));
+    await new LocalObjectStore(root).delete("x/y/a");
+    expect((await readdir(root)).filter((n) => n !== ".logpipe-tmp")).toEqual([]);
+
+    // Act: this store writes into a new directory below the one it remembers, then into that one
+    await store.putBuffer("x/y/z/c", Buffer.from("333"));
+    await store.putBuffer("x/y/b", Buffer.from("22"));
+
+    // Assert: both are there, whole
+    expect((await store.getBuffer("x/y/b")).toString()).toBe("22");
+    expect((await store.getBuffer("x/y/z/c")).toString()).toBe("333");
+    expect((await collect(store.list("x/"))).map((o) => o.key)).toEqual(["x/y/b", "x/y/z/c"]);
+  });
 });
