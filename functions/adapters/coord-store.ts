@@ -291,6 +291,17 @@ export interface CoordStore {
    * each app).
    */
   commitTail(token: string, shard: number, id: string, commits: DrainCommit[], now: number, sealBytes?: number): Promise<TailCommitResult>;
+  /**
+   * Ends claim `id` whatever its apps' progress, for a task that found every app it could read
+   * done: the claim's other apps (placed by an earlier task) are then in regions whose staging
+   * files are gone, and a file is deleted only once every section and region of it was consumed —
+   * archived in a history the coord store forgot (a Redis rolled back to before the claim ended).
+   * Without it such a claim would wait forever for apps nobody can finish, and the shard's queued
+   * regions behind it with it. Each entry's file is counted off once; those whose last section or
+   * region this was are returned in `gone`. Needs the shard's lock: ended false when `token` does
+   * not hold it or `id` is not its claim. One round trip.
+   */
+  endTail(shard: number, token: string, id: string): Promise<{ ended: boolean; gone: string[] }>;
   /** Gives the shard's lock back (the claim, finished or not, stays with the shard). */
   releaseTail(shard: number, token: string): Promise<void>;
   /**

@@ -277,8 +277,9 @@ export class MemoryCoordStore implements CoordStore {
   }
 
   /** Ends the shard's claim if every app of it is done: each entry's file counted off once. */
-  private endTailIfDone(shard: number, claim: TailClaimRecord, gone: string[]): boolean {
-    if (claim.total < 0 || claim.done < claim.total || this.tailClaims.get(shard) !== claim) return false;
+  private endTailIfDone(shard: number, claim: TailClaimRecord, gone: string[], force = false): boolean {
+    if (this.tailClaims.get(shard) !== claim) return false;
+    if (!force && (claim.total < 0 || claim.done < claim.total)) return false;
     const perFile = new Map<string, number>();
     for (const e of claim.entries) perFile.set(e.file, (perFile.get(e.file) ?? 0) + 1);
     for (const [file, n] of perFile) this.consume(file, gone, n);
@@ -342,6 +343,13 @@ export class MemoryCoordStore implements CoordStore {
     const claim = this.tailClaimOf(shard, id);
     const ended = claim !== undefined && this.endTailIfDone(shard, claim, gone);
     return { results, ended, gone };
+  }
+
+  async endTail(shard: number, token: string, id: string): Promise<{ ended: boolean; gone: string[] }> {
+    const gone: string[] = [];
+    const claim = this.tailClaimOf(shard, id);
+    if (!claim || this.tailLockHolder(shard)?.token !== token) return { ended: false, gone };
+    return { ended: this.endTailIfDone(shard, claim, gone, true), gone };
   }
 
   async releaseTail(shard: number, token: string): Promise<void> {

@@ -281,12 +281,14 @@ local function tail_done(shard, id, app)
   redis.call('HINCRBY', ck, 'done', 1)
   return true
 end
--- the claim ends if its total is recorded and every app of it is done: each entry's file counted
--- off once (one HINCRBY per file), files gone appended to gone, the claim deleted (true then)
-local function end_tail_if_done(shard, id, gone)
+-- the claim ends if its total is recorded and every app of it is done (or, with force, whatever its
+-- apps' progress: END_TAIL): each entry's file counted off once (one HINCRBY per file), files gone
+-- appended to gone, the claim deleted (true then)
+local function end_tail_if_done(shard, id, gone, force)
   local ck = tclaim_key(shard)
   local h = redis.call('HMGET', ck, 'id', 'total', 'done', 'lines')
-  if h[1] ~= id or not h[2] or num(h[3]) < num(h[2]) then return false end
+  if h[1] ~= id then return false end
+  if not force and (not h[2] or num(h[3]) < num(h[2])) then return false end
   local files, counts = {}, {}
   for _, e in ipairs(parse_claim(h[4])) do
     local k = counts[e.file]
@@ -763,6 +765,15 @@ if end_tail_if_done(shard, id, gone) then ended = 1 end
 return {out, ended, gone}
 `;
 
+// ARGV: shard, token, id → {ended (1/0), gone}: claim id ends whatever its apps' progress, if token
+// holds the shard's lock (END_TAIL's caller found every app it could read done)
+const END_TAIL = LUA_PRELUDE + `
+if redis.call('GET', tlock_key(ARGV[1])) ~= ARGV[2] then return {0, {}} end
+local gone = {}
+if end_tail_if_done(ARGV[1], ARGV[3], gone, true) then return {1, gone} end
+return {0, gone}
+`;
+
 // ARGV: shard, token. The claim, finished or not, stays with the shard (and so does its due score).
 const RELEASE_TAIL = LUA_PRELUDE + `
 local lk = tlock_key(ARGV[1])
@@ -906,6 +917,7 @@ interface Scripts {
   lpClaimTail(tag: string, ...args: Arg[]): Promise<[string, string, string, number, string[]] | null>;
   lpPlaceTail(tag: string, ...args: Arg[]): Promise<[string, string, StateRow][] | null>;
   lpCommitTail(tag: string, ...args: Arg[]): Promise<[([string] | ["ok", StateRow, string[]])[], number, string[]]>;
+  lpEndTail(tag: string, ...args: Arg[]): Promise<[number, string[]]>;
   lpReleaseTail(tag: string, ...args: Arg[]): Promise<number>;
 }
 
@@ -985,6 +997,7 @@ const SCRIPTS: Record<keyof Scripts, string> = {
   lpClaimTail: CLAIM_TAIL,
   lpPlaceTail: PLACE_TAIL,
   lpCommitTail: COMMIT_TAIL,
+  lpEndTail: END_TAIL,
   lpReleaseTail: RELEASE_TAIL,
 };
 
@@ -1288,6 +1301,12 @@ export class RedisCoordStore implements CoordStore {
       gone.push(...files);
     }
     return { results, ended, gone };
+  }
+
+  async endTail(shard: number, token: string, id: string): Promise<{ ended: boolean; gone: string[] }> {
+    this.roundTrips++;
+    const [ended, gone] = await this.redis.lpEndTail(this.tag, shard, token, id);
+    return { ended: Number(ended) === 1, gone };
   }
 
   async releaseTail(shard: number, token: string): Promise<void> {

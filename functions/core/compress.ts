@@ -597,9 +597,13 @@ async function compressTail(deps: PipelineDeps, shard: number, meta: { requestId
       return { results: r.results, gone: r.gone };
     }, held, result, nasLimit);
     if (todo.length === 0) {
-      // every app was done before (the claim's end was lost with its task), or nothing in the
-      // claim was readable (gone or corrupt regions): end it
-      const r = await deps.coord.commitTail(token, shard, claim.id, [], nowOf(deps), config.sealBytes);
+      // every app it can read is done: the claim's end was lost with its task, nothing in it was
+      // readable (gone or corrupt regions), or the apps not done are in regions that are gone (a
+      // Redis rolled back to before the claim ended remembers them undone): end it, whatever its
+      // count of apps done says, or the shard's queued regions would wait behind it forever
+      const undone = [...claim.apps.values()].filter((a) => a !== "done").length;
+      const r = await deps.coord.endTail(shard, token, claim.id);
+      if (r.ended && undone > 0) deps.logger.warn({ shard, claim: claim.id, undone }, "tail claim ended with apps not done: their regions are gone (archived in a history Redis forgot)");
       await Promise.all(r.gone.map((f) => nasLimit(() => deps.nas.remove(stagingPath(f)))));
       result.filesDeleted += r.gone.length;
     }

@@ -864,6 +864,31 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     expect(fresh!.id).not.toBe(c.id);
   });
 
+  it("ends a claim with apps not done at endTail, only for the shard lock's holder: its files counted off, the next claim free to form", async () => {
+    // Arrange: a claim of f1's region (apps a, b, c): a committed, b and c never will be (their region is gone)
+    const s = open();
+    const f = nextBatches();
+    const f1 = withTails(f([]), [[0, 30, 3]]);
+    await s.registerFiles([f1], reg(1000));
+    const c = (await s.claimTail(0, tailOpts("w1")))!;
+    const placed = await s.placeTail(0, "w1", c.id, 3, ["a", "b", "c"], place);
+    expect((await s.commitTail("w1", 0, c.id, [tailCommitOf(placed[0]!, 10)], 2000)).ended).toBe(false);
+    const f2 = withTails(f([]), [[0, 10]]);
+    await s.registerFiles([f2], reg(2000));
+    // Act: a stranger, the wrong claim, then the holder
+    const byStranger = await s.endTail(0, "w2", c.id);
+    const wrongClaim = await s.endTail(0, "w1", "other-claim");
+    const byHolder = await s.endTail(0, "w1", c.id);
+    await s.releaseTail(0, "w1");
+    // Assert: only the holder's ended it, f1 counted off (its region was its last entry); f2's entry is claimed next
+    expect(byStranger).toEqual({ ended: false, gone: [] });
+    expect(wrongClaim).toEqual({ ended: false, gone: [] });
+    expect(byHolder).toEqual({ ended: true, gone: [f1.file] });
+    const fresh = await s.claimTail(0, tailOpts("w3"));
+    expect(fresh).toMatchObject({ inherited: false, total: 0 });
+    expect(entryRefs(fresh)).toEqual([`${f2.file}#t0`]);
+  });
+
   it("places each app of a claim once: records the total the first time, takes a free slot with no claimed sections, goes back to a recorded slot only when it is free, skips done apps", async () => {
     // Arrange: a's slot 0 holds sections a drain left claimed; b's slot 0 is busy; d's slots 0 and 1 too
     const s = open();

@@ -571,6 +571,38 @@ describe("a tail shard's drain", () => {
   });
 });
 
+describe("a tail claim Redis remembers unfinished", () => {
+  it("ends once every app it can read is done, the others' region gone, and the shard's next regions are drained", async () => {
+    // Arrange: 3 small apps in one shard; one is busy, so the first task leaves the claim open
+    // with two apps done; then its staging file goes (consumed in a history a rolled-back Redis
+    // forgot) and 3 more apps are staged in a new file, queued in the same shard behind the claim
+    const { apps, toMaxAge } = await stageSmallApps(3, "gone", { LOGPIPE_TAIL_SHARDS: "1", LOGPIPE_MAX_WRITERS_PER_APP: "1" });
+    toMaxAge();
+    const coord = p!.deps.coord;
+    const reconciles: string[] = [];
+    p!.deps.onReconcile = (e) => void reconciles.push(e.kind);
+    expect(await coord.acquireSlot(apps[1]!, 0, "other-writer", 60_000)).not.toBeNull();
+    const first = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    for (const f of await p!.deps.nas.walk(STAGING_DIR)) await p!.deps.nas.remove(f.rel);
+    await coord.release(apps[1]!, 0, "other-writer");
+    const next = ["next-00", "next-01", "next-02"];
+    await splitBatch(p!.deps, kafkaEvent(Array.from({ length: 30 }, (_, i) => ({ app: next[i % 3]!, offset: 100 + i }))));
+
+    // Act: the shard's next task (finds nothing it can do in the claim), then the one after
+    const second = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+    const third = await compressTask(p!.deps, { v: 2, apps: [], shard: 0, reason: "sweep" });
+
+    // Assert: the claim ended at the second task (its missing region reported), and the third
+    // drained the new file's apps: nothing left in staging, nothing due
+    expect([first.apps, first.busy]).toEqual([2, 1]);
+    expect([second.members, second.errors]).toEqual([0, []]);
+    expect(reconciles).toContain("missing-staging-file");
+    expect([third.members, third.records, third.errors]).toEqual([3, 30, []]);
+    expect(await p!.deps.nas.walk(STAGING_DIR)).toEqual([]);
+    expect(await coord.dueShards(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+});
+
 describe("a drain task's NAS time", () => {
   it("overlaps the apps' independent operations: reads, appends and seals of 24 apps book well under their serial sum", async () => {
     // Arrange: 24 small apps staged in one file (one tail shard's region), NAS operations booked on the overlap clock
