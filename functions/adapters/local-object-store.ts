@@ -26,7 +26,7 @@ import {
   type ObjectStore,
   type PutFileOptions,
 } from "./object-store.js";
-import { fdClose, fdOpen, fdRead, fdSync, fdWrite } from "./fd.js";
+import { fdClose, fdOpen, fdSync, readAt, writeAll } from "./fd.js";
 
 const TMP_DIR = ".logpipe-tmp";
 /** A body below this size is read back through the handle that wrote it; a larger one is streamed back. */
@@ -103,14 +103,11 @@ export class LocalObjectStore implements ObjectStore {
       // one descriptor writes, syncs and reads back (most objects are small: one open, not three)
       const fd = await fdOpen(tmp, "wx+");
       try {
-        for (let at = 0; at < body.length; ) at += await fdWrite(fd, body, at, body.length - at, at);
+        await writeAll(fd, body, 0);
         if (this.fsync) await fdSync(fd);
         if (body.length >= READ_BACK_IN_HANDLE) return undefined;
         // one byte more than was written, so extra bytes in the file show
-        const back = Buffer.allocUnsafe(body.length + 1);
-        let got = 0;
-        for (let n = -1; n !== 0 && got < back.length; got += n) n = await fdRead(fd, back, got, back.length - got, got);
-        return md5AndCrc64(back.subarray(0, got));
+        return md5AndCrc64(await readAt(fd, 0, body.length + 1));
       } finally {
         await fdClose(fd);
       }

@@ -276,7 +276,7 @@ export class MemoryCoordStore implements CoordStore {
     return true;
   }
 
-  /** Ends the shard's claim if every app of it is done: each entry's file counted off once. */
+  /** Ends the shard's claim if every app of it is done (with `force`, whatever its apps' progress: endTail): each entry's file counted off once. */
   private endTailIfDone(shard: number, claim: TailClaimRecord, gone: string[], force = false): boolean {
     if (this.tailClaims.get(shard) !== claim) return false;
     if (!force && (claim.total < 0 || claim.done < claim.total)) return false;

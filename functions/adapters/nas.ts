@@ -8,7 +8,9 @@ import path from "node:path";
 import pLimit from "p-limit";
 import { NAS_CONCURRENCY } from "../core/deps.js";
 import { TEMP_PREFIX } from "../core/layout.js";
-import { fdClose, fdOpen, fdRead, fdStat, fdSync, fdWrite } from "./fd.js";
+import { fdClose, fdOpen, fdStat, fdSync, readAt, writeAll, type ReadBufferSource } from "./fd.js";
+
+export type { ReadBufferSource } from "./fd.js";
 
 /** `abs` opened for reading, or undefined when it does not exist. */
 async function openIfExists(abs: string): Promise<number | undefined> {
@@ -18,36 +20,6 @@ async function openIfExists(abs: string): Promise<number | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-}
-
-/**
- * Writes all of `data` at `pos` of an open file; `midWrite`, when given, runs once the first half
- * is written (crash tests tear a write there).
- */
-async function writeAll(fd: number, data: Uint8Array, pos: number, midWrite?: () => void): Promise<void> {
-  const half = data.length >> 1;
-  let at = 0;
-  if (midWrite) {
-    while (at < half) at += await fdWrite(fd, data, at, half - at, pos + at);
-    midWrite();
-  }
-  while (at < data.length) at += await fdWrite(fd, data, at, data.length - at, pos + at);
-}
-
-/** Where a read puts its bytes: a buffer of at least `len` bytes (its first `len` are written). */
-export type ReadBufferSource = (len: number) => Buffer;
-const freshBuffer: ReadBufferSource = (len) => Buffer.allocUnsafe(len);
-
-/** Bytes [pos, pos + len) of an open file, fewer if it is shorter. */
-async function readAt(fd: number, pos: number, len: number, into: ReadBufferSource = freshBuffer): Promise<Buffer> {
-  const buf = into(len);
-  let got = 0;
-  while (got < len) {
-    const n = await fdRead(fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === buf.length ? buf : buf.subarray(0, got);
 }
 
 export interface DirEntry {

@@ -83,6 +83,16 @@ async function finishTail(s: CoordStore, c: TailClaim, token: string, apps = ["x
   return s.commitTail(token, c.shard, c.id, placed.map((p) => tailCommitOf(p, 1)), 5000);
 }
 
+/** Shard 0's claim of one region (apps a, b, c), taken by `token`: all placed, a committed (the claim stays open). */
+async function claimOfThreeOneDone(s: CoordStore, f: (apps: [string, number][]) => RegisterFile, token: string) {
+  const f1 = withTails(f([]), [[0, 30, 3]]);
+  await s.registerFiles([f1], reg(1000));
+  const c = (await s.claimTail(0, tailOpts(token)))!;
+  const placed = await s.placeTail(0, token, c.id, 3, ["a", "b", "c"], place);
+  const committed = await s.commitTail(token, 0, c.id, [tailCommitOf(placed[0]!, 10)], 2000);
+  return { f1, c, placed, committed };
+}
+
 describe.each(stores)("coord store contract: $name", ({ make }) => {
   const open = () => {
     const s = make();
@@ -835,12 +845,9 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     // Arrange: a claim of f1's region (apps a, b, c): all placed, a committed, b and c given up
     const s = open();
     const f = nextBatches();
-    const f1 = withTails(f([]), [[0, 30, 3]]);
-    await s.registerFiles([f1], reg(1000));
-    const c = (await s.claimTail(0, tailOpts("w1")))!;
-    const placed = await s.placeTail(0, "w1", c.id, 3, ["a", "b", "c"], place);
+    const { f1, c, placed, committed } = await claimOfThreeOneDone(s, f, "w1");
     expect(placed.map((p) => [p.app, p.slot])).toEqual([["a", 0], ["b", 0], ["c", 0]]);
-    expect((await s.commitTail("w1", 0, c.id, [tailCommitOf(placed[0]!, 10)], 2000)).ended).toBe(false);
+    expect(committed.ended).toBe(false);
     for (const app of ["b", "c"]) await s.release(app, 0, "w1");
     await s.releaseTail(0, "w1");
     const f2 = withTails(f([]), [[0, 10]]);
@@ -868,11 +875,8 @@ describe.each(stores)("coord store contract: $name", ({ make }) => {
     // Arrange: a claim of f1's region (apps a, b, c): a committed, b and c never will be (their region is gone)
     const s = open();
     const f = nextBatches();
-    const f1 = withTails(f([]), [[0, 30, 3]]);
-    await s.registerFiles([f1], reg(1000));
-    const c = (await s.claimTail(0, tailOpts("w1")))!;
-    const placed = await s.placeTail(0, "w1", c.id, 3, ["a", "b", "c"], place);
-    expect((await s.commitTail("w1", 0, c.id, [tailCommitOf(placed[0]!, 10)], 2000)).ended).toBe(false);
+    const { f1, c, committed } = await claimOfThreeOneDone(s, f, "w1");
+    expect(committed.ended).toBe(false);
     const f2 = withTails(f([]), [[0, 10]]);
     await s.registerFiles([f2], reg(2000));
     // Act: a stranger, the wrong claim, then the holder
