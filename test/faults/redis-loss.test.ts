@@ -7,16 +7,13 @@
  * offset gaps and sparse apps, two versions with different routing caps side by side, a topic
  * recreated under the same name, and one corrupted slot that must not stop the others.
  */
-import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
+import { readFileSync, statSync, truncateSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { toCloudEventsBatch } from "../../cli/local/cloudevents.js";
 import { ExpectedRecords, verifyArchive } from "../../cli/local/verify.js";
-import { startRedisServer, type RedisServerHandle } from "../../cli/services/redis-server.js";
 import type { SourceRecord } from "../../cli/sources/types.js";
 import { LocalObjectStore } from "../../functions/adapters/local-object-store.js";
 import type { ReconcileEvent } from "../../functions/core/deps.js";
@@ -25,89 +22,12 @@ import { scanMembers } from "../../functions/core/members.js";
 import { createRouter, OVERFLOW_APP, routeSegment } from "../../functions/core/routing.js";
 import { splitBatch } from "../../functions/core/split.js";
 import { runUpload } from "../../functions/core/upload.js";
-import { describeResult, inProcessDeps, runScenario, scenarioEnv, sleep, Summary, unackedBatches, type RunContext } from "./support/harness.js";
+import { inProcessDeps, runScenario, scenarioEnv, Summary, unackedBatches, type RunContext } from "./support/harness.js";
+import { checkNoLoss, injectWatching, OverwriteWatch, restartableRedis, until, walkFiles } from "./support/redis-loss.js";
 import { recordsOf, TOPIC, type BatchDescriptor } from "./support/records.js";
 
 const summary = new Summary("redis loses state");
-let redis: RedisServerHandle;
-beforeAll(async () => {
-  // no AOF, no automatic snapshots: the test decides which snapshot a restart comes back from
-  redis = await startRedisServer({ appendonly: false });
-});
-afterAll(async () => {
-  summary.flush();
-  await redis?.stop();
-});
-
-function walkFiles(dir: string): string[] {
-  const out: string[] = [];
-  const visit = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.name.startsWith(".")) continue; // the store's temp files
-      if (e.isDirectory()) visit(p);
-      else out.push(p);
-    }
-  };
-  try { visit(dir); } catch { /* not there yet */ }
-  return out;
-}
-
-/** Watches the object directory: a key whose bytes change is an overwrite (must never happen). */
-class OverwriteWatch {
-  private readonly seen = new Map<string, string>();
-  overwrites: string[] = [];
-  constructor(private readonly dir: string) {}
-  scan(): number {
-    for (const f of walkFiles(this.dir)) {
-      let h: string;
-      try { h = createHash("sha1").update(readFileSync(f)).digest("hex"); } catch { continue; }
-      const before = this.seen.get(f);
-      if (before && before !== h) this.overwrites.push(path.relative(this.dir, f));
-      this.seen.set(f, h);
-    }
-    return this.seen.size;
-  }
-}
-
-/** Resolves once `cond()` holds (polled), or the run is over; false if it never held. */
-async function until(ctx: RunContext, cond: () => boolean, timeoutMs = 120_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ctx.isFinished() && Date.now() < deadline) {
-    if (cond()) return true;
-    await Promise.race([sleep(50), ctx.finished]);
-  }
-  return false;
-}
-
-/**
- * Fault injection beside the instances: an admin connection to redis-server and an overwrite watch
- * on the object store; `inject` runs its faults, then the watch keeps scanning until the run ends.
- */
-async function injectWatching(ctx: RunContext, watch: OverwriteWatch, inject: (admin: Redis) => Promise<void>): Promise<void> {
-  const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  admin.on("error", () => {});
-  try {
-    await inject(admin);
-    while (!ctx.isFinished()) {
-      watch.scan();
-      await Promise.race([sleep(200), ctx.finished]);
-    }
-  } finally {
-    admin.disconnect();
-  }
-}
-
-function checkNoLoss(r: Awaited<ReturnType<typeof runScenario>>, overwrites: string[]) {
-  console.log(describeResult(r) + ` reconcile kinds ${JSON.stringify(r.reconcile.kinds)}`);
-  summary.addResult(r);
-  expect(r.verify.lost, "lost records").toBe(0);
-  expect(r.verify.misrouted).toBe(0);
-  expect(r.leftOnNas, "files left on NAS: a stall").toEqual([]);
-  expect(overwrites, "object keys rewritten with different bytes").toEqual([]);
-  // duplicates are allowed only when Redis forgot, and then they are reported
-  if (r.verify.duplicated > 0) expect(r.reconcile.events, "duplicates happened but no repair was reported").toBeGreaterThan(0);
-}
+const redis = restartableRedis(summary);
 
 describe("Redis rolled back to an earlier snapshot mid-run (failover to a lagging replica)", () => {
   // Each variant takes a snapshot (SAVE), waits until the named kind of progress happened after
@@ -131,7 +51,7 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
         env: { LOGPIPE_SEAL_MIN_BYTES: "0" },
         during: async (ctx) => {
           watch = new OverwriteWatch(path.join(ctx.dir, "objects"));
-          await injectWatching(ctx, watch, async (admin) => {
+          await injectWatching(ctx, redis.url, watch, async (admin) => {
             for (let round = 0; round < 2 && !ctx.isFinished(); round++) {
               const total = unackedBatches(ctx);
               // let part of the run happen, then snapshot
@@ -146,7 +66,7 @@ describe("Redis rolled back to an earlier snapshot mid-run (failover to a laggin
         },
       });
       watch.scan();
-      checkNoLoss(r, watch.overwrites);
+      checkNoLoss(r, watch.overwrites, summary);
       expect(rollbacks, `rolled back ${v.after}`).toBeGreaterThanOrEqual(1);
     });
   });
@@ -161,7 +81,7 @@ describe("Redis emptied mid-run (restart without persistence)", () => {
       procs: 2, maxSpawns: 8, redisUrl: redis.url, objects: { kind: "local", dir: "" },
       during: async (ctx) => {
         watch = new OverwriteWatch(path.join(ctx.dir, "objects"));
-        await injectWatching(ctx, watch, async (admin) => {
+        await injectWatching(ctx, redis.url, watch, async (admin) => {
           const total = unackedBatches(ctx);
           for (const share of [0.7, 0.35]) {
             if (!(await until(ctx, () => unackedBatches(ctx) <= total * share && watch.scan() >= 0))) break;
@@ -172,7 +92,7 @@ describe("Redis emptied mid-run (restart without persistence)", () => {
       },
     });
     watch.scan();
-    checkNoLoss(r, watch.overwrites);
+    checkNoLoss(r, watch.overwrites, summary);
     expect(flushes).toBeGreaterThanOrEqual(1);
   });
 });
