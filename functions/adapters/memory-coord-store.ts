@@ -276,8 +276,8 @@ export class MemoryCoordStore implements CoordStore {
     return true;
   }
 
-  /** Ends the shard's claim if every app of it is done (with `force`, whatever its apps' progress: endTail): each entry's file counted off once. */
-  private endTailIfDone(shard: number, claim: TailClaimRecord, gone: string[], force = false): boolean {
+  /** Ends the shard's claim when every app of it is done, or with `force` (endTail) whatever their progress: each entry's file counted off once. */
+  private endTailClaim(shard: number, claim: TailClaimRecord, gone: string[], force = false): boolean {
     if (this.tailClaims.get(shard) !== claim) return false;
     if (!force && (claim.total < 0 || claim.done < claim.total)) return false;
     const perFile = new Map<string, number>();
@@ -341,7 +341,7 @@ export class MemoryCoordStore implements CoordStore {
     });
     const gone: string[] = [];
     const claim = this.tailClaimOf(shard, id);
-    const ended = claim !== undefined && this.endTailIfDone(shard, claim, gone);
+    const ended = claim !== undefined && this.endTailClaim(shard, claim, gone);
     return { results, ended, gone };
   }
 
@@ -349,7 +349,7 @@ export class MemoryCoordStore implements CoordStore {
     const gone: string[] = [];
     const claim = this.tailClaimOf(shard, id);
     if (!claim || this.tailLockHolder(shard)?.token !== token) return { ended: false, gone };
-    return { ended: this.endTailIfDone(shard, claim, gone, true), gone };
+    return { ended: this.endTailClaim(shard, claim, gone, true), gone };
   }
 
   async releaseTail(shard: number, token: string): Promise<void> {
@@ -385,7 +385,7 @@ export class MemoryCoordStore implements CoordStore {
           continue;
         }
         found++;
-        this.endTailIfDone(tail.shard, claim, gone);
+        this.endTailClaim(tail.shard, claim, gone);
         continue;
       }
       const ci = s.claim.findIndex((c) => c.ref === ref);

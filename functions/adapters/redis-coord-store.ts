@@ -281,10 +281,10 @@ local function tail_done(shard, id, app)
   redis.call('HINCRBY', ck, 'done', 1)
   return true
 end
--- the claim ends if its total is recorded and every app of it is done (or, with force, whatever its
--- apps' progress: END_TAIL): each entry's file counted off once (one HINCRBY per file), files gone
+-- claim id ends when its total is recorded and every app of it is done, or with force (END_TAIL)
+-- whatever their progress: each entry's file counted off once (one HINCRBY per file), files gone
 -- appended to gone, the claim deleted (true then)
-local function end_tail_if_done(shard, id, gone, force)
+local function end_tail_claim(shard, id, gone, force)
   local ck = tclaim_key(shard)
   local h = redis.call('HMGET', ck, 'id', 'total', 'done', 'lines')
   if h[1] ~= id then return false end
@@ -598,7 +598,7 @@ for i = 7, #ARGV do
     tshard = fmt(tonumber(tshard))
     if tail_done(tshard, tid, app) then
       found = found + 1
-      end_tail_if_done(tshard, tid, gone)
+      end_tail_claim(tshard, tid, gone)
     else
       unknown[#unknown + 1] = ref
     end
@@ -761,7 +761,7 @@ for i = 6, #ARGV, 7 do
 end
 local gone = {}
 local ended = 0
-if end_tail_if_done(shard, id, gone) then ended = 1 end
+if end_tail_claim(shard, id, gone) then ended = 1 end
 return {out, ended, gone}
 `;
 
@@ -770,7 +770,7 @@ return {out, ended, gone}
 const END_TAIL = LUA_PRELUDE + `
 if redis.call('GET', tlock_key(ARGV[1])) ~= ARGV[2] then return {0, {}} end
 local gone = {}
-if end_tail_if_done(ARGV[1], ARGV[3], gone, true) then return {1, gone} end
+if end_tail_claim(ARGV[1], ARGV[3], gone, true) then return {1, gone} end
 return {0, gone}
 `;
 
